@@ -1,0 +1,503 @@
+//! Mount classification: runtime-managed, a Kubernetes volume of some type, or
+//! a host path.
+//!
+//! A mount is a bind mount when its `type` is `bind` or its options hold
+//! `bind`/`rbind`, whatever the type says (runc binds on the option alone).
+//! Bind sources are resolved on the host (symlinks, `..`) *before* they are
+//! classified, so `…/kubernetes.io~configmap/x/../../../../etc` is `/etc`.
+
+use std::path::{Component, Path, PathBuf};
+
+/// PSP `volumes` names of kubelet's in-tree plugin directories
+/// (`kubernetes.io~<dir>`), and whether the plugin can back a PersistentVolume
+/// (then a PVC or generic ephemeral volume looks the same on the node).
+const KUBELET_PLUGINS: &[(&str, &str, bool)] = &[
+    ("configmap", "configMap", false),
+    ("secret", "secret", false),
+    ("empty-dir", "emptyDir", false),
+    ("projected", "projected", false),
+    ("downward-api", "downwardAPI", false),
+    ("git-repo", "gitRepo", false),
+    ("csi", "csi", true),
+    ("nfs", "nfs", true),
+    ("iscsi", "iscsi", true),
+    ("glusterfs", "glusterfs", true),
+    ("rbd", "rbd", true),
+    ("cephfs", "cephFS", true),
+    ("fc", "fc", true),
+    ("azure-file", "azureFile", true),
+    ("azure-disk", "azureDisk", true),
+    ("aws-ebs", "awsElasticBlockStore", true),
+    ("gce-pd", "gcePersistentDisk", true),
+    ("cinder", "cinder", true),
+    ("vsphere-volume", "vsphereVolume", true),
+    ("quobyte", "quobyte", true),
+    ("portworx-volume", "portworxVolume", true),
+    ("scaleio", "scaleIO", true),
+    ("storageos", "storageos", true),
+    ("flocker", "flocker", true),
+    ("photon-pd", "photonPersistentDisk", true),
+    ("local-volume", "persistentVolumeClaim", true),
+];
+
+/// Files and directories the runtimes put under their per-container
+/// `userdata` directory (podman, CRI-O).
+const USERDATA_LEAVES: &[&str] = &[
+    "hosts",
+    "hostname",
+    "resolv.conf",
+    ".containerenv",
+    "run/secrets",
+    "shm",
+    "passwd",
+    "group",
+];
+
+/// Files containerd's CRI plugin keeps per sandbox.
+const CRI_SANDBOX_LEAVES: &[&str] = &["hosts", "hostname", "resolv.conf", "shm"];
+
+/// Pseudo filesystems every runtime mounts at fixed places.
+const STANDARD_MOUNTS: &[(&str, &[&str])] = &[
+    ("/proc", &["proc"]),
+    ("/dev", &["tmpfs"]),
+    ("/dev/pts", &["devpts"]),
+    ("/dev/shm", &["tmpfs", "shm"]),
+    ("/dev/mqueue", &["mqueue"]),
+    ("/sys", &["sysfs"]),
+    ("/sys/fs/cgroup", &["cgroup", "cgroup2"]),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// The runtime's own mounts (/proc, /dev, hosts and resolv.conf files…):
+    /// always allowed.
+    RuntimeManaged,
+    /// A Kubernetes volume. `fs_type` is its PSP `volumes` name; `also` lists
+    /// other names that admit it too (a PV plugin is also a PVC); `driver` is
+    /// the flexVolume or CSI driver when known.
+    Volume {
+        fs_type: String,
+        also: Vec<String>,
+        driver: Option<String>,
+    },
+    /// A path of the host, resolved.
+    HostPath { resolved: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountUse {
+    pub destination: String,
+    pub source: String,
+    pub fstype: String,
+    pub bind: bool,
+    pub read_only: bool,
+    /// `shared`, `rshared`, `slave`… when the options set a propagation.
+    pub propagation: Option<String>,
+    pub kind: MountKind,
+}
+
+impl MountUse {
+    /// The PSP `volumes` names that admit this mount (empty: runtime-managed).
+    pub fn volume_types(&self) -> Vec<&str> {
+        match &self.kind {
+            MountKind::RuntimeManaged => Vec::new(),
+            MountKind::HostPath { .. } => vec!["hostPath"],
+            MountKind::Volume { fs_type, also, .. } => std::iter::once(fs_type.as_str())
+                .chain(also.iter().map(String::as_str))
+                .collect(),
+        }
+    }
+}
+
+/// Where kubelet keeps pod directories (`--root-dir`).
+#[derive(Debug, Clone)]
+pub struct MountContext {
+    pub kubelet_root: PathBuf,
+}
+
+impl Default for MountContext {
+    fn default() -> Self {
+        MountContext {
+            kubelet_root: PathBuf::from("/var/lib/kubelet"),
+        }
+    }
+}
+
+pub fn is_bind(fstype: &str, options: &[String]) -> bool {
+    fstype == "bind" || options.iter().any(|o| o == "bind" || o == "rbind")
+}
+
+const PROPAGATIONS: &[&str] = &[
+    "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable",
+];
+
+pub fn classify(
+    destination: &str,
+    source: &str,
+    fstype: &str,
+    options: &[String],
+    ctx: &MountContext,
+) -> MountUse {
+    let bind = is_bind(fstype, options);
+    let kind = if bind {
+        classify_bind(source, ctx)
+    } else {
+        classify_filesystem(destination, source, fstype)
+    };
+    MountUse {
+        destination: destination.to_string(),
+        source: source.to_string(),
+        fstype: fstype.to_string(),
+        bind,
+        read_only: options.iter().any(|o| o == "ro"),
+        propagation: options
+            .iter()
+            .rfind(|o| PROPAGATIONS.contains(&o.as_str()))
+            .cloned(),
+        kind,
+    }
+}
+
+fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKind {
+    let dest = lexical_normalize(Path::new(destination));
+    let standard = STANDARD_MOUNTS
+        .iter()
+        .any(|(d, types)| dest == Path::new(d) && types.contains(&fstype));
+    if standard {
+        MountKind::RuntimeManaged
+    } else if fstype == "tmpfs" {
+        MountKind::Volume {
+            fs_type: "emptyDir".into(),
+            also: Vec::new(),
+            driver: None,
+        }
+    } else {
+        // Any other filesystem (a block device, nfs, a second proc…) exposes
+        // something of the host: judge it like a host path.
+        MountKind::HostPath {
+            resolved: PathBuf::from(source),
+        }
+    }
+}
+
+fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
+    let resolved = resolve_host_path(Path::new(source));
+    if is_runtime_managed(&resolved, ctx) {
+        return MountKind::RuntimeManaged;
+    }
+    if let Some(volume) = kubelet_volume(&resolved, ctx) {
+        return volume;
+    }
+    MountKind::HostPath { resolved }
+}
+
+/// Path components as strings (the path is absolute and normalized).
+fn parts(path: &Path) -> Vec<&str> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => s.to_str(),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn strip_prefix_parts<'a>(path: &'a [&'a str], prefix: &str) -> Option<&'a [&'a str]> {
+    let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if path.len() >= prefix.len() && path[..prefix.len()] == prefix[..] {
+        Some(&path[prefix.len()..])
+    } else {
+        None
+    }
+}
+
+fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
+    let p = parts(path);
+    let leaf_in = |rest: &[&str], leaves: &[&str]| leaves.contains(&rest.join("/").as_str());
+    // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>
+    for storage in [
+        "/var/lib/containers/storage",
+        "/run/containers/storage",
+        "/var/run/containers/storage",
+    ] {
+        if let Some(rest) = strip_prefix_parts(&p, storage)
+            && let ["overlay-containers", id, "userdata", leaf @ ..] = rest
+            && is_container_id(id)
+            && leaf_in(leaf, USERDATA_LEAVES)
+        {
+            return true;
+        }
+    }
+    // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
+    for root in ["/var/lib/containerd", "/run/containerd", "/var/run/containerd"] {
+        if let Some(rest) = strip_prefix_parts(&p, root)
+            && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest
+            && is_container_id(id)
+            && leaf_in(leaf, CRI_SANDBOX_LEAVES)
+        {
+            return true;
+        }
+    }
+    // kubelet: pods/<uid>/etc-hosts and the termination log
+    // pods/<uid>/containers/<container>/<file>
+    if let Some(rest) = ctx.kubelet_root.to_str().and_then(|r| strip_prefix_parts(&p, r)) {
+        match rest {
+            ["pods", _, "etc-hosts"] => return true,
+            ["pods", _, "containers", _, _] => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and
+/// `<kubelet>/pods/<uid>/volume-subpaths/<name>/<container>/<index>[/…]`.
+fn kubelet_volume(path: &Path, ctx: &MountContext) -> Option<MountKind> {
+    let p = parts(path);
+    let root = ctx.kubelet_root.to_str()?;
+    let rest = strip_prefix_parts(&p, root)?;
+    match rest {
+        ["pods", uid, "volumes", plugin, name, ..] => {
+            let pod_dir = ctx.kubelet_root.join("pods").join(uid);
+            Some(volume_of_plugin(plugin, &pod_dir, name))
+        }
+        ["pods", uid, "volume-subpaths", name, _container, _index, ..] => {
+            let pod_dir = ctx.kubelet_root.join("pods").join(uid);
+            // The subpath directory does not name its plugin: find the volume.
+            let plugin = find_volume_plugin(&pod_dir, name)?;
+            Some(volume_of_plugin(&plugin, &pod_dir, name))
+        }
+        _ => None,
+    }
+}
+
+fn find_volume_plugin(pod_dir: &Path, name: &str) -> Option<String> {
+    let entries = std::fs::read_dir(pod_dir.join("volumes")).ok()?;
+    entries
+        .flatten()
+        .find(|e| e.path().join(name).exists())
+        .and_then(|e| e.file_name().to_str().map(str::to_string))
+}
+
+fn volume_of_plugin(plugin: &str, pod_dir: &Path, name: &str) -> MountKind {
+    let (vendor, driver) = plugin.split_once('~').unwrap_or(("", plugin));
+    if vendor != "kubernetes.io" {
+        // `<vendor>~<driver>` is a flexVolume driver `<vendor>/<driver>`.
+        return MountKind::Volume {
+            fs_type: "flexVolume".into(),
+            also: vec!["persistentVolumeClaim".into(), "ephemeral".into()],
+            driver: Some(format!("{vendor}/{driver}")),
+        };
+    }
+    match KUBELET_PLUGINS.iter().find(|(dir, _, _)| *dir == driver) {
+        Some((dir, fs_type, pv_capable)) => MountKind::Volume {
+            fs_type: (*fs_type).to_string(),
+            also: if *pv_capable && *fs_type != "persistentVolumeClaim" {
+                vec!["persistentVolumeClaim".into(), "ephemeral".into()]
+            } else {
+                Vec::new()
+            },
+            driver: (*dir == "csi").then(|| csi_driver(pod_dir, name)).flatten(),
+        },
+        // An in-tree plugin this build does not know: name it as kubelet does.
+        None => MountKind::Volume {
+            fs_type: driver.to_string(),
+            also: vec!["persistentVolumeClaim".into()],
+            driver: None,
+        },
+    }
+}
+
+/// kubelet's CSI plugin records the driver in `vol_data.json` beside the mount.
+fn csi_driver(pod_dir: &Path, name: &str) -> Option<String> {
+    let file = pod_dir
+        .join("volumes/kubernetes.io~csi")
+        .join(name)
+        .join("vol_data.json");
+    let text = crate::input::read_bounded(&file, 64 * 1024).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    value
+        .get("driverName")
+        .and_then(|d| d.as_str())
+        .map(str::to_string)
+}
+
+/// Resolve a host path as the kernel would: component by component, each
+/// existing one through the filesystem (symlinks), `..` on what it resolved
+/// to; from the first missing component on, lexically.
+pub fn resolve_host_path(path: &Path) -> PathBuf {
+    let mut resolved = PathBuf::from("/");
+    let mut exists = true;
+    for c in path.components() {
+        match c {
+            Component::Normal(name) => {
+                resolved.push(name);
+                if exists {
+                    match std::fs::canonicalize(&resolved) {
+                        Ok(real) => resolved = real,
+                        Err(_) => exists = false,
+                    }
+                }
+            }
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    resolved
+}
+
+/// Remove `.` and apply `..` without touching the filesystem.
+pub fn lexical_normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// Whether `path` is `prefix` or below it, on whole path segments.
+pub fn has_path_prefix(path: &Path, prefix: &Path) -> bool {
+    path.starts_with(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(o: &[&str]) -> Vec<String> {
+        o.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn ctx(root: &Path) -> MountContext {
+        MountContext {
+            kubelet_root: root.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn bind_detected_by_option_whatever_the_type() {
+        let m = classify("/x", "/etc", "none", &opts(&["rbind", "ro"]), &MountContext::default());
+        assert!(m.bind);
+        assert!(m.read_only);
+        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
+        let m = classify("/x", "/etc", "bind", &opts(&[]), &MountContext::default());
+        assert!(m.bind);
+    }
+
+    #[test]
+    fn dot_dot_is_resolved_before_classification() {
+        let src = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~configmap/cfg/../../../../../../../../etc";
+        let m = classify("/x", src, "bind", &opts(&["rbind"]), &MountContext::default());
+        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
+    }
+
+    #[test]
+    fn symlink_is_resolved_before_classification() {
+        let dir = std::env::temp_dir().join(format!("psp-mounts-{}", std::process::id()));
+        let vol = dir.join("pods/u1/volumes/kubernetes.io~empty-dir/data");
+        std::fs::create_dir_all(&vol).unwrap();
+        let link = vol.join("escape");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/etc", &link).unwrap();
+        let m = classify("/x", link.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
+        let m = classify("/x", vol.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        assert_eq!(m.volume_types(), ["emptyDir"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn kubelet_plugins_map_to_psp_volume_types() {
+        let c = MountContext::default();
+        let vol = |plugin: &str| {
+            let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
+            classify("/v", &src, "bind", &opts(&["rbind"]), &c)
+        };
+        assert_eq!(vol("kubernetes.io~configmap").volume_types(), ["configMap"]);
+        assert_eq!(vol("kubernetes.io~secret").volume_types(), ["secret"]);
+        assert_eq!(vol("kubernetes.io~downward-api").volume_types(), ["downwardAPI"]);
+        assert_eq!(
+            vol("kubernetes.io~nfs").volume_types(),
+            ["nfs", "persistentVolumeClaim", "ephemeral"]
+        );
+        let flex = vol("example.com~lvm");
+        assert_eq!(flex.volume_types()[0], "flexVolume");
+        assert!(matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if d == "example.com/lvm"));
+    }
+
+    #[test]
+    fn csi_driver_read_from_vol_data() {
+        let dir = std::env::temp_dir().join(format!("psp-csi-{}", std::process::id()));
+        let vol = dir.join("pods/u2/volumes/kubernetes.io~csi/pvc-1");
+        std::fs::create_dir_all(vol.join("mount")).unwrap();
+        std::fs::write(vol.join("vol_data.json"), r#"{"driverName":"ebs.csi.aws.com"}"#).unwrap();
+        let m = classify("/d", vol.join("mount").to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        assert!(matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com"));
+        // a subPath of the same volume is the same volume
+        let sub = dir.join("pods/u2/volume-subpaths/pvc-1/app/0");
+        std::fs::create_dir_all(&sub).unwrap();
+        let m = classify("/d", sub.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        assert_eq!(m.volume_types()[0], "csi");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn runtime_managed_files_of_each_runtime() {
+        let c = MountContext::default();
+        let id = "a".repeat(64);
+        for src in [
+            format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/hosts"),
+            format!("/run/containers/storage/overlay-containers/{id}/userdata/resolv.conf"),
+            format!("/var/run/containers/storage/overlay-containers/{id}/userdata/shm"),
+            format!("/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/{id}/hostname"),
+            format!("/run/containerd/io.containerd.grpc.v1.cri/sandboxes/{id}/shm"),
+            "/var/lib/kubelet/pods/1234/etc-hosts".to_string(),
+            "/var/lib/kubelet/pods/1234/containers/app/5f2a9c1e".to_string(),
+        ] {
+            let m = classify("/etc/hosts", &src, "bind", &opts(&["rbind"]), &c);
+            assert_eq!(m.kind, MountKind::RuntimeManaged, "{src}");
+        }
+        // not the runtime's: another leaf, or the whole userdata directory
+        for src in [
+            format!("/var/lib/containers/storage/overlay-containers/{id}/userdata"),
+            format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/config.json"),
+            "/var/lib/containers/storage/overlay-containers/short/userdata/hosts".to_string(),
+        ] {
+            let m = classify("/x", &src, "bind", &opts(&["rbind"]), &c);
+            assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
+        }
+    }
+
+    #[test]
+    fn standard_pseudo_filesystems_and_tmpfs() {
+        let c = MountContext::default();
+        assert_eq!(classify("/proc", "proc", "proc", &[], &c).kind, MountKind::RuntimeManaged);
+        assert_eq!(classify("/dev/shm", "shm", "tmpfs", &[], &c).kind, MountKind::RuntimeManaged);
+        assert_eq!(classify("/scratch", "tmpfs", "tmpfs", &[], &c).volume_types(), ["emptyDir"]);
+        assert_eq!(classify("/host-proc", "proc", "proc", &[], &c).volume_types(), ["hostPath"]);
+    }
+
+    #[test]
+    fn prefix_on_whole_segments() {
+        assert!(has_path_prefix(Path::new("/foo/bar"), Path::new("/foo")));
+        assert!(has_path_prefix(Path::new("/foo"), Path::new("/foo")));
+        assert!(!has_path_prefix(Path::new("/foobar"), Path::new("/foo")));
+    }
+
+    #[test]
+    fn propagation_is_the_last_one_given() {
+        let m = classify("/x", "/data", "bind", &opts(&["rbind", "rprivate", "rshared"]), &MountContext::default());
+        assert_eq!(m.propagation.as_deref(), Some("rshared"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Bounded reads of everything the hook is handed: the OCI state on stdin,
+//! config.json and policy files. A FIFO, a device or an endless file must not
+//! hang or exhaust the hook that sits on every container start.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Largest OCI state accepted on stdin (annotations included).
+pub const STATE_LIMIT: u64 = 4 << 20;
+/// Largest config.json accepted.
+pub const CONFIG_LIMIT: u64 = 16 << 20;
+/// Largest policy or configuration file accepted.
+pub const POLICY_LIMIT: u64 = 4 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a regular file")]
+    NotAFile { path: String },
+    #[error("{path} is larger than {limit} bytes")]
+    TooLarge { path: String, limit: u64 },
+}
+
+/// Read a regular file of at most `limit` bytes. The file is opened
+/// non-blocking so a FIFO cannot stall the open, then checked to be regular.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let shown = path.display().to_string();
+    let io = |source| InputError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(InputError::NotAFile { path: shown });
+    }
+    if meta.len() > limit {
+        return Err(InputError::TooLarge { path: shown, limit });
+    }
+    read_limited(file, limit, &shown)
+}
+
+/// Read a stream (stdin) up to `limit` bytes; more is an error.
+pub fn read_limited(reader: impl Read, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
+    let mut buf = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| InputError::Io {
+            path: what.to_string(),
+            source,
+        })?;
+    if buf.len() as u64 > limit {
+        return Err(InputError::TooLarge {
+            path: what.to_string(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_fifo_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("psp-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("config.json");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR).unwrap();
+        let err = read_bounded(&fifo, 100).unwrap_err();
+        assert!(err.to_string().contains("is not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rejects_oversized_stream_and_file() {
+        let err = read_limited(&[0u8; 11][..], 10, "stdin").unwrap_err();
+        assert_eq!(err.to_string(), "stdin is larger than 10 bytes");
+        assert_eq!(read_limited(&[1u8; 10][..], 10, "stdin").unwrap().len(), 10);
+        let err = read_bounded(Path::new("/proc/self/status"), 1);
+        // /proc files report size 0 but still may not exceed the bound
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = read_bounded(Path::new("/nonexistent/config.json"), 10).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /nonexistent/config.json: "), "{err}");
+    }
+}

@@ -1,0 +1,6 @@
+//! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
+
+pub mod checks;
+pub mod container;
+pub mod input;
+pub mod policy;
