@@ -4,3 +4,6 @@ pub mod checks;
 pub mod container;
 pub mod input;
 pub mod policy;
+pub mod decision;
+pub mod log;
+pub mod commands;

@@ -232,7 +232,7 @@ fn host_ports(annotations: &BTreeMap<String, String>) -> Option<Vec<HostPort>> {
                 for item in items {
                     let port = item
                         .get(port_key)
-                        .or_else(|| item.get(&port_key.to_ascii_lowercase()))
+                        .or_else(|| item.get(port_key.to_ascii_lowercase()))
                         .and_then(Value::as_u64)
                         .unwrap_or(0);
                     if port == 0 {

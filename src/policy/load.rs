@@ -1,1 +1,360 @@
-//! placeholder
+//! Loading PSP manifests (YAML, multi-document, or JSON) into [`Policy`]s,
+//! validating as Kubernetes' API server did. Every error names the file, the
+//! line and the field.
+
+use std::path::Path;
+
+use serde_saphyr::Spanned;
+
+use super::psp::{self, Manifest};
+use super::{
+    AllowedHostPath, IdRange, IdRule, Origin, Policy, ProcMountType, ProfileRule, SeLinuxOptions,
+    SeLinuxRule,
+};
+use crate::container::capabilities::normalize;
+use crate::input::{POLICY_LIMIT, read_bounded};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PolicyError {
+    pub file: String,
+    pub line: Option<u64>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Builds errors for one file.
+pub(crate) struct At<'a> {
+    pub file: &'a str,
+}
+
+impl At<'_> {
+    pub fn err(&self, line: Option<u64>, field: &str, message: impl Into<String>) -> PolicyError {
+        PolicyError {
+            file: self.file.to_string(),
+            line,
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn spanned<T>(&self, s: &Spanned<T>, field: &str, message: impl Into<String>) -> PolicyError {
+        self.err(Some(s.referenced.line()), field, message)
+    }
+
+    /// A parse error of serde-saphyr: its location, its message on one line.
+    pub fn yaml(&self, e: &serde_saphyr::Error) -> PolicyError {
+        let message = e.without_snippet().to_string();
+        let message = message.lines().next().unwrap_or("invalid YAML").trim();
+        PolicyError {
+            file: self.file.to_string(),
+            line: e.location().map(|l| l.line()),
+            field: None,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Read and parse one policy file.
+pub fn load_file(path: &Path) -> Result<Vec<Policy>, PolicyError> {
+    let file = path.display().to_string();
+    let at = At { file: &file };
+    let bytes = read_bounded(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
+    parse(&file, &text, Origin::File(path.to_path_buf()))
+}
+
+/// Parse every document of a YAML or JSON text as a PodSecurityPolicy.
+pub fn parse(file: &str, text: &str, origin: Origin) -> Result<Vec<Policy>, PolicyError> {
+    let at = At { file };
+    // First only what each document is, so another kind of object is named
+    // as such rather than as a list of unknown fields.
+    let headers: Vec<psp::Header> = serde_saphyr::from_multiple(text).map_err(|e| at.yaml(&e))?;
+    if headers.is_empty() {
+        return Err(at.err(None, "", "no PodSecurityPolicy in the file"));
+    }
+    for h in &headers {
+        match &h.kind {
+            Some(k) if k.value == psp::KIND => {}
+            Some(k) => return Err(at.spanned(k, "kind", format!("{} is not a PodSecurityPolicy", k.value))),
+            None => return Err(at.err(None, "kind", "missing: expected kind: PodSecurityPolicy")),
+        }
+        match &h.api_version {
+            Some(v) if psp::API_VERSIONS.contains(&v.value.as_str()) => {}
+            Some(v) => {
+                return Err(at.spanned(
+                    v,
+                    "apiVersion",
+                    format!("{} is not policy/v1beta1 or extensions/v1beta1", v.value),
+                ));
+            }
+            None => return Err(at.err(None, "apiVersion", "missing")),
+        }
+    }
+    let manifests: Vec<Manifest> = serde_saphyr::from_multiple(text).map_err(|e| at.yaml(&e))?;
+    manifests
+        .into_iter()
+        .map(|m| convert(&at, m, origin.clone()))
+        .collect()
+}
+
+fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> {
+    let name = m.metadata.name.value.trim().to_string();
+    if name.is_empty() {
+        return Err(at.spanned(&m.metadata.name, "metadata.name", "must not be empty"));
+    }
+    let mut p = Policy::closed(&name, origin);
+    let s = m.spec;
+    p.privileged = s.privileged.unwrap_or(false);
+    p.host_network = s.host_network.unwrap_or(false);
+    p.host_pid = s.host_pid.unwrap_or(false);
+    p.host_ipc = s.host_ipc.unwrap_or(false);
+    p.read_only_root_filesystem = s.read_only_root_filesystem.unwrap_or(false);
+    p.allow_privilege_escalation = s.allow_privilege_escalation.unwrap_or(true);
+
+    for r in s.host_ports.iter().flatten() {
+        let ok = |v: i64| (0..=65535).contains(&v);
+        if !ok(r.value.min) || !ok(r.value.max) || r.value.min > r.value.max {
+            return Err(at.spanned(r, "spec.hostPorts", format!("invalid range {}-{}: ports are 0-65535, min <= max", r.value.min, r.value.max)));
+        }
+        p.host_ports.push((r.value.min as u16, r.value.max as u16));
+    }
+
+    for v in s.volumes.iter().flatten() {
+        if !psp::VOLUME_TYPES.contains(&v.value.as_str()) {
+            return Err(at.spanned(v, "spec.volumes", format!("unknown volume type {:?}", v.value)));
+        }
+        p.volumes.push(v.value.clone());
+    }
+    for h in s.allowed_host_paths.iter().flatten() {
+        let prefix = h.value.path_prefix.as_str();
+        if !prefix.starts_with('/') {
+            return Err(at.spanned(h, "spec.allowedHostPaths.pathPrefix", format!("{prefix:?} is not an absolute path")));
+        }
+        p.allowed_host_paths.push(AllowedHostPath {
+            path_prefix: prefix.into(),
+            read_only: h.value.read_only.unwrap_or(false),
+        });
+    }
+    p.allowed_flex_volumes = s.allowed_flex_volumes.iter().flatten().map(|f| f.driver.clone()).collect();
+    p.allowed_csi_drivers = s.allowed_csi_drivers.iter().flatten().map(|d| d.name.clone()).collect();
+
+    capabilities(at, &mut p, &s.default_add_capabilities, &s.required_drop_capabilities, &s.allowed_capabilities)?;
+
+    p.run_as_user = id_rule(at, "spec.runAsUser", s.run_as_user.as_ref(), &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"], true)?;
+    p.run_as_group = match &s.run_as_group {
+        Some(r) => id_rule(at, "spec.runAsGroup", Some(r), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?,
+        None => IdRule::RunAsAny,
+    };
+    p.supplemental_groups = id_rule(at, "spec.supplementalGroups", s.supplemental_groups.as_ref(), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?;
+    p.fs_group = id_rule(at, "spec.fsGroup", s.fs_group.as_ref(), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?;
+    p.selinux = selinux(at, s.se_linux.as_ref())?;
+
+    for t in s.allowed_proc_mount_types.iter().flatten() {
+        let kind = match t.value.as_str() {
+            "Default" => ProcMountType::Default,
+            "Unmasked" => ProcMountType::Unmasked,
+            other => return Err(at.spanned(t, "spec.allowedProcMountTypes", format!("{other:?} is not Default or Unmasked"))),
+        };
+        if !p.allowed_proc_mount_types.contains(&kind) {
+            p.allowed_proc_mount_types.push(kind);
+        }
+    }
+    p.forbidden_sysctls = sysctl_patterns(at, "spec.forbiddenSysctls", &s.forbidden_sysctls)?;
+    p.allowed_unsafe_sysctls = sysctl_patterns(at, "spec.allowedUnsafeSysctls", &s.allowed_unsafe_sysctls)?;
+    for allowed in s.allowed_unsafe_sysctls.iter().flatten() {
+        if let Some(f) = p.forbidden_sysctls.iter().find(|f| crate::checks::sysctls::sysctl_matches(f, &allowed.value)) {
+            return Err(at.spanned(allowed, "spec.allowedUnsafeSysctls", format!("{} is also forbidden by {f}", allowed.value)));
+        }
+    }
+
+    if let (Some(default), Some(false)) = (&s.default_allow_privilege_escalation, s.allow_privilege_escalation)
+        && default.value
+    {
+        return Err(at.spanned(default, "spec.defaultAllowPrivilegeEscalation", "cannot be true when allowPrivilegeEscalation is false"));
+    }
+    if s.default_allow_privilege_escalation.is_some() {
+        p.not_enforced.push("spec.defaultAllowPrivilegeEscalation: a default applied at admission; the node enforces allowPrivilegeEscalation".into());
+    }
+    if s.runtime_class.is_some() {
+        p.not_enforced.push("spec.runtimeClass: the runtime class is chosen before the OCI runtime runs; config.json does not name it".into());
+    }
+    if !p.host_ports.iter().any(|&(min, max)| min == 0 && max == 65535) {
+        p.not_enforced.push("spec.hostPorts: enforced only where the runtime passes port mappings (CRI-O, kubelet annotations); podman/ctr publish ports outside config.json".into());
+    }
+
+    let annotations = &m.metadata.annotations;
+    p.seccomp = profile_rule(at, annotations, psp::SECCOMP_ALLOWED, &["runtime/default", "docker/default", "unconfined", "*"])?;
+    p.apparmor = profile_rule(at, annotations, psp::APPARMOR_ALLOWED, &["runtime/default", "unconfined", "*"])?;
+    for key in [psp::SECCOMP_DEFAULT, psp::APPARMOR_DEFAULT] {
+        if annotations.contains_key(key) {
+            p.not_enforced.push(format!("metadata.annotations[{key}]: a default applied at admission"));
+        }
+    }
+    if p.seccomp.allowed.as_ref().is_some_and(|l| l.iter().any(|n| n.starts_with("localhost/"))) {
+        p.not_enforced.push("seccomp localhost/ profiles: config.json carries the profile, not its name; any confining profile is accepted for them".into());
+    }
+    Ok(p)
+}
+
+/// Capability names a PSP may use: every capability this build knows, with
+/// or without `CAP_`, any case. Wildcards are checked by the caller.
+fn known_capability(name: &str) -> bool {
+    let normalized = normalize(name);
+    caps::all().iter().any(|c| c.to_string() == normalized)
+}
+
+fn capabilities(
+    at: &At,
+    p: &mut Policy,
+    default_add: &Option<Vec<Spanned<String>>>,
+    required_drop: &Option<Vec<Spanned<String>>>,
+    allowed: &Option<Vec<Spanned<String>>>,
+) -> Result<(), PolicyError> {
+    let list = |field: &str, items: &Option<Vec<Spanned<String>>>, wildcard: Option<&str>| -> Result<Vec<(String, Spanned<String>)>, PolicyError> {
+        items
+            .iter()
+            .flatten()
+            .map(|c| {
+                let v = c.value.trim();
+                if Some(v) == wildcard {
+                    Ok((v.to_string(), c.clone()))
+                } else if known_capability(v) {
+                    Ok((normalize(v), c.clone()))
+                } else {
+                    Err(at.spanned(c, field, format!("unknown capability {:?}", c.value)))
+                }
+            })
+            .collect()
+    };
+    let add = list("spec.defaultAddCapabilities", default_add, None)?;
+    let drop = list("spec.requiredDropCapabilities", required_drop, Some("ALL"))?;
+    let allow = list("spec.allowedCapabilities", allowed, Some("*"))?;
+    for (name, span) in add.iter().chain(allow.iter()) {
+        if drop.iter().any(|(d, _)| d == name || (d == "ALL" && name != "*")) {
+            return Err(at.spanned(span, "spec.requiredDropCapabilities", format!("{name} is both required to be dropped and allowed or added")));
+        }
+    }
+    p.default_add_capabilities = add.into_iter().map(|(n, _)| n).collect();
+    p.required_drop_capabilities = drop.into_iter().map(|(n, _)| n).collect();
+    p.allowed_capabilities = allow.into_iter().map(|(n, _)| n).collect();
+    Ok(())
+}
+
+fn id_rule(
+    at: &At,
+    field: &str,
+    strategy: Option<&Spanned<psp::IdStrategy>>,
+    rules: &[&str],
+    required: bool,
+) -> Result<IdRule, PolicyError> {
+    let Some(strategy) = strategy else {
+        return if required {
+            Err(at.err(None, field, "missing: Kubernetes requires this rule"))
+        } else {
+            Ok(IdRule::RunAsAny)
+        };
+    };
+    let rule_field = format!("{field}.rule");
+    let Some(rule) = &strategy.value.rule else {
+        return Err(at.spanned(strategy, &rule_field, format!("missing: expected one of {}", rules.join(", "))));
+    };
+    if !rules.contains(&rule.value.as_str()) {
+        return Err(at.spanned(rule, &rule_field, format!("{:?} is not one of {}", rule.value, rules.join(", "))));
+    }
+    let mut ranges = Vec::new();
+    for r in strategy.value.ranges.iter().flatten() {
+        let (min, max) = (r.value.min, r.value.max);
+        let valid = |v: i64| (0..=i64::from(u32::MAX)).contains(&v);
+        if !valid(min) || !valid(max) || min > max {
+            return Err(at.spanned(r, &format!("{field}.ranges"), format!("invalid range {min}-{max}: ids are 0-4294967295, min <= max")));
+        }
+        ranges.push(IdRange { min: min as u32, max: max as u32 });
+    }
+    match rule.value.as_str() {
+        "MustRunAs" | "MayRunAs" if ranges.is_empty() => {
+            Err(at.spanned(rule, &format!("{field}.ranges"), format!("{} needs at least one range", rule.value)))
+        }
+        "MustRunAs" | "MayRunAs" => Ok(IdRule::MustRunAs(ranges)),
+        "MustRunAsNonRoot" => Ok(IdRule::MustRunAsNonRoot),
+        _ => Ok(IdRule::RunAsAny),
+    }
+}
+
+fn selinux(at: &At, strategy: Option<&Spanned<psp::SeLinuxStrategy>>) -> Result<SeLinuxRule, PolicyError> {
+    let Some(strategy) = strategy else {
+        return Err(at.err(None, "spec.seLinux", "missing: Kubernetes requires this rule"));
+    };
+    let rule = &strategy.value.rule;
+    match rule.value.as_str() {
+        "RunAsAny" => Ok(SeLinuxRule::RunAsAny),
+        "MustRunAs" => {
+            let Some(o) = &strategy.value.se_linux_options else {
+                return Err(at.spanned(rule, "spec.seLinux.seLinuxOptions", "MustRunAs needs seLinuxOptions"));
+            };
+            Ok(SeLinuxRule::MustRunAs(SeLinuxOptions {
+                user: o.user.clone(),
+                role: o.role.clone(),
+                type_: o.type_.clone(),
+                level: o.level.clone(),
+            }))
+        }
+        other => Err(at.spanned(rule, "spec.seLinux.rule", format!("{other:?} is not MustRunAs or RunAsAny"))),
+    }
+}
+
+fn sysctl_patterns(at: &At, field: &str, items: &Option<Vec<Spanned<String>>>) -> Result<Vec<String>, PolicyError> {
+    items
+        .iter()
+        .flatten()
+        .map(|s| {
+            let v = s.value.trim().replace('/', ".");
+            let body = v.strip_suffix('*').unwrap_or(&v);
+            let valid = v == "*"
+                || (!body.is_empty()
+                    && !body.contains('*')
+                    && body.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+            if valid {
+                Ok(v)
+            } else {
+                Err(at.spanned(s, field, format!("{:?} is not a sysctl name or pattern (name, prefix*, or *)", s.value)))
+            }
+        })
+        .collect()
+}
+
+/// The seccomp or AppArmor `allowedProfileNames` annotation.
+fn profile_rule(
+    at: &At,
+    annotations: &std::collections::BTreeMap<String, Spanned<String>>,
+    key: &str,
+    fixed: &[&str],
+) -> Result<ProfileRule, PolicyError> {
+    let Some(value) = annotations.get(key) else {
+        return Ok(ProfileRule::ANY);
+    };
+    let mut names = Vec::new();
+    for name in value.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let localhost = name.strip_prefix("localhost/").is_some_and(|rest| !rest.is_empty());
+        if !localhost && !fixed.contains(&name) {
+            return Err(at.spanned(value, &format!("metadata.annotations[{key}]"), format!("{name:?} is not one of {}, localhost/<profile>", fixed.join(", "))));
+        }
+        names.push(name.to_string());
+    }
+    Ok(ProfileRule {
+        allowed: Some(names),
+        allow_unset: false,
+    })
+}

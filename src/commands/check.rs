@@ -1,0 +1,71 @@
+//! `check`: the hook's verdict offline, on a bundle directory or a
+//! config.json file. Same exit codes as the hook.
+
+use std::path::Path;
+
+use super::decide;
+use crate::container::build::BuildContext;
+use crate::container::mounts::MountContext;
+use crate::container::namespaces::ProcProbe;
+use crate::decision::{ContainerInfo, Decision};
+use crate::input::{CONFIG_LIMIT, read_bounded};
+use crate::policy::select::Flags;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
+    let decision = decide_path(flags, path);
+    match output {
+        Output::Json => println!("{}", decision.to_json()),
+        Output::Text => print!("{}", text(&decision)),
+    }
+    decision.exit_code()
+}
+
+fn decide_path(flags: &Flags, path: &Path) -> Decision {
+    let (config_path, bundle) = if path.is_dir() {
+        (path.join("config.json"), path.to_path_buf())
+    } else {
+        let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        (path.to_path_buf(), parent)
+    };
+    // Offline there is no runtime id: the bundle directory's name stands in.
+    let id = bundle
+        .canonicalize()
+        .ok()
+        .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let config = match read_bounded(&config_path, CONFIG_LIMIT) {
+        Ok(c) => c,
+        Err(e) => {
+            let info = ContainerInfo { id, ..Default::default() };
+            return Decision::error(info, e.to_string());
+        }
+    };
+    let ctx = BuildContext {
+        id,
+        pid: None,
+        state_annotations: Default::default(),
+        mounts: MountContext::default(),
+        probe: &ProcProbe,
+    };
+    decide(flags, &config_path.display().to_string(), &config, &ctx)
+}
+
+/// The one-line verdict, then each finding on its own line.
+fn text(decision: &Decision) -> String {
+    let mut out = format!("{}\n", decision.one_line());
+    for result in &decision.results {
+        for v in &result.violations {
+            out.push_str(&format!("  policy {:?}: {v}\n", result.policy));
+        }
+        for v in &result.unverified {
+            out.push_str(&format!("  policy {:?}: not verifiable at the node: {v}\n", result.policy));
+        }
+    }
+    out
+}

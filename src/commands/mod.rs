@@ -1,0 +1,32 @@
+//! The subcommands. Each returns the process exit code.
+
+pub mod check;
+pub mod hook;
+pub mod lint;
+
+use crate::container::ContainerView;
+use crate::container::build::{BuildContext, build};
+use crate::decision::{ContainerInfo, Decision};
+use crate::policy::select::{Flags, Sources};
+
+/// Decide on a container from its config.json: load the policies, build the
+/// view, select, evaluate. Any failure is an error decision (blocked).
+pub fn decide(flags: &Flags, config_file: &str, config: &[u8], ctx: &BuildContext) -> Decision {
+    let info = ContainerInfo {
+        id: ctx.id.clone(),
+        ..Default::default()
+    };
+    let view: ContainerView = match build(config_file, config, ctx) {
+        Ok(view) => view,
+        Err(e) => return Decision::error(info, e.to_string()),
+    };
+    let info = ContainerInfo::of(&view);
+    let sources = match Sources::load(flags) {
+        Ok(sources) => sources,
+        Err(e) => return Decision::error(info, format!("invalid policy: {e}")),
+    };
+    match sources.select(&view) {
+        Ok(selection) => Decision::evaluate(&view, &selection),
+        Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),
+    }
+}

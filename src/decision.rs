@@ -1,0 +1,290 @@
+//! The verdict on one container and its renderings: the one line the runtime
+//! shows the user, the JSON of `check --output json`, the log record.
+
+use serde::Serialize;
+
+use crate::checks::{Violation, evaluate};
+use crate::container::ContainerView;
+use crate::policy::config::Mode;
+use crate::policy::select::Selection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allow,
+    Deny,
+    /// Something could not be read or understood: the container is blocked.
+    Error,
+}
+
+/// One policy's findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyResult {
+    pub policy: String,
+    pub violations: Vec<Violation>,
+    pub unverified: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub container: Option<String>,
+    pub sandbox: bool,
+}
+
+impl ContainerInfo {
+    pub fn of(view: &ContainerView) -> ContainerInfo {
+        ContainerInfo {
+            id: view.id.clone(),
+            namespace: view.identity.namespace.clone(),
+            pod: view.identity.pod.clone(),
+            container: view.identity.container.clone(),
+            sandbox: view.identity.sandbox,
+        }
+    }
+
+    /// `namespace/pod/container` for Kubernetes containers, else the id.
+    pub fn label(&self) -> String {
+        match (&self.namespace, &self.pod) {
+            (Some(ns), Some(pod)) if self.sandbox => format!("{ns}/{pod} (sandbox)"),
+            (Some(ns), Some(pod)) => format!("{ns}/{pod}/{}", self.container.as_deref().unwrap_or("?")),
+            _ if self.id.is_empty() => "unknown".into(),
+            _ => self.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub container: ContainerInfo,
+    pub verdict: Verdict,
+    pub mode: Mode,
+    /// The first policy that admits the container.
+    pub admitted_by: Option<String>,
+    /// What chose the policies (`command line`, `bindings[0]`…).
+    pub chosen_by: Option<String>,
+    pub results: Vec<PolicyResult>,
+    pub error: Option<String>,
+}
+
+impl Decision {
+    /// PSP semantics: allowed when any bound policy admits the container.
+    pub fn evaluate(view: &ContainerView, selection: &Selection) -> Decision {
+        let mut results = Vec::new();
+        let mut admitted_by = None;
+        for policy in &selection.policies {
+            let findings = evaluate(view, policy);
+            if findings.violations.is_empty() && admitted_by.is_none() {
+                admitted_by = Some(policy.name.clone());
+            }
+            results.push(PolicyResult {
+                policy: policy.name.clone(),
+                violations: findings.violations,
+                unverified: findings.unverified,
+            });
+        }
+        Decision {
+            container: ContainerInfo::of(view),
+            verdict: if admitted_by.is_some() { Verdict::Allow } else { Verdict::Deny },
+            mode: selection.mode,
+            admitted_by,
+            chosen_by: Some(selection.chosen_by.clone()),
+            results,
+            error: None,
+        }
+    }
+
+    /// A decision that could not be made: the container is blocked.
+    pub fn error(container: ContainerInfo, message: impl Into<String>) -> Decision {
+        Decision {
+            container,
+            verdict: Verdict::Error,
+            mode: Mode::Enforce,
+            admitted_by: None,
+            chosen_by: None,
+            results: Vec::new(),
+            error: Some(message.into()),
+        }
+    }
+
+    /// 0 allow (or audit mode), 1 deny, 2 error.
+    pub fn exit_code(&self) -> i32 {
+        match (self.verdict, self.mode) {
+            (Verdict::Allow, _) | (Verdict::Deny, Mode::Audit) => 0,
+            (Verdict::Deny, Mode::Enforce) => 1,
+            (Verdict::Error, _) => 2,
+        }
+    }
+
+    /// Every violation with the policy it belongs to.
+    pub fn violations(&self) -> Vec<(&str, &Violation)> {
+        self.results
+            .iter()
+            .flat_map(|r| r.violations.iter().map(move |v| (r.policy.as_str(), v)))
+            .collect()
+    }
+
+    /// What the admitting policy (or, on deny, any policy) asked that the
+    /// node could not verify.
+    fn unverified(&self) -> Vec<&Violation> {
+        self.results
+            .iter()
+            .filter(|r| self.admitted_by.as_deref().is_none_or(|a| a == r.policy))
+            .flat_map(|r| r.unverified.iter())
+            .collect()
+    }
+
+    /// The one line for stderr and the log.
+    pub fn one_line(&self) -> String {
+        let who = format!("container {}", self.container.label());
+        match self.verdict {
+            Verdict::Error => format!(
+                "oci-psp-hook: error, {who} blocked: {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+            Verdict::Allow => {
+                let mut line = format!(
+                    "oci-psp-hook: allowed by policy {:?} ({who})",
+                    self.admitted_by.as_deref().unwrap_or("")
+                );
+                let unverified = self.unverified();
+                if !unverified.is_empty() {
+                    line.push_str("; not verifiable at the node: ");
+                    line.push_str(&join(unverified.iter().map(|v| v.to_string())));
+                }
+                line
+            }
+            Verdict::Deny => {
+                let prefix = match self.mode {
+                    Mode::Enforce => "oci-psp-hook: ",
+                    Mode::Audit => "oci-psp-hook: audit mode, would deny: ",
+                };
+                let body = match self.results.as_slice() {
+                    [] => "no policy is bound to it".to_string(),
+                    [only] => format!("denied by policy {:?}: {}", only.policy, brief(&only.violations)),
+                    all => format!(
+                        "denied by every policy: {}",
+                        all.iter()
+                            .map(|r| format!("{:?}: {}", r.policy, brief(&r.violations)))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    ),
+                };
+                format!("{prefix}{body} ({who})")
+            }
+        }
+    }
+
+    /// The JSON of `check --output json` and of the log record.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "allowed": self.exit_code() == 0,
+            "verdict": self.verdict,
+            "mode": self.mode,
+            "container": self.container,
+            "admittedBy": self.admitted_by,
+            "chosenBy": self.chosen_by,
+            "policies": self.results.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>(),
+            "violations": self.violations().iter().map(|(p, v)| serde_json::json!({
+                "policy": p, "field": v.field, "message": v.message,
+            })).collect::<Vec<_>>(),
+            "unverified": self.results.iter().flat_map(|r| r.unverified.iter().map(|v| serde_json::json!({
+                "policy": r.policy, "field": v.field, "message": v.message,
+            }))).collect::<Vec<_>>(),
+            "error": self.error,
+        })
+    }
+}
+
+/// Violations for one line: at most [`PER_FIELD`] of each field, the rest
+/// counted (a privileged container has dozens of devices and capabilities;
+/// the JSON and the log keep every one).
+fn brief(violations: &[Violation]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < violations.len() {
+        let field = violations[i].field;
+        let same = violations[i..].iter().take_while(|v| v.field == field).count();
+        out.extend(violations[i..i + same.min(PER_FIELD)].iter().map(Violation::to_string));
+        if same > PER_FIELD {
+            out.push(format!("{field}: and {} more", same - PER_FIELD));
+        }
+        i += same;
+    }
+    out.join("; ")
+}
+
+const PER_FIELD: usize = 3;
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+    use crate::policy::builtin;
+    use crate::policy::select::Selection;
+
+    fn decide(name: &str, policies: Vec<crate::policy::Policy>, mode: Mode) -> Decision {
+        let selection = Selection {
+            mode,
+            policies,
+            chosen_by: "test".into(),
+        };
+        Decision::evaluate(&fixtures::view(name), &selection)
+    }
+
+    #[test]
+    fn any_policy_admitting_allows() {
+        let d = decide("podman-default", vec![builtin::restricted(), builtin::baseline()], Mode::Enforce);
+        assert_eq!(d.verdict, Verdict::Allow);
+        assert_eq!(d.admitted_by.as_deref(), Some("builtin:baseline"));
+        assert_eq!(d.exit_code(), 0);
+        assert_eq!(d.one_line(), "oci-psp-hook: allowed by policy \"builtin:baseline\" (container podman-default)");
+    }
+
+    #[test]
+    fn denial_names_fields_and_caps_long_lists() {
+        let d = decide("podman-default", vec![builtin::restricted()], Mode::Enforce);
+        assert_eq!(d.exit_code(), 1);
+        let line = d.one_line();
+        assert!(line.starts_with("oci-psp-hook: denied by policy \"builtin:restricted\": runAsUser: container runs as root"), "{line}");
+        assert!(line.contains("; allowPrivilegeEscalation: "), "{line}");
+        assert!(line.contains("requiredDropCapabilities: and 7 more"), "{line}");
+        assert!(line.ends_with("(container podman-default)"), "{line}");
+        // the JSON keeps every violation
+        let json = d.to_json();
+        assert_eq!(json["allowed"], false);
+        assert_eq!(json["violations"].as_array().map(Vec::len), Some(12));
+        assert_eq!(json["violations"][0]["policy"], "builtin:restricted");
+        assert_eq!(json["violations"][0]["field"], "runAsUser");
+    }
+
+    #[test]
+    fn every_policy_denying_lists_each() {
+        let d = decide("podman-privileged", vec![builtin::restricted(), builtin::baseline()], Mode::Enforce);
+        let line = d.one_line();
+        assert!(line.starts_with("oci-psp-hook: denied by every policy: \"builtin:restricted\": privileged: "), "{line}");
+        assert!(line.contains(" | \"builtin:baseline\": privileged: "), "{line}");
+    }
+
+    #[test]
+    fn audit_mode_allows_but_says_would_deny() {
+        let d = decide("podman-host-pid", vec![builtin::baseline()], Mode::Audit);
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(d.exit_code(), 0);
+        assert!(d.one_line().starts_with("oci-psp-hook: audit mode, would deny: denied by policy \"builtin:baseline\": hostPID: "));
+        assert_eq!(d.to_json()["allowed"], true);
+    }
+
+    #[test]
+    fn errors_block() {
+        let d = Decision::error(ContainerInfo::default(), "OCI state on stdin has no bundle");
+        assert_eq!(d.exit_code(), 2);
+        assert_eq!(d.one_line(), "oci-psp-hook: error, container unknown blocked: OCI state on stdin has no bundle");
+    }
+}
