@@ -49,7 +49,9 @@ impl ContainerInfo {
     pub fn label(&self) -> String {
         match (&self.namespace, &self.pod) {
             (Some(ns), Some(pod)) if self.sandbox => format!("{ns}/{pod} (sandbox)"),
-            (Some(ns), Some(pod)) => format!("{ns}/{pod}/{}", self.container.as_deref().unwrap_or("?")),
+            (Some(ns), Some(pod)) => {
+                format!("{ns}/{pod}/{}", self.container.as_deref().unwrap_or("?"))
+            }
             _ if self.id.is_empty() => "unknown".into(),
             _ => self.id.clone(),
         }
@@ -87,7 +89,11 @@ impl Decision {
         }
         Decision {
             container: ContainerInfo::of(view),
-            verdict: if admitted_by.is_some() { Verdict::Allow } else { Verdict::Deny },
+            verdict: if admitted_by.is_some() {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            },
             mode: selection.mode,
             admitted_by,
             chosen_by: Some(selection.chosen_by.clone()),
@@ -163,7 +169,11 @@ impl Decision {
                 };
                 let body = match self.results.as_slice() {
                     [] => "no policy is bound to it".to_string(),
-                    [only] => format!("denied by policy {:?}: {}", only.policy, brief(&only.violations)),
+                    [only] => format!(
+                        "denied by policy {:?}: {}",
+                        only.policy,
+                        brief(&only.violations)
+                    ),
                     all => format!(
                         "denied by every policy: {}",
                         all.iter()
@@ -206,8 +216,15 @@ fn brief(violations: &[Violation]) -> String {
     let mut i = 0;
     while i < violations.len() {
         let field = violations[i].field;
-        let same = violations[i..].iter().take_while(|v| v.field == field).count();
-        out.extend(violations[i..i + same.min(PER_FIELD)].iter().map(Violation::to_string));
+        let same = violations[i..]
+            .iter()
+            .take_while(|v| v.field == field)
+            .count();
+        out.extend(
+            violations[i..i + same.min(PER_FIELD)]
+                .iter()
+                .map(Violation::to_string),
+        );
         if same > PER_FIELD {
             out.push(format!("{field}: and {} more", same - PER_FIELD));
         }
@@ -240,11 +257,18 @@ mod tests {
 
     #[test]
     fn any_policy_admitting_allows() {
-        let d = decide("podman-default", vec![builtin::restricted(), builtin::baseline()], Mode::Enforce);
+        let d = decide(
+            "podman-default",
+            vec![builtin::restricted(), builtin::baseline()],
+            Mode::Enforce,
+        );
         assert_eq!(d.verdict, Verdict::Allow);
         assert_eq!(d.admitted_by.as_deref(), Some("builtin:baseline"));
         assert_eq!(d.exit_code(), 0);
-        assert_eq!(d.one_line(), "oci-psp-hook: allowed by policy \"builtin:baseline\" (container podman-default)");
+        assert_eq!(
+            d.one_line(),
+            "oci-psp-hook: allowed by policy \"builtin:baseline\" (container podman-default)"
+        );
     }
 
     #[test]
@@ -254,7 +278,10 @@ mod tests {
         let line = d.one_line();
         assert!(line.starts_with("oci-psp-hook: denied by policy \"builtin:restricted\": runAsUser: container runs as root"), "{line}");
         assert!(line.contains("; allowPrivilegeEscalation: "), "{line}");
-        assert!(line.contains("requiredDropCapabilities: and 7 more"), "{line}");
+        assert!(
+            line.contains("requiredDropCapabilities: and 7 more"),
+            "{line}"
+        );
         assert!(line.ends_with("(container podman-default)"), "{line}");
         // the JSON keeps every violation
         let json = d.to_json();
@@ -266,10 +293,22 @@ mod tests {
 
     #[test]
     fn every_policy_denying_lists_each() {
-        let d = decide("podman-privileged", vec![builtin::restricted(), builtin::baseline()], Mode::Enforce);
+        let d = decide(
+            "podman-privileged",
+            vec![builtin::restricted(), builtin::baseline()],
+            Mode::Enforce,
+        );
         let line = d.one_line();
-        assert!(line.starts_with("oci-psp-hook: denied by every policy: \"builtin:restricted\": privileged: "), "{line}");
-        assert!(line.contains(" | \"builtin:baseline\": privileged: "), "{line}");
+        assert!(
+            line.starts_with(
+                "oci-psp-hook: denied by every policy: \"builtin:restricted\": privileged: "
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains(" | \"builtin:baseline\": privileged: "),
+            "{line}"
+        );
     }
 
     #[test]
@@ -277,7 +316,9 @@ mod tests {
         let d = decide("podman-host-pid", vec![builtin::baseline()], Mode::Audit);
         assert_eq!(d.verdict, Verdict::Deny);
         assert_eq!(d.exit_code(), 0);
-        assert!(d.one_line().starts_with("oci-psp-hook: audit mode, would deny: denied by policy \"builtin:baseline\": hostPID: "));
+        assert!(d.one_line().starts_with(
+            "oci-psp-hook: audit mode, would deny: denied by policy \"builtin:baseline\": hostPID: "
+        ));
         assert_eq!(d.to_json()["allowed"], true);
     }
 
@@ -285,6 +326,9 @@ mod tests {
     fn errors_block() {
         let d = Decision::error(ContainerInfo::default(), "OCI state on stdin has no bundle");
         assert_eq!(d.exit_code(), 2);
-        assert_eq!(d.one_line(), "oci-psp-hook: error, container unknown blocked: OCI state on stdin has no bundle");
+        assert_eq!(
+            d.one_line(),
+            "oci-psp-hook: error, container unknown blocked: OCI state on stdin has no bundle"
+        );
     }
 }

@@ -78,7 +78,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("config.json");
         let _ = std::fs::remove_file(&fifo);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR).unwrap();
+        nix::unistd::mkfifo(
+            &fifo,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .unwrap();
         let err = read_bounded(&fifo, 100).unwrap_err();
         assert!(err.to_string().contains("is not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -97,6 +101,10 @@ mod tests {
     #[test]
     fn missing_file_names_the_path() {
         let err = read_bounded(Path::new("/nonexistent/config.json"), 10).unwrap_err();
-        assert!(err.to_string().starts_with("cannot read /nonexistent/config.json: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read /nonexistent/config.json: "),
+            "{err}"
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
 
 pub mod checks;
-pub mod container;
-pub mod input;
-pub mod policy;
-pub mod decision;
-pub mod log;
 pub mod commands;
+pub mod container;
+pub mod decision;
+pub mod input;
+pub mod log;
+pub mod policy;

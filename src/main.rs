@@ -87,7 +87,11 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Hook { policy } => commands::hook::run(&policy.flags(), std::io::stdin().lock()),
-        Command::Check { policy, output, path } => commands::check::run(&policy.flags(), &path, output),
+        Command::Check {
+            policy,
+            output,
+            path,
+        } => commands::check::run(&policy.flags(), &path, output),
         Command::Lint { policy } => commands::lint::run(&policy.flags()),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))

@@ -1,5 +1,229 @@
-use crate::checks::Findings;
-use crate::container::ContainerView;
-use crate::policy::Policy;
+//! PSP `allowedHostPaths`.
+//!
+//! Evidence: each mount the view classified as a host path, with its source
+//! resolved on the host (symlinks, `..`) — the path the kernel will really
+//! mount. It must be under one of the allowed prefixes on whole path segments
+//! (`/foo` admits `/foo/bar`, not `/foobar`); each prefix is resolved the same
+//! way, so a prefix that is itself a symlink still matches. A prefix with
+//! `readOnly: true` admits only a mount with `ro`. Several prefixes may match:
+//! one admitting the mount is enough.
+//!
+//! Judged only when the policy admits `hostPath` volumes at all (otherwise the
+//! `volumes` check denies them) and lists prefixes (an empty list admits every
+//! path).
+//!
+//! Not verifiable at the node: a symlink swapped after the hook ran (the
+//! runtime resolves the source again when it mounts).
 
-pub fn check(_view: &ContainerView, _policy: &Policy, _findings: &mut Findings) {}
+use std::path::{Path, PathBuf};
+
+use crate::checks::Findings;
+use crate::container::mounts::{has_path_prefix, resolve_host_path};
+use crate::container::{ContainerView, MountKind, MountUse};
+use crate::policy::{AllowedHostPath, Policy};
+
+const FIELD: &str = "allowedHostPaths";
+
+/// `/tmp/link -> /etc` when resolving changed the path, else the path.
+fn describe_path(mount: &MountUse, resolved: &Path) -> String {
+    if Path::new(&mount.source) == resolved {
+        mount.source.clone()
+    } else {
+        format!("{} -> {}", mount.source, resolved.display())
+    }
+}
+
+/// The prefixes as the policy wrote them, for messages.
+fn prefixes(allowed: &[(PathBuf, &AllowedHostPath)]) -> String {
+    allowed
+        .iter()
+        .map(|(_, a)| a.path_prefix.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The denial for one host path mount, or `None` when a prefix admits it.
+/// `allowed` pairs each resolved prefix with the policy's entry.
+fn judge(
+    mount: &MountUse,
+    resolved: &Path,
+    allowed: &[(PathBuf, &AllowedHostPath)],
+) -> Option<String> {
+    let matching: Vec<&AllowedHostPath> = allowed
+        .iter()
+        .filter(|(prefix, _)| has_path_prefix(resolved, prefix))
+        .map(|(_, a)| *a)
+        .collect();
+    let path = describe_path(mount, resolved);
+    let Some(read_only_prefix) = matching.first() else {
+        return Some(format!(
+            "host path {path} (mounted at {}) is not under an allowed prefix ({})",
+            mount.destination,
+            prefixes(allowed)
+        ));
+    };
+    if mount.read_only || matching.iter().any(|a| !a.read_only) {
+        return None;
+    }
+    Some(format!(
+        "host path {path} is mounted writable at {}; {} is allowed read-only",
+        mount.destination,
+        read_only_prefix.path_prefix.display()
+    ))
+}
+
+pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
+    if !policy.admits_volume("hostPath") || policy.allowed_host_paths.is_empty() {
+        return;
+    }
+    let allowed: Vec<(PathBuf, &AllowedHostPath)> = policy
+        .allowed_host_paths
+        .iter()
+        .map(|a| (resolve_host_path(&a.path_prefix), a))
+        .collect();
+    for mount in &view.mounts {
+        if let MountKind::HostPath { resolved } = &mount.kind
+            && let Some(message) = judge(mount, resolved, &allowed)
+        {
+            findings.deny(FIELD, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+    use crate::policy::Origin;
+
+    fn policy(allowed: &[(&str, bool)]) -> Policy {
+        let mut p = Policy::closed("test", Origin::Builtin);
+        p.volumes = vec!["hostPath".into()];
+        p.allowed_host_paths = allowed
+            .iter()
+            .map(|(prefix, read_only)| AllowedHostPath {
+                path_prefix: PathBuf::from(prefix),
+                read_only: *read_only,
+            })
+            .collect();
+        p
+    }
+
+    fn denied(view: &ContainerView, policy: &Policy) -> Vec<String> {
+        let mut findings = Findings::default();
+        check(view, policy, &mut findings);
+        assert!(findings.unverified.is_empty());
+        findings.violations.iter().map(|v| v.to_string()).collect()
+    }
+
+    fn bind(source: &str, options: &[&str]) -> ContainerView {
+        let json = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "mounts": [{"destination": "/data", "type": "bind",
+                        "source": source, "options": options}],
+        });
+        fixtures::view_of("bind", json.to_string().as_bytes())
+    }
+
+    #[test]
+    fn path_outside_prefixes_denied() {
+        let view = fixtures::view("podman-bind-etc");
+        assert_eq!(
+            denied(&view, &policy(&[("/data", false), ("/var/log", true)])),
+            ["allowedHostPaths: host path /etc (mounted at /host-etc) \
+              is not under an allowed prefix (/data, /var/log)"]
+        );
+        assert!(
+            denied(&view, &policy(&[("/etc", true)])).is_empty(),
+            "ro mount, ro prefix"
+        );
+        assert!(denied(&view, &policy(&[("/", false)])).is_empty());
+    }
+
+    #[test]
+    fn not_judged_without_prefixes_or_without_host_path() {
+        let view = fixtures::view("podman-bind-etc");
+        assert!(denied(&view, &policy(&[])).is_empty());
+        let mut p = policy(&[("/data", false)]);
+        p.volumes = vec!["configMap".into()];
+        assert!(denied(&view, &p).is_empty(), "left to the volumes check");
+        p.volumes = vec!["*".into()];
+        assert_eq!(denied(&view, &p).len(), 1);
+    }
+
+    #[test]
+    fn read_only_prefix_needs_read_only_mount() {
+        for view in [
+            fixtures::view("podman-bind-rw"),
+            fixtures::view("ctr-run-bind"),
+        ] {
+            assert_eq!(
+                denied(&view, &policy(&[("/tmp/psp-data", true)])),
+                [
+                    "allowedHostPaths: host path /tmp/psp-data is mounted writable at /data; \
+                  /tmp/psp-data is allowed read-only"
+                ]
+            );
+            assert!(denied(&view, &policy(&[("/tmp/psp-data", false)])).is_empty());
+            // a second, writable prefix that matches admits it
+            assert!(denied(&view, &policy(&[("/tmp/psp-data", true), ("/tmp", false)])).is_empty());
+        }
+        let ro = bind("/tmp/psp-data/x", &["rbind", "ro"]);
+        assert!(denied(&ro, &policy(&[("/tmp/psp-data", true)])).is_empty());
+    }
+
+    #[test]
+    fn prefix_matches_whole_segments() {
+        let view = bind("/foobar", &["rbind", "ro"]);
+        assert_eq!(
+            denied(&view, &policy(&[("/foo", false)])),
+            ["allowedHostPaths: host path /foobar (mounted at /data) \
+              is not under an allowed prefix (/foo)"]
+        );
+        assert!(denied(&bind("/foo/bar", &["rbind"]), &policy(&[("/foo", false)])).is_empty());
+        assert!(denied(&bind("/foo/", &["rbind"]), &policy(&[("/foo", false)])).is_empty());
+    }
+
+    #[test]
+    fn dot_dot_cannot_escape_a_prefix() {
+        let view = bind("/foo/../etc", &["rbind"]);
+        assert_eq!(
+            denied(&view, &policy(&[("/foo", false)])),
+            [
+                "allowedHostPaths: host path /foo/../etc -> /etc (mounted at /data) \
+              is not under an allowed prefix (/foo)"
+            ]
+        );
+    }
+
+    #[test]
+    fn symlink_out_of_a_prefix_is_denied() {
+        let dir = std::env::temp_dir().join(format!("psp-host-paths-{}", std::process::id()));
+        let allowed = dir.join("allowed");
+        std::fs::create_dir_all(&allowed).unwrap();
+        let link = allowed.join("link");
+        std::os::unix::fs::symlink("/etc", &link).unwrap();
+        let escape = bind(link.to_str().unwrap(), &["rbind", "ro"]);
+        let inside = bind(allowed.to_str().unwrap(), &["rbind", "ro"]);
+        // a prefix that is itself a symlink is resolved too
+        let prefix_link = dir.join("prefix-link");
+        std::os::unix::fs::symlink(&allowed, &prefix_link).unwrap();
+        let p = policy(&[(allowed.to_str().unwrap(), false)]);
+        let via_link = policy(&[(prefix_link.to_str().unwrap(), false)]);
+        let found = denied(&escape, &p);
+        let inside_ok = denied(&inside, &via_link);
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_eq!(
+            found,
+            [format!(
+                "allowedHostPaths: host path {} -> /etc (mounted at /data) \
+                 is not under an allowed prefix ({})",
+                link.display(),
+                allowed.display()
+            )]
+        );
+        assert!(inside_ok.is_empty());
+    }
+}

@@ -76,22 +76,86 @@ pub struct Check {
 }
 
 pub const REGISTRY: &[Check] = &[
-    Check { name: "privileged", pod_level: false, run: privileged::check },
-    Check { name: "host_namespaces", pod_level: true, run: host_namespaces::check },
-    Check { name: "host_ports", pod_level: true, run: host_ports::check },
-    Check { name: "volumes", pod_level: false, run: volumes::check },
-    Check { name: "host_paths", pod_level: false, run: host_paths::check },
-    Check { name: "read_only_root", pod_level: false, run: read_only_root::check },
-    Check { name: "run_as_user", pod_level: false, run: run_as_user::check },
-    Check { name: "run_as_group", pod_level: false, run: run_as_group::check },
-    Check { name: "groups", pod_level: false, run: groups::check },
-    Check { name: "privilege_escalation", pod_level: false, run: privilege_escalation::check },
-    Check { name: "capabilities", pod_level: false, run: capabilities::check },
-    Check { name: "selinux", pod_level: false, run: selinux::check },
-    Check { name: "proc_mount", pod_level: false, run: proc_mount::check },
-    Check { name: "sysctls", pod_level: true, run: sysctls::check },
-    Check { name: "seccomp", pod_level: false, run: seccomp::check },
-    Check { name: "apparmor", pod_level: false, run: apparmor::check },
+    Check {
+        name: "privileged",
+        pod_level: false,
+        run: privileged::check,
+    },
+    Check {
+        name: "host_namespaces",
+        pod_level: true,
+        run: host_namespaces::check,
+    },
+    Check {
+        name: "host_ports",
+        pod_level: true,
+        run: host_ports::check,
+    },
+    Check {
+        name: "volumes",
+        pod_level: false,
+        run: volumes::check,
+    },
+    Check {
+        name: "host_paths",
+        pod_level: false,
+        run: host_paths::check,
+    },
+    Check {
+        name: "read_only_root",
+        pod_level: false,
+        run: read_only_root::check,
+    },
+    Check {
+        name: "run_as_user",
+        pod_level: false,
+        run: run_as_user::check,
+    },
+    Check {
+        name: "run_as_group",
+        pod_level: false,
+        run: run_as_group::check,
+    },
+    Check {
+        name: "groups",
+        pod_level: false,
+        run: groups::check,
+    },
+    Check {
+        name: "privilege_escalation",
+        pod_level: false,
+        run: privilege_escalation::check,
+    },
+    Check {
+        name: "capabilities",
+        pod_level: false,
+        run: capabilities::check,
+    },
+    Check {
+        name: "selinux",
+        pod_level: false,
+        run: selinux::check,
+    },
+    Check {
+        name: "proc_mount",
+        pod_level: false,
+        run: proc_mount::check,
+    },
+    Check {
+        name: "sysctls",
+        pod_level: true,
+        run: sysctls::check,
+    },
+    Check {
+        name: "seccomp",
+        pod_level: false,
+        run: seccomp::check,
+    },
+    Check {
+        name: "apparmor",
+        pod_level: false,
+        run: apparmor::check,
+    },
 ];
 
 /// Run every check that applies to this container against one policy.

@@ -1,5 +1,190 @@
+//! PSP `privileged`.
+//!
+//! config.json has no "privileged" flag: a privileged container is the sum of
+//! what the runtime grants it. Evidence judged, when the policy does not allow
+//! privileged containers:
+//! - a device cgroup rule allowing every device (`linux.resources.devices`);
+//! - host device nodes passed in `linux.devices`;
+//! - sysfs or cgroupfs mounted without `ro`;
+//! - shared mount propagation (`linux.rootfsPropagation` or a bind mount with
+//!   `shared`/`rshared`): Kubernetes Bidirectional propagation, which only
+//!   privileged containers may use.
+//!
+//! Capabilities, seccomp, AppArmor and masked paths, which `--privileged` also
+//! changes, are judged by their own checks.
+//!
+//! Not verifiable at the node: a device a Kubernetes device plugin hands to an
+//! unprivileged container shows up in `linux.devices` like a privileged one's;
+//! it is denied here (fail closed).
+
 use crate::checks::Findings;
-use crate::container::ContainerView;
+use crate::container::{ContainerView, MountUse};
 use crate::policy::Policy;
 
-pub fn check(_view: &ContainerView, _policy: &Policy, _findings: &mut Findings) {}
+const FIELD: &str = "privileged";
+
+fn is_shared(propagation: &str) -> bool {
+    matches!(propagation, "shared" | "rshared")
+}
+
+/// sysfs or cgroupfs the container could write to.
+fn writable_kernel_fs(mount: &MountUse) -> bool {
+    matches!(mount.fstype.as_str(), "sysfs" | "cgroup" | "cgroup2") && !mount.read_only
+}
+
+pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
+    if policy.privileged {
+        return;
+    }
+    if view.device_cgroup_allows_all {
+        findings.deny(FIELD, "device cgroup allows access to every device");
+    }
+    for device in &view.devices {
+        findings.deny(
+            FIELD,
+            format!("host device {device} is passed to the container"),
+        );
+    }
+    if let Some(p) = view.rootfs_propagation.as_deref().filter(|p| is_shared(p)) {
+        findings.deny(
+            FIELD,
+            format!("root filesystem has {p} mount propagation (Bidirectional)"),
+        );
+    }
+    for mount in &view.mounts {
+        if writable_kernel_fs(mount) {
+            findings.deny(
+                FIELD,
+                format!("{} mounted writable at {}", mount.fstype, mount.destination),
+            );
+        }
+        if let Some(p) = mount
+            .propagation
+            .as_deref()
+            .filter(|p| mount.bind && is_shared(p))
+        {
+            findings.deny(
+                FIELD,
+                format!(
+                    "{} is mounted at {} with {p} propagation (Bidirectional)",
+                    mount.source, mount.destination
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+    use crate::policy::Origin;
+
+    fn findings(view: &ContainerView, privileged: bool) -> Vec<String> {
+        let mut policy = Policy::closed("test", Origin::Builtin);
+        policy.privileged = privileged;
+        let mut findings = Findings::default();
+        check(view, &policy, &mut findings);
+        assert!(findings.unverified.is_empty());
+        findings.violations.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn unprivileged_fixtures_pass() {
+        for fixture in [
+            "podman-default",
+            "ctr-run-default",
+            "runc-spec-default",
+            "podman-bind-rw",
+        ] {
+            assert!(
+                findings(&fixtures::view(fixture), false).is_empty(),
+                "{fixture}"
+            );
+        }
+    }
+
+    #[test]
+    fn podman_privileged_denied() {
+        let found = findings(&fixtures::view("podman-privileged"), false);
+        let has = |m: &str| found.iter().any(|f| f == m);
+        assert!(has(
+            "privileged: device cgroup allows access to every device"
+        ));
+        assert!(has(
+            "privileged: host device /dev/kvm is passed to the container"
+        ));
+        assert!(has("privileged: sysfs mounted writable at /sys"));
+        assert!(has("privileged: cgroup mounted writable at /sys/fs/cgroup"));
+        // one per host device, plus the three above
+        assert_eq!(found.len(), 102 + 3);
+    }
+
+    #[test]
+    fn ctr_privileged_denied() {
+        let found = findings(&fixtures::view("ctr-run-privileged"), false);
+        assert_eq!(
+            found[0],
+            "privileged: device cgroup allows access to every device"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f == "privileged: host device /dev/vda is passed to the container")
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f == "privileged: sysfs mounted writable at /sys")
+        );
+        // no cgroup mount in ctr's spec
+        assert_eq!(found.len(), 102 + 2);
+    }
+
+    #[test]
+    fn privileged_policy_admits_everything() {
+        for fixture in ["podman-privileged", "ctr-run-privileged", "podman-device"] {
+            assert!(
+                findings(&fixtures::view(fixture), true).is_empty(),
+                "{fixture}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_device_denied() {
+        assert_eq!(
+            findings(&fixtures::view("podman-device"), false),
+            ["privileged: host device /dev/fuse is passed to the container"]
+        );
+    }
+
+    #[test]
+    fn bidirectional_propagation_denied() {
+        let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "mounts":[
+              {"destination":"/mnt/shared","type":"bind","source":"/var/lib/shared","options":["rbind","rw","rshared"]},
+              {"destination":"/mnt/slave","type":"bind","source":"/var/lib/slave","options":["rbind","rslave"]},
+              {"destination":"/sys/fs/cgroup","type":"cgroup2","source":"cgroup","options":["nosuid"]}
+            ],
+            "linux":{"rootfsPropagation":"rshared"}}"#;
+        let view = fixtures::view_of("bidirectional", json);
+        assert_eq!(
+            findings(&view, false),
+            [
+                "privileged: root filesystem has rshared mount propagation (Bidirectional)",
+                "privileged: /var/lib/shared is mounted at /mnt/shared with rshared propagation (Bidirectional)",
+                "privileged: cgroup2 mounted writable at /sys/fs/cgroup",
+            ]
+        );
+        assert!(findings(&view, true).is_empty());
+    }
+
+    #[test]
+    fn host_to_container_propagation_passes() {
+        let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "mounts":[{"destination":"/mnt","type":"bind","source":"/var/lib/x","options":["rbind","rslave"]}],
+            "linux":{"rootfsPropagation":"rslave"}}"#;
+        assert!(findings(&fixtures::view_of("hostToContainer", json), false).is_empty());
+    }
+}

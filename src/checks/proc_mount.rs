@@ -1,5 +1,104 @@
+//! PSP `allowedProcMountTypes` (reported under field `procMount`).
+//!
+//! Evidence: `linux.maskedPaths` and `linux.readonlyPaths`. The runtime's
+//! Default proc mount masks and write-protects parts of `/proc` and `/sys`
+//! through both lists; kubelet's Unmasked proc mount type empties them (podman
+//! `unmask=ALL` and `--privileged` leave the keys out). So the container is
+//! Unmasked when either list is empty or missing.
+//!
+//! Not verifiable at the node: a partly trimmed list (some paths left masked)
+//! is not Unmasked in Kubernetes terms and is not judged here.
+
 use crate::checks::Findings;
 use crate::container::ContainerView;
-use crate::policy::Policy;
+use crate::policy::{Policy, ProcMountType};
 
-pub fn check(_view: &ContainerView, _policy: &Policy, _findings: &mut Findings) {}
+/// Which of the two lists is missing, when the container is Unmasked.
+fn unmasked_reason(view: &ContainerView) -> Option<&'static str> {
+    match (view.masked_paths.is_empty(), view.readonly_paths.is_empty()) {
+        (true, true) => Some("no maskedPaths/readonlyPaths"),
+        (true, false) => Some("no maskedPaths"),
+        (false, true) => Some("no readonlyPaths"),
+        (false, false) => None,
+    }
+}
+
+pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
+    let Some(reason) = unmasked_reason(view) else {
+        return;
+    };
+    if !policy
+        .allowed_proc_mount_types
+        .contains(&ProcMountType::Unmasked)
+    {
+        findings.deny(
+            "procMount",
+            format!("/proc is unmasked ({reason}) but only Default is allowed"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+    use crate::policy::Origin;
+
+    fn messages(view: &ContainerView, allowed: &[ProcMountType]) -> Vec<String> {
+        let mut policy = Policy::closed("test", Origin::Builtin);
+        policy.allowed_proc_mount_types = allowed.to_vec();
+        let mut findings = Findings::default();
+        check(view, &policy, &mut findings);
+        assert!(findings.unverified.is_empty());
+        findings.violations.iter().map(|v| v.to_string()).collect()
+    }
+
+    const DENIED: &str =
+        "procMount: /proc is unmasked (no maskedPaths/readonlyPaths) but only Default is allowed";
+
+    #[test]
+    fn default_proc_mount_passes() {
+        for fixture in ["podman-default", "ctr-run-default", "runc-spec-default"] {
+            let view = fixtures::view(fixture);
+            assert!(
+                messages(&view, &[ProcMountType::Default]).is_empty(),
+                "{fixture}"
+            );
+        }
+    }
+
+    #[test]
+    fn unmasked_denied_unless_allowed() {
+        for fixture in ["podman-unmasked", "podman-privileged", "ctr-run-privileged"] {
+            let view = fixtures::view(fixture);
+            assert_eq!(
+                messages(&view, &[ProcMountType::Default]),
+                [DENIED],
+                "{fixture}"
+            );
+            assert_eq!(messages(&view, &[]), [DENIED], "{fixture}");
+            let both = [ProcMountType::Default, ProcMountType::Unmasked];
+            assert!(messages(&view, &both).is_empty(), "{fixture}");
+        }
+    }
+
+    #[test]
+    fn one_empty_list_is_enough() {
+        for (masked, readonly, missing) in [
+            (r#"["/proc/kcore"]"#, "[]", "no readonlyPaths"),
+            ("[]", r#"["/proc/sys"]"#, "no maskedPaths"),
+        ] {
+            let json = format!(
+                r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+                    "linux":{{"maskedPaths":{masked},"readonlyPaths":{readonly}}}}}"#
+            );
+            let view = fixtures::view_of("half", json.as_bytes());
+            assert_eq!(
+                messages(&view, &[ProcMountType::Default]),
+                [format!(
+                    "procMount: /proc is unmasked ({missing}) but only Default is allowed"
+                )]
+            );
+        }
+    }
+}

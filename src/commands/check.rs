@@ -42,7 +42,10 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
     let config = match read_bounded(&config_path, CONFIG_LIMIT) {
         Ok(c) => c,
         Err(e) => {
-            let info = ContainerInfo { id, ..Default::default() };
+            let info = ContainerInfo {
+                id,
+                ..Default::default()
+            };
             return Decision::error(info, e.to_string());
         }
     };
@@ -64,7 +67,10 @@ fn text(decision: &Decision) -> String {
             out.push_str(&format!("  policy {:?}: {v}\n", result.policy));
         }
         for v in &result.unverified {
-            out.push_str(&format!("  policy {:?}: not verifiable at the node: {v}\n", result.policy));
+            out.push_str(&format!(
+                "  policy {:?}: not verifiable at the node: {v}\n",
+                result.policy
+            ));
         }
     }
     out

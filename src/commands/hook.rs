@@ -40,7 +40,10 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         Err(e) => return Decision::error(unknown, e.to_string()),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Decision::error(unknown, "no OCI state on stdin (is this running as an OCI hook?)");
+        return Decision::error(
+            unknown,
+            "no OCI state on stdin (is this running as an OCI hook?)",
+        );
     }
     let state: State = match serde_json::from_slice(&bytes) {
         Ok(s) => s,

@@ -30,7 +30,11 @@ pub fn run(flags: &Flags) -> i32 {
         Sources::Config(c) => println!(
             "ok: {} ({} mode, {} policies, {} bindings)",
             c.path.display(),
-            if c.mode == crate::policy::config::Mode::Audit { "audit" } else { "enforce" },
+            if c.mode == crate::policy::config::Mode::Audit {
+                "audit"
+            } else {
+                "enforce"
+            },
             policies.len(),
             c.bindings.len()
         ),

@@ -73,7 +73,11 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         apparmor_profile: process.apparmor_profile().clone(),
         selinux_label: process.selinux_label().clone(),
         seccomp_default_action,
-        root_readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        root_readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         sysctls: linux
             .sysctl()
             .clone()
@@ -183,7 +187,9 @@ fn take_capabilities(raw: &mut Value) -> Result<CapabilitySets, String> {
         }
     };
     if !caps.is_object() {
-        return Err(format!("process.capabilities: expected an object, found {caps}"));
+        return Err(format!(
+            "process.capabilities: expected an object, found {caps}"
+        ));
     }
     Ok(CapabilitySets {
         bounding: set("bounding")?,

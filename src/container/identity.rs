@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn podman_has_no_identity() {
-        let id = Identity::from_annotations(&annotations(&[("io.podman.annotations.autoremove", "FALSE")]));
+        let id = Identity::from_annotations(&annotations(&[(
+            "io.podman.annotations.autoremove",
+            "FALSE",
+        )]));
         assert_eq!(id, Identity::default());
         assert_eq!(id.label(), None);
     }

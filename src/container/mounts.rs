@@ -128,7 +128,14 @@ pub fn is_bind(fstype: &str, options: &[String]) -> bool {
 }
 
 const PROPAGATIONS: &[&str] = &[
-    "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "unbindable",
+    "runbindable",
 ];
 
 pub fn classify(
@@ -232,7 +239,11 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
         }
     }
     // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
-    for root in ["/var/lib/containerd", "/run/containerd", "/var/run/containerd"] {
+    for root in [
+        "/var/lib/containerd",
+        "/run/containerd",
+        "/var/run/containerd",
+    ] {
         if let Some(rest) = strip_prefix_parts(&p, root)
             && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest
             && is_container_id(id)
@@ -243,7 +254,11 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
     }
     // kubelet: pods/<uid>/etc-hosts and the termination log
     // pods/<uid>/containers/<container>/<file>
-    if let Some(rest) = ctx.kubelet_root.to_str().and_then(|r| strip_prefix_parts(&p, r)) {
+    if let Some(rest) = ctx
+        .kubelet_root
+        .to_str()
+        .and_then(|r| strip_prefix_parts(&p, r))
+    {
         match rest {
             ["pods", _, "etc-hosts"] => return true,
             ["pods", _, "containers", _, _] => return true,
@@ -387,10 +402,21 @@ mod tests {
 
     #[test]
     fn bind_detected_by_option_whatever_the_type() {
-        let m = classify("/x", "/etc", "none", &opts(&["rbind", "ro"]), &MountContext::default());
+        let m = classify(
+            "/x",
+            "/etc",
+            "none",
+            &opts(&["rbind", "ro"]),
+            &MountContext::default(),
+        );
         assert!(m.bind);
         assert!(m.read_only);
-        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
+        assert_eq!(
+            m.kind,
+            MountKind::HostPath {
+                resolved: "/etc".into()
+            }
+        );
         let m = classify("/x", "/etc", "bind", &opts(&[]), &MountContext::default());
         assert!(m.bind);
     }
@@ -398,8 +424,19 @@ mod tests {
     #[test]
     fn dot_dot_is_resolved_before_classification() {
         let src = "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~configmap/cfg/../../../../../../../../etc";
-        let m = classify("/x", src, "bind", &opts(&["rbind"]), &MountContext::default());
-        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
+        let m = classify(
+            "/x",
+            src,
+            "bind",
+            &opts(&["rbind"]),
+            &MountContext::default(),
+        );
+        assert_eq!(
+            m.kind,
+            MountKind::HostPath {
+                resolved: "/etc".into()
+            }
+        );
     }
 
     #[test]
@@ -410,9 +447,26 @@ mod tests {
         let link = vol.join("escape");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink("/etc", &link).unwrap();
-        let m = classify("/x", link.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
-        assert_eq!(m.kind, MountKind::HostPath { resolved: "/etc".into() });
-        let m = classify("/x", vol.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        let m = classify(
+            "/x",
+            link.to_str().unwrap(),
+            "bind",
+            &opts(&["rbind"]),
+            &ctx(&dir),
+        );
+        assert_eq!(
+            m.kind,
+            MountKind::HostPath {
+                resolved: "/etc".into()
+            }
+        );
+        let m = classify(
+            "/x",
+            vol.to_str().unwrap(),
+            "bind",
+            &opts(&["rbind"]),
+            &ctx(&dir),
+        );
         assert_eq!(m.volume_types(), ["emptyDir"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -426,14 +480,19 @@ mod tests {
         };
         assert_eq!(vol("kubernetes.io~configmap").volume_types(), ["configMap"]);
         assert_eq!(vol("kubernetes.io~secret").volume_types(), ["secret"]);
-        assert_eq!(vol("kubernetes.io~downward-api").volume_types(), ["downwardAPI"]);
+        assert_eq!(
+            vol("kubernetes.io~downward-api").volume_types(),
+            ["downwardAPI"]
+        );
         assert_eq!(
             vol("kubernetes.io~nfs").volume_types(),
             ["nfs", "persistentVolumeClaim", "ephemeral"]
         );
         let flex = vol("example.com~lvm");
         assert_eq!(flex.volume_types()[0], "flexVolume");
-        assert!(matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if d == "example.com/lvm"));
+        assert!(
+            matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if d == "example.com/lvm")
+        );
     }
 
     #[test]
@@ -441,13 +500,31 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("psp-csi-{}", std::process::id()));
         let vol = dir.join("pods/u2/volumes/kubernetes.io~csi/pvc-1");
         std::fs::create_dir_all(vol.join("mount")).unwrap();
-        std::fs::write(vol.join("vol_data.json"), r#"{"driverName":"ebs.csi.aws.com"}"#).unwrap();
-        let m = classify("/d", vol.join("mount").to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
-        assert!(matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com"));
+        std::fs::write(
+            vol.join("vol_data.json"),
+            r#"{"driverName":"ebs.csi.aws.com"}"#,
+        )
+        .unwrap();
+        let m = classify(
+            "/d",
+            vol.join("mount").to_str().unwrap(),
+            "bind",
+            &opts(&["rbind"]),
+            &ctx(&dir),
+        );
+        assert!(
+            matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com")
+        );
         // a subPath of the same volume is the same volume
         let sub = dir.join("pods/u2/volume-subpaths/pvc-1/app/0");
         std::fs::create_dir_all(&sub).unwrap();
-        let m = classify("/d", sub.to_str().unwrap(), "bind", &opts(&["rbind"]), &ctx(&dir));
+        let m = classify(
+            "/d",
+            sub.to_str().unwrap(),
+            "bind",
+            &opts(&["rbind"]),
+            &ctx(&dir),
+        );
         assert_eq!(m.volume_types()[0], "csi");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -482,10 +559,22 @@ mod tests {
     #[test]
     fn standard_pseudo_filesystems_and_tmpfs() {
         let c = MountContext::default();
-        assert_eq!(classify("/proc", "proc", "proc", &[], &c).kind, MountKind::RuntimeManaged);
-        assert_eq!(classify("/dev/shm", "shm", "tmpfs", &[], &c).kind, MountKind::RuntimeManaged);
-        assert_eq!(classify("/scratch", "tmpfs", "tmpfs", &[], &c).volume_types(), ["emptyDir"]);
-        assert_eq!(classify("/host-proc", "proc", "proc", &[], &c).volume_types(), ["hostPath"]);
+        assert_eq!(
+            classify("/proc", "proc", "proc", &[], &c).kind,
+            MountKind::RuntimeManaged
+        );
+        assert_eq!(
+            classify("/dev/shm", "shm", "tmpfs", &[], &c).kind,
+            MountKind::RuntimeManaged
+        );
+        assert_eq!(
+            classify("/scratch", "tmpfs", "tmpfs", &[], &c).volume_types(),
+            ["emptyDir"]
+        );
+        assert_eq!(
+            classify("/host-proc", "proc", "proc", &[], &c).volume_types(),
+            ["hostPath"]
+        );
     }
 
     #[test]
@@ -497,7 +586,13 @@ mod tests {
 
     #[test]
     fn propagation_is_the_last_one_given() {
-        let m = classify("/x", "/data", "bind", &opts(&["rbind", "rprivate", "rshared"]), &MountContext::default());
+        let m = classify(
+            "/x",
+            "/data",
+            "bind",
+            &opts(&["rbind", "rprivate", "rshared"]),
+            &MountContext::default(),
+        );
         assert_eq!(m.propagation.as_deref(), Some("rshared"));
     }
 }

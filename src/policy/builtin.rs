@@ -125,7 +125,10 @@ mod tests {
     #[test]
     fn names_resolve_with_and_without_prefix() {
         assert_eq!(profile("builtin:baseline"), Some(baseline()));
-        assert_eq!(profile("restricted").map(|p| p.name), Some("builtin:restricted".into()));
+        assert_eq!(
+            profile("restricted").map(|p| p.name),
+            Some("builtin:restricted".into())
+        );
         assert_eq!(profile("builtin:strict"), None);
     }
 

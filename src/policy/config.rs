@@ -65,16 +65,28 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, PolicyError> {
         let file = path.display().to_string();
         let at = At { file: &file };
-        let bytes = read_bounded(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
+        let bytes =
+            read_bounded(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
         let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
         let raw: File = serde_saphyr::from_str(&text).map_err(|e| at.yaml(&e))?;
         if raw.api_version.value != API_VERSION {
-            return Err(at.spanned(&raw.api_version, "apiVersion", format!("{:?} is not {API_VERSION}", raw.api_version.value)));
+            return Err(at.spanned(
+                &raw.api_version,
+                "apiVersion",
+                format!("{:?} is not {API_VERSION}", raw.api_version.value),
+            ));
         }
         if raw.kind.value != KIND {
-            return Err(at.spanned(&raw.kind, "kind", format!("{:?} is not {KIND}", raw.kind.value)));
+            return Err(at.spanned(
+                &raw.kind,
+                "kind",
+                format!("{:?} is not {KIND}", raw.kind.value),
+            ));
         }
-        let dir = raw.policy_directory.as_deref().unwrap_or(DEFAULT_POLICY_DIRECTORY);
+        let dir = raw
+            .policy_directory
+            .as_deref()
+            .unwrap_or(DEFAULT_POLICY_DIRECTORY);
         let policy_directory = match path.parent() {
             Some(parent) => parent.join(dir),
             None => PathBuf::from(dir),
@@ -89,16 +101,24 @@ impl Config {
             policies,
             broken: Vec::new(),
         };
-        let defaults = raw
-            .default_policies
-            .unwrap_or_else(|| vec![Spanned::new(format!("{}baseline", builtin::PREFIX), Location::UNKNOWN, Location::UNKNOWN)]);
+        let defaults = raw.default_policies.unwrap_or_else(|| {
+            vec![Spanned::new(
+                format!("{}baseline", builtin::PREFIX),
+                Location::UNKNOWN,
+                Location::UNKNOWN,
+            )]
+        });
         if defaults.is_empty() {
             return Err(at.err(None, "defaultPolicies", "must name at least one policy (a container with no policy would have nothing to admit it)"));
         }
         config.default_policies = config.names(&at, "defaultPolicies", &defaults);
         for (i, b) in raw.bindings.iter().enumerate() {
             if b.namespaces.is_empty() || b.policies.is_empty() {
-                return Err(at.err(None, &format!("bindings[{i}]"), "needs at least one namespace and one policy"));
+                return Err(at.err(
+                    None,
+                    &format!("bindings[{i}]"),
+                    "needs at least one namespace and one policy",
+                ));
             }
             let names = config.names(&at, &format!("bindings[{i}].policies"), &b.policies);
             config.bindings.push((b.namespaces.clone(), names));
@@ -146,12 +166,21 @@ impl Config {
 /// Every PSP of the directory (`*.yaml`, `*.yml`, `*.json`), by name; two
 /// policies of one name are an error.
 fn load_directory(dir: &Path, at: &At) -> Result<BTreeMap<String, Policy>, PolicyError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| at.err(None, "policyDirectory", format!("cannot read {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        at.err(
+            None,
+            "policyDirectory",
+            format!("cannot read {}: {e}", dir.display()),
+        )
+    })?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
             let ext = p.extension().and_then(|e| e.to_str());
             !hidden && matches!(ext, Some("yaml" | "yml" | "json"))
         })
@@ -165,7 +194,10 @@ fn load_directory(dir: &Path, at: &At) -> Result<BTreeMap<String, Policy>, Polic
                     file: file.display().to_string(),
                     line: None,
                     field: Some("metadata.name".into()),
-                    message: format!("PodSecurityPolicy {:?} is also defined in {}", policy.name, first.origin),
+                    message: format!(
+                        "PodSecurityPolicy {:?} is also defined in {}",
+                        policy.name, first.origin
+                    ),
                 });
             }
             policies.insert(policy.name.clone(), policy);

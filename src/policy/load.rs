@@ -50,19 +50,32 @@ impl At<'_> {
         }
     }
 
-    pub fn spanned<T>(&self, s: &Spanned<T>, field: &str, message: impl Into<String>) -> PolicyError {
+    pub fn spanned<T>(
+        &self,
+        s: &Spanned<T>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> PolicyError {
         self.err(Some(s.referenced.line()), field, message)
     }
 
     /// A parse error of serde-saphyr: its location, its message on one line.
     pub fn yaml(&self, e: &serde_saphyr::Error) -> PolicyError {
-        let message = e.without_snippet().to_string();
-        let message = message.lines().next().unwrap_or("invalid YAML").trim();
+        let rendered = e.without_snippet().to_string();
+        let mut message = rendered.lines().next().unwrap_or("invalid YAML").trim();
+        // The line is already in front; the parser's hint names its own API.
+        if let Some(at) = message.rfind(" at line ") {
+            message = &message[..at];
+        }
+        let message = message.replace(
+            ", set DuplicateKeyPolicy in Options if acceptable",
+            " (each key may appear once)",
+        );
         PolicyError {
             file: self.file.to_string(),
             line: e.location().map(|l| l.line()),
             field: None,
-            message: message.to_string(),
+            message,
         }
     }
 }
@@ -88,7 +101,13 @@ pub fn parse(file: &str, text: &str, origin: Origin) -> Result<Vec<Policy>, Poli
     for h in &headers {
         match &h.kind {
             Some(k) if k.value == psp::KIND => {}
-            Some(k) => return Err(at.spanned(k, "kind", format!("{} is not a PodSecurityPolicy", k.value))),
+            Some(k) => {
+                return Err(at.spanned(
+                    k,
+                    "kind",
+                    format!("{} is not a PodSecurityPolicy", k.value),
+                ));
+            }
             None => return Err(at.err(None, "kind", "missing: expected kind: PodSecurityPolicy")),
         }
         match &h.api_version {
@@ -127,63 +146,139 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
     for r in s.host_ports.iter().flatten() {
         let ok = |v: i64| (0..=65535).contains(&v);
         if !ok(r.value.min) || !ok(r.value.max) || r.value.min > r.value.max {
-            return Err(at.spanned(r, "spec.hostPorts", format!("invalid range {}-{}: ports are 0-65535, min <= max", r.value.min, r.value.max)));
+            return Err(at.spanned(
+                r,
+                "spec.hostPorts",
+                format!(
+                    "invalid range {}-{}: ports are 0-65535, min <= max",
+                    r.value.min, r.value.max
+                ),
+            ));
         }
         p.host_ports.push((r.value.min as u16, r.value.max as u16));
     }
 
     for v in s.volumes.iter().flatten() {
         if !psp::VOLUME_TYPES.contains(&v.value.as_str()) {
-            return Err(at.spanned(v, "spec.volumes", format!("unknown volume type {:?}", v.value)));
+            return Err(at.spanned(
+                v,
+                "spec.volumes",
+                format!("unknown volume type {:?}", v.value),
+            ));
         }
         p.volumes.push(v.value.clone());
     }
     for h in s.allowed_host_paths.iter().flatten() {
         let prefix = h.value.path_prefix.as_str();
         if !prefix.starts_with('/') {
-            return Err(at.spanned(h, "spec.allowedHostPaths.pathPrefix", format!("{prefix:?} is not an absolute path")));
+            return Err(at.spanned(
+                h,
+                "spec.allowedHostPaths.pathPrefix",
+                format!("{prefix:?} is not an absolute path"),
+            ));
         }
         p.allowed_host_paths.push(AllowedHostPath {
             path_prefix: prefix.into(),
             read_only: h.value.read_only.unwrap_or(false),
         });
     }
-    p.allowed_flex_volumes = s.allowed_flex_volumes.iter().flatten().map(|f| f.driver.clone()).collect();
-    p.allowed_csi_drivers = s.allowed_csi_drivers.iter().flatten().map(|d| d.name.clone()).collect();
+    p.allowed_flex_volumes = s
+        .allowed_flex_volumes
+        .iter()
+        .flatten()
+        .map(|f| f.driver.clone())
+        .collect();
+    p.allowed_csi_drivers = s
+        .allowed_csi_drivers
+        .iter()
+        .flatten()
+        .map(|d| d.name.clone())
+        .collect();
 
-    capabilities(at, &mut p, &s.default_add_capabilities, &s.required_drop_capabilities, &s.allowed_capabilities)?;
+    capabilities(
+        at,
+        &mut p,
+        &s.default_add_capabilities,
+        &s.required_drop_capabilities,
+        &s.allowed_capabilities,
+    )?;
 
-    p.run_as_user = id_rule(at, "spec.runAsUser", s.run_as_user.as_ref(), &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"], true)?;
+    p.run_as_user = id_rule(
+        at,
+        "spec.runAsUser",
+        s.run_as_user.as_ref(),
+        &["MustRunAs", "MustRunAsNonRoot", "RunAsAny"],
+        true,
+    )?;
     p.run_as_group = match &s.run_as_group {
-        Some(r) => id_rule(at, "spec.runAsGroup", Some(r), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?,
+        Some(r) => id_rule(
+            at,
+            "spec.runAsGroup",
+            Some(r),
+            &["MustRunAs", "MayRunAs", "RunAsAny"],
+            true,
+        )?,
         None => IdRule::RunAsAny,
     };
-    p.supplemental_groups = id_rule(at, "spec.supplementalGroups", s.supplemental_groups.as_ref(), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?;
-    p.fs_group = id_rule(at, "spec.fsGroup", s.fs_group.as_ref(), &["MustRunAs", "MayRunAs", "RunAsAny"], true)?;
+    p.supplemental_groups = id_rule(
+        at,
+        "spec.supplementalGroups",
+        s.supplemental_groups.as_ref(),
+        &["MustRunAs", "MayRunAs", "RunAsAny"],
+        true,
+    )?;
+    p.fs_group = id_rule(
+        at,
+        "spec.fsGroup",
+        s.fs_group.as_ref(),
+        &["MustRunAs", "MayRunAs", "RunAsAny"],
+        true,
+    )?;
     p.selinux = selinux(at, s.se_linux.as_ref())?;
 
     for t in s.allowed_proc_mount_types.iter().flatten() {
         let kind = match t.value.as_str() {
             "Default" => ProcMountType::Default,
             "Unmasked" => ProcMountType::Unmasked,
-            other => return Err(at.spanned(t, "spec.allowedProcMountTypes", format!("{other:?} is not Default or Unmasked"))),
+            other => {
+                return Err(at.spanned(
+                    t,
+                    "spec.allowedProcMountTypes",
+                    format!("{other:?} is not Default or Unmasked"),
+                ));
+            }
         };
         if !p.allowed_proc_mount_types.contains(&kind) {
             p.allowed_proc_mount_types.push(kind);
         }
     }
     p.forbidden_sysctls = sysctl_patterns(at, "spec.forbiddenSysctls", &s.forbidden_sysctls)?;
-    p.allowed_unsafe_sysctls = sysctl_patterns(at, "spec.allowedUnsafeSysctls", &s.allowed_unsafe_sysctls)?;
+    p.allowed_unsafe_sysctls =
+        sysctl_patterns(at, "spec.allowedUnsafeSysctls", &s.allowed_unsafe_sysctls)?;
     for allowed in s.allowed_unsafe_sysctls.iter().flatten() {
-        if let Some(f) = p.forbidden_sysctls.iter().find(|f| crate::checks::sysctls::sysctl_matches(f, &allowed.value)) {
-            return Err(at.spanned(allowed, "spec.allowedUnsafeSysctls", format!("{} is also forbidden by {f}", allowed.value)));
+        if let Some(f) = p
+            .forbidden_sysctls
+            .iter()
+            .find(|f| crate::checks::sysctls::sysctl_matches(f, &allowed.value))
+        {
+            return Err(at.spanned(
+                allowed,
+                "spec.allowedUnsafeSysctls",
+                format!("{} is also forbidden by {f}", allowed.value),
+            ));
         }
     }
 
-    if let (Some(default), Some(false)) = (&s.default_allow_privilege_escalation, s.allow_privilege_escalation)
-        && default.value
+    if let (Some(default), Some(false)) = (
+        &s.default_allow_privilege_escalation,
+        s.allow_privilege_escalation,
+    ) && default.value
     {
-        return Err(at.spanned(default, "spec.defaultAllowPrivilegeEscalation", "cannot be true when allowPrivilegeEscalation is false"));
+        return Err(at.spanned(
+            default,
+            "spec.defaultAllowPrivilegeEscalation",
+            "cannot be true when allowPrivilegeEscalation is false",
+        ));
     }
     if s.default_allow_privilege_escalation.is_some() {
         p.not_enforced.push("spec.defaultAllowPrivilegeEscalation: a default applied at admission; the node enforces allowPrivilegeEscalation".into());
@@ -191,19 +286,39 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
     if s.runtime_class.is_some() {
         p.not_enforced.push("spec.runtimeClass: the runtime class is chosen before the OCI runtime runs; config.json does not name it".into());
     }
-    if !p.host_ports.iter().any(|&(min, max)| min == 0 && max == 65535) {
+    if !p
+        .host_ports
+        .iter()
+        .any(|&(min, max)| min == 0 && max == 65535)
+    {
         p.not_enforced.push("spec.hostPorts: enforced only where the runtime passes port mappings (CRI-O, kubelet annotations); podman/ctr publish ports outside config.json".into());
     }
 
     let annotations = &m.metadata.annotations;
-    p.seccomp = profile_rule(at, annotations, psp::SECCOMP_ALLOWED, &["runtime/default", "docker/default", "unconfined", "*"])?;
-    p.apparmor = profile_rule(at, annotations, psp::APPARMOR_ALLOWED, &["runtime/default", "unconfined", "*"])?;
+    p.seccomp = profile_rule(
+        at,
+        annotations,
+        psp::SECCOMP_ALLOWED,
+        &["runtime/default", "docker/default", "unconfined", "*"],
+    )?;
+    p.apparmor = profile_rule(
+        at,
+        annotations,
+        psp::APPARMOR_ALLOWED,
+        &["runtime/default", "unconfined", "*"],
+    )?;
     for key in [psp::SECCOMP_DEFAULT, psp::APPARMOR_DEFAULT] {
         if annotations.contains_key(key) {
-            p.not_enforced.push(format!("metadata.annotations[{key}]: a default applied at admission"));
+            p.not_enforced.push(format!(
+                "metadata.annotations[{key}]: a default applied at admission"
+            ));
         }
     }
-    if p.seccomp.allowed.as_ref().is_some_and(|l| l.iter().any(|n| n.starts_with("localhost/"))) {
+    if p.seccomp
+        .allowed
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|n| n.starts_with("localhost/")))
+    {
         p.not_enforced.push("seccomp localhost/ profiles: config.json carries the profile, not its name; any confining profile is accepted for them".into());
     }
     Ok(p)
@@ -223,7 +338,10 @@ fn capabilities(
     required_drop: &Option<Vec<Spanned<String>>>,
     allowed: &Option<Vec<Spanned<String>>>,
 ) -> Result<(), PolicyError> {
-    let list = |field: &str, items: &Option<Vec<Spanned<String>>>, wildcard: Option<&str>| -> Result<Vec<(String, Spanned<String>)>, PolicyError> {
+    let list = |field: &str,
+                items: &Option<Vec<Spanned<String>>>,
+                wildcard: Option<&str>|
+     -> Result<Vec<(String, Spanned<String>)>, PolicyError> {
         items
             .iter()
             .flatten()
@@ -243,8 +361,15 @@ fn capabilities(
     let drop = list("spec.requiredDropCapabilities", required_drop, Some("ALL"))?;
     let allow = list("spec.allowedCapabilities", allowed, Some("*"))?;
     for (name, span) in add.iter().chain(allow.iter()) {
-        if drop.iter().any(|(d, _)| d == name || (d == "ALL" && name != "*")) {
-            return Err(at.spanned(span, "spec.requiredDropCapabilities", format!("{name} is both required to be dropped and allowed or added")));
+        if drop
+            .iter()
+            .any(|(d, _)| d == name || (d == "ALL" && name != "*"))
+        {
+            return Err(at.spanned(
+                span,
+                "spec.requiredDropCapabilities",
+                format!("{name} is both required to be dropped and allowed or added"),
+            ));
         }
     }
     p.default_add_capabilities = add.into_iter().map(|(n, _)| n).collect();
@@ -269,40 +394,68 @@ fn id_rule(
     };
     let rule_field = format!("{field}.rule");
     let Some(rule) = &strategy.value.rule else {
-        return Err(at.spanned(strategy, &rule_field, format!("missing: expected one of {}", rules.join(", "))));
+        return Err(at.spanned(
+            strategy,
+            &rule_field,
+            format!("missing: expected one of {}", rules.join(", ")),
+        ));
     };
     if !rules.contains(&rule.value.as_str()) {
-        return Err(at.spanned(rule, &rule_field, format!("{:?} is not one of {}", rule.value, rules.join(", "))));
+        return Err(at.spanned(
+            rule,
+            &rule_field,
+            format!("{:?} is not one of {}", rule.value, rules.join(", ")),
+        ));
     }
     let mut ranges = Vec::new();
     for r in strategy.value.ranges.iter().flatten() {
         let (min, max) = (r.value.min, r.value.max);
         let valid = |v: i64| (0..=i64::from(u32::MAX)).contains(&v);
         if !valid(min) || !valid(max) || min > max {
-            return Err(at.spanned(r, &format!("{field}.ranges"), format!("invalid range {min}-{max}: ids are 0-4294967295, min <= max")));
+            return Err(at.spanned(
+                r,
+                &format!("{field}.ranges"),
+                format!("invalid range {min}-{max}: ids are 0-4294967295, min <= max"),
+            ));
         }
-        ranges.push(IdRange { min: min as u32, max: max as u32 });
+        ranges.push(IdRange {
+            min: min as u32,
+            max: max as u32,
+        });
     }
     match rule.value.as_str() {
-        "MustRunAs" | "MayRunAs" if ranges.is_empty() => {
-            Err(at.spanned(rule, &format!("{field}.ranges"), format!("{} needs at least one range", rule.value)))
-        }
+        "MustRunAs" | "MayRunAs" if ranges.is_empty() => Err(at.spanned(
+            rule,
+            &format!("{field}.ranges"),
+            format!("{} needs at least one range", rule.value),
+        )),
         "MustRunAs" | "MayRunAs" => Ok(IdRule::MustRunAs(ranges)),
         "MustRunAsNonRoot" => Ok(IdRule::MustRunAsNonRoot),
         _ => Ok(IdRule::RunAsAny),
     }
 }
 
-fn selinux(at: &At, strategy: Option<&Spanned<psp::SeLinuxStrategy>>) -> Result<SeLinuxRule, PolicyError> {
+fn selinux(
+    at: &At,
+    strategy: Option<&Spanned<psp::SeLinuxStrategy>>,
+) -> Result<SeLinuxRule, PolicyError> {
     let Some(strategy) = strategy else {
-        return Err(at.err(None, "spec.seLinux", "missing: Kubernetes requires this rule"));
+        return Err(at.err(
+            None,
+            "spec.seLinux",
+            "missing: Kubernetes requires this rule",
+        ));
     };
     let rule = &strategy.value.rule;
     match rule.value.as_str() {
         "RunAsAny" => Ok(SeLinuxRule::RunAsAny),
         "MustRunAs" => {
             let Some(o) = &strategy.value.se_linux_options else {
-                return Err(at.spanned(rule, "spec.seLinux.seLinuxOptions", "MustRunAs needs seLinuxOptions"));
+                return Err(at.spanned(
+                    rule,
+                    "spec.seLinux.seLinuxOptions",
+                    "MustRunAs needs seLinuxOptions",
+                ));
             };
             Ok(SeLinuxRule::MustRunAs(SeLinuxOptions {
                 user: o.user.clone(),
@@ -311,11 +464,19 @@ fn selinux(at: &At, strategy: Option<&Spanned<psp::SeLinuxStrategy>>) -> Result<
                 level: o.level.clone(),
             }))
         }
-        other => Err(at.spanned(rule, "spec.seLinux.rule", format!("{other:?} is not MustRunAs or RunAsAny"))),
+        other => Err(at.spanned(
+            rule,
+            "spec.seLinux.rule",
+            format!("{other:?} is not MustRunAs or RunAsAny"),
+        )),
     }
 }
 
-fn sysctl_patterns(at: &At, field: &str, items: &Option<Vec<Spanned<String>>>) -> Result<Vec<String>, PolicyError> {
+fn sysctl_patterns(
+    at: &At,
+    field: &str,
+    items: &Option<Vec<Spanned<String>>>,
+) -> Result<Vec<String>, PolicyError> {
     items
         .iter()
         .flatten()
@@ -325,11 +486,20 @@ fn sysctl_patterns(at: &At, field: &str, items: &Option<Vec<Spanned<String>>>) -
             let valid = v == "*"
                 || (!body.is_empty()
                     && !body.contains('*')
-                    && body.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+                    && body
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
             if valid {
                 Ok(v)
             } else {
-                Err(at.spanned(s, field, format!("{:?} is not a sysctl name or pattern (name, prefix*, or *)", s.value)))
+                Err(at.spanned(
+                    s,
+                    field,
+                    format!(
+                        "{:?} is not a sysctl name or pattern (name, prefix*, or *)",
+                        s.value
+                    ),
+                ))
             }
         })
         .collect()
@@ -346,10 +516,24 @@ fn profile_rule(
         return Ok(ProfileRule::ANY);
     };
     let mut names = Vec::new();
-    for name in value.value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let localhost = name.strip_prefix("localhost/").is_some_and(|rest| !rest.is_empty());
+    for name in value
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        let localhost = name
+            .strip_prefix("localhost/")
+            .is_some_and(|rest| !rest.is_empty());
         if !localhost && !fixed.contains(&name) {
-            return Err(at.spanned(value, &format!("metadata.annotations[{key}]"), format!("{name:?} is not one of {}, localhost/<profile>", fixed.join(", "))));
+            return Err(at.spanned(
+                value,
+                &format!("metadata.annotations[{key}]"),
+                format!(
+                    "{name:?} is not one of {}, localhost/<profile>",
+                    fixed.join(", ")
+                ),
+            ));
         }
         names.push(name.to_string());
     }
@@ -357,4 +541,222 @@ fn profile_rule(
         allowed: Some(names),
         allow_unset: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str =
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: p\nspec:\n";
+    const RULES: &str = "  runAsUser: {rule: RunAsAny}\n  seLinux: {rule: RunAsAny}\n  supplementalGroups: {rule: RunAsAny}\n  fsGroup: {rule: RunAsAny}\n";
+
+    fn parse_spec(extra: &str) -> Result<Vec<Policy>, PolicyError> {
+        parse("p.yaml", &format!("{HEAD}{extra}{RULES}"), Origin::Builtin)
+    }
+
+    fn error(extra: &str) -> String {
+        parse_spec(extra).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn example_policy_loads_with_every_rule() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/restricted-psp.yaml");
+        let policies = load_file(&path).unwrap();
+        let p = &policies[0];
+        assert_eq!(p.name, "restricted");
+        assert!(!p.allow_privilege_escalation);
+        assert_eq!(
+            p.run_as_user,
+            IdRule::MustRunAs(vec![IdRange {
+                min: 32767,
+                max: 32768
+            }])
+        );
+        assert_eq!(
+            p.fs_group,
+            IdRule::MustRunAs(vec![IdRange {
+                min: 32767,
+                max: 32767
+            }])
+        );
+        assert_eq!(p.required_drop_capabilities, ["ALL"]);
+        assert_eq!(
+            p.volumes,
+            [
+                "configMap",
+                "emptyDir",
+                "projected",
+                "secret",
+                "downwardAPI"
+            ]
+        );
+        assert_eq!(p.selinux, SeLinuxRule::RunAsAny);
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_field() {
+        assert!(
+            error("  hostNetwrok: true\n")
+                .starts_with("p.yaml:6: unknown field `hostNetwrok`, expected one of")
+        );
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error() {
+        assert_eq!(
+            error("  privileged: false\n  privileged: true\n"),
+            "p.yaml:7: duplicate mapping key: privileged (each key may appear once)"
+        );
+    }
+
+    #[test]
+    fn malformed_yaml_names_the_line() {
+        assert!(error("  volumes: [configMap\n").starts_with("p.yaml:"));
+        let e = parse("p.yaml", "a: b: c\n", Origin::Builtin).unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn bad_capability_names_are_errors() {
+        assert_eq!(
+            error("  allowedCapabilities: [NET_ADMIN, NET_ADMN]\n"),
+            "p.yaml:6: spec.allowedCapabilities: unknown capability \"NET_ADMN\""
+        );
+        assert!(
+            error("  requiredDropCapabilities: [\"*\"]\n").contains("unknown capability \"*\"")
+        );
+        assert!(
+            error("  allowedCapabilities: [NET_RAW]\n  requiredDropCapabilities: [ALL]\n")
+                .contains("both required to be dropped")
+        );
+        let p = parse_spec("  allowedCapabilities: [net_admin, CAP_SYS_TIME, \"*\"]\n").unwrap();
+        assert_eq!(
+            p[0].allowed_capabilities,
+            ["CAP_NET_ADMIN", "CAP_SYS_TIME", "*"]
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_errors() {
+        let text = format!(
+            "{HEAD}  runAsUser: {{rule: MustRunAsRoot}}\n  seLinux: {{rule: RunAsAny}}\n  supplementalGroups: {{rule: RunAsAny}}\n  fsGroup: {{rule: RunAsAny}}\n"
+        );
+        let e = parse("p.yaml", &text, Origin::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "p.yaml:6: spec.runAsUser.rule: \"MustRunAsRoot\" is not one of MustRunAs, MustRunAsNonRoot, RunAsAny"
+        );
+        let text = format!(
+            "{HEAD}  seLinux: {{rule: RunAsAny}}\n  supplementalGroups: {{rule: RunAsAny}}\n  fsGroup: {{rule: RunAsAny}}\n"
+        );
+        assert_eq!(
+            parse("p.yaml", &text, Origin::Builtin)
+                .unwrap_err()
+                .to_string(),
+            "p.yaml: spec.runAsUser: missing: Kubernetes requires this rule"
+        );
+        assert!(
+            error("  runAsGroup: {rule: MustRunAs, ranges: [{min: 5, max: 1}]}\n")
+                .contains("spec.runAsGroup.ranges: invalid range 5-1")
+        );
+        assert!(
+            error("  volumes: [secrets]\n")
+                .contains("spec.volumes: unknown volume type \"secrets\"")
+        );
+        assert!(
+            error("  allowedProcMountTypes: [Masked]\n").contains("is not Default or Unmasked")
+        );
+        assert!(
+            error("  allowedHostPaths: [{pathPrefix: data}]\n").contains("is not an absolute path")
+        );
+        assert!(
+            error("  forbiddenSysctls: [\"kernel.*.x\"]\n")
+                .contains("is not a sysctl name or pattern")
+        );
+    }
+
+    #[test]
+    fn other_kinds_and_versions_are_named() {
+        let e = parse(
+            "p.yaml",
+            "apiVersion: v1\nkind: ConfigMap\n",
+            Origin::Builtin,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.yaml:2: kind: ConfigMap is not a PodSecurityPolicy"
+        );
+        let text = format!(
+            "apiVersion: policy/v1\nkind: PodSecurityPolicy\nmetadata:\n  name: p\nspec:\n{RULES}"
+        );
+        assert!(
+            parse("p.yaml", &text, Origin::Builtin)
+                .unwrap_err()
+                .to_string()
+                .starts_with("p.yaml:1: apiVersion: policy/v1 is not")
+        );
+    }
+
+    #[test]
+    fn multi_document_yaml_and_json() {
+        let two = format!(
+            "{HEAD}{RULES}---\n{}{RULES}",
+            HEAD.replace("name: p", "name: q")
+                .replace("policy/v1beta1", "extensions/v1beta1")
+        );
+        let names: Vec<String> = parse("p.yaml", &two, Origin::Builtin)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["p", "q"]);
+        let json = r#"{"apiVersion":"policy/v1beta1","kind":"PodSecurityPolicy","metadata":{"name":"j"},
+"spec":{"runAsUser":{"rule":"MustRunAsNonRoot"},"seLinux":{"rule":"RunAsAny"},"supplementalGroups":{"rule":"RunAsAny"},"fsGroup":{"rule":"RunAsAny"},"hostPID":true}}"#;
+        let p = parse("p.json", json, Origin::Builtin).unwrap();
+        assert!(p[0].host_pid);
+        assert_eq!(p[0].run_as_user, IdRule::MustRunAsNonRoot);
+    }
+
+    #[test]
+    fn not_enforceable_fields_are_accepted_and_reported() {
+        let p = parse_spec("  runtimeClass: {allowedRuntimeClassNames: [gvisor]}\n  defaultAllowPrivilegeEscalation: false\n").unwrap();
+        assert!(
+            p[0].not_enforced
+                .iter()
+                .any(|n| n.starts_with("spec.runtimeClass"))
+        );
+        assert!(
+            p[0].not_enforced
+                .iter()
+                .any(|n| n.starts_with("spec.defaultAllowPrivilegeEscalation"))
+        );
+    }
+
+    #[test]
+    fn profile_annotations() {
+        let text = format!(
+            "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: p\n  annotations:\n    {}: 'runtime/default,localhost/strict'\n    {}: bogus\nspec:\n{RULES}",
+            psp::SECCOMP_ALLOWED,
+            psp::APPARMOR_ALLOWED
+        );
+        let e = parse("p.yaml", &text, Origin::Builtin)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("p.yaml:7: metadata.annotations[apparmor.security.beta.kubernetes.io/allowedProfileNames]: \"bogus\""), "{e}");
+    }
+
+    #[test]
+    fn unreadable_file_is_named() {
+        let e = load_file(Path::new("/nonexistent/psp.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/nonexistent/psp.yaml: cannot read /nonexistent/psp.yaml"),
+            "{e}"
+        );
+    }
 }

@@ -53,7 +53,10 @@ impl Sources {
                     file: "command line".into(),
                     line: None,
                     field: Some("--profile".into()),
-                    message: format!("no built-in profile {name:?} (known: {})", builtin::NAMES.join(", ")),
+                    message: format!(
+                        "no built-in profile {name:?} (known: {})",
+                        builtin::NAMES.join(", ")
+                    ),
                 })?;
                 policies.push(profile);
             }
@@ -64,9 +67,9 @@ impl Sources {
         }
         match &flags.config {
             Some(path) => Ok(Sources::Config(Box::new(Config::load(path)?))),
-            None if Path::new(config::DEFAULT_PATH).exists() => {
-                Ok(Sources::Config(Box::new(Config::load(Path::new(config::DEFAULT_PATH))?)))
-            }
+            None if Path::new(config::DEFAULT_PATH).exists() => Ok(Sources::Config(Box::new(
+                Config::load(Path::new(config::DEFAULT_PATH))?,
+            ))),
             None => Ok(Sources::Default),
         }
     }
