@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# All tests: installs what they need (runc, podman, containerd, busybox-static from Debian), then
+# formatting, lints, unit and integration tests, and the real-runtime tests of integration/.
+# Run as root: sudo ./test.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ "$(id -u)" -ne 0 ]; then echo "test.sh: run as root (the integration tests start containers)" >&2; exit 2; fi
+missing=()
+command -v runc >/dev/null || missing+=(runc)
+command -v podman >/dev/null || missing+=(podman)
+command -v ctr >/dev/null || missing+=(containerd)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --quiet
+echo "== integration tests (real runtimes)"
+cargo build --release --quiet
+OCI_PSP_HOOK_BIN="$(pwd)/target/release/oci-psp-hook" integration/run.sh
