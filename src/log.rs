@@ -1,39 +1,60 @@
-//! Decision records to syslog (`/dev/log`): one line per decision, the
-//! message being `decision <json>` so that tools (and `advise --from-log`)
-//! can read it back. When no syslog socket answers, the hook still decides
-//! and says once on stderr that the decision was not logged.
+//! Decision records: structured to journald when it runs, to syslog
+//! (`/dev/log`) otherwise. Nothing is lost silently: when no sink takes the
+//! record, the caller says so on stderr.
+//!
+//! journald gets the one-line verdict as `MESSAGE` plus fields
+//! (`OCI_PSP_CONTAINER_ID`, `OCI_PSP_NAMESPACE`, `OCI_PSP_POD`,
+//! `OCI_PSP_CONTAINER`, `OCI_PSP_VERDICT`, `OCI_PSP_MODE`, `OCI_PSP_POLICY`,
+//! `OCI_PSP_VIOLATIONS`, `OCI_PSP_DECISION` = the JSON). syslog gets
+//! `decision <json>`, which `advise --from-log` style tools can read back.
 
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
 use syslog::{Facility, Formatter3164};
 
 use crate::decision::{Decision, Verdict};
+use crate::policy::config::Mode;
 
-/// Test and unusual-host override of the syslog socket path.
+/// Override of the syslog socket path (tests, unusual hosts); when set,
+/// only syslog is used.
 pub const SOCKET_ENV: &str = "OCI_PSP_HOOK_LOG_SOCKET";
+/// Override of the journald socket path; when set, only journald is used.
+pub const JOURNAL_ENV: &str = "OCI_PSP_HOOK_JOURNAL_SOCKET";
 const DEFAULT_SOCKET: &str = "/dev/log";
+const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 
-fn socket() -> PathBuf {
-    std::env::var_os(SOCKET_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
-}
-
-/// The record: `decision` followed by the decision's JSON.
+/// The syslog record: `decision` followed by the decision's JSON.
 pub fn record(decision: &Decision) -> String {
     format!("decision {}", decision.to_json())
 }
 
-/// Send the decision to syslog; on failure return why, for stderr.
+/// Send the decision to journald, else syslog; on failure return why.
 pub fn log_decision(decision: &Decision) -> Result<(), String> {
-    let path = socket();
+    let syslog_env = std::env::var_os(SOCKET_ENV).map(PathBuf::from);
+    let journal_env = std::env::var_os(JOURNAL_ENV).map(PathBuf::from);
+    match (journal_env, syslog_env) {
+        (Some(journal), _) => to_journald(decision, &journal),
+        (None, Some(socket)) => to_syslog(decision, &socket),
+        (None, None) => {
+            let journal = PathBuf::from(DEFAULT_JOURNAL);
+            if journal.exists() && to_journald(decision, &journal).is_ok() {
+                return Ok(());
+            }
+            to_syslog(decision, &PathBuf::from(DEFAULT_SOCKET))
+        }
+    }
+}
+
+fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     let formatter = Formatter3164 {
         facility: Facility::LOG_AUTHPRIV,
         hostname: None,
         process: "oci-psp-hook".into(),
         pid: std::process::id(),
     };
-    let mut logger = syslog::unix_custom(formatter, &path)
+    let mut logger = syslog::unix_custom(formatter, path)
         .map_err(|e| format!("syslog unavailable at {}: {e}", path.display()))?;
     let message = record(decision);
     let sent = match decision.verdict {
@@ -42,4 +63,137 @@ pub fn log_decision(decision: &Decision) -> Result<(), String> {
         Verdict::Error => logger.err(message),
     };
     sent.map_err(|e| format!("syslog write to {} failed: {e}", path.display()))
+}
+
+/// syslog priority of a decision: info, warning, err.
+fn priority(decision: &Decision) -> &'static str {
+    match decision.verdict {
+        Verdict::Allow => "6",
+        Verdict::Deny => "4",
+        Verdict::Error => "3",
+    }
+}
+
+/// The journald native protocol datagram.
+pub fn journal_entry(decision: &Decision) -> Vec<u8> {
+    let c = &decision.container;
+    let violations: Vec<String> = decision
+        .violations()
+        .iter()
+        .map(|(policy, v)| format!("{policy}: {v}"))
+        .collect();
+    let policy = decision.admitted_by.clone().unwrap_or_else(|| {
+        let names: Vec<&str> = decision.results.iter().map(|r| r.policy.as_str()).collect();
+        names.join(",")
+    });
+    let fields: [(&str, String); 13] = [
+        ("MESSAGE", decision.one_line()),
+        ("PRIORITY", priority(decision).into()),
+        ("SYSLOG_IDENTIFIER", "oci-psp-hook".into()),
+        ("SYSLOG_FACILITY", "10".into()),
+        ("OCI_PSP_CONTAINER_ID", c.id.clone()),
+        ("OCI_PSP_NAMESPACE", c.namespace.clone().unwrap_or_default()),
+        ("OCI_PSP_POD", c.pod.clone().unwrap_or_default()),
+        ("OCI_PSP_CONTAINER", c.container.clone().unwrap_or_default()),
+        ("OCI_PSP_VERDICT", verdict_word(decision).into()),
+        (
+            "OCI_PSP_MODE",
+            if decision.mode == Mode::Audit {
+                "audit"
+            } else {
+                "enforce"
+            }
+            .into(),
+        ),
+        ("OCI_PSP_POLICY", policy),
+        ("OCI_PSP_VIOLATIONS", violations.join("; ")),
+        ("OCI_PSP_DECISION", decision.to_json().to_string()),
+    ];
+    let mut out = Vec::new();
+    for (key, value) in fields {
+        if value.contains('\n') {
+            // Binary-safe form: KEY\n<len u64 le><value>\n
+            let _ = writeln!(out, "{key}");
+            out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'\n');
+        } else {
+            let _ = writeln!(out, "{key}={value}");
+        }
+    }
+    out
+}
+
+/// `allow`, `deny`, `would-deny` (audit mode) or `error`.
+pub fn verdict_word(decision: &Decision) -> &'static str {
+    match (decision.verdict, decision.mode) {
+        (Verdict::Allow, _) => "allow",
+        (Verdict::Deny, Mode::Audit) => "would-deny",
+        (Verdict::Deny, Mode::Enforce) => "deny",
+        (Verdict::Error, _) => "error",
+    }
+}
+
+fn to_journald(decision: &Decision, path: &PathBuf) -> Result<(), String> {
+    let socket = UnixDatagram::unbound().map_err(|e| format!("journald socket: {e}"))?;
+    socket
+        .send_to(&journal_entry(decision), path)
+        .map(|_| ())
+        .map_err(|e| format!("journald unavailable at {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::ContainerInfo;
+
+    #[test]
+    fn journal_entry_carries_the_fields() {
+        let mut d = Decision::error(
+            ContainerInfo {
+                id: "abc".into(),
+                namespace: Some("team-a".into()),
+                pod: Some("web".into()),
+                container: Some("app".into()),
+                sandbox: false,
+            },
+            "line one\nline two",
+        );
+        d.mode = Mode::Audit;
+        let entry = String::from_utf8_lossy(&journal_entry(&d)).into_owned();
+        assert!(entry.contains("OCI_PSP_CONTAINER_ID=abc\n"), "{entry}");
+        assert!(
+            entry.contains("OCI_PSP_NAMESPACE=team-a\nOCI_PSP_POD=web\nOCI_PSP_CONTAINER=app\n"),
+            "{entry}"
+        );
+        assert!(entry.contains("OCI_PSP_VERDICT=error\n"), "{entry}");
+        assert!(entry.contains("PRIORITY=3\n"), "{entry}");
+        // a value with a newline uses the length-prefixed form
+        assert!(entry.contains("MESSAGE\n"), "{entry}");
+    }
+
+    #[test]
+    fn sends_to_a_journal_socket() {
+        let dir = std::env::temp_dir().join(format!("psp-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("socket");
+        let receiver = UnixDatagram::bind(&path).unwrap();
+        let d = Decision::error(
+            ContainerInfo {
+                id: "x1".into(),
+                ..Default::default()
+            },
+            "boom",
+        );
+        to_journald(&d, &path).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = receiver.recv(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            text.starts_with("MESSAGE=oci-psp-hook: error, container x1 blocked: boom\n"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(to_journald(&d, &path).is_err());
+    }
 }
