@@ -42,6 +42,40 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Check that enforcement is really active on this node: the hooks.d
+    /// file and its binary, the configuration, the runtimes' hooks_dir.
+    /// Exit 0 only when all hold.
+    Doctor {
+        /// Start a privileged canary container through runc with the
+        /// installed hook and confirm it is denied.
+        #[arg(long)]
+        canary: bool,
+        /// Look at an installation under this root instead of /.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// The configuration file (default: ROOT/etc/oci-psp-hook/config.yaml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Print an OCI spec for containerd's CRI `base_runtime_spec` with the hook
+    /// in hooks.createRuntime (containerd reads no hooks.d directory).
+    ContainerdBaseSpec {
+        /// Start from this spec instead of `ctr oci spec`.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Where the hook binary is installed.
+        #[arg(long, value_name = "PATH", default_value = commands::base_spec::DEFAULT_HOOK_PATH)]
+        hook_path: PathBuf,
+        /// An extra argument for `oci-psp-hook hook` (e.g. --config=FILE); repeatable.
+        #[arg(long = "hook-arg", value_name = "ARG", allow_hyphen_values = true)]
+        hook_args: Vec<String>,
+        /// Write the spec to this file (atomically) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Which policies apply. Without any of these, /etc/oci-psp-hook/config.yaml
@@ -93,6 +127,18 @@ fn main() -> ExitCode {
             path,
         } => commands::check::run(&policy.flags(), &path, output),
         Command::Lint { policy } => commands::lint::run(&policy.flags()),
+        Command::Doctor {
+            canary,
+            root,
+            config,
+            output,
+        } => commands::doctor::run(&root, config.as_deref(), canary, output == Output::Json),
+        Command::ContainerdBaseSpec {
+            from,
+            hook_path,
+            hook_args,
+            output,
+        } => commands::base_spec::run(from.as_deref(), &hook_path, &hook_args, output.as_deref()),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

@@ -1,6 +1,8 @@
 //! The subcommands. Each returns the process exit code.
 
+pub mod base_spec;
 pub mod check;
+pub mod doctor;
 pub mod hook;
 pub mod lint;
 

@@ -1,0 +1,543 @@
+//! `doctor`: is enforcement really active on this node? It checks the
+//! installation end to end — the hooks.d file and the executable it names (a
+//! missing binary makes CRI-O and podman skip the hook silently), the
+//! configuration and policies, the runtimes' hooks directories — and, with
+//! `--canary`, starts a privileged container through runc with the installed
+//! hook and confirms it is blocked. Exit 0 only when everything holds.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::input::{POLICY_LIMIT, read_bounded};
+use crate::policy::config;
+use crate::policy::select::{Flags, Sources};
+
+/// Where podman and CRI-O look for hooks.d files by default.
+pub const HOOKS_DIRS: &[&str] = &[
+    "/usr/share/containers/oci/hooks.d",
+    "/etc/containers/oci/hooks.d",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub ok: bool,
+    pub what: String,
+    pub detail: String,
+}
+
+fn item(ok: bool, what: &str, detail: impl Into<String>) -> Item {
+    Item {
+        ok,
+        what: what.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// A hooks.d file of ours: its path and the hook it declares.
+#[derive(Debug, Clone)]
+struct HookFile {
+    file: PathBuf,
+    path: PathBuf,
+    args: Vec<String>,
+}
+
+pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: bool) -> i32 {
+    let mut items = Vec::new();
+    let hooks = hook_files(root, &mut items);
+    items.push(lint(root, config_file));
+    for dir_check in runtime_dirs(root, &hooks) {
+        items.push(dir_check);
+    }
+    if canary {
+        items.push(match hooks.first() {
+            Some(hook) => run_canary(hook),
+            None => item(false, "canary", "no hooks.d file to take the hook from"),
+        });
+    }
+    let ok = items.iter().all(|i| i.ok);
+    if json_output {
+        let report = json!({
+            "ok": ok,
+            "version": env!("CARGO_PKG_VERSION"),
+            "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
+        });
+        println!("{report}");
+    } else {
+        for i in &items {
+            println!(
+                "{} {}: {}",
+                if i.ok { "ok  " } else { "FAIL" },
+                i.what,
+                i.detail
+            );
+        }
+        println!(
+            "{}",
+            if ok {
+                "enforcement is active"
+            } else {
+                "enforcement is NOT active"
+            }
+        );
+    }
+    if ok { 0 } else { 1 }
+}
+
+/// `root` + an absolute path.
+fn under(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// Every hooks.d file that runs oci-psp-hook, each judged.
+fn hook_files(root: &Path, items: &mut Vec<Item>) -> Vec<HookFile> {
+    let mut found = Vec::new();
+    for dir in HOOKS_DIRS {
+        let Ok(entries) = std::fs::read_dir(under(root, dir)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let Some(hook) = parse_hook_file(&file) else {
+                continue;
+            };
+            items.push(judge_hook_file(root, &hook));
+            found.push(hook);
+        }
+    }
+    if found.is_empty() {
+        items.push(item(
+            false,
+            "hooks.d",
+            format!(
+                "no hooks.d file runs oci-psp-hook in {}",
+                HOOKS_DIRS.join(" or ")
+            ),
+        ));
+    }
+    found
+}
+
+fn parse_hook_file(file: &Path) -> Option<HookFile> {
+    let bytes = read_bounded(file, POLICY_LIMIT).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    let hook = value.get("hook")?;
+    let path = PathBuf::from(hook.get("path")?.as_str()?);
+    let args: Vec<String> = hook
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ours = path.file_name().is_some_and(|n| n == "oci-psp-hook")
+        || args.first().is_some_and(|a| a == "oci-psp-hook");
+    ours.then(|| HookFile {
+        file: file.to_path_buf(),
+        path,
+        args,
+    })
+}
+
+fn judge_hook_file(root: &Path, hook: &HookFile) -> Item {
+    let what = format!("hooks.d {}", hook.file.display());
+    let binary = under(root, &hook.path.display().to_string());
+    let executable = std::fs::metadata(&binary)
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        return item(
+            false,
+            &what,
+            format!(
+                "its binary {} is missing or not executable: CRI-O and podman skip such a hook silently",
+                binary.display()
+            ),
+        );
+    }
+    if hook.args.get(1).map(String::as_str) != Some("hook") {
+        return item(
+            false,
+            &what,
+            format!("args {:?} do not run the `hook` subcommand", hook.args),
+        );
+    }
+    match std::fs::read(&hook.file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+    {
+        Some(v) if v["when"]["always"] == json!(true) => {}
+        _ => {
+            return item(
+                false,
+                &what,
+                "`when.always` is not true: some containers would start without the hook",
+            );
+        }
+    }
+    item(true, &what, format!("runs {}", binary.display()))
+}
+
+/// The configuration and policies the hook will use lint clean.
+fn lint(root: &Path, config_file: Option<&Path>) -> Item {
+    let path = config_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| under(root, config::DEFAULT_PATH));
+    if !path.exists() {
+        return item(
+            true,
+            "config",
+            format!(
+                "no {}: builtin:baseline applies to every container",
+                path.display()
+            ),
+        );
+    }
+    let flags = Flags {
+        config: Some(path.clone()),
+        ..Default::default()
+    };
+    match Sources::load(&flags) {
+        Err(e) => item(
+            false,
+            "config",
+            format!("invalid: {e} (every container is blocked)"),
+        ),
+        Ok(Sources::Config(c)) if !c.broken.is_empty() => item(
+            false,
+            "config",
+            format!("{} (its containers are blocked)", c.broken[0]),
+        ),
+        Ok(Sources::Config(c)) => item(
+            true,
+            "config",
+            format!(
+                "{} lints clean: {} policies, {} bindings, {:?} mode",
+                path.display(),
+                c.policies.len(),
+                c.bindings.len(),
+                c.mode
+            ),
+        ),
+        Ok(_) => item(true, "config", "no configuration"),
+    }
+}
+
+/// `hooks_dir = [...]` of TOML files, by plain reading: the value may span
+/// lines. `None` when no file sets it.
+fn hooks_dir_setting(files: &[PathBuf]) -> Option<Vec<String>> {
+    let mut setting = None;
+    for file in files {
+        let Ok(bytes) = read_bounded(file, POLICY_LIMIT) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let Some(start) = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("hooks_dir"))
+        else {
+            continue;
+        };
+        let rest: String = text.lines().skip(start).collect::<Vec<_>>().join("\n");
+        let Some(open) = rest.find('[') else { continue };
+        let Some(close) = rest[open..].find(']') else {
+            continue;
+        };
+        let list = &rest[open + 1..open + close];
+        setting = Some(
+            list.split(',')
+                .map(|s| s.trim().trim_matches('"').trim_matches('\'').to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        );
+    }
+    setting
+}
+
+/// Config files in reading order: the main file, then its drop-in directory.
+fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = main
+        .iter()
+        .map(|m| under(root, m))
+        .filter(|p| p.exists())
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(under(root, dropin)) {
+        let mut extra: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        extra.sort();
+        files.extend(extra);
+    }
+    files
+}
+
+/// CRI-O and podman read hooks.d from their `hooks_dir`; containerd reads
+/// none (base_runtime_spec or NRI carry the hook there).
+fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
+    let dirs: Vec<PathBuf> = hooks
+        .iter()
+        .filter_map(|h| h.file.parent().map(Path::to_path_buf))
+        .collect();
+    let covers = |listed: &[String]| {
+        dirs.iter()
+            .any(|d| listed.iter().any(|l| under(root, l) == *d))
+    };
+    let mut items = Vec::new();
+    let runtimes: [(&str, &[&str], &str, &[&str], bool); 2] = [
+        (
+            "CRI-O",
+            &["/etc/crio/crio.conf"],
+            "/etc/crio/crio.conf.d",
+            &["/usr/share/containers/oci/hooks.d"],
+            under(root, "/etc/crio").exists(),
+        ),
+        (
+            "podman",
+            &[
+                "/usr/share/containers/containers.conf",
+                "/etc/containers/containers.conf",
+            ],
+            "/etc/containers/containers.conf.d",
+            HOOKS_DIRS,
+            under(root, "/usr/bin/podman").exists(),
+        ),
+    ];
+    for (name, main, dropin, defaults, installed) in runtimes {
+        if !installed {
+            continue;
+        }
+        let listed = hooks_dir_setting(&toml_files(root, main, dropin))
+            .unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
+        let what = format!("{name} hooks_dir");
+        items.push(if covers(&listed) {
+            item(
+                true,
+                &what,
+                format!("{} includes the hooks.d file", listed.join(", ")),
+            )
+        } else {
+            item(
+                false,
+                &what,
+                format!(
+                    "{} does not include {}",
+                    listed.join(", "),
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        });
+    }
+    items
+}
+
+/// Start a privileged container through runc with the installed hook and
+/// confirm the hook denies it.
+fn run_canary(hook: &HookFile) -> Item {
+    let dir = std::env::temp_dir().join(format!("oci-psp-hook-canary-{}", std::process::id()));
+    let result = canary_in(&dir, hook);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn canary_in(dir: &Path, hook: &HookFile) -> Item {
+    let rootfs = dir.join("rootfs");
+    if let Err(e) = std::fs::create_dir_all(&rootfs) {
+        return item(
+            false,
+            "canary",
+            format!("cannot create {}: {e}", rootfs.display()),
+        );
+    }
+    let spec = Command::new("runc")
+        .arg("spec")
+        .arg("--bundle")
+        .arg(dir)
+        .output();
+    match spec {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return item(
+                false,
+                "canary",
+                format!(
+                    "`runc spec` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+            );
+        }
+        Err(e) => return item(false, "canary", format!("cannot run runc: {e}")),
+    }
+    let config_path = dir.join("config.json");
+    let mut config: Value = match std::fs::read(&config_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(c) => c,
+        None => return item(false, "canary", "runc spec wrote no readable config.json"),
+    };
+    // A privileged container: every device, /proc unmasked, a process that
+    // cannot run even if the hook let it through.
+    config["root"] = json!({"path": rootfs, "readonly": true});
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["/oci-psp-hook-canary-must-not-run"]);
+    config["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    config["linux"]["maskedPaths"] = json!([]);
+    config["linux"]["readonlyPaths"] = json!([]);
+    config["hooks"] = json!({"createRuntime": [{"path": hook.path, "args": hook.args}]});
+    if let Err(e) = std::fs::write(&config_path, config.to_string()) {
+        return item(
+            false,
+            "canary",
+            format!("cannot write {}: {e}", config_path.display()),
+        );
+    }
+    let id = format!("oci-psp-hook-canary-{}", std::process::id());
+    let out = Command::new("runc")
+        .arg("run")
+        .arg("--bundle")
+        .arg(dir)
+        .arg(&id)
+        .output();
+    let _ = Command::new("runc").args(["delete", "-f", &id]).output();
+    match out {
+        Ok(o) => {
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            if !o.status.success() && stderr.contains("oci-psp-hook: denied") {
+                item(
+                    true,
+                    "canary",
+                    "a privileged container was denied by the hook",
+                )
+            } else if stderr.contains("oci-psp-hook: error") {
+                item(
+                    false,
+                    "canary",
+                    format!("the hook failed instead of judging: {}", stderr.trim()),
+                )
+            } else {
+                item(
+                    false,
+                    "canary",
+                    format!(
+                        "a privileged container was NOT denied (runc: {})",
+                        stderr.trim()
+                    ),
+                )
+            }
+        }
+        Err(e) => item(false, "canary", format!("cannot run runc: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "psp-doctor-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(under(&dir, HOOKS_DIRS[0])).unwrap();
+        dir
+    }
+
+    fn write_hook(root: &Path, binary: &str) {
+        let file = under(root, HOOKS_DIRS[0]).join("oci-psp-hook.json");
+        let text = json!({"version": "1.0.0", "hook": {"path": binary, "args": ["oci-psp-hook", "hook"]}, "when": {"always": true}, "stages": ["prestart"]});
+        std::fs::write(file, text.to_string()).unwrap();
+    }
+
+    #[test]
+    fn missing_binary_fails() {
+        let root = tree();
+        write_hook(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        let mut items = Vec::new();
+        let hooks = hook_files(&root, &mut items);
+        assert_eq!(hooks.len(), 1);
+        assert!(!items[0].ok);
+        assert!(
+            items[0].detail.contains("is missing or not executable"),
+            "{:?}",
+            items[0]
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn present_binary_passes() {
+        let root = tree();
+        let bin = under(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_hook(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        let mut items = Vec::new();
+        hook_files(&root, &mut items);
+        assert!(items[0].ok, "{:?}", items[0]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn no_hook_file_fails() {
+        let root = tree();
+        let mut items = Vec::new();
+        assert!(hook_files(&root, &mut items).is_empty());
+        assert!(!items[0].ok);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn crio_hooks_dir_setting_is_read() {
+        let root = tree();
+        let dropin = under(&root, "/etc/crio/crio.conf.d");
+        std::fs::create_dir_all(&dropin).unwrap();
+        std::fs::write(
+            dropin.join("01.conf"),
+            "[crio.runtime]\nhooks_dir = [\n  \"/opt/hooks\",\n]\n",
+        )
+        .unwrap();
+        let files = toml_files(&root, &["/etc/crio/crio.conf"], "/etc/crio/crio.conf.d");
+        assert_eq!(
+            hooks_dir_setting(&files),
+            Some(vec!["/opt/hooks".to_string()])
+        );
+        let hook = HookFile {
+            file: under(&root, HOOKS_DIRS[0]).join("x.json"),
+            path: "/x".into(),
+            args: vec![],
+        };
+        let items = runtime_dirs(&root, &[hook]);
+        assert!(
+            !items[0].ok && items[0].what == "CRI-O hooks_dir",
+            "{items:?}"
+        );
+        std::fs::write(
+            dropin.join("02.conf"),
+            "[crio.runtime]\nhooks_dir = [\"/usr/share/containers/oci/hooks.d\"]\n",
+        )
+        .unwrap();
+        let hook = HookFile {
+            file: under(&root, HOOKS_DIRS[0]).join("x.json"),
+            path: "/x".into(),
+            args: vec![],
+        };
+        assert!(runtime_dirs(&root, &[hook])[0].ok);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
