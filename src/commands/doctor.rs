@@ -281,6 +281,15 @@ fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
     files
 }
 
+/// Where a runtime keeps its `hooks_dir` setting and its default.
+struct Runtime {
+    name: &'static str,
+    main: &'static [&'static str],
+    dropin: &'static str,
+    defaults: &'static [&'static str],
+    installed: bool,
+}
+
 /// CRI-O and podman read hooks.d from their `hooks_dir`; containerd reads
 /// none (base_runtime_spec or NRI carry the hook there).
 fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
@@ -293,26 +302,33 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
             .any(|d| listed.iter().any(|l| under(root, l) == *d))
     };
     let mut items = Vec::new();
-    let runtimes: [(&str, &[&str], &str, &[&str], bool); 2] = [
-        (
-            "CRI-O",
-            &["/etc/crio/crio.conf"],
-            "/etc/crio/crio.conf.d",
-            &["/usr/share/containers/oci/hooks.d"],
-            under(root, "/etc/crio").exists(),
-        ),
-        (
-            "podman",
-            &[
+    let runtimes = [
+        Runtime {
+            name: "CRI-O",
+            main: &["/etc/crio/crio.conf"],
+            dropin: "/etc/crio/crio.conf.d",
+            defaults: &["/usr/share/containers/oci/hooks.d"],
+            installed: under(root, "/etc/crio").exists(),
+        },
+        Runtime {
+            name: "podman",
+            main: &[
                 "/usr/share/containers/containers.conf",
                 "/etc/containers/containers.conf",
             ],
-            "/etc/containers/containers.conf.d",
-            HOOKS_DIRS,
-            under(root, "/usr/bin/podman").exists(),
-        ),
+            dropin: "/etc/containers/containers.conf.d",
+            defaults: HOOKS_DIRS,
+            installed: under(root, "/usr/bin/podman").exists(),
+        },
     ];
-    for (name, main, dropin, defaults, installed) in runtimes {
+    for Runtime {
+        name,
+        main,
+        dropin,
+        defaults,
+        installed,
+    } in runtimes
+    {
         if !installed {
             continue;
         }
