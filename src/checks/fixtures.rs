@@ -41,3 +41,20 @@ pub fn view_of(name: &str, bytes: &[u8]) -> ContainerView {
     };
     build(name, bytes, &ctx).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The violations a check finds, rendered `field: message`; asserts the
+/// check reported nothing unverifiable.
+pub fn violations(
+    check: crate::checks::CheckFn,
+    view: &ContainerView,
+    policy: &crate::policy::Policy,
+) -> Vec<String> {
+    let mut findings = crate::checks::Findings::default();
+    check(view, policy, &mut findings);
+    assert!(findings.unverified.is_empty(), "{:?}", findings.unverified);
+    findings
+        .violations
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}

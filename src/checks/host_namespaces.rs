@@ -47,10 +47,7 @@ mod tests {
     use crate::policy::Origin;
 
     fn messages(view: &ContainerView, policy: &Policy) -> Vec<String> {
-        let mut findings = Findings::default();
-        check(view, policy, &mut findings);
-        assert!(findings.unverified.is_empty());
-        findings.violations.iter().map(|v| v.to_string()).collect()
+        fixtures::violations(check, view, policy)
     }
 
     fn closed() -> Policy {

@@ -32,14 +32,7 @@ mod tests {
     fn messages(name: &str, allow: bool) -> Vec<String> {
         let mut p = Policy::closed("test", Origin::Builtin);
         p.allow_privilege_escalation = allow;
-        let mut findings = Findings::default();
-        check(&fixtures::view(name), &p, &mut findings);
-        assert!(findings.unverified.is_empty());
-        findings
-            .violations
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        fixtures::violations(check, &fixtures::view(name), &p)
     }
 
     #[test]

@@ -33,14 +33,7 @@ mod tests {
     fn messages(name: &str, rule: IdRule) -> Vec<String> {
         let mut p = Policy::closed("test", Origin::Builtin);
         p.run_as_group = rule;
-        let mut findings = Findings::default();
-        check(&fixtures::view(name), &p, &mut findings);
-        assert!(findings.unverified.is_empty());
-        findings
-            .violations
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        fixtures::violations(check, &fixtures::view(name), &p)
     }
 
     fn range(min: u32, max: u32) -> IdRule {

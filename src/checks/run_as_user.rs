@@ -70,14 +70,7 @@ mod tests {
     }
 
     fn messages(view: &ContainerView, policy: &Policy) -> Vec<String> {
-        let mut findings = Findings::default();
-        check(view, policy, &mut findings);
-        assert!(findings.unverified.is_empty());
-        findings
-            .violations
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        fixtures::violations(check, view, policy)
     }
 
     fn range(min: u32, max: u32) -> IdRule {
