@@ -24,6 +24,10 @@ pub enum InputError {
     NotAFile { path: String },
     #[error("{path} is larger than {limit} bytes")]
     TooLarge { path: String, limit: u64 },
+    #[error(
+        "{path} is {why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
+    )]
+    Untrusted { path: String, why: String },
 }
 
 /// Read a regular file of at most `limit` bytes. The file is opened
@@ -47,6 +51,32 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
         return Err(InputError::TooLarge { path: shown, limit });
     }
     read_limited(file, limit, &shown)
+}
+
+/// Read a policy or configuration file: like [`read_bounded`], and refused
+/// (like sudoers) when anyone but root or the file's reader could change it.
+pub fn read_trusted(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let why = if meta.mode() & 0o002 != 0 {
+        Some("world-writable".to_string())
+    } else if meta.uid() != 0 && meta.uid() != euid {
+        Some(format!(
+            "owned by uid {}, neither root nor the hook's user",
+            meta.uid()
+        ))
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(InputError::Untrusted { path: shown, why });
+    }
+    read_bounded(path, limit)
 }
 
 /// Read a stream (stdin) up to `limit` bytes; more is an error.
@@ -96,6 +126,19 @@ mod tests {
         let err = read_bounded(Path::new("/proc/self/status"), 1);
         // /proc files report size 0 but still may not exceed the bound
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn world_writable_policy_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("psp-perm-{}.yaml", std::process::id()));
+        std::fs::write(&path, "x").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(err.contains("is world-writable: refusing it"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

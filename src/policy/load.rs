@@ -12,7 +12,7 @@ use super::{
     SeLinuxRule,
 };
 use crate::container::capabilities::normalize;
-use crate::input::{POLICY_LIMIT, read_bounded};
+use crate::input::{POLICY_LIMIT, read_trusted};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PolicyError {
@@ -84,7 +84,7 @@ impl At<'_> {
 pub fn load_file(path: &Path) -> Result<Vec<Policy>, PolicyError> {
     let file = path.display().to_string();
     let at = At { file: &file };
-    let bytes = read_bounded(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
+    let bytes = read_trusted(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
     let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
     parse(&file, &text, Origin::File(path.to_path_buf()))
 }
