@@ -67,10 +67,24 @@ impl Sources {
         }
         match &flags.config {
             Some(path) => Ok(Sources::Config(Box::new(Config::load(path)?))),
-            None if Path::new(config::DEFAULT_PATH).exists() => Ok(Sources::Config(Box::new(
-                Config::load(Path::new(config::DEFAULT_PATH))?,
-            ))),
-            None => Ok(Sources::Default),
+            None => Sources::load_default(Path::new(config::DEFAULT_PATH)),
+        }
+    }
+
+    /// The configuration at its default path, or [`Sources::Default`] when
+    /// nothing is there. Only "not found" means absent: a file that cannot
+    /// be looked at (permissions, a dangling symlink) is an error, never a
+    /// silent fallback to builtin:baseline.
+    fn load_default(path: &Path) -> Result<Sources, PolicyError> {
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => Ok(Sources::Config(Box::new(Config::load(path)?))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Sources::Default),
+            Err(e) => Err(PolicyError {
+                file: path.display().to_string(),
+                line: None,
+                field: None,
+                message: format!("cannot read {}: {e}", path.display()),
+            }),
         }
     }
 
@@ -95,10 +109,22 @@ impl Sources {
                     match config.resolve(name) {
                         Some(p) => policies.push(p),
                         None => {
+                            // The record of this very binding (its line),
+                            // else of any mention of the name.
+                            let quoted = format!("{name:?}");
+                            let names_it = |e: &&PolicyError| e.message.contains(&quoted);
+                            let this_rule = |e: &&PolicyError| {
+                                e.field.as_deref().is_some_and(|f| {
+                                    f == chosen_by
+                                        || f.strip_prefix(chosen_by.as_str())
+                                            .is_some_and(|rest| rest.starts_with('.'))
+                                })
+                            };
                             return Err(config
                                 .broken
                                 .iter()
-                                .find(|e| e.message.contains(&format!("{name:?}")))
+                                .find(|e| names_it(e) && this_rule(e))
+                                .or_else(|| config.broken.iter().find(names_it))
                                 .cloned()
                                 .unwrap_or_else(|| PolicyError {
                                     file: config.path.display().to_string(),
@@ -125,5 +151,200 @@ impl Sources {
             Sources::Default => vec![builtin::baseline()],
             Sources::Config(c) => c.policies.values().cloned().collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A temporary directory, removed on drop.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new() -> Dir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "oci-psp-hook-select-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(path.join("policies.d")).unwrap();
+            std::fs::write(
+                path.join("policies.d/restricted.yaml"),
+                include_str!("../../examples/restricted-psp.yaml"),
+            )
+            .unwrap();
+            Dir(path)
+        }
+
+        fn config(&self, body: &str) -> PathBuf {
+            let path = self.0.join("config.yaml");
+            std::fs::write(
+                &path,
+                format!(
+                    "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\n{body}"
+                ),
+            )
+            .unwrap();
+            path
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// podman-default as a Kubernetes container of `namespace`.
+    fn in_namespace(namespace: Option<&str>) -> ContainerView {
+        let mut view = fixtures::view("podman-default");
+        view.identity.namespace = namespace.map(str::to_string);
+        view.identity.pod = namespace.map(|_| "web-0".to_string());
+        view.identity.container = namespace.map(|_| "app".to_string());
+        view
+    }
+
+    fn names(selection: &Selection) -> Vec<&str> {
+        selection.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    #[test]
+    fn flags_select_for_every_container() {
+        let flags = Flags {
+            policies: vec![
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/restricted-psp.yaml"),
+            ],
+            profiles: vec!["baseline".into(), "builtin:restricted".into()],
+            config: None,
+        };
+        let sources = Sources::load(&flags).unwrap();
+        for ns in [None, Some("kube-system")] {
+            let s = sources.select(&in_namespace(ns)).unwrap();
+            assert_eq!(
+                names(&s),
+                ["builtin:baseline", "builtin:restricted", "restricted"]
+            );
+            assert_eq!(s.mode, Mode::Enforce);
+            assert_eq!(s.chosen_by, "command line");
+        }
+        assert_eq!(sources.all_policies().len(), 3);
+    }
+
+    #[test]
+    fn flag_errors_are_named() {
+        let e = Sources::load(&Flags {
+            profiles: vec!["nosuch".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("--profile"));
+        assert!(e.message.contains("no built-in profile \"nosuch\""), "{e}");
+
+        let e = Sources::load(&Flags {
+            policies: vec!["/nonexistent/psp.yaml".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.file, "/nonexistent/psp.yaml");
+
+        let e = Sources::load(&Flags {
+            profiles: vec!["baseline".into()],
+            config: Some("/etc/oci-psp-hook/config.yaml".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.message.contains("--config cannot be combined"), "{e}");
+    }
+
+    #[test]
+    fn bindings_select_by_namespace() {
+        let dir = Dir::new();
+        let flags = Flags {
+            config: Some(dir.config(
+                "mode: audit\nbindings:\n  - namespaces: [kube-system]\n    policies: [builtin:privileged]\n  - namespaces: [team-a]\n    policies: [restricted, builtin:baseline]\n  - namespaces: [team-a, team-b]\n    policies: [builtin:restricted]\n",
+            )),
+            ..Default::default()
+        };
+        let sources = Sources::load(&flags).unwrap();
+        let s = sources.select(&in_namespace(Some("team-a"))).unwrap();
+        assert_eq!(names(&s), ["restricted", "builtin:baseline"]);
+        assert_eq!(s.chosen_by, "bindings[1]");
+        assert_eq!(s.mode, Mode::Audit);
+        let s = sources.select(&in_namespace(Some("team-b"))).unwrap();
+        assert_eq!(names(&s), ["builtin:restricted"]);
+        assert_eq!(s.chosen_by, "bindings[2]");
+        let s = sources.select(&in_namespace(Some("kube-system"))).unwrap();
+        assert_eq!(names(&s), ["builtin:privileged"]);
+        for ns in [Some("default"), None] {
+            let s = sources.select(&in_namespace(ns)).unwrap();
+            assert_eq!(names(&s), ["builtin:baseline"]);
+            assert_eq!(s.chosen_by, "defaultPolicies");
+        }
+        assert_eq!(
+            sources
+                .all_policies()
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            ["restricted"]
+        );
+    }
+
+    #[test]
+    fn broken_binding_blocks_only_what_it_selects() {
+        let dir = Dir::new();
+        let flags = Flags {
+            config: Some(dir.config(
+                "defaultPolicies: [nosuch]\nbindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n  - namespaces: [team-b]\n    policies: [builtin:baseline, nosuch]\n",
+            )),
+            ..Default::default()
+        };
+        let sources = Sources::load(&flags).unwrap();
+        let s = sources.select(&in_namespace(Some("team-a"))).unwrap();
+        assert_eq!(names(&s), ["restricted"]);
+        // The error is the one of the binding that selected the container:
+        // its field and line, not the first mention of the name.
+        let e = sources.select(&in_namespace(Some("team-b"))).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("bindings[1].policies"), "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+        assert!(
+            e.message.contains("policy \"nosuch\" does not exist"),
+            "{e}"
+        );
+        let e = sources.select(&in_namespace(None)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("defaultPolicies"), "{e}");
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn default_configuration_absent_or_unreadable() {
+        let dir = Dir::new();
+        assert!(matches!(
+            Sources::load_default(&dir.0.join("config.yaml")),
+            Ok(Sources::Default)
+        ));
+        let sources = Sources::Default;
+        let s = sources.select(&in_namespace(Some("team-a"))).unwrap();
+        assert_eq!(names(&s), ["builtin:baseline"]);
+        assert_eq!(s.mode, Mode::Enforce);
+
+        // Present: loaded.
+        let path = dir.config("mode: audit\n");
+        assert!(matches!(
+            Sources::load_default(&path),
+            Ok(Sources::Config(c)) if c.mode == Mode::Audit
+        ));
+        // A dangling symlink is not "no configuration": fail closed.
+        let link = dir.0.join("link.yaml");
+        std::os::unix::fs::symlink(dir.0.join("gone.yaml"), &link).unwrap();
+        assert!(Sources::load_default(&link).is_err());
+        // Neither is a path that cannot be looked at.
+        let e = Sources::load_default(&path.join("below-a-file.yaml"));
+        assert!(e.is_err());
     }
 }
