@@ -142,8 +142,16 @@ impl Decision {
             .collect()
     }
 
-    /// The one line for stderr and the log.
+    /// The one line for stderr and the log. Control characters (from
+    /// annotations, paths) are escaped so nothing can forge a second line.
     pub fn one_line(&self) -> String {
+        self.render_line()
+            .chars()
+            .flat_map(escape_control)
+            .collect()
+    }
+
+    fn render_line(&self) -> String {
         let who = format!("container {}", self.container.label());
         match self.verdict {
             Verdict::Error => format!(
@@ -205,6 +213,14 @@ impl Decision {
             }))).collect::<Vec<_>>(),
             "error": self.error,
         })
+    }
+}
+
+fn escape_control(c: char) -> Vec<char> {
+    if c.is_control() {
+        c.escape_default().collect()
+    } else {
+        vec![c]
     }
 }
 

@@ -30,6 +30,22 @@ pub enum InputError {
     Untrusted { path: String, why: String },
 }
 
+impl InputError {
+    /// What went wrong without the path, for messages that name it already.
+    pub fn reason(&self) -> String {
+        match self {
+            InputError::Io { source, .. } => format!("cannot read it: {source}"),
+            InputError::NotAFile { .. } => "not a regular file".into(),
+            InputError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
+            InputError::Untrusted { why, .. } => {
+                format!(
+                    "{why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
+                )
+            }
+        }
+    }
+}
+
 /// Read a regular file of at most `limit` bytes. The file is opened
 /// non-blocking so a FIFO cannot stall the open, then checked to be regular.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {

@@ -23,6 +23,8 @@ pub const SOCKET_ENV: &str = "OCI_PSP_HOOK_LOG_SOCKET";
 /// Override of the journald socket path; when set, only journald is used.
 pub const JOURNAL_ENV: &str = "OCI_PSP_HOOK_JOURNAL_SOCKET";
 const DEFAULT_SOCKET: &str = "/dev/log";
+/// How long a log write may block: the hook sits on every container start.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 
 /// The syslog record: `decision` followed by the decision's JSON.
@@ -56,6 +58,15 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     };
     let mut logger = syslog::unix_custom(formatter, path)
         .map_err(|e| format!("syslog unavailable at {}: {e}", path.display()))?;
+    // A stalled reader must not stall every container start.
+    let bounded = match &logger.backend {
+        syslog::LoggerBackend::Unix(socket) => socket.set_write_timeout(Some(SEND_TIMEOUT)),
+        syslog::LoggerBackend::UnixStream(stream) => {
+            stream.get_ref().set_write_timeout(Some(SEND_TIMEOUT))
+        }
+        _ => Ok(()),
+    };
+    bounded.map_err(|e| format!("syslog socket {}: {e}", path.display()))?;
     let message = record(decision);
     let sent = match decision.verdict {
         Verdict::Allow => logger.info(message),
@@ -137,6 +148,9 @@ pub fn verdict_word(decision: &Decision) -> &'static str {
 fn to_journald(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     let socket = UnixDatagram::unbound().map_err(|e| format!("journald socket: {e}"))?;
     socket
+        .set_write_timeout(Some(SEND_TIMEOUT))
+        .map_err(|e| format!("journald socket: {e}"))?;
+    socket
         .send_to(&journal_entry(decision), path)
         .map(|_| ())
         .map_err(|e| format!("journald unavailable at {}: {e}", path.display()))
@@ -168,8 +182,17 @@ mod tests {
         );
         assert!(entry.contains("OCI_PSP_VERDICT=error\n"), "{entry}");
         assert!(entry.contains("PRIORITY=3\n"), "{entry}");
-        // a value with a newline uses the length-prefixed form
-        assert!(entry.contains("MESSAGE\n"), "{entry}");
+        // the message is one line; a raw field with a newline would use the
+        // length-prefixed form
+        assert!(entry.contains("blocked: line one\\nline two\n"), "{entry}");
+        d.container.pod = Some("we\nb".into());
+        let entry = journal_entry(&d);
+        let expected = [b"OCI_PSP_POD\n".as_slice(), &4u64.to_le_bytes(), b"we\nb\n"].concat();
+        assert!(
+            entry
+                .windows(expected.len())
+                .any(|w| w == expected.as_slice())
+        );
     }
 
     #[test]

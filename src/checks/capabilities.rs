@@ -89,6 +89,11 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rules = Rules::of(policy);
     // `all()` is sorted and deduplicated: each capability is reported once
     for cap in view.capabilities.all() {
+        // A pod sandbox (pause) keeps the runtime's default set whatever the
+        // pod's containers drop; it is judged only beyond that set.
+        if view.identity.sandbox && RUNTIME_DEFAULT_CAPABILITIES.contains(&cap.as_str()) {
+            continue;
+        }
         let sets = held_in(view, &cap);
         if rules.drop.contains(&cap) {
             findings.deny(

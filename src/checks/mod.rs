@@ -67,93 +67,107 @@ impl Findings {
 
 pub type CheckFn = fn(&ContainerView, &Policy, &mut Findings);
 
+/// Which containers a check judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Pod-level settings (host namespaces, host ports, sysctls): every
+    /// container, pod sandboxes included.
+    Pod,
+    /// Privileges no pod sandbox needs (devices, host mounts, unmasked /proc,
+    /// capabilities beyond the runtime default set): judged on sandboxes too,
+    /// so a sandbox annotation on some other container buys nothing beyond
+    /// what a plain runtime-default container has.
+    Floor,
+    /// The container's own settings (user, profiles, no_new_privs): a pod
+    /// sandbox does not carry them from the pod, so they are not judged there.
+    Container,
+}
+
 pub struct Check {
     pub name: &'static str,
-    /// Applies to pod sandbox (pause) containers too: they carry only the
-    /// pod-level settings (host namespaces, sysctls).
-    pub pod_level: bool,
+    pub scope: Scope,
     pub run: CheckFn,
 }
 
 pub const REGISTRY: &[Check] = &[
     Check {
         name: "privileged",
-        pod_level: false,
+        scope: Scope::Floor,
         run: privileged::check,
     },
     Check {
         name: "host_namespaces",
-        pod_level: true,
+        scope: Scope::Pod,
         run: host_namespaces::check,
     },
     Check {
         name: "host_ports",
-        pod_level: true,
+        scope: Scope::Pod,
         run: host_ports::check,
     },
     Check {
         name: "volumes",
-        pod_level: false,
+        scope: Scope::Floor,
         run: volumes::check,
     },
     Check {
         name: "host_paths",
-        pod_level: false,
+        scope: Scope::Floor,
         run: host_paths::check,
     },
     Check {
         name: "read_only_root",
-        pod_level: false,
+        scope: Scope::Container,
         run: read_only_root::check,
     },
     Check {
         name: "run_as_user",
-        pod_level: false,
+        scope: Scope::Container,
         run: run_as_user::check,
     },
     Check {
         name: "run_as_group",
-        pod_level: false,
+        scope: Scope::Container,
         run: run_as_group::check,
     },
     Check {
         name: "groups",
-        pod_level: false,
+        scope: Scope::Container,
         run: groups::check,
     },
     Check {
         name: "privilege_escalation",
-        pod_level: false,
+        scope: Scope::Container,
         run: privilege_escalation::check,
     },
     Check {
         name: "capabilities",
-        pod_level: false,
+        scope: Scope::Floor,
         run: capabilities::check,
     },
     Check {
         name: "selinux",
-        pod_level: false,
+        scope: Scope::Container,
         run: selinux::check,
     },
     Check {
         name: "proc_mount",
-        pod_level: false,
+        scope: Scope::Floor,
         run: proc_mount::check,
     },
     Check {
         name: "sysctls",
-        pod_level: true,
+        scope: Scope::Pod,
         run: sysctls::check,
     },
     Check {
         name: "seccomp",
-        pod_level: false,
+        scope: Scope::Container,
         run: seccomp::check,
     },
     Check {
         name: "apparmor",
-        pod_level: false,
+        scope: Scope::Container,
         run: apparmor::check,
     },
 ];
@@ -162,7 +176,7 @@ pub const REGISTRY: &[Check] = &[
 pub fn evaluate(view: &ContainerView, policy: &Policy) -> Findings {
     let mut findings = Findings::default();
     for check in REGISTRY {
-        if check.pod_level || !view.identity.sandbox {
+        if check.scope != Scope::Container || !view.identity.sandbox {
             (check.run)(view, policy, &mut findings);
         }
     }

@@ -7,7 +7,7 @@ use super::decide;
 use crate::container::build::BuildContext;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
-use crate::decision::{ContainerInfo, Decision};
+use crate::decision::{ContainerInfo, Decision, Verdict};
 use crate::input::{CONFIG_LIMIT, read_bounded};
 use crate::policy::select::Flags;
 
@@ -19,6 +19,9 @@ pub enum Output {
 
 pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
     let decision = decide_path(flags, path);
+    if decision.verdict == Verdict::Error {
+        eprintln!("{}", decision.one_line());
+    }
     match output {
         Output::Json => println!("{}", decision.to_json()),
         Output::Text => print!("{}", text(&decision)),

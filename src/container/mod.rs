@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod capabilities;
+pub mod facts;
 pub mod identity;
 pub mod mounts;
 pub mod namespaces;

@@ -10,7 +10,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::load::{At, PolicyError, load_file};
 use super::{Policy, builtin};
-use crate::input::{POLICY_LIMIT, read_bounded};
+use crate::input::{POLICY_LIMIT, read_trusted};
 
 pub const DEFAULT_PATH: &str = "/etc/oci-psp-hook/config.yaml";
 pub const DEFAULT_POLICY_DIRECTORY: &str = "/etc/oci-psp-hook/policies.d";
@@ -65,8 +65,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, PolicyError> {
         let file = path.display().to_string();
         let at = At { file: &file };
-        let bytes =
-            read_bounded(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
+        let bytes = read_trusted(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
         let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
         let raw: File = serde_saphyr::from_str(&text).map_err(|e| at.yaml(&e))?;
         if raw.api_version.value != API_VERSION {
@@ -492,7 +491,7 @@ mod tests {
         );
         // a directory is not a configuration file
         let e = Config::load(&dir.0).unwrap_err();
-        assert!(e.to_string().contains("is not a regular file"), "{e}");
+        assert!(e.to_string().ends_with(": not a regular file"), "{e}");
     }
 
     #[test]

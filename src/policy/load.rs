@@ -84,7 +84,7 @@ impl At<'_> {
 pub fn load_file(path: &Path) -> Result<Vec<Policy>, PolicyError> {
     let file = path.display().to_string();
     let at = At { file: &file };
-    let bytes = read_trusted(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.to_string()))?;
+    let bytes = read_trusted(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
     let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
     parse(&file, &text, Origin::File(path.to_path_buf()))
 }
@@ -755,7 +755,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("/nonexistent/psp.yaml: cannot read /nonexistent/psp.yaml"),
+            e.starts_with("/nonexistent/psp.yaml: cannot read it: "),
             "{e}"
         );
     }
