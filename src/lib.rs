@@ -1,6 +1,5 @@
 //! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
 
-pub mod advise;
 pub mod checks;
 pub mod commands;
 pub mod container;
