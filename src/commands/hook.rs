@@ -71,15 +71,16 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
     decide(flags, &config_path.display().to_string(), &config, &ctx)
 }
 
-/// Log the decision, tell the runtime's user why on stderr, return the exit code.
+/// Log the decision, tell the runtime's user why on stderr — one line, as
+/// runtimes show the first or a matching line only — return the exit code.
 fn report(decision: &Decision) -> i32 {
     let logged = log_decision(decision);
-    let blocked_or_noted = decision.verdict != Verdict::Allow || decision.mode == Mode::Audit;
-    if blocked_or_noted {
-        eprintln!("{}", decision.one_line());
-    }
-    if let Err(why) = logged {
-        eprintln!("oci-psp-hook: {why}; decision not logged");
+    let verdict_line = decision.verdict != Verdict::Allow || decision.mode == Mode::Audit;
+    match (verdict_line, logged) {
+        (true, Ok(())) => eprintln!("{}", decision.one_line()),
+        (true, Err(why)) => eprintln!("{}; decision not logged: {why}", decision.one_line()),
+        (false, Err(why)) => eprintln!("oci-psp-hook: decision not logged: {why}"),
+        (false, Ok(())) => {}
     }
     decision.exit_code()
 }
