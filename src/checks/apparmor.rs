@@ -59,13 +59,17 @@ fn judge(view: &ContainerView, policy: &Policy, enabled: fn() -> bool, findings:
                 );
             }
         }
-        None if policy.apparmor.allow_unset || listed(allowed, "unconfined") => {}
+        None if listed(allowed, "unconfined") => {}
+        // Where AppArmor is on, runtimes name the profile they apply; no
+        // profile means unconfined (containerd's way of writing it), which
+        // even a policy tolerating an unset profile (baseline) refuses.
         None if enabled() => findings.deny(
             FIELD,
             format!(
                 "no AppArmor profile: containerd leaves it out for unconfined containers; allowed: {listed_text}"
             ),
         ),
+        None if policy.apparmor.allow_unset => {}
         None => findings.deny(
             FIELD,
             format!("no AppArmor profile (AppArmor is not enabled on this host); allowed: {listed_text}"),
@@ -187,9 +191,17 @@ mod tests {
                 "apparmor: no AppArmor profile: containerd leaves it out for unconfined containers; allowed: runtime/default"
             ]
         );
+        // where AppArmor is on, no profile is unconfined: baseline (which
+        // tolerates an unset profile) refuses it too
+        assert_eq!(
+            messages(&view, DEFAULT, true, on),
+            [
+                "apparmor: no AppArmor profile: containerd leaves it out for unconfined containers; allowed: runtime/default"
+            ]
+        );
         assert!(
-            messages(&view, DEFAULT, true, on).is_empty(),
-            "unset is admitted"
+            messages(&view, DEFAULT, true, off).is_empty(),
+            "unset is admitted where AppArmor is off"
         );
         assert!(
             messages(&view, Some(&["unconfined"]), false, on).is_empty(),

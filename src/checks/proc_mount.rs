@@ -27,6 +27,9 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let Some(reason) = unmasked_reason(view) else {
         return;
     };
+    if policy.unmasked_proc_in_user_namespace && view.root_is_unprivileged_on_host() {
+        return;
+    }
     if !policy
         .allowed_proc_mount_types
         .contains(&ProcMountType::Unmasked)
@@ -55,6 +58,27 @@ mod tests {
 
     const DENIED: &str =
         "procMount: /proc is unmasked (no maskedPaths/readonlyPaths) but only Default is allowed";
+
+    #[test]
+    fn user_namespace_relaxation_only_where_the_policy_has_it() {
+        let mut config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/podman-userns.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        config["linux"]["maskedPaths"] = serde_json::json!([]);
+        let view = fixtures::view_of("userns-unmasked", config.to_string().as_bytes());
+        let mut policy = Policy::closed("test", Origin::Builtin);
+        assert_eq!(fixtures::violations(check, &view, &policy).len(), 1);
+        policy.unmasked_proc_in_user_namespace = true;
+        assert!(fixtures::violations(check, &view, &policy).is_empty());
+        // without a user namespace the relaxation does not apply
+        let plain = fixtures::view("podman-unmasked");
+        assert_eq!(fixtures::violations(check, &plain, &policy).len(), 1);
+    }
 
     #[test]
     fn default_proc_mount_passes() {

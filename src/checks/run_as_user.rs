@@ -39,7 +39,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 /// Pod Security Standards: running as root inside a user namespace whose
 /// root is an unprivileged host uid is not running as root on the host.
 fn root_is_unprivileged_on_host(view: &ContainerView, policy: &Policy) -> bool {
-    policy.user_namespace_relaxation && view.userns_root_host_uid.is_some_and(|h| h != 0)
+    policy.user_namespace_relaxation && view.root_is_unprivileged_on_host()
 }
 
 /// The ids an id rule admits, for messages (`1000-2000, 3000`). Shared with

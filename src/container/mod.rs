@@ -59,6 +59,12 @@ pub struct HostPort {
 }
 
 impl ContainerView {
+    /// The container has its own user namespace whose root is an
+    /// unprivileged host uid (Kubernetes `hostUsers: false`).
+    pub fn root_is_unprivileged_on_host(&self) -> bool {
+        self.userns_root_host_uid.is_some_and(|h| h != 0)
+    }
+
     /// `namespace/pod/container` for Kubernetes containers, else the runtime id.
     pub fn label(&self) -> String {
         self.identity.label().unwrap_or_else(|| self.id.clone())

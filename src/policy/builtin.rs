@@ -99,6 +99,7 @@ pub fn baseline() -> Policy {
         allowed: Some(vec!["runtime/default".into()]),
         allow_unset: true,
     };
+    p.unmasked_proc_in_user_namespace = true;
     p
 }
 
@@ -109,6 +110,8 @@ pub fn restricted() -> Policy {
     p.allow_privilege_escalation = false;
     p.run_as_user = IdRule::MustRunAsNonRoot;
     p.user_namespace_relaxation = true;
+    // restricted refuses Unmasked /proc even in a user namespace
+    p.unmasked_proc_in_user_namespace = false;
     p.required_drop_capabilities = vec!["ALL".into()];
     p.allowed_capabilities = vec!["CAP_NET_BIND_SERVICE".into()];
     p.seccomp = ProfileRule {

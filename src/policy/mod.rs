@@ -167,6 +167,9 @@ pub struct Policy {
     /// Pod Security Standards: runAsUser/runAsNonRoot do not apply to a
     /// container whose root is mapped to an unprivileged host uid.
     pub user_namespace_relaxation: bool,
+    /// Pod Security Standards baseline: an Unmasked /proc is allowed in a
+    /// container with its own user namespace (root unprivileged on the host).
+    pub unmasked_proc_in_user_namespace: bool,
     /// Fields accepted but not enforceable at the node, for `lint`.
     pub not_enforced: Vec<String>,
 }
@@ -203,6 +206,7 @@ impl Policy {
             seccomp: ProfileRule::ANY,
             apparmor: ProfileRule::ANY,
             user_namespace_relaxation: false,
+            unmasked_proc_in_user_namespace: false,
             not_enforced: Vec::new(),
         }
     }
