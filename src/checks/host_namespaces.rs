@@ -25,13 +25,23 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         if allowed {
             continue;
         }
-        if let NamespaceState::Host(reason) = view.namespaces.get(kind) {
-            let mut message = format!("container shares the host {} namespace", kind.display());
-            // The missing entry is the common case and needs no explanation.
-            if *reason != HostReason::NoEntry {
-                message.push_str(&format!(" ({reason})"));
+        match view.namespaces.get(kind) {
+            NamespaceState::Host(reason) => {
+                let mut message =
+                    format!("container shares the host {} namespace", kind.display());
+                // The missing entry is the common case and needs no explanation.
+                if *reason != HostReason::NoEntry {
+                    message.push_str(&format!(" ({reason})"));
+                }
+                findings.deny(field, message);
             }
-            findings.deny(field, message);
+            // In hook mode the container process itself settles it; offline
+            // the joined namespace may be gone.
+            NamespaceState::Unresolved(path) => findings.unverified(
+                field,
+                format!("joins {path}, which cannot be resolved here: whether it is the host's {} namespace is not known", kind.display()),
+            ),
+            NamespaceState::Private | NamespaceState::Joined(_) => {}
         }
     }
 }

@@ -121,6 +121,18 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
             );
             continue;
         }
+        if !admitted.contains(first) {
+            // A PV plugin's directory looks the same for an inline volume
+            // and a claim; only the claim is admitted here.
+            findings.unverified(
+                "volumes",
+                format!(
+                    "{} is admitted only as {}: an inline {first} volume would not be, and the node cannot tell them apart",
+                    describe(mount, first),
+                    admitted.join("/")
+                ),
+            );
+        }
         for rule in &rules {
             check_driver(rule, mount, &admitted, findings);
         }
@@ -268,13 +280,17 @@ mod tests {
             ["volumes: nfs volume at /data is not allowed \
               (allowed: configMap, emptyDir, projected, secret, downwardAPI)"]
         );
-        // an nfs persistent volume is admitted as a claim
-        assert!(
-            denied(
-                &kubelet_volume("kubernetes.io~nfs"),
-                &policy(&["persistentVolumeClaim"])
-            )
-            .is_empty()
+        // an nfs persistent volume is admitted as a claim, saying that an
+        // inline one would not be
+        let f = findings(
+            &kubelet_volume("kubernetes.io~nfs"),
+            &policy(&["persistentVolumeClaim"]),
+        );
+        assert!(f.violations.is_empty());
+        assert_eq!(
+            f.unverified[0].message,
+            "nfs volume at /data is admitted only as persistentVolumeClaim: \
+             an inline nfs volume would not be, and the node cannot tell them apart"
         );
         assert!(denied(&kubelet_volume("kubernetes.io~nfs"), &policy(&["nfs"])).is_empty());
     }

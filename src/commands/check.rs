@@ -36,10 +36,15 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         (path.to_path_buf(), parent)
     };
-    // Offline there is no runtime id: the bundle directory's name stands in.
+    // Offline there is no runtime id: the bundle directory's name stands in
+    // (podman's and CRI-O's bundles are `<id>/userdata`).
     let id = bundle
         .canonicalize()
         .ok()
+        .map(|b| match b.file_name() {
+            Some(n) if n == "userdata" => b.parent().map(Path::to_path_buf).unwrap_or(b),
+            _ => b,
+        })
         .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let config = match read_bounded(&config_path, CONFIG_LIMIT) {

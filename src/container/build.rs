@@ -233,7 +233,8 @@ fn host_ports(annotations: &BTreeMap<String, String>) -> Option<Vec<HostPort>> {
             continue;
         };
         let ports: &mut Vec<HostPort> = found.get_or_insert_with(Vec::new);
-        match serde_json::from_str::<Vec<Value>>(text) {
+        // CRI-O writes `null` for a pod without port mappings.
+        match serde_json::from_str::<Option<Vec<Value>>>(text).map(Option::unwrap_or_default) {
             Ok(items) => {
                 for item in items {
                     let port = item

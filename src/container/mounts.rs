@@ -56,6 +56,16 @@ const USERDATA_LEAVES: &[&str] = &[
 /// Files containerd's CRI plugin keeps per sandbox.
 const CRI_SANDBOX_LEAVES: &[&str] = &["hosts", "hostname", "resolv.conf", "shm"];
 
+/// Root and state directories of containerd: upstream, and k3s/RKE2's own.
+const CONTAINERD_ROOTS: &[&str] = &[
+    "/var/lib/containerd",
+    "/run/containerd",
+    "/var/run/containerd",
+    "/var/lib/rancher/k3s/agent/containerd",
+    "/var/lib/rancher/rke2/agent/containerd",
+    "/run/k3s/containerd",
+];
+
 /// Pseudo filesystems every runtime mounts at fixed places.
 const STANDARD_MOUNTS: &[(&str, &[&str])] = &[
     ("/proc", &["proc"]),
@@ -192,6 +202,14 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
     if is_runtime_managed(&resolved, ctx) {
         return MountKind::RuntimeManaged;
     }
+    if is_image_volume(&resolved) {
+        // A fresh directory per container, like an emptyDir.
+        return MountKind::Volume {
+            fs_type: "emptyDir".into(),
+            also: Vec::new(),
+            driver: None,
+        };
+    }
     if let Some(volume) = kubelet_volume(&resolved, ctx) {
         return volume;
     }
@@ -239,11 +257,7 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
         }
     }
     // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
-    for root in [
-        "/var/lib/containerd",
-        "/run/containerd",
-        "/var/run/containerd",
-    ] {
+    for root in CONTAINERD_ROOTS {
         if let Some(rest) = strip_prefix_parts(&p, root)
             && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest
             && is_container_id(id)
@@ -266,6 +280,19 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
         }
     }
     false
+}
+
+/// An image's `VOLUME` as containerd's CRI plugin backs it:
+/// `<root>/io.containerd.grpc.v1.cri/containers/<id>/volumes/<id>`.
+fn is_image_volume(path: &Path) -> bool {
+    let p = parts(path);
+    CONTAINERD_ROOTS.iter().any(|root| {
+        matches!(
+            strip_prefix_parts(&p, root),
+            Some(["io.containerd.grpc.v1.cri", "containers", id, "volumes", vol])
+                if is_container_id(id) && is_container_id(vol)
+        )
+    })
 }
 
 /// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and

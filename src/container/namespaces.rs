@@ -79,6 +79,9 @@ pub enum NamespaceState {
     Private,
     /// Joins another (non-host) namespace by path, e.g. a pod sandbox's.
     Joined(String),
+    /// Joins a path that cannot be resolved here (offline `check` of a
+    /// config whose sandbox process is gone): not known to be the host's.
+    Unresolved(String),
     Host(HostReason),
 }
 
@@ -156,13 +159,12 @@ pub fn judge(
     match entry {
         None => NamespaceState::Host(HostReason::NoEntry),
         Some(None) => NamespaceState::Private,
-        Some(Some(path)) => {
-            let joined = probe.identity(Path::new(path));
-            if joined.is_some() && joined == own {
+        Some(Some(path)) => match (probe.identity(Path::new(path)), own) {
+            (Some(joined), Some(own)) if joined == own => {
                 NamespaceState::Host(HostReason::PathIsHost(path.to_string()))
-            } else {
-                NamespaceState::Joined(path.to_string())
             }
-        }
+            (None, Some(_)) => NamespaceState::Unresolved(path.to_string()),
+            _ => NamespaceState::Joined(path.to_string()),
+        },
     }
 }
