@@ -13,10 +13,10 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(runc podman ctr)
+[ "${#suites[@]}" -gt 0 ] || suites=(runc podman ctr kernel-truth)
 for suite in "${suites[@]}"; do
 	if [ ! -x "$IT_DIR/$suite.sh" ]; then
-		echo "unknown suite '$suite' (expected runc, podman or ctr)" >&2
+		echo "unknown suite '$suite' (expected runc, podman, ctr or kernel-truth)" >&2
 		exit 2
 	fi
 done

@@ -24,12 +24,17 @@ use crate::policy::{AllowedHostPath, Policy};
 
 const FIELD: &str = "allowedHostPaths";
 
-/// `/tmp/link -> /etc` when resolving changed the path, else the path.
+/// `/tmp/link -> /etc` when resolving changed the path, else the path; in
+/// hook mode also what config.json named when the kernel mounted another.
 fn describe_path(mount: &MountUse, resolved: &Path) -> String {
-    if Path::new(&mount.source) == resolved {
+    let path = if Path::new(&mount.source) == resolved {
         mount.source.clone()
     } else {
         format!("{} -> {}", mount.source, resolved.display())
+    };
+    match &mount.declared_source {
+        Some(declared) => format!("{path} (the kernel mounted it; config.json names {declared})"),
+        None => path,
     }
 }
 

@@ -30,6 +30,17 @@ fn allowed_types(policy: &Policy) -> String {
 }
 
 fn describe(mount: &MountUse, fs_type: &str) -> String {
+    let what = describe_kind(mount, fs_type);
+    match &mount.declared_source {
+        Some(declared) => format!(
+            "{what} (config.json names {declared}; the kernel mounted {})",
+            mount.source
+        ),
+        None => what,
+    }
+}
+
+fn describe_kind(mount: &MountUse, fs_type: &str) -> String {
     match &mount.kind {
         MountKind::HostPath { .. } if mount.bind => {
             format!(
@@ -100,6 +111,12 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
             allowed: &policy.allowed_csi_drivers,
         },
     ];
+    for note in &view.unverified_mounts {
+        findings.unverified(
+            "volumes",
+            format!("kernel truth of the bind mount at {note}"),
+        );
+    }
     for mount in &view.mounts {
         let types = mount.volume_types();
         let Some(first) = types.first() else {
@@ -190,6 +207,7 @@ mod tests {
             state_annotations: Default::default(),
             mounts: MountContext {
                 kubelet_root: kubelet_root.to_path_buf(),
+                ..Default::default()
             },
             probe: &fixtures::NoProbe,
         };

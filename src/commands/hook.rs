@@ -65,7 +65,10 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         id: state.id,
         pid: state.pid.filter(|p| *p > 0),
         state_annotations: state.annotations,
-        mounts: MountContext::default(),
+        mounts: MountContext {
+            bundle: Some(bundle.clone()),
+            ..Default::default()
+        },
         probe: &ProcProbe,
     };
     decide(flags, &config_path.display().to_string(), &config, &ctx)

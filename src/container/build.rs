@@ -6,13 +6,15 @@
 //! and default action matter here). Those are taken from the raw JSON first.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
 use serde_json::Value;
 
 use super::capabilities::{CapabilitySets, normalize};
 use super::identity::Identity;
-use super::mounts::{MountContext, classify};
+use super::kernel::{self, MountTables, Truth};
+use super::mounts::{MountContext, classify, replace_source, resolve_host_path};
 use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
 use super::{ContainerView, HostPort};
 
@@ -146,7 +148,44 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
             )
         })
         .collect();
+    if let Some(pid) = ctx.pid {
+        let rootfs = spec
+            .root()
+            .as_ref()
+            .map(|r| r.path().clone())
+            .unwrap_or_default();
+        verify_mounts(&mut view, pid, &rootfs, &ctx.mounts).map_err(err)?;
+    }
     Ok(view)
+}
+
+/// Hook mode: check each bind mount against what the kernel mounted, and
+/// judge the kernel's path where it differs from config.json's.
+fn verify_mounts(
+    view: &mut ContainerView,
+    pid: i32,
+    rootfs: &Path,
+    ctx: &MountContext,
+) -> Result<(), String> {
+    let tables =
+        MountTables::read(pid).map_err(|why| format!("cannot verify the mounts: {why}"))?;
+    let rootfs = match (rootfs.is_relative(), &ctx.bundle) {
+        (true, Some(bundle)) => bundle.join(rootfs),
+        _ => rootfs.to_path_buf(),
+    };
+    let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
+    for mount in view.mounts.iter_mut().filter(|m| m.bind) {
+        let point = kernel::mount_point(&rootfs, &mount.destination);
+        let expected = resolve_host_path(Path::new(&mount.source));
+        match tables.verify(&point, &expected) {
+            Truth::Matches => {}
+            Truth::Differs(real) => replace_source(mount, &real, ctx),
+            Truth::Unknown(why) => view
+                .unverified_mounts
+                .push(format!("{}: {why}", mount.destination)),
+        }
+    }
+    Ok(())
 }
 
 fn oci_type(kind: NamespaceKind) -> LinuxNamespaceType {

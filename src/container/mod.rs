@@ -6,6 +6,7 @@ pub mod build;
 pub mod capabilities;
 pub mod facts;
 pub mod identity;
+pub mod kernel;
 pub mod mounts;
 pub mod namespaces;
 
@@ -50,6 +51,9 @@ pub struct ContainerView {
     /// Host ports the runtime told us about through annotations; `None` when
     /// no annotation carries them (then hostPorts cannot be judged).
     pub host_ports: Option<Vec<HostPort>>,
+    /// Bind mounts whose kernel truth could not be established in hook mode
+    /// (offline `check` verifies none and says nothing here).
+    pub unverified_mounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -103,6 +103,9 @@ pub struct MountUse {
     pub read_only: bool,
     /// `shared`, `rshared`, `slave`… when the options set a propagation.
     pub propagation: Option<String>,
+    /// The source config.json names, when the kernel mounted another path
+    /// (then `source` and `kind` are the kernel's).
+    pub declared_source: Option<String>,
     pub kind: MountKind,
 }
 
@@ -123,12 +126,15 @@ impl MountUse {
 #[derive(Debug, Clone)]
 pub struct MountContext {
     pub kubelet_root: PathBuf,
+    /// The bundle (hook mode): a relative `root.path` is under it.
+    pub bundle: Option<PathBuf>,
 }
 
 impl Default for MountContext {
     fn default() -> Self {
         MountContext {
             kubelet_root: PathBuf::from("/var/lib/kubelet"),
+            bundle: None,
         }
     }
 }
@@ -171,6 +177,7 @@ pub fn classify(
             .iter()
             .rfind(|o| PROPAGATIONS.contains(&o.as_str()))
             .cloned(),
+        declared_source: None,
         kind,
     }
 }
@@ -214,6 +221,14 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
         return volume;
     }
     MountKind::HostPath { resolved }
+}
+
+/// The kernel mounted `real` where config.json names `source`: judge the
+/// truth, keeping what config.json said for messages.
+pub fn replace_source(mount: &mut MountUse, real: &Path, ctx: &MountContext) {
+    let declared = std::mem::replace(&mut mount.source, real.display().to_string());
+    mount.declared_source = Some(declared);
+    mount.kind = classify_bind(&mount.source, ctx);
 }
 
 /// Path components as strings (the path is absolute and normalized).
@@ -424,6 +439,7 @@ mod tests {
     fn ctx(root: &Path) -> MountContext {
         MountContext {
             kubelet_root: root.to_path_buf(),
+            ..Default::default()
         }
     }
 
