@@ -360,11 +360,10 @@ fn capabilities(
     let add = list("spec.defaultAddCapabilities", default_add, None)?;
     let drop = list("spec.requiredDropCapabilities", required_drop, Some("ALL"))?;
     let allow = list("spec.allowedCapabilities", allowed, Some("*"))?;
+    // As Kubernetes validated it: the same name on both sides. `ALL` with an
+    // allowed capability is the usual "drop everything but NET_BIND_SERVICE".
     for (name, span) in add.iter().chain(allow.iter()) {
-        if drop
-            .iter()
-            .any(|(d, _)| d == name || (d == "ALL" && name != "*"))
-        {
+        if drop.iter().any(|(d, _)| d == name) {
             return Err(at.spanned(
                 span,
                 "spec.requiredDropCapabilities",
@@ -627,9 +626,15 @@ mod tests {
             error("  requiredDropCapabilities: [\"*\"]\n").contains("unknown capability \"*\"")
         );
         assert!(
-            error("  allowedCapabilities: [NET_RAW]\n  requiredDropCapabilities: [ALL]\n")
+            error("  allowedCapabilities: [NET_RAW]\n  requiredDropCapabilities: [NET_RAW]\n")
                 .contains("both required to be dropped")
         );
+        // drop ALL but allow one: what builtin:restricted is
+        let p = parse_spec(
+            "  allowedCapabilities: [NET_BIND_SERVICE]\n  requiredDropCapabilities: [ALL]\n",
+        )
+        .unwrap();
+        assert_eq!(p[0].required_drop_capabilities, ["ALL"]);
         let p = parse_spec("  allowedCapabilities: [net_admin, CAP_SYS_TIME, \"*\"]\n").unwrap();
         assert_eq!(
             p[0].allowed_capabilities,
