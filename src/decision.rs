@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::checks::{Violation, evaluate};
 use crate::container::ContainerView;
+use crate::container::facts::Facts;
 use crate::policy::config::Mode;
 use crate::policy::select::Selection;
 
@@ -69,6 +70,9 @@ pub struct Decision {
     pub chosen_by: Option<String>,
     pub results: Vec<PolicyResult>,
     pub error: Option<String>,
+    /// The container's privilege-relevant facts (`advise --from-log` reads
+    /// them back from the log); `None` when no view could be built.
+    pub facts: Option<Facts>,
 }
 
 impl Decision {
@@ -99,6 +103,7 @@ impl Decision {
             chosen_by: Some(selection.chosen_by.clone()),
             results,
             error: None,
+            facts: Some(Facts::from_view(view)),
         }
     }
 
@@ -112,6 +117,7 @@ impl Decision {
             chosen_by: None,
             results: Vec::new(),
             error: Some(message.into()),
+            facts: None,
         }
     }
 
@@ -212,6 +218,7 @@ impl Decision {
                 "policy": r.policy, "field": v.field, "message": v.message,
             }))).collect::<Vec<_>>(),
             "error": self.error,
+            "facts": self.facts,
         })
     }
 }

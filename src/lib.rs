@@ -1,5 +1,6 @@
 //! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
 
+pub mod advise;
 pub mod checks;
 pub mod commands;
 pub mod container;

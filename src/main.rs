@@ -76,6 +76,81 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Install the hook under ROOT: with --config-source, first the
+    /// configuration and policies of that directory (a mounted ConfigMap),
+    /// once they lint clean together, swapped in as a whole; then the binary
+    /// (a copy of this executable), then the hooks.d file, each atomically.
+    /// Exit 0, or 2 (a refused policy set keeps the last good one).
+    Install {
+        /// The node's root (/host in the DaemonSet).
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// config.yaml and PodSecurityPolicy files (*.yaml, *.yml, *.json),
+        /// e.g. a mounted ConfigMap; installed in ROOT/etc/oci-psp-hook.
+        #[arg(long, value_name = "DIR")]
+        config_source: Option<PathBuf>,
+        /// Also write ROOT/etc/containerd/oci-psp-hook-base-spec.json, for
+        /// containerd's base_runtime_spec (from `ctr oci spec`).
+        #[arg(long)]
+        containerd_base_spec: bool,
+        /// Take the base spec from FILE (`ctr oci spec` output) instead of ctr.
+        #[arg(long, value_name = "FILE", requires = "containerd_base_spec")]
+        containerd_base_spec_from: Option<PathBuf>,
+        /// After installing, follow --config-source until SIGTERM (exit 0);
+        /// refusals show in ROOT/run/oci-psp-hook/install-status.json and doctor.
+        #[arg(long, requires = "config_source")]
+        watch: bool,
+    },
+    /// Remove the hook from ROOT: the hooks.d file first, then the binary,
+    /// then the containerd base spec.
+    Uninstall {
+        /// The node's root.
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// Also remove the configuration and policies (ROOT/etc/oci-psp-hook).
+        #[arg(long)]
+        purge: bool,
+        /// Even while containerd's config.toml names the base spec.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the least-privilege PodSecurityPolicy admitting the given
+    /// containers and nothing more (YAML; exit 0, or 2 on error).
+    ///
+    /// Inputs: bundle directories or config.json files, the running
+    /// containers (--running, needs root), and the decision records the hook
+    /// logged (--from-log, e.g. after a week in audit mode). With --group-by
+    /// namespace: one policy per Kubernetes namespace (named after it; the
+    /// containers Kubernetes did not start go to one named "default"), then,
+    /// as the last YAML document, the HookConfiguration whose bindings attach
+    /// them (or into --config-output FILE, leaving only policies on stdout).
+    Advise {
+        /// Bundle directories or config.json files.
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format (several JSON documents are printed as a v1 List).
+        #[arg(long, value_enum, default_value = "yaml")]
+        output: commands::advise::Format,
+        /// metadata.name of the policy (with --group-by: a prefix, NAME-<namespace>).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Comment each field with the containers that needed it.
+        #[arg(long)]
+        explain: bool,
+        /// Advise from the containers running now (runc, containerd, crun state).
+        #[arg(long)]
+        running: bool,
+        /// One policy per Kubernetes namespace, plus the HookConfiguration binding them.
+        #[arg(long, value_enum, value_name = "KEY")]
+        group_by: Option<commands::advise::GroupBy>,
+        /// A log of the hook's decisions (syslog text, `journalctl -o json`,
+        /// or the JSON records alone); repeatable.
+        #[arg(long, value_name = "FILE")]
+        from_log: Vec<PathBuf>,
+        /// With --group-by: write the HookConfiguration to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        config_output: Option<PathBuf>,
+    },
 }
 
 /// Which policies apply. Without any of these, /etc/oci-psp-hook/config.yaml
@@ -139,6 +214,39 @@ fn main() -> ExitCode {
             hook_args,
             output,
         } => commands::base_spec::run(from.as_deref(), &hook_path, &hook_args, output.as_deref()),
+        Command::Install {
+            root,
+            config_source,
+            containerd_base_spec,
+            containerd_base_spec_from,
+            watch,
+        } => commands::install::run(&commands::install::Options {
+            root,
+            config_source,
+            containerd_base_spec,
+            base_spec_from: containerd_base_spec_from,
+            watch,
+        }),
+        Command::Uninstall { root, purge, force } => commands::uninstall::run(&root, purge, force),
+        Command::Advise {
+            paths,
+            output,
+            name,
+            explain,
+            running,
+            group_by,
+            from_log,
+            config_output,
+        } => commands::advise::run(&commands::advise::Options {
+            output,
+            name,
+            explain,
+            running,
+            group_by,
+            from_log,
+            config_output,
+            paths,
+        }),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

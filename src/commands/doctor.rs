@@ -4,6 +4,13 @@
 //! configuration and policies, the runtimes' hooks directories — and, with
 //! `--canary`, starts a privileged container through runc with the installed
 //! hook and confirms it is blocked. Exit 0 only when everything holds.
+//!
+//! Under `--root` (an installation seen from elsewhere, `/host` in the
+//! DaemonSet) everything is read under the root, the configuration's
+//! absolute policyDirectory included. It also reports the installed binary's
+//! version (`BINARY --version`), the digest of the active configuration and
+//! policies (see [`super::policy_set`]), and fails when `install`'s last sync
+//! was refused (ROOT/run/oci-psp-hook/install-status.json).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +20,9 @@ use serde_json::{Value, json};
 
 use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy::config;
-use crate::policy::select::{Flags, Sources};
+use crate::policy::select::Sources;
+
+use super::policy_set;
 
 /// Where podman and CRI-O look for hooks.d files by default.
 pub const HOOKS_DIRS: &[&str] = &[
@@ -48,6 +57,21 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
     let mut items = Vec::new();
     let hooks = hook_files(root, &mut items);
     items.push(lint(root, config_file));
+    let config_path = config_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| under(root, config::DEFAULT_PATH));
+    let digest = policy_set::active_digest(root, &config_path).and_then(Result::ok);
+    // The installer's record is compared with the set found only when that
+    // is the installed configuration.
+    let installed = digest.as_deref().filter(|_| config_file.is_none());
+    if let Some((ok, detail)) = policy_set::status_check(root, installed) {
+        items.push(item(ok, "installer", detail));
+    }
+    let binary = hooks.first().map_or_else(
+        || under(root, super::base_spec::DEFAULT_HOOK_PATH),
+        |h| under(root, &h.path.display().to_string()),
+    );
+    let binary_version = super::install::binary_version(&binary);
     for dir_check in runtime_dirs(root, &hooks) {
         items.push(dir_check);
     }
@@ -62,6 +86,8 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
         let report = json!({
             "ok": ok,
             "version": env!("CARGO_PKG_VERSION"),
+            "binary": {"path": binary, "version": binary_version.as_ref().ok()},
+            "digest": digest,
             "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
         });
         println!("{report}");
@@ -74,6 +100,14 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
                 i.detail
             );
         }
+        match &binary_version {
+            Ok(v) => println!("info binary: {} version {v}", binary.display()),
+            Err(e) => println!("info binary: {e}"),
+        }
+        println!(
+            "info digest: {}",
+            digest.as_deref().unwrap_or("none (no configuration)")
+        );
         println!(
             "{}",
             if ok {
@@ -201,11 +235,8 @@ fn lint(root: &Path, config_file: Option<&Path>) -> Item {
             ),
         );
     }
-    let flags = Flags {
-        config: Some(path.clone()),
-        ..Default::default()
-    };
-    match Sources::load(&flags) {
+    // An absolute policyDirectory is read under the root too.
+    match policy_set::load_under(root, &path) {
         Err(e) => item(
             false,
             "config",

@@ -1,10 +1,15 @@
 //! The subcommands. Each returns the process exit code.
 
+pub mod advise;
+pub mod atomic;
 pub mod base_spec;
 pub mod check;
 pub mod doctor;
 pub mod hook;
+pub mod install;
 pub mod lint;
+pub mod policy_set;
+pub mod uninstall;
 
 use crate::container::ContainerView;
 use crate::container::build::{BuildContext, build};

@@ -65,7 +65,10 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, PolicyError> {
         let file = path.display().to_string();
         let at = At { file: &file };
-        let bytes = read_trusted(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
+        // Resolve symlinks once: the installer swaps a `current` link between
+        // policy sets, and config.yaml and its policies must come from one.
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let bytes = read_trusted(&real, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
         let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
         let raw: File = serde_saphyr::from_str(&text).map_err(|e| at.yaml(&e))?;
         if raw.api_version.value != API_VERSION {
@@ -93,11 +96,11 @@ impl Config {
             Some(d) => d.value.as_str(),
             None => DEFAULT_POLICY_DIRECTORY,
         };
-        let policy_directory = match path.parent() {
+        let policy_directory = match real.parent() {
             Some(parent) => parent.join(dir),
             None => PathBuf::from(dir),
         };
-        let policies = load_directory(&policy_directory, path, &at)?;
+        let policies = load_directory(&policy_directory, &real, &at)?;
         let mut config = Config {
             path: path.to_path_buf(),
             mode: raw.mode.unwrap_or(Mode::Enforce),

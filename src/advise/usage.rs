@@ -1,0 +1,230 @@
+//! What a set of containers used, privilege by privilege, and which
+//! containers used it: the facts of many containers folded into one record
+//! the policy is written from (see [`super::manifest`]).
+//!
+//! Pod sandbox (pause) containers are judged on their pod-level settings
+//! only (host namespaces, host ports, sysctls), so only those count from
+//! them — unless every input is a sandbox, when the container-level fields
+//! would otherwise be empty.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::checks::sysctls::SAFE_SYSCTLS;
+use crate::container::facts::{Facts, MountFact, MountFactKind};
+use crate::policy::psp::VOLUME_TYPES;
+
+/// Container labels (`namespace/pod/container` or the runtime id), sorted.
+pub type Labels = BTreeSet<String>;
+
+/// Who used a host path read-only, who writable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathUse {
+    pub read_only: Labels,
+    pub writable: Labels,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Every input container.
+    pub containers: Labels,
+    pub privileged: Labels,
+    pub host_network: Labels,
+    pub host_pid: Labels,
+    pub host_ipc: Labels,
+    pub host_ports: BTreeMap<u16, Labels>,
+    /// A port mapping annotation that did not parse: only "every port" admits it.
+    pub unparseable_ports: Labels,
+    /// PSP volume type → users.
+    pub volumes: BTreeMap<String, Labels>,
+    /// Resolved host path → users.
+    pub host_paths: BTreeMap<String, PathUse>,
+    /// Host-path mounts whose source no path prefix can name (a filesystem
+    /// such as `proc` mounted by type): only an empty allowedHostPaths admits them.
+    pub unnamed_host_paths: Labels,
+    pub flex_drivers: BTreeMap<String, Labels>,
+    pub csi_drivers: BTreeMap<String, Labels>,
+    /// CSI volumes whose driver the node could not tell.
+    pub unknown_csi_driver: Labels,
+    pub writable_root: Labels,
+    pub uids: BTreeMap<u32, Labels>,
+    pub gids: BTreeMap<u32, Labels>,
+    pub supplemental_gids: BTreeMap<u32, Labels>,
+    /// Containers without noNewPrivileges.
+    pub escalation: Labels,
+    /// `CAP_X` → holders.
+    pub capabilities: BTreeMap<String, Labels>,
+    pub selinux_labels: BTreeMap<String, Labels>,
+    pub no_selinux_label: Labels,
+    pub unmasked_proc: Labels,
+    pub unsafe_sysctls: BTreeMap<String, Labels>,
+    pub seccomp_confined: Labels,
+    pub seccomp_unconfined: Labels,
+    /// A profile other than `unconfined`.
+    pub apparmor_confined: Labels,
+    pub apparmor_unconfined: Labels,
+    /// No AppArmor profile in config.json.
+    pub apparmor_unset: Labels,
+}
+
+fn add<K: Ord>(map: &mut BTreeMap<K, Labels>, key: K, label: &str) {
+    map.entry(key).or_default().insert(label.to_string());
+}
+
+fn mark(labels: &mut Labels, used: bool, label: &str) {
+    if used {
+        labels.insert(label.to_string());
+    }
+}
+
+impl Usage {
+    pub fn of(facts: &[Facts]) -> Usage {
+        let mut usage = Usage::default();
+        let only_sandboxes = facts.iter().all(|f| f.sandbox);
+        for f in facts {
+            usage.add_pod_level(f);
+            if !f.sandbox || only_sandboxes {
+                usage.add_container_level(f);
+            }
+        }
+        usage
+    }
+
+    fn add_pod_level(&mut self, f: &Facts) {
+        let label = f.label();
+        self.containers.insert(label.clone());
+        mark(&mut self.host_network, f.host_network, &label);
+        mark(&mut self.host_pid, f.host_pid, &label);
+        mark(&mut self.host_ipc, f.host_ipc, &label);
+        for port in f.host_ports.iter().flatten() {
+            if port.protocol == "unparseable" {
+                self.unparseable_ports.insert(label.clone());
+            } else {
+                add(&mut self.host_ports, port.port, &label);
+            }
+        }
+        for name in &f.sysctls {
+            if !SAFE_SYSCTLS.contains(&name.as_str()) {
+                add(&mut self.unsafe_sysctls, name.clone(), &label);
+            }
+        }
+    }
+
+    fn add_container_level(&mut self, f: &Facts) {
+        let label = f.label();
+        mark(&mut self.privileged, f.privileged(), &label);
+        for mount in &f.mounts {
+            self.add_mount(mount, &label);
+        }
+        mark(&mut self.writable_root, !f.root_readonly, &label);
+        add(&mut self.uids, f.uid, &label);
+        add(&mut self.gids, f.gid, &label);
+        for &gid in &f.additional_gids {
+            if gid != f.gid {
+                add(&mut self.supplemental_gids, gid, &label);
+            }
+        }
+        mark(&mut self.escalation, !f.no_new_privileges, &label);
+        for cap in &f.capabilities {
+            add(&mut self.capabilities, cap.clone(), &label);
+        }
+        match &f.selinux_label {
+            Some(l) => add(&mut self.selinux_labels, l.clone(), &label),
+            None => mark(&mut self.no_selinux_label, true, &label),
+        }
+        mark(&mut self.unmasked_proc, f.unmasked_proc, &label);
+        if f.seccomp_confined {
+            self.seccomp_confined.insert(label.clone());
+        } else {
+            self.seccomp_unconfined.insert(label.clone());
+        }
+        match f.apparmor_profile.as_deref() {
+            Some("unconfined") => mark(&mut self.apparmor_unconfined, true, &label),
+            Some(_) => mark(&mut self.apparmor_confined, true, &label),
+            None => mark(&mut self.apparmor_unset, true, &label),
+        }
+    }
+
+    fn add_mount(&mut self, mount: &MountFact, label: &str) {
+        match mount.kind {
+            MountFactKind::Runtime => {}
+            MountFactKind::HostPath => {
+                add(&mut self.volumes, "hostPath".to_string(), label);
+                match mount.host_path.as_deref().filter(|p| p.starts_with('/')) {
+                    Some(path) => {
+                        let uses = self.host_paths.entry(path.to_string()).or_default();
+                        let who = if mount.read_only {
+                            &mut uses.read_only
+                        } else {
+                            &mut uses.writable
+                        };
+                        who.insert(label.to_string());
+                    }
+                    None => mark(&mut self.unnamed_host_paths, true, label),
+                }
+            }
+            MountFactKind::Volume => {
+                let Some(fs_type) = volume_type(mount) else {
+                    return;
+                };
+                match (fs_type.as_str(), &mount.driver) {
+                    ("flexVolume", Some(d)) => add(&mut self.flex_drivers, d.clone(), label),
+                    ("csi", Some(d)) => add(&mut self.csi_drivers, d.clone(), label),
+                    ("csi", None) => mark(&mut self.unknown_csi_driver, true, label),
+                    _ => {}
+                }
+                add(&mut self.volumes, fs_type, label);
+            }
+        }
+    }
+}
+
+/// The narrowest PSP volume type admitting a volume: the first of its types
+/// that PSP knows (an in-tree plugin newer than this build is still a
+/// `persistentVolumeClaim`).
+fn volume_type(mount: &MountFact) -> Option<String> {
+    mount
+        .volume_types
+        .iter()
+        .find(|t| VOLUME_TYPES.contains(&t.as_str()) && !matches!(t.as_str(), "*" | "none"))
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures;
+
+    fn usage(names: &[&str]) -> Usage {
+        let facts: Vec<Facts> = names
+            .iter()
+            .map(|n| Facts::from_view(&fixtures::view(n)))
+            .collect();
+        Usage::of(&facts)
+    }
+
+    #[test]
+    fn folds_several_containers() {
+        let u = usage(&["podman-default", "podman-cap-add", "podman-bind-etc"]);
+        assert_eq!(u.containers.len(), 3);
+        assert_eq!(
+            u.capabilities["CAP_SYS_ADMIN"].iter().collect::<Vec<_>>(),
+            ["podman-cap-add"]
+        );
+        assert_eq!(u.capabilities["CAP_CHOWN"].len(), 3);
+        assert_eq!(u.host_paths["/etc"].read_only.len(), 1);
+        assert!(u.host_paths["/etc"].writable.is_empty());
+        assert_eq!(u.uids[&0].len(), 3);
+        assert!(u.privileged.is_empty());
+        assert!(u.unsafe_sysctls.is_empty(), "ping_group_range is safe");
+    }
+
+    #[test]
+    fn unsafe_sysctls_and_tmpfs() {
+        let u = usage(&["podman-sysctl", "podman-tmpfs"]);
+        assert_eq!(
+            u.unsafe_sysctls.keys().collect::<Vec<_>>(),
+            ["kernel.msgmax"]
+        );
+        assert_eq!(u.volumes.keys().collect::<Vec<_>>(), ["emptyDir"]);
+    }
+}

@@ -1,0 +1,246 @@
+//! `advise`: print the least-privilege PodSecurityPolicy admitting the given
+//! containers (bundles or config.json files, `--running`, `--from-log`).
+//! Exit 0 with the policy on stdout, 2 on any error.
+
+use std::path::{Path, PathBuf};
+
+use crate::advise::{self, DEFAULT_NAME, Document, from_log, group, render, running};
+use crate::checks;
+use crate::container::ContainerView;
+use crate::container::build::{BuildContext, build};
+use crate::container::facts::Facts;
+use crate::container::mounts::MountContext;
+use crate::container::namespaces::ProcProbe;
+use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
+use crate::policy::{Origin, load};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    Namespace,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub output: Format,
+    pub name: Option<String>,
+    pub explain: bool,
+    pub running: bool,
+    pub group_by: Option<GroupBy>,
+    pub from_log: Vec<PathBuf>,
+    pub config_output: Option<PathBuf>,
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(options: &Options) -> i32 {
+    match advise_text(options) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("oci-psp-hook: advise: {e}");
+            2
+        }
+    }
+}
+
+/// One input container: its facts, and its view when we built it (to check
+/// the advice against).
+struct Input {
+    facts: Facts,
+    view: Option<ContainerView>,
+}
+
+fn advise_text(options: &Options) -> Result<String, String> {
+    check_options(options)?;
+    let inputs = collect(options)?;
+    let facts: Vec<Facts> = inputs.iter().map(|i| i.facts.clone()).collect();
+    let groups = match options.group_by {
+        Some(GroupBy::Namespace) => group::by_namespace(facts, options.name.as_deref()),
+        None => vec![group::Group {
+            name: options.name.clone().unwrap_or_else(|| DEFAULT_NAME.into()),
+            namespace: None,
+            facts,
+        }],
+    };
+    let mut docs = Vec::new();
+    for g in &groups {
+        let doc = advise::advise(&g.name, &g.facts);
+        let views = inputs.iter().filter(|i| g.facts.contains(&i.facts));
+        verify(&doc, views.filter_map(|i| i.view.as_ref()))?;
+        docs.push(doc);
+    }
+    if options.group_by.is_some() {
+        let config = group::configuration(&groups);
+        match &options.config_output {
+            Some(path) => write(path, &render_docs(options, &[config]))?,
+            None => docs.push(config),
+        }
+    }
+    Ok(render_docs(options, &docs))
+}
+
+/// Combinations of options that cannot work, before any input is read.
+fn check_options(options: &Options) -> Result<(), String> {
+    if options.explain && options.output == Format::Json {
+        return Err("--explain writes YAML comments; it cannot be used with --output json".into());
+    }
+    if options.config_output.is_some() && options.group_by.is_none() {
+        return Err("--config-output needs --group-by namespace".into());
+    }
+    match &options.name {
+        Some(name) if !valid_name(name) => Err(format!(
+            "--name {name:?}: a policy name is lowercase letters, digits, '-' and '.'"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A Kubernetes object name (DNS subdomain), as PodSecurityPolicy names are.
+fn valid_name(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    name.len() <= 253
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+}
+
+fn render_docs(options: &Options, docs: &[Document]) -> String {
+    match options.output {
+        Format::Yaml => render::yaml(docs, options.explain),
+        Format::Json => render::json(docs),
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+fn collect(options: &Options) -> Result<Vec<Input>, String> {
+    let mut inputs = Vec::new();
+    for path in &options.paths {
+        inputs.push(from_path(path)?);
+    }
+    if options.running {
+        let found = running::discover(Path::new("/")).map_err(|e| e.to_string())?;
+        if found.is_empty() {
+            return Err(
+                "--running: no running containers found (runc, containerd, crun state under /run)"
+                    .into(),
+            );
+        }
+        for r in found {
+            if let Some(input) = from_running(&r)? {
+                inputs.push(input);
+            }
+        }
+    }
+    for file in &options.from_log {
+        let log = from_log::read(file).map_err(|e| e.to_string())?;
+        if let Some(skipped) = log.skipped() {
+            eprintln!("oci-psp-hook: advise: {}: {skipped}", file.display());
+        }
+        if log.facts.is_empty() {
+            return Err(format!(
+                "{}: no decision records with container facts ({} records)",
+                file.display(),
+                log.records
+            ));
+        }
+        inputs.extend(
+            log.facts
+                .into_iter()
+                .map(|facts| Input { facts, view: None }),
+        );
+    }
+    if inputs.is_empty() {
+        return Err("no containers to advise from: give bundle directories or config.json files, --running or --from-log".into());
+    }
+    Ok(inputs)
+}
+
+/// A bundle directory or a config.json file.
+fn from_path(path: &Path) -> Result<Input, String> {
+    let config = if path.is_dir() {
+        path.join("config.json")
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = read_bounded(&config, CONFIG_LIMIT).map_err(|e| e.to_string())?;
+    input(&config, &bytes, label_of(path), None)
+}
+
+/// How an input is named: the bundle directory's name (`check` does the
+/// same), or the file's name when it is not a config.json.
+fn label_of(path: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let label = if absolute.is_dir() {
+        name(&absolute)
+    } else if name(&absolute).as_deref() == Some("config.json") {
+        absolute.parent().and_then(name)
+    } else {
+        name(&absolute)
+    };
+    label.unwrap_or_else(|| path.display().to_string())
+}
+
+fn from_running(r: &running::Running) -> Result<Option<Input>, String> {
+    let config = r.bundle.join("config.json");
+    let bytes = match read_bounded(&config, CONFIG_LIMIT) {
+        Ok(b) => b,
+        // It stopped and was removed while we looked.
+        Err(InputError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("{e} (container {}, {})", r.id, r.state.display())),
+    };
+    input(&config, &bytes, r.id.clone(), Some(r.pid)).map(Some)
+}
+
+fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<Input, String> {
+    let ctx = BuildContext {
+        id,
+        pid,
+        state_annotations: Default::default(),
+        mounts: MountContext::default(),
+        probe: &ProcProbe,
+    };
+    let view = build(&config.display().to_string(), bytes, &ctx).map_err(|e| e.to_string())?;
+    Ok(Input {
+        facts: Facts::from_view(&view),
+        view: Some(view),
+    })
+}
+
+/// The round-trip guarantee, at run time: the advice lints and admits every
+/// container it was made from. Failing it is a bug, never printed as advice.
+fn verify<'a>(
+    doc: &Document,
+    views: impl Iterator<Item = &'a ContainerView>,
+) -> Result<(), String> {
+    let text = render::yaml(std::slice::from_ref(doc), false);
+    let policies = load::parse("advised policy", &text, Origin::Builtin)
+        .map_err(|e| format!("internal error: the advised policy is invalid: {e}"))?;
+    let Some(policy) = policies.first() else {
+        return Err("internal error: no advised policy".into());
+    };
+    for view in views {
+        if let Some(v) = checks::evaluate(view, policy).violations.first() {
+            return Err(format!(
+                "internal error: the advised policy {:?} would deny {}: {v}",
+                policy.name,
+                view.label()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,466 @@
+//! `advise` driven through the real binary: the advice lints, and `check`
+//! with it admits every container it was made from — from config.json
+//! files, per namespace with the generated bindings, and from a log written
+//! by the real hook in audit mode.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_oci-psp-hook");
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.json"))
+}
+
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "{self:#?}");
+        self
+    }
+}
+
+/// Run the binary with a deadline.
+fn run(args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    if let Some(mut input) = child.stdin.take() {
+        use std::io::Write;
+        let _ = input.write_all(stdin);
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("{args:?} did not finish within {DEADLINE:?}"))
+        .expect("wait for the binary");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn bin(args: &[&str]) -> Run {
+    run(args, &[], b"")
+}
+
+/// A temporary directory, removed on drop.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new() -> Dir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "oci-psp-hook-advise-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A bundle directory holding a copy of a fixture as config.json.
+    fn bundle(&self, name: &str) -> PathBuf {
+        let bundle = self.0.join("bundles").join(name.replace('/', "-"));
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::copy(fixture(name), bundle.join("config.json")).unwrap();
+        bundle
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `check --policy FILE` exit code for one input.
+fn check(policy: &Path, input: &Path) -> Option<i32> {
+    bin(&["check", "--policy", s(policy), s(input)]).code
+}
+
+#[track_caller]
+fn admits_all(policy: &Path, inputs: &[PathBuf]) {
+    bin(&["lint", "--policy", s(policy)]).ok();
+    for input in inputs {
+        let r = bin(&["check", "--policy", s(policy), s(input)]);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "{} is not admitted: {r:#?}",
+            input.display()
+        );
+    }
+}
+
+const REAL: &[&str] = &[
+    "podman-default",
+    "podman-cap-add",
+    "podman-bind-etc",
+    "podman-bind-rw",
+    "podman-tmpfs",
+    "podman-sysctl",
+    "podman-restricted-ok",
+    "runc-restricted-ok",
+    "runc-spec-default",
+    "ctr-run-default",
+    "ctr-run-bind",
+    "ctr-run-host-network",
+];
+
+#[test]
+fn advice_lints_and_admits_every_input() {
+    let dir = Dir::new();
+    for inputs in [
+        REAL,
+        &["podman-privileged"],
+        &["podman-restricted-ok", "runc-restricted-ok"],
+    ] {
+        let paths: Vec<PathBuf> = inputs.iter().map(|n| fixture(n)).collect();
+        let mut args = vec!["advise", "--explain"];
+        args.extend(paths.iter().map(|p| s(p)));
+        let advice = bin(&args).ok();
+        let policy = dir.write("advised.yaml", &advice.stdout);
+        admits_all(&policy, &paths);
+    }
+}
+
+#[test]
+fn advice_admits_nothing_more() {
+    let dir = Dir::new();
+    let advice = bin(&[
+        "advise",
+        s(&fixture("podman-restricted-ok")),
+        s(&fixture("runc-restricted-ok")),
+    ])
+    .ok();
+    assert!(
+        advice.stdout.contains("  name: advised\n"),
+        "{}",
+        advice.stdout
+    );
+    let policy = dir.write("advised.yaml", &advice.stdout);
+    for more in [
+        "podman-default",
+        "podman-privileged",
+        "podman-host-pid",
+        "podman-bind-etc",
+        "podman-root-user",
+    ] {
+        assert_eq!(
+            check(&policy, &fixture(more)),
+            Some(1),
+            "{more} is admitted"
+        );
+    }
+}
+
+#[test]
+fn json_output_and_bundle_directories() {
+    let dir = Dir::new();
+    let bundles = [dir.bundle("podman-bind-etc"), dir.bundle("ctr-run-default")];
+    let advice = bin(&[
+        "advise",
+        "--output",
+        "json",
+        "--name",
+        "web",
+        s(&bundles[0]),
+        s(&bundles[1]),
+    ])
+    .ok();
+    let value: Value = serde_json::from_str(&advice.stdout).unwrap();
+    assert_eq!(value["metadata"]["name"], "web");
+    assert_eq!(
+        value["spec"]["allowedHostPaths"],
+        json!([{"pathPrefix": "/etc", "readOnly": true}])
+    );
+    let policy = dir.write("web.json", &advice.stdout);
+    admits_all(&policy, &bundles);
+}
+
+#[test]
+fn one_policy_per_namespace_with_bindings() {
+    let dir = Dir::new();
+    let cri = [
+        "team-a-web",
+        "team-a-web-sandbox",
+        "team-a-worker",
+        "team-b-shipper",
+        "kube-system-proxy",
+    ];
+    let mut inputs: Vec<PathBuf> = cri
+        .iter()
+        .map(|n| fixture(&format!("advise/{n}")))
+        .collect();
+    inputs.push(fixture("podman-default"));
+    let config = dir.0.join("advised-config.yaml");
+    let mut args = vec![
+        "advise",
+        "--group-by",
+        "namespace",
+        "--explain",
+        "--config-output",
+        s(&config),
+    ];
+    args.extend(inputs.iter().map(|p| s(p)));
+    let advice = bin(&args).ok();
+    let names: Vec<&str> = advice
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  name: "))
+        .collect();
+    assert_eq!(names, ["kube-system", "team-a", "team-b", "default"]);
+    assert!(!advice.stdout.contains("HookConfiguration"));
+    dir.write("policies.d/advised.yaml", &advice.stdout);
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        config_text.contains("kind: HookConfiguration\n"),
+        "{config_text}"
+    );
+    let config = dir.write(
+        "config.yaml",
+        &format!("{config_text}policyDirectory: policies.d\n"),
+    );
+    bin(&["lint", "--config", s(&config)]).ok();
+    for input in &inputs {
+        let r = bin(&["check", "--config", s(&config), s(input)]);
+        assert_eq!(
+            r.code,
+            Some(0),
+            "{} is not admitted: {r:#?}",
+            input.display()
+        );
+    }
+    // kube-proxy's privileges are kube-system's only
+    let proxy = std::fs::read_to_string(fixture("advise/kube-system-proxy"))
+        .unwrap()
+        .replace("\"kube-system\"", "\"team-a\"");
+    let moved = dir.write("moved/config.json", &proxy);
+    assert_eq!(
+        bin(&["check", "--config", s(&config), s(&moved)]).code,
+        Some(1)
+    );
+
+    // Without --config-output the configuration is the last document.
+    let mut args = vec!["advise", "--group-by", "namespace"];
+    args.extend(inputs.iter().map(|p| s(p)));
+    let advice = bin(&args).ok();
+    let last = advice.stdout.rsplit("---\n").next().unwrap();
+    assert!(
+        last.starts_with("apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\n"),
+        "{last}"
+    );
+}
+
+#[test]
+fn from_the_log_of_the_hook_in_audit_mode() {
+    let dir = Dir::new();
+    let socket = dir.0.join("log.sock");
+    let log = UnixDatagram::bind(&socket).unwrap();
+    log.set_read_timeout(Some(DEADLINE)).unwrap();
+    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
+    let config = dir.write(
+        "config.yaml",
+        "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\nmode: audit\ndefaultPolicies: [builtin:restricted]\n",
+    );
+    let inputs = [
+        "podman-default",
+        "podman-bind-rw",
+        "podman-cap-add",
+        "ctr-run-host-network",
+        "runc-restricted-ok",
+        "advise/team-a-web",
+        "advise/team-b-shipper",
+    ];
+    let mut records = String::new();
+    let mut bundles = Vec::new();
+    for (i, name) in inputs.iter().enumerate() {
+        let bundle = dir.bundle(name);
+        let state = json!({"ociVersion": "1.0.2", "id": format!("c{i}"), "status": "creating", "bundle": bundle});
+        let r = run(
+            &["hook", "--config", s(&config)],
+            &[("OCI_PSP_HOOK_LOG_SOCKET", &socket)],
+            state.to_string().as_bytes(),
+        );
+        assert_eq!(r.code, Some(0), "audit mode lets {name} start: {r:#?}");
+        let mut buf = vec![0u8; 1 << 20];
+        let n = log.recv(&mut buf).expect("a log record");
+        let record = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(record.contains(" decision {"), "{record}");
+        records.push_str(record.trim_end());
+        records.push('\n');
+        bundles.push(bundle);
+    }
+    assert!(
+        records.contains("\"verdict\":\"deny\""),
+        "restricted would deny some: {records}"
+    );
+    let log_file = dir.write("hook.log", &records);
+    let advice = bin(&["advise", "--from-log", s(&log_file)]).ok();
+    assert_eq!(advice.stderr, "");
+    // what the log showed, and only that
+    for part in [
+        "hostNetwork: true",
+        "- SYS_ADMIN\n",
+        "pathPrefix: /tmp/psp-data}",
+        "- {max: 32767, min: 32767}",
+    ] {
+        assert!(
+            advice.stdout.contains(part),
+            "{part} not in {}",
+            advice.stdout
+        );
+    }
+    assert!(
+        advice.stdout.contains("hostPID: false\n"),
+        "{}",
+        advice.stdout
+    );
+    let policy = dir.write("advised.yaml", &advice.stdout);
+    admits_all(&policy, &bundles);
+}
+
+#[test]
+fn errors_exit_2_and_say_why() {
+    let r = bin(&["advise"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("no containers to advise from"), "{r:#?}");
+    let r = bin(&["advise", "/nonexistent/config.json"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("/nonexistent/config.json"), "{r:#?}");
+    let podman = fixture("podman-default");
+    let r = bin(&["advise", "--explain", "--output", "json", s(&podman)]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("--explain"), "{r:#?}");
+    let r = bin(&["advise", "--config-output", "/tmp/x", s(&podman)]);
+    assert_eq!(r.code, Some(2));
+    let r = bin(&["advise", "--name", "Bad_Name", s(&podman)]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("--name \"Bad_Name\""), "{r:#?}");
+    let r = bin(&["advise", "--from-log", "/nonexistent/log"]);
+    assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("/nonexistent/log: cannot read"), "{r:#?}");
+}
+
+/// A container started with `runc run -d`, killed and deleted on drop.
+struct RuncContainer {
+    id: String,
+}
+
+impl Drop for RuncContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("runc")
+            .args(["kill", &self.id, "KILL"])
+            .output();
+        for _ in 0..50 {
+            let deleted = Command::new("runc")
+                .args(["delete", "--force", &self.id])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if deleted {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn running_containers_through_runc() {
+    let root = nix_is_root();
+    let (Some(_), Some(busybox), true) = (which("runc"), which("busybox"), root) else {
+        eprintln!("skipped: needs root, runc and busybox");
+        return;
+    };
+    let dir = Dir::new();
+    let bundle = dir.0.join("bundle");
+    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+    std::fs::copy(&busybox, bundle.join("rootfs/bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin/sleep")).unwrap();
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("runc-spec-default")).unwrap())
+            .unwrap();
+    config["process"]["terminal"] = json!(false);
+    // It ends by itself should the test process die before cleaning up.
+    config["process"]["args"] = json!(["/bin/sleep", "30"]);
+    config["process"]["user"] = json!({"uid": 4321, "gid": 4321, "additionalGids": [4400]});
+    std::fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+    let container = RuncContainer {
+        id: format!("oci-psp-hook-advise-{}", std::process::id()),
+    };
+    let started = Command::new("runc")
+        .args(["run", "-d", "--bundle", s(&bundle), &container.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(started.success(), "runc run: {started:?}");
+    // Other containers of the host may run too: ours must be among them.
+    let advice = bin(&["advise", "--running", "--explain"]).ok();
+    assert!(advice.stdout.contains(&container.id), "{}", advice.stdout);
+    assert!(
+        advice.stdout.contains("- {max: 4400, min: 4400}"),
+        "{}",
+        advice.stdout
+    );
+    let policy = dir.write("advised.yaml", &advice.stdout);
+    admits_all(&policy, &[bundle]);
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
