@@ -9,7 +9,7 @@ use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
 use crate::decision::{ContainerInfo, Decision, Verdict};
 use crate::input::{CONFIG_LIMIT, read_bounded};
-use crate::policy::select::Flags;
+use crate::policy::select::{Flags, Sources};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -64,7 +64,13 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         mounts: MountContext::default(),
         probe: &ProcProbe,
     };
-    decide(flags, &config_path.display().to_string(), &config, &ctx)
+    decide(
+        flags,
+        Sources::load,
+        &config_path.display().to_string(),
+        &config,
+        &ctx,
+    )
 }
 
 /// The one-line verdict, then each finding on its own line.

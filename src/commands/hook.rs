@@ -19,13 +19,22 @@ use crate::policy::select::Flags;
 /// The fields of the OCI state the hook uses. Unknown fields are ignored:
 /// the state grows with runtime versions.
 #[derive(Debug, Deserialize)]
-struct State {
+pub struct State {
     #[serde(default)]
     id: String,
     pid: Option<i32>,
     bundle: Option<PathBuf>,
     #[serde(default)]
     annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// Parse the OCI state read from stdin; the error is the reason the hook
+/// gives. Pure, for the fuzz target `oci_state`.
+pub fn parse_state(bytes: &[u8]) -> Result<State, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("no OCI state on stdin (is this running as an OCI hook?)".into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("OCI state on stdin is not valid: {e}"))
 }
 
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
@@ -39,15 +48,9 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         Ok(b) => b,
         Err(e) => return Decision::error(unknown, e.to_string()),
     };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Decision::error(
-            unknown,
-            "no OCI state on stdin (is this running as an OCI hook?)",
-        );
-    }
-    let state: State = match serde_json::from_slice(&bytes) {
+    let state = match parse_state(&bytes) {
         Ok(s) => s,
-        Err(e) => return Decision::error(unknown, format!("OCI state on stdin is not valid: {e}")),
+        Err(why) => return Decision::error(unknown, why),
     };
     let info = ContainerInfo {
         id: state.id.clone(),
@@ -71,7 +74,13 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         },
         probe: &ProcProbe,
     };
-    decide(flags, &config_path.display().to_string(), &config, &ctx)
+    decide(
+        flags,
+        crate::policy::cache::load,
+        &config_path.display().to_string(),
+        &config,
+        &ctx,
+    )
 }
 
 /// Log the decision, tell the runtime's user why on stderr — one line, as

@@ -14,11 +14,21 @@ pub mod uninstall;
 use crate::container::ContainerView;
 use crate::container::build::{BuildContext, build};
 use crate::decision::{ContainerInfo, Decision};
+use crate::policy::load::PolicyError;
 use crate::policy::select::{Flags, Sources};
 
 /// Decide on a container from its config.json: load the policies, build the
 /// view, select, evaluate. Any failure is an error decision (blocked).
-pub fn decide(flags: &Flags, config_file: &str, config: &[u8], ctx: &BuildContext) -> Decision {
+/// How the policies are loaded: fresh (`check`), or through the hook's cache.
+pub type Loader = fn(&Flags) -> Result<Sources, PolicyError>;
+
+pub fn decide(
+    flags: &Flags,
+    load: Loader,
+    config_file: &str,
+    config: &[u8],
+    ctx: &BuildContext,
+) -> Decision {
     let info = ContainerInfo {
         id: ctx.id.clone(),
         ..Default::default()
@@ -28,7 +38,7 @@ pub fn decide(flags: &Flags, config_file: &str, config: &[u8], ctx: &BuildContex
         Err(e) => return Decision::error(info, e.to_string()),
     };
     let info = ContainerInfo::of(&view);
-    let sources = match Sources::load(flags) {
+    let sources = match load(flags) {
         Ok(sources) => sources,
         Err(e) => return Decision::error(info, format!("invalid policy: {e}")),
     };

@@ -46,7 +46,7 @@ struct Binding {
 }
 
 /// A loaded configuration with every policy it can name.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct Config {
     pub path: PathBuf,
     pub mode: Mode,
@@ -70,7 +70,17 @@ impl Config {
         let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let bytes = read_trusted(&real, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
         let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
-        let raw: File = serde_saphyr::from_str(&text).map_err(|e| at.yaml(&e))?;
+        Config::parse(path, &real, &text)
+    }
+
+    /// Parse the text of a configuration file read from `path`; `real` is
+    /// `path` with its symlinks resolved (a relative `policyDirectory` is
+    /// taken from its parent, and the file itself is never read as a
+    /// policy). The policy directory is read from disk.
+    pub fn parse(path: &Path, real: &Path, text: &str) -> Result<Config, PolicyError> {
+        let file = path.display().to_string();
+        let at = At { file: &file };
+        let raw: File = serde_saphyr::from_str(text).map_err(|e| at.yaml(&e))?;
         if raw.api_version.value != API_VERSION {
             return Err(at.spanned(
                 &raw.api_version,
@@ -100,7 +110,7 @@ impl Config {
             Some(parent) => parent.join(dir),
             None => PathBuf::from(dir),
         };
-        let policies = load_directory(&policy_directory, &real, &at)?;
+        let policies = load_directory(&policy_directory, real, &at)?;
         let mut config = Config {
             path: path.to_path_buf(),
             mode: raw.mode.unwrap_or(Mode::Enforce),

@@ -14,7 +14,7 @@ use super::{
 use crate::container::capabilities::normalize;
 use crate::input::{POLICY_LIMIT, read_trusted};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub struct PolicyError {
     pub file: String,
     pub line: Option<u64>,

@@ -3,6 +3,7 @@
 //! ([`builtin`]) are turned into.
 
 pub mod builtin;
+pub mod cache;
 pub mod config;
 pub mod load;
 pub mod psp;
@@ -10,8 +11,10 @@ pub mod select;
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 /// An inclusive id range of a PSP rule (`min`..=`max`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRange {
     pub min: u32,
     pub max: u32,
@@ -43,7 +46,7 @@ pub fn describe_ranges(ranges: &[IdRange]) -> String {
 }
 
 /// runAsUser, runAsGroup, supplementalGroups and fsGroup rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdRule {
     RunAsAny,
     /// The id must be in one of the ranges. (`MayRunAs` is the same at the
@@ -63,7 +66,7 @@ impl IdRule {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeLinuxOptions {
     pub user: Option<String>,
     pub role: Option<String>,
@@ -71,7 +74,7 @@ pub struct SeLinuxOptions {
     pub level: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SeLinuxRule {
     RunAsAny,
     /// PSP `MustRunAs`: each field set in the options must match the label.
@@ -85,7 +88,7 @@ pub enum SeLinuxRule {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcMountType {
     Default,
     Unmasked,
@@ -93,7 +96,7 @@ pub enum ProcMountType {
 
 /// Seccomp or AppArmor profile names a policy admits, in PSP annotation
 /// syntax (`runtime/default`, `localhost/<name>`, `unconfined`, `*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileRule {
     /// `None`: no restriction.
     pub allowed: Option<Vec<String>>,
@@ -108,14 +111,14 @@ impl ProfileRule {
     };
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowedHostPath {
     pub path_prefix: PathBuf,
     pub read_only: bool,
 }
 
 /// Where a policy came from, for messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Origin {
     Builtin,
     File(PathBuf),
@@ -132,7 +135,7 @@ impl std::fmt::Display for Origin {
 
 /// One policy, normalized. Capability names are `CAP_X`; `*` and `ALL` keep
 /// their PSP meaning.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
     pub origin: Origin,

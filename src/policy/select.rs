@@ -10,14 +10,14 @@ use super::{Policy, builtin};
 use crate::container::ContainerView;
 
 /// The policy flags shared by `hook`, `check` and `lint`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Flags {
     pub policies: Vec<PathBuf>,
     pub profiles: Vec<String>,
     pub config: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Sources {
     /// Policies named on the command line judge every container.
     Explicit(Vec<Policy>),

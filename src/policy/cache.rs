@@ -1,0 +1,331 @@
+//! The hook's cache of loaded policy sets.
+//!
+//! Parsing YAML is most of the hook's own work (a PSP costs about as much as
+//! the rest of a decision), and a node with a directory of policies would
+//! pay it for each of them on every container start. So the hook keeps what
+//! it loaded — the configuration and its policies, normalized — in
+//! `/run/oci-psp-hook/cache/`, keyed by its flags, with the identity of every
+//! file it read (device, inode, size, modification and change times; for the
+//! policy directory too, so an added or removed file counts). Any difference
+//! and the files are read again: a changed policy is never judged by an old
+//! copy. Only root writes the cache (directory 0700, files 0600, written
+//! beside and renamed into place); an entry that is not root's own is
+//! ignored. `lint` and `check` never use it.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Origin;
+use super::load::PolicyError;
+use super::select::{Flags, Sources};
+use crate::input::read_bounded;
+
+pub const DEFAULT_DIR: &str = "/run/oci-psp-hook/cache";
+/// Test override of the cache directory; empty disables the cache.
+pub const DIR_ENV: &str = "OCI_PSP_HOOK_CACHE_DIR";
+const ENTRY_LIMIT: u64 = 32 << 20;
+/// Entries kept; older ones are removed when a new one is written.
+const MAX_ENTRIES: usize = 64;
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    fn still_holds(&self) -> bool {
+        Stamp::of(&self.path).as_ref() == Some(self)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    stamps: Vec<Stamp>,
+    sources: Sources,
+}
+
+/// The sources for these flags: from the cache when every file is as it
+/// was, else loaded (and cached when possible).
+pub fn load(flags: &Flags) -> Result<Sources, PolicyError> {
+    let Some(dir) = cache_dir() else {
+        return Sources::load(flags);
+    };
+    let key = key(flags);
+    let path = dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
+    if let Some(sources) = lookup(&path, &key) {
+        return Ok(sources);
+    }
+    // Stamped before reading, so a file changed while it is read is read
+    // again next time.
+    let before = stamps_before(flags);
+    let sources = Sources::load(flags)?;
+    if let Some(stamps) = stamps_of(&sources, before) {
+        store(
+            &dir,
+            &path,
+            &Entry {
+                key,
+                stamps,
+                sources: sources.clone(),
+            },
+        );
+    }
+    Ok(sources)
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os(DIR_ENV) {
+        Some(d) if d.is_empty() => return None,
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(DEFAULT_DIR),
+    };
+    (nix::unistd::geteuid().is_root()).then_some(dir)
+}
+
+fn key(flags: &Flags) -> String {
+    format!(
+        "{} {}",
+        env!("CARGO_PKG_VERSION"),
+        serde_json::to_string(flags).unwrap_or_default()
+    )
+}
+
+/// FNV-1a: a file name for the key, not a security boundary (the key is
+/// compared in full).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Only root's own entries, writable by no one else, are trusted.
+fn trusted(path: &Path) -> bool {
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.uid() == 0 && m.permissions().mode() & 0o077 == 0)
+}
+
+fn lookup(path: &Path, key: &str) -> Option<Sources> {
+    if !trusted(path.parent()?) || !trusted(path) {
+        return None;
+    }
+    let bytes = read_bounded(path, ENTRY_LIMIT).ok()?;
+    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    (entry.key == key && entry.stamps.iter().all(Stamp::still_holds)).then_some(entry.sources)
+}
+
+/// The files the flags name (the configuration file, or the policy files),
+/// stamped before they are read.
+fn stamps_before(flags: &Flags) -> Vec<Option<Stamp>> {
+    let explicit = !flags.policies.is_empty() || !flags.profiles.is_empty();
+    let config = match (&flags.config, explicit) {
+        (Some(path), _) => Some(path.clone()),
+        (None, false) => Some(PathBuf::from(super::config::DEFAULT_PATH)),
+        (None, true) => None,
+    };
+    config
+        .iter()
+        .chain(flags.policies.iter())
+        .map(|p| Stamp::of(p))
+        .collect()
+}
+
+/// Every file the sources came from; `None` when one cannot be stamped or
+/// changed while it was read (then nothing is cached).
+fn stamps_of(sources: &Sources, before: Vec<Option<Stamp>>) -> Option<Vec<Stamp>> {
+    // No configuration file at the default path: nothing to parse, nothing
+    // worth caching (and its absence cannot be stamped).
+    if matches!(sources, Sources::Default) {
+        return None;
+    }
+    let mut stamps: Vec<Stamp> = before.into_iter().collect::<Option<Vec<_>>>()?;
+    if let Sources::Config(config) = sources {
+        stamps.push(Stamp::of(&config.policy_directory)?);
+        for policy in config.policies.values() {
+            if let Origin::File(file) = &policy.origin {
+                stamps.push(Stamp::of(file)?);
+            }
+        }
+    }
+    stamps.dedup();
+    stamps.iter().all(Stamp::still_holds).then_some(stamps)
+}
+
+/// Write the entry beside its place and rename it in: a reader sees the old
+/// entry or the new one, never half of one. Failures only cost speed.
+fn store(dir: &Path, path: &Path, entry: &Entry) {
+    if std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .is_err()
+        || !trusted(dir)
+    {
+        return;
+    }
+    let Ok(text) = serde_json::to_vec(entry) else {
+        return;
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}",
+        std::process::id(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&text));
+    if written.is_err() || std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return;
+    }
+    prune(dir);
+}
+
+fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= MAX_ENTRIES {
+        return;
+    }
+    files.sort();
+    for (_, old) in files.iter().take(files.len() - MAX_ENTRIES) {
+        let _ = std::fs::remove_file(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn policy_file(dir: &Path, name: &str) -> PathBuf {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/restricted-psp.yaml"
+        ))
+        .unwrap();
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            text.replace("name: restricted", &format!("name: {name}")),
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn changed_file_is_read_again() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root caches
+        }
+        let base = Dir(std::env::temp_dir().join(format!("psp-cache-{}", std::process::id())));
+        std::fs::create_dir_all(&base.0).unwrap();
+        let cache = base.0.join("cache");
+        let file = policy_file(&base.0, "one");
+        let flags = Flags {
+            policies: vec![file.clone()],
+            ..Default::default()
+        };
+        let names = |s: &Sources| {
+            s.all_policies()
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+        };
+
+        let key = key(&flags);
+        let entry_path = cache.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
+        let before = stamps_before(&flags);
+        let sources = Sources::load(&flags).unwrap();
+        let stamps = stamps_of(&sources, before).unwrap();
+        store(
+            &cache,
+            &entry_path,
+            &Entry {
+                key: key.clone(),
+                stamps,
+                sources,
+            },
+        );
+        assert!(trusted(&entry_path));
+        assert_eq!(
+            lookup(&entry_path, &key).map(|s| names(&s)),
+            Some(vec!["one".to_string()])
+        );
+
+        // the same size, a new name: ctime/mtime differ, the entry is stale
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("name: one", "name: two");
+        std::fs::write(&file, text).unwrap();
+        assert!(lookup(&entry_path, &key).is_none());
+        // another key never matches
+        assert!(lookup(&entry_path, "other").is_none());
+        // an entry anyone could write is not trusted
+        std::fs::set_permissions(&entry_path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(!trusted(&entry_path));
+    }
+
+    #[test]
+    fn directory_changes_invalidate() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let base = Dir(std::env::temp_dir().join(format!("psp-cache-dir-{}", std::process::id())));
+        let policies = base.0.join("policies.d");
+        std::fs::create_dir_all(&policies).unwrap();
+        policy_file(&policies, "one");
+        let config = base.0.join("config.yaml");
+        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
+        let flags = Flags {
+            config: Some(config),
+            ..Default::default()
+        };
+        let before = stamps_before(&flags);
+        let sources = Sources::load(&flags).unwrap();
+        let stamps = stamps_of(&sources, before).unwrap();
+        assert!(stamps.iter().all(Stamp::still_holds));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        policy_file(&policies, "two");
+        assert!(
+            !stamps.iter().all(Stamp::still_holds),
+            "a new policy file changes the directory"
+        );
+    }
+}
