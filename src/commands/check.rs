@@ -36,6 +36,8 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         (path.to_path_buf(), parent)
     };
+    // Relative bind sources are relative to the bundle: make it absolute.
+    let bundle = std::path::absolute(&bundle).unwrap_or(bundle);
     // Offline there is no runtime id: the bundle directory's name stands in
     // (podman's and CRI-O's bundles are `<id>/userdata`).
     let id = bundle
@@ -61,7 +63,10 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         id,
         pid: None,
         state_annotations: Default::default(),
-        mounts: MountContext::default(),
+        mounts: MountContext {
+            bundle: Some(bundle.clone()),
+            ..Default::default()
+        },
         probe: &ProcProbe,
     };
     decide(

@@ -176,7 +176,7 @@ fn verify_mounts(
     let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
     for mount in view.mounts.iter_mut().filter(|m| m.bind) {
         let point = kernel::mount_point(&rootfs, &mount.destination);
-        let expected = resolve_host_path(Path::new(&mount.source));
+        let expected = resolve_host_path(&ctx.host_path(&mount.source));
         match tables.verify(&point, &expected) {
             Truth::Matches => {}
             Truth::Differs(real) => replace_source(mount, &real, ctx),

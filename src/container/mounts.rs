@@ -139,6 +139,17 @@ impl Default for MountContext {
     }
 }
 
+impl MountContext {
+    /// A bind source as the runtime reads it: a relative one is relative to
+    /// the bundle (runc's rule).
+    pub fn host_path(&self, source: &str) -> PathBuf {
+        match &self.bundle {
+            Some(bundle) if Path::new(source).is_relative() => bundle.join(source),
+            _ => PathBuf::from(source),
+        }
+    }
+}
+
 pub fn is_bind(fstype: &str, options: &[String]) -> bool {
     fstype == "bind" || options.iter().any(|o| o == "bind" || o == "rbind")
 }
@@ -205,7 +216,7 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
 }
 
 fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
-    let resolved = resolve_host_path(Path::new(source));
+    let resolved = resolve_host_path(&ctx.host_path(source));
     if is_runtime_managed(&resolved, ctx) {
         return MountKind::RuntimeManaged;
     }
@@ -386,6 +397,10 @@ fn csi_driver(pod_dir: &Path, name: &str) -> Option<String> {
 /// existing one through the filesystem (symlinks), `..` on what it resolved
 /// to; from the first missing component on, lexically.
 pub fn resolve_host_path(path: &Path) -> PathBuf {
+    // The whole path in one realpath when it exists (the common case).
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
     let mut resolved = PathBuf::from("/");
     let mut exists = true;
     for c in path.components() {
@@ -617,6 +632,21 @@ mod tests {
         assert_eq!(
             classify("/host-proc", "proc", "proc", &[], &c).volume_types(),
             ["hostPath"]
+        );
+    }
+
+    #[test]
+    fn relative_bind_source_is_under_the_bundle() {
+        let c = MountContext {
+            bundle: Some("/srv/bundle".into()),
+            ..Default::default()
+        };
+        let m = classify("/data", "data/../files", "bind", &opts(&["rbind"]), &c);
+        assert_eq!(
+            m.kind,
+            MountKind::HostPath {
+                resolved: "/srv/bundle/files".into()
+            }
         );
     }
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Whole-process cost of the hook, side by side with /bin/true and runc.
+
+Prints the ratios issue 5 sets as goals (median hook / median /bin/true <= 1.25;
+runc run with the hook / without <= 1.10 on lower quartiles of 60 alternating
+runs; 1000 mounts and 100 policies each <= 2x the typical case; peak RSS under
+8 MiB) and exits 1 when one is missed. Timing is spawn-to-reap wall time of
+each process (posix_spawn + wait4), the same harness for both sides of a
+ratio; runs alternate so load drifts hit both alike.
+
+Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+POLICY = os.path.join(REPO, "examples", "restricted-psp.yaml")
+FIXTURE = os.path.join(REPO, "tests", "fixtures", "podman-default.json")
+
+
+def spawn(argv, stdin_path):
+    """Wall time in microseconds and exit code of one process."""
+    fd = os.open(stdin_path, os.O_RDONLY)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        start = time.perf_counter_ns()
+        pid = os.posix_spawn(argv[0], argv, {}, file_actions=[
+            (os.POSIX_SPAWN_DUP2, fd, 0),
+            (os.POSIX_SPAWN_DUP2, null, 1),
+            (os.POSIX_SPAWN_DUP2, null, 2),
+        ])
+        _, status = os.waitpid(pid, 0)
+        elapsed = (time.perf_counter_ns() - start) / 1000
+    finally:
+        os.close(fd)
+        os.close(null)
+    return elapsed, os.waitstatus_to_exitcode(status)
+
+
+def peak_rss(argv, stdin_path):
+    with open(stdin_path) as stdin:
+        out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdin=stdin,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def alternate(a, b, stdin, runs):
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(spawn(a, stdin)[0])
+        tb.append(spawn(b, stdin)[0])
+    return ta, tb
+
+
+def state_file(work, bundle, name):
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        json.dump({"ociVersion": "1.0.2", "id": name, "status": "creating", "bundle": bundle}, f)
+    return path
+
+
+def bundle_with(work, name, config):
+    bundle = os.path.join(work, name)
+    os.makedirs(bundle)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+    return bundle
+
+
+def lower_quartile(values):
+    return statistics.quantiles(values, n=4)[0]
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    hook = os.path.abspath(sys.argv[1])
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 400
+    results = []
+    work = tempfile.mkdtemp(prefix="oci-psp-hook-perf.")
+    base = json.load(open(FIXTURE))
+
+    # Typical: the restricted example policy, a real podman config.json (~10 KB).
+    typical = state_file(work, bundle_with(work, "typical", base), "typical.json")
+    argv = [hook, "hook", "--policy", POLICY]
+    spawn(argv, typical)  # warm the page cache and the policy cache
+    t_true, t_hook = alternate(["/bin/true"], argv, typical, runs)
+    m_true, m_hook = statistics.median(t_true), statistics.median(t_hook)
+    results.append(("hook vs /bin/true (median)", m_hook / m_true, 1.25,
+                    f"{m_hook:.0f} us vs {m_true:.0f} us"))
+
+    # 1000 mounts: binds of a host directory, as many tmpfs.
+    many = dict(base)
+    many["mounts"] = base["mounts"] + [
+        {"destination": f"/m{i}", "type": "bind", "source": "/usr/share", "options": ["rbind", "ro"]}
+        if i % 2 else {"destination": f"/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+        for i in range(1000)]
+    mounts = state_file(work, bundle_with(work, "mounts", many), "mounts.json")
+    spawn(argv, mounts)
+    t_typ, t_many = [], []
+    for _ in range(runs // 2):
+        t_typ.append(spawn(argv, typical)[0])
+        t_many.append(spawn(argv, mounts)[0])
+    ratio = statistics.median(t_many) / statistics.median(t_typ)
+    results.append(("1000 mounts vs typical (median)", ratio, 2.0,
+                    f"{statistics.median(t_many):.0f} us vs {statistics.median(t_typ):.0f} us"))
+
+    # 100 PSPs, only the last admits (all bound, evaluated in order).
+    policies = os.path.join(work, "policies.d")
+    os.makedirs(policies)
+    text = open(POLICY).read()
+    for i in range(1, 101):
+        body = text.replace("name: restricted", f"name: p{i:03d}")
+        if i == 100:
+            body = body.replace("max: 32768", "max: 65535").replace("min: 32767\n    rule: MustRunAs\n  seLinux", "min: 0\n    rule: MustRunAs\n  seLinux")
+            body = body.replace("requiredDropCapabilities:\n  - ALL", "allowedCapabilities:\n  - '*'")
+            body = body.replace("allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true")
+            body = body.replace("  fsGroup:\n    ranges:\n    - max: 32767\n      min: 32767\n    rule: MustRunAs", "  fsGroup:\n    rule: RunAsAny")
+            body = body.replace("  supplementalGroups:\n    ranges:\n    - max: 32767\n      min: 32767\n    rule: MustRunAs", "  supplementalGroups:\n    rule: RunAsAny")
+        with open(os.path.join(policies, f"p{i:03d}.yaml"), "w") as f:
+            f.write(body)
+    config = os.path.join(work, "config.yaml")
+    with open(config, "w") as f:
+        f.write("apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\n"
+                "defaultPolicies: [" + ", ".join(f"p{i:03d}" for i in range(1, 101)) + "]\n")
+    argv100 = [hook, "hook", "--config", config]
+    _, code = spawn(argv100, typical)
+    if code != 0:
+        sys.exit(f"perf.py: the 100-policy case should be admitted by the last policy (exit {code})")
+    t_typ, t_100 = [], []
+    for _ in range(runs // 2):
+        t_typ.append(spawn(argv, typical)[0])
+        t_100.append(spawn(argv100, typical)[0])
+    ratio = statistics.median(t_100) / statistics.median(t_typ)
+    results.append(("100 policies, last admits, vs typical (median)", ratio, 2.0,
+                    f"{statistics.median(t_100):.0f} us vs {statistics.median(t_typ):.0f} us"))
+
+    # Peak RSS, typical case: through GNU time, which forks (a vfork'd child
+    # would report the parent's RSS from before its exec).
+    rss = max(peak_rss(argv, typical) for _ in range(10))
+    results.append(("peak RSS, typical (MiB)", rss / 1024, 8.0, f"{rss} KiB"))
+
+    # runc run with and without the hook: 60 alternating runs, lower quartiles.
+    if os.geteuid() == 0 and subprocess.run(["which", "runc"], capture_output=True).returncode == 0:
+        results.append(runc_ratio(work, hook))
+    else:
+        print("skip: runc run ratio needs root and runc")
+
+    print(f"{'measure':<50} {'ratio':>8} {'goal':>6}  detail")
+    failed = 0
+    for name, value, goal, detail in results:
+        ok = value <= goal
+        failed += not ok
+        print(f"{name:<50} {value:8.2f} {goal:6.2f}  {detail}{'' if ok else '   <-- missed'}")
+    print(f"machine: {os.cpu_count()} cores, {os.uname().release}, load {os.getloadavg()[0]:.2f}")
+    subprocess.run(["rm", "-rf", work])
+    print(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+def runc_ratio(work, hook):
+    rootfs = os.path.join(work, "rootfs")
+    os.makedirs(os.path.join(rootfs, "bin"))
+    subprocess.run(["cp", "/bin/busybox", os.path.join(rootfs, "bin", "busybox")], check=True)
+    os.symlink("busybox", os.path.join(rootfs, "bin", "true"))
+    bundles = {}
+    for name, hooked in (("plain", False), ("hooked", True)):
+        bundle = os.path.join(work, "runc-" + name)
+        os.makedirs(bundle)
+        subprocess.run(["runc", "spec", "--bundle", bundle], check=True)
+        c = json.load(open(os.path.join(bundle, "config.json")))
+        c["root"] = {"path": rootfs, "readonly": True}
+        c["process"].update(terminal=False, args=["/bin/true"], noNewPrivileges=True,
+                            user={"uid": 32767, "gid": 32767, "additionalGids": [32767]}, capabilities={})
+        if hooked:
+            c["hooks"] = {"createRuntime": [{"path": hook, "args": ["oci-psp-hook", "hook", "--policy", POLICY]}]}
+        json.dump(c, open(os.path.join(bundle, "config.json"), "w"))
+        bundles[name] = bundle
+    state = os.path.join(work, "runc-state")
+    times = {"plain": [], "hooked": []}
+    for i in range(60):
+        for name in ("plain", "hooked"):
+            argv = ["/usr/sbin/runc", "--root", state, "run", "--bundle", bundles[name], f"perf-{name}-{i}"]
+            elapsed, code = spawn(argv, os.devnull)
+            if code != 0:
+                sys.exit(f"perf.py: runc run {name} failed with {code}")
+            times[name].append(elapsed)
+    plain, hooked = lower_quartile(times["plain"]), lower_quartile(times["hooked"])
+    return ("runc run with hook vs without (lower quartile)", hooked / plain, 1.10,
+            f"{hooked:.0f} us vs {plain:.0f} us")
+
+
+if __name__ == "__main__":
+    main()
