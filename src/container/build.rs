@@ -1,14 +1,14 @@
 //! Building the [`ContainerView`] from config.json.
 //!
-//! config.json is parsed with oci-spec, except the two parts where a runtime
-//! newer than this build may write values oci-spec does not know yet: the
-//! capability sets (judged by name) and the seccomp profile (only its presence
-//! and default action matter here). Those are taken from the raw JSON first.
+//! config.json is parsed by [`oci`] (oci-spec types, lenient where a newer
+//! runtime may write what this build does not know); here its facts are
+//! interpreted: namespaces judged, mounts classified, in hook mode checked
+//! against the kernel.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType};
 use serde_json::Value;
 
 use super::capabilities::{CapabilitySets, normalize};
@@ -16,6 +16,7 @@ use super::identity::Identity;
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{MountContext, classify, replace_source, resolve_host_path};
 use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
+use super::oci;
 use super::{ContainerView, HostPort};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,27 +43,15 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         file: file.to_string(),
         message,
     };
-    let mut raw: Value =
-        serde_json::from_slice(bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
-    if !raw.is_object() {
-        return Err(err("not a JSON object".into()));
-    }
-    let capabilities = take_capabilities(&mut raw).map_err(&err)?;
-    let seccomp_default_action = take_seccomp(&mut raw).map_err(&err)?;
-    let spec: Spec = serde_json::from_value(raw)
-        .map_err(|e| err(format!("does not follow the OCI runtime spec: {e}")))?;
+    let config = oci::parse(bytes).map_err(&err)?;
 
-    let mut annotations: BTreeMap<String, String> = spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let mut annotations: BTreeMap<String, String> =
+        config.annotations.unwrap_or_default().into_iter().collect();
     annotations.extend(ctx.state_annotations.clone());
 
-    let process = spec.process().clone().unwrap_or_default();
-    let user = process.user();
-    let linux = spec.linux().clone().unwrap_or_default();
+    let process = config.process.unwrap_or_default();
+    let user = &process.user;
+    let linux = config.linux.unwrap_or_default();
 
     let mut view = ContainerView {
         id: ctx.id.clone(),
@@ -70,39 +59,36 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         uid: user.uid(),
         gid: user.gid(),
         additional_gids: user.additional_gids().clone().unwrap_or_default(),
-        capabilities,
-        no_new_privileges: process.no_new_privileges().unwrap_or(false),
-        apparmor_profile: process.apparmor_profile().clone(),
-        selinux_label: process.selinux_label().clone(),
-        seccomp_default_action,
-        root_readonly: spec
-            .root()
+        capabilities: capability_sets(process.capabilities),
+        no_new_privileges: process.no_new_privileges.unwrap_or(false),
+        apparmor_profile: process.apparmor_profile,
+        selinux_label: process.selinux_label,
+        seccomp_default_action: linux.seccomp.map(|s| s.default_action),
+        root_readonly: config
+            .root
             .as_ref()
             .and_then(|r| r.readonly())
             .unwrap_or(false),
         sysctls: linux
-            .sysctl()
-            .clone()
+            .sysctl
             .unwrap_or_default()
             .into_iter()
             // sysctl names may use `/` as separator; policies use dots
             .map(|(k, v)| (k.replace('/', "."), v))
             .collect(),
-        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
-        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
-        rootfs_propagation: linux.rootfs_propagation().clone(),
+        masked_paths: linux.masked_paths.unwrap_or_default(),
+        readonly_paths: linux.readonly_paths.unwrap_or_default(),
+        rootfs_propagation: linux.rootfs_propagation,
         devices: linux
-            .devices()
+            .devices
             .iter()
             .flatten()
             .map(|d| d.path().display().to_string())
             .collect(),
         device_cgroup_allows_all: linux
-            .resources()
-            .as_ref()
-            .and_then(|r| r.devices().clone())
-            .unwrap_or_default()
+            .resources
             .iter()
+            .flat_map(|r| r.devices.iter().flatten())
             .any(|d| {
                 d.allow()
                     && matches!(d.typ(), None | Some(LinuxDeviceType::A))
@@ -113,7 +99,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         ..Default::default()
     };
 
-    let entries = linux.namespaces().clone().unwrap_or_default();
+    let entries = linux.namespaces.unwrap_or_default();
     for kind in NamespaceKind::ALL {
         let entry = entries
             .iter()
@@ -122,15 +108,15 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         *view.namespaces.get_mut(kind) = judge(kind, entry, ctx.pid, ctx.probe);
     }
     if !view.namespaces.user.is_host() {
-        view.userns_root_host_uid = linux.uid_mappings().as_ref().and_then(|maps| {
+        view.userns_root_host_uid = linux.uid_mappings.as_ref().and_then(|maps| {
             maps.iter()
                 .find(|m| m.container_id() == 0 && m.size() > 0)
                 .map(|m| m.host_id())
         });
     }
 
-    view.mounts = spec
-        .mounts()
+    view.mounts = config
+        .mounts
         .iter()
         .flatten()
         .map(|m| {
@@ -149,8 +135,8 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         })
         .collect();
     if let Some(pid) = ctx.pid {
-        let rootfs = spec
-            .root()
+        let rootfs = config
+            .root
             .as_ref()
             .map(|r| r.path().clone())
             .unwrap_or_default();
@@ -197,64 +183,22 @@ fn oci_type(kind: NamespaceKind) -> LinuxNamespaceType {
     }
 }
 
-/// Remove `process.capabilities` from the raw JSON and keep the names.
-fn take_capabilities(raw: &mut Value) -> Result<CapabilitySets, String> {
-    let Some(caps) = raw
-        .get_mut("process")
-        .and_then(Value::as_object_mut)
-        .and_then(|p| p.remove("capabilities"))
-    else {
-        return Ok(CapabilitySets::default());
+/// The capability sets, names normalized to `CAP_X`.
+fn capability_sets(caps: Option<oci::Capabilities>) -> CapabilitySets {
+    let caps = caps.unwrap_or_default();
+    let set = |names: Option<Vec<String>>| {
+        names
+            .unwrap_or_default()
+            .iter()
+            .map(|n| normalize(n))
+            .collect()
     };
-    if caps.is_null() {
-        return Ok(CapabilitySets::default());
-    }
-    let set = |name: &str| -> Result<Vec<String>, String> {
-        match caps.get(name) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|c| {
-                    c.as_str().map(normalize).ok_or_else(|| {
-                        format!("process.capabilities.{name}: expected capability names, found {c}")
-                    })
-                })
-                .collect(),
-            Some(other) => Err(format!(
-                "process.capabilities.{name}: expected a list of capability names, found {other}"
-            )),
-        }
-    };
-    if !caps.is_object() {
-        return Err(format!(
-            "process.capabilities: expected an object, found {caps}"
-        ));
-    }
-    Ok(CapabilitySets {
-        bounding: set("bounding")?,
-        effective: set("effective")?,
-        inheritable: set("inheritable")?,
-        permitted: set("permitted")?,
-        ambient: set("ambient")?,
-    })
-}
-
-/// Remove `linux.seccomp`; `None` when absent or null (unconfined).
-fn take_seccomp(raw: &mut Value) -> Result<Option<String>, String> {
-    let seccomp = raw
-        .get_mut("linux")
-        .and_then(Value::as_object_mut)
-        .and_then(|l| l.remove("seccomp"));
-    match seccomp {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(obj)) => match obj.get("defaultAction") {
-            Some(Value::String(action)) => Ok(Some(action.clone())),
-            other => Err(format!(
-                "linux.seccomp.defaultAction: expected an action name, found {}",
-                other.map_or("nothing".to_string(), Value::to_string)
-            )),
-        },
-        Some(other) => Err(format!("linux.seccomp: expected an object, found {other}")),
+    CapabilitySets {
+        bounding: set(caps.bounding),
+        effective: set(caps.effective),
+        inheritable: set(caps.inheritable),
+        permitted: set(caps.permitted),
+        ambient: set(caps.ambient),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod kernel;
 pub mod mounts;
 pub mod namespaces;
+pub mod oci;
 
 use std::collections::BTreeMap;
 
