@@ -151,10 +151,12 @@ impl Decision {
     /// The one line for stderr and the log. Control characters (from
     /// annotations, paths) are escaped so nothing can forge a second line.
     pub fn one_line(&self) -> String {
-        self.render_line()
-            .chars()
-            .flat_map(escape_control)
-            .collect()
+        let line = self.render_line();
+        if line.chars().any(char::is_control) {
+            line.chars().flat_map(escape_control).collect()
+        } else {
+            line
+        }
     }
 
     fn render_line(&self) -> String {
