@@ -6,6 +6,7 @@
 //! Bind sources are resolved on the host (symlinks, `..`) *before* they are
 //! classified, so `…/kubernetes.io~configmap/x/../../../../etc` is `/etc`.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 /// PSP `volumes` names of kubelet's in-tree plugin directories
@@ -128,6 +129,9 @@ pub struct MountContext {
     pub kubelet_root: PathBuf,
     /// The bundle (hook mode): a relative `root.path` is under it.
     pub bundle: Option<PathBuf>,
+    /// Host paths resolved so far: a config naming one source many times
+    /// (or resolving it again for the kernel check) asks the kernel once.
+    pub resolved: std::cell::RefCell<Prefixes>,
 }
 
 impl Default for MountContext {
@@ -135,6 +139,7 @@ impl Default for MountContext {
         MountContext {
             kubelet_root: PathBuf::from("/var/lib/kubelet"),
             bundle: None,
+            resolved: Default::default(),
         }
     }
 }
@@ -147,6 +152,12 @@ impl MountContext {
             Some(bundle) if Path::new(source).is_relative() => bundle.join(source),
             _ => PathBuf::from(source),
         }
+    }
+
+    /// The bind source resolved on the host ([`resolve_host_path`]), each
+    /// directory once per container.
+    pub fn resolve_source(&self, source: &str) -> PathBuf {
+        resolve_with(&self.host_path(source), &mut self.resolved.borrow_mut())
     }
 }
 
@@ -216,7 +227,7 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
 }
 
 fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
-    let resolved = resolve_host_path(&ctx.host_path(source));
+    let resolved = ctx.resolve_source(source);
     if is_runtime_managed(&resolved, ctx) {
         return MountKind::RuntimeManaged;
     }
@@ -257,12 +268,14 @@ fn is_container_id(s: &str) -> bool {
 }
 
 fn strip_prefix_parts<'a>(path: &'a [&'a str], prefix: &str) -> Option<&'a [&'a str]> {
-    let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
-    if path.len() >= prefix.len() && path[..prefix.len()] == prefix[..] {
-        Some(&path[prefix.len()..])
-    } else {
-        None
+    let mut n = 0;
+    for segment in prefix.split('/').filter(|s| !s.is_empty()) {
+        if path.get(n) != Some(&segment) {
+            return None;
+        }
+        n += 1;
     }
+    Some(&path[n..])
 }
 
 fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
@@ -397,28 +410,58 @@ fn csi_driver(pod_dir: &Path, name: &str) -> Option<String> {
 /// existing one through the filesystem (symlinks), `..` on what it resolved
 /// to; from the first missing component on, lexically.
 pub fn resolve_host_path(path: &Path) -> PathBuf {
-    // The whole path in one realpath when it exists (the common case).
-    if let Ok(real) = std::fs::canonicalize(path) {
-        return real;
-    }
-    let mut resolved = PathBuf::from("/");
-    let mut exists = true;
-    for c in path.components() {
+    resolve_with(path, &mut HashMap::new())
+}
+
+/// Resolved prefixes (raw prefix → resolved path, and whether it exists).
+pub type Prefixes = HashMap<PathBuf, (PathBuf, bool)>;
+
+/// [`resolve_host_path`] remembering every prefix it resolved, so paths
+/// sharing a directory cost one `lstat` per new component.
+pub fn resolve_with(path: &Path, prefixes: &mut Prefixes) -> PathBuf {
+    let clean: PathBuf = std::iter::once(Component::RootDir)
+        .chain(
+            path.components()
+                .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)),
+        )
+        .collect();
+    // Start from the deepest prefix resolved before.
+    let known = clean
+        .ancestors()
+        .find_map(|a| prefixes.get(a).map(|done| (a.to_path_buf(), done.clone())));
+    let (mut raw, (mut resolved, mut exists)) =
+        known.unwrap_or_else(|| (PathBuf::from("/"), (PathBuf::from("/"), true)));
+    let rest = clean
+        .strip_prefix(&raw)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for c in rest.components() {
+        match c {
+            Component::Normal(_) | Component::ParentDir => raw.push(c),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+        }
         match c {
             Component::Normal(name) => {
                 resolved.push(name);
                 if exists {
-                    match std::fs::canonicalize(&resolved) {
-                        Ok(real) => resolved = real,
+                    match std::fs::symlink_metadata(&resolved) {
+                        // A symlink: let the kernel's rules resolve it.
+                        Ok(m) if m.file_type().is_symlink() => {
+                            match std::fs::canonicalize(&resolved) {
+                                Ok(real) => resolved = real,
+                                Err(_) => exists = false,
+                            }
+                        }
+                        Ok(_) => {}
                         Err(_) => exists = false,
                     }
                 }
             }
-            Component::ParentDir => {
+            _ => {
                 resolved.pop();
             }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
         }
+        prefixes.insert(raw.clone(), (resolved.clone(), exists));
     }
     resolved
 }
