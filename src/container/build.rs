@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::capabilities::{CapabilitySets, normalize};
 use super::identity::Identity;
 use super::kernel::{self, MountTables, Truth};
-use super::mounts::{MountContext, classify, replace_source, resolve_host_path};
+use super::mounts::{MountContext, classify, replace_source};
 use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
 use super::oci;
 use super::{ContainerView, HostPort};
@@ -162,7 +162,7 @@ fn verify_mounts(
     let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
     for mount in view.mounts.iter_mut().filter(|m| m.bind) {
         let point = kernel::mount_point(&rootfs, &mount.destination);
-        let expected = resolve_host_path(&ctx.host_path(&mount.source));
+        let expected = ctx.resolve_source(&mount.source);
         match tables.verify(&point, &expected) {
             Truth::Matches => {}
             Truth::Differs(real) => replace_source(mount, &real, ctx),
