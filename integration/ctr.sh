@@ -87,4 +87,16 @@ expect_allowed "ctr --profile baseline: root with containerd's default capabilit
 ctr_case missing-policy "" --policy "$WORK/no-such-policy.yaml"
 expect_error "ctr: a missing --policy file blocks the container" "no-such-policy.yaml"
 
+# The base spec `oci-psp-hook containerd-base-spec` generates for the CRI
+# plugin's base_runtime_spec: the hook comes from it (no hook arguments here).
+if "$HOOK_BIN" containerd-base-spec --hook-path "$HOOK_BIN" --hook-arg=--policy --hook-arg="$POLICY" >"$WORK/base-spec.json"; then
+	SPEC="$WORK/base-spec.json"
+	ctr_case base-spec-compliant ""
+	expect_allowed "ctr with the generated base spec: compliant container runs" "uid=32767"
+	ctr_case base-spec-root "user()['uid'] = 0"
+	expect_denied_only "ctr with the generated base spec: uid 0 is denied (runAsUser)" runAsUser
+else
+	fail "containerd-base-spec generates a spec" "exit $?"
+fi
+
 summary
