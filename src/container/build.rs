@@ -186,12 +186,16 @@ fn oci_type(kind: NamespaceKind) -> LinuxNamespaceType {
 /// The capability sets, names normalized to `CAP_X`.
 fn capability_sets(caps: Option<oci::Capabilities>) -> CapabilitySets {
     let caps = caps.unwrap_or_default();
+    // Sorted and deduplicated, so membership is a binary search.
     let set = |names: Option<Vec<String>>| {
-        names
+        let mut set: Vec<String> = names
             .unwrap_or_default()
             .iter()
             .map(|n| normalize(n))
-            .collect()
+            .collect();
+        set.sort_unstable();
+        set.dedup();
+        set
     };
     CapabilitySets {
         bounding: set(caps.bounding),

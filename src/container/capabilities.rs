@@ -13,7 +13,9 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
-/// The five capability sets of `process.capabilities`.
+/// The five capability sets of `process.capabilities`, each sorted and
+/// without duplicates (the view builder keeps them so: a config with
+/// thousands of names is judged in n·log n, not n²).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapabilitySets {
     pub bounding: Vec<String>,
@@ -52,7 +54,7 @@ impl CapabilitySets {
             ("ambient", &self.ambient),
         ]
         .into_iter()
-        .filter(|(_, set)| set.iter().any(|c| c == cap))
+        .filter(|(_, set)| set.binary_search_by(|c| c.as_str().cmp(cap)).is_ok())
         .map(|(name, _)| name)
         .collect()
     }

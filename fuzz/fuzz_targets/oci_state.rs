@@ -1,0 +1,9 @@
+#![no_main]
+//! Fuzz target `oci_state`: see `fuzz/harness.rs` and `fuzz/README.md`.
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../harness.rs"]
+mod harness;
+
+fuzz_target!(|data: &[u8]| harness::oci_state(data));
