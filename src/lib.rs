@@ -1,6 +1,7 @@
 //! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
 
 pub mod advise;
+pub mod arena;
 pub mod checks;
 pub mod commands;
 pub mod container;

@@ -1,9 +1,17 @@
 //! oci-psp-hook command line.
+//!
+//! `hook` runs on every container start, so the process starts lean: no std
+//! runtime set-up (`no_main`: std would read /proc/self/maps for the main
+//! thread's stack guard and map an alternate signal stack), and clap builds
+//! only the `hook` subcommand when that is the one asked for.
+#![no_main]
 
+use std::ffi::{CStr, OsString, c_char, c_int};
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use oci_psp_hook::commands::{self, check::Output};
 use oci_psp_hook::policy::select::Flags;
@@ -21,8 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run as an OCI hook (createRuntime/prestart): the OCI state on stdin,
-    /// config.json from its bundle. Denials go to stderr and syslog.
+    #[command(about = HOOK_ABOUT)]
     Hook {
         #[command(flatten)]
         policy: PolicyArgs,
@@ -153,6 +160,9 @@ enum Command {
     },
 }
 
+const HOOK_ABOUT: &str = "Run as an OCI hook (createRuntime/prestart): the OCI state on stdin, \
+config.json from its bundle. Denials go to stderr and syslog.";
+
 /// Which policies apply. Without any of these, /etc/oci-psp-hook/config.yaml
 /// applies, and without that file builtin:baseline.
 #[derive(Args)]
@@ -180,21 +190,97 @@ impl PolicyArgs {
     }
 }
 
-fn main() -> ExitCode {
+#[global_allocator]
+static ALLOCATOR: oci_psp_hook::arena::HookAllocator = oci_psp_hook::arena::HookAllocator::new();
+
+/// The C entry point (`no_main`). Arguments come from argc/argv, not from
+/// std's set-up, which did not run.
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // What std's runtime set-up would have done and the hook needs: fds 0-2
+    // open (else a file opened later could become "stderr"), SIGPIPE ignored
+    // (a closed pipe is an error, not a silent death).
+    sanitize_standard_fds();
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     // Fail closed even on a bug: a panic blocks the container (exit 2).
     std::panic::set_hook(Box::new(|info| {
         eprintln!("oci-psp-hook: internal error, container blocked: {info}");
         std::process::exit(2);
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            // --help and --version are not errors; bad usage blocks (2).
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+    // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
+    let args: Vec<OsString> = (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .map(|arg| OsString::from_vec(arg.to_bytes().to_vec()))
+        .collect();
+    let code = run(args);
+    // std flushes stdout on exit only after its own main; nothing may be lost.
+    let flushed = std::io::stdout().flush();
+    if flushed.is_err() && code == 0 {
+        2
+    } else {
+        code
+    }
+}
+
+/// Reopen /dev/null on any of fds 0-2 that is closed, as std's start-up does.
+fn sanitize_standard_fds() {
+    let mut fds: [libc::pollfd; 3] = std::array::from_fn(|fd| libc::pollfd {
+        fd: fd as c_int,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: fds is a valid array of 3 pollfd; a zero timeout does not block.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pollfd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        // SAFETY: a NUL-terminated path; open returns the lowest free fd,
+        // which is this closed one.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if fd != pollfd.fd {
+            // Without fds 0-2 nothing can be reported; never judge blind.
+            std::process::abort();
         }
+    }
+}
+
+fn run(args: Vec<OsString>) -> c_int {
+    // The hook's fast path: a command line of the `hook` subcommand alone.
+    if args.get(1).is_some_and(|a| a == "hook") {
+        let hook = clap::Command::new("hook").about(HOOK_ABOUT);
+        let cmd = clap::Command::new("oci-psp-hook")
+            .subcommand_required(true)
+            .subcommand(PolicyArgs::augment_args(hook));
+        return match cmd.try_get_matches_from(&args) {
+            Ok(matches) => {
+                let policy = matches
+                    .subcommand_matches("hook")
+                    .map(PolicyArgs::from_arg_matches)
+                    .transpose();
+                match policy {
+                    Ok(Some(policy)) => {
+                        commands::hook::run(&policy.flags(), std::io::stdin().lock())
+                    }
+                    _ => full_cli(args),
+                }
+            }
+            // --help and errors are shown by the full command line.
+            Err(_) => full_cli(args),
+        };
+    }
+    full_cli(args)
+}
+
+fn full_cli(args: Vec<OsString>) -> c_int {
+    let cli = match Cli::command().try_get_matches_from(args) {
+        Ok(mut matches) => match Cli::from_arg_matches_mut(&mut matches) {
+            Ok(cli) => cli,
+            Err(e) => return usage_error(&e),
+        },
+        Err(e) => return usage_error(&e),
     };
-    let code = match cli.command {
+    match cli.command {
         Command::Hook { policy } => commands::hook::run(&policy.flags(), std::io::stdin().lock()),
         Command::Check {
             policy,
@@ -247,6 +333,11 @@ fn main() -> ExitCode {
             config_output,
             paths,
         }),
-    };
-    ExitCode::from(u8::try_from(code).unwrap_or(2))
+    }
+}
+
+fn usage_error(e: &clap::Error) -> c_int {
+    let _ = e.print();
+    // --help and --version are not errors; bad usage blocks (2).
+    if e.use_stderr() { 2 } else { 0 }
 }
