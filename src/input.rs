@@ -66,7 +66,9 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     if meta.len() > limit {
         return Err(InputError::TooLarge { path: shown, limit });
     }
-    read_limited(file, limit, &shown)
+    // Sized up front: one allocation, no regrowth copies.
+    let expected = usize::try_from(meta.len()).unwrap_or(0);
+    read_into(Vec::with_capacity(expected), file, limit, &shown)
 }
 
 /// Read a policy or configuration file: like [`read_bounded`], and refused
@@ -97,7 +99,15 @@ pub fn read_trusted(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
 
 /// Read a stream (stdin) up to `limit` bytes; more is an error.
 pub fn read_limited(reader: impl Read, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
-    let mut buf = Vec::new();
+    read_into(Vec::new(), reader, limit, what)
+}
+
+fn read_into(
+    mut buf: Vec<u8>,
+    reader: impl Read,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, InputError> {
     reader
         .take(limit + 1)
         .read_to_end(&mut buf)

@@ -83,7 +83,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
             .devices
             .iter()
             .flatten()
-            .map(|d| d.path().display().to_string())
+            .map(|d| d.path().to_string_lossy().into_owned())
             .collect(),
         device_cgroup_allows_all: linux
             .resources
@@ -120,14 +120,10 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         .iter()
         .flatten()
         .map(|m| {
-            let source = m
-                .source()
-                .as_ref()
-                .map(|s| s.display().to_string())
-                .unwrap_or_default();
+            let source = m.source().as_deref().map(Path::to_string_lossy);
             classify(
-                &m.destination().display().to_string(),
-                &source,
+                &m.destination().to_string_lossy(),
+                source.as_deref().unwrap_or(""),
                 m.typ().as_deref().unwrap_or(""),
                 m.options().as_deref().unwrap_or(&[]),
                 &ctx.mounts,

@@ -7,6 +7,8 @@
 //! classified, so `…/kubernetes.io~configmap/x/../../../../etc` is `/etc`.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 /// PSP `volumes` names of kubelet's in-tree plugin directories
@@ -205,10 +207,15 @@ pub fn classify(
 }
 
 fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKind {
-    let dest = lexical_normalize(Path::new(destination));
     let standard = STANDARD_MOUNTS
         .iter()
-        .any(|(d, types)| dest == Path::new(d) && types.contains(&fstype));
+        .any(|(_, types)| types.contains(&fstype))
+        && {
+            let dest = lexical_normalize(Path::new(destination));
+            STANDARD_MOUNTS
+                .iter()
+                .any(|(d, types)| dest.as_os_str() == *d && types.contains(&fstype))
+        };
     if standard {
         MountKind::RuntimeManaged
     } else if fstype == "tmpfs" {
@@ -228,10 +235,14 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
 
 fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
     let resolved = ctx.resolve_source(source);
-    if is_runtime_managed(&resolved, ctx) {
+    // A path that is not UTF-8 is none of the runtimes' or kubelet's.
+    let Some(path) = resolved.to_str() else {
+        return MountKind::HostPath { resolved };
+    };
+    if is_runtime_managed(path, ctx) {
         return MountKind::RuntimeManaged;
     }
-    if is_image_volume(&resolved) {
+    if is_image_volume(path) {
         // A fresh directory per container, like an emptyDir.
         return MountKind::Volume {
             fs_type: "emptyDir".into(),
@@ -239,7 +250,7 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
             driver: None,
         };
     }
-    if let Some(volume) = kubelet_volume(&resolved, ctx) {
+    if let Some(volume) = kubelet_volume(path, ctx) {
         return volume;
     }
     MountKind::HostPath { resolved }
@@ -253,33 +264,23 @@ pub fn replace_source(mount: &mut MountUse, real: &Path, ctx: &MountContext) {
     mount.kind = classify_bind(&mount.source, ctx);
 }
 
-/// Path components as strings (the path is absolute and normalized).
-fn parts(path: &Path) -> Vec<&str> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => s.to_str(),
-            _ => None,
-        })
-        .collect()
-}
-
 fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn strip_prefix_parts<'a>(path: &'a [&'a str], prefix: &str) -> Option<&'a [&'a str]> {
-    let mut n = 0;
-    for segment in prefix.split('/').filter(|s| !s.is_empty()) {
-        if path.get(n) != Some(&segment) {
-            return None;
-        }
-        n += 1;
+/// The components of `path` below `prefix` (both absolute; `path`
+/// normalized), or `None` when `path` is not under `prefix`. Compares bytes
+/// and splits only what is below: most mounts are under none of the prefixes.
+fn below<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
+    let prefix = prefix.trim_end_matches('/');
+    let rest = path.strip_prefix(prefix)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
     }
-    Some(&path[n..])
+    Some(rest.split('/').filter(|s| !s.is_empty()).collect())
 }
 
-fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
-    let p = parts(path);
+fn is_runtime_managed(path: &str, ctx: &MountContext) -> bool {
     let leaf_in = |rest: &[&str], leaves: &[&str]| leaves.contains(&rest.join("/").as_str());
     // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>
     for storage in [
@@ -287,8 +288,8 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
         "/run/containers/storage",
         "/var/run/containers/storage",
     ] {
-        if let Some(rest) = strip_prefix_parts(&p, storage)
-            && let ["overlay-containers", id, "userdata", leaf @ ..] = rest
+        if let Some(rest) = below(path, storage)
+            && let ["overlay-containers", id, "userdata", leaf @ ..] = rest.as_slice()
             && is_container_id(id)
             && leaf_in(leaf, USERDATA_LEAVES)
         {
@@ -297,8 +298,8 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
     }
     // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
     for root in CONTAINERD_ROOTS {
-        if let Some(rest) = strip_prefix_parts(&p, root)
-            && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest
+        if let Some(rest) = below(path, root)
+            && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest.as_slice()
             && is_container_id(id)
             && leaf_in(leaf, CRI_SANDBOX_LEAVES)
         {
@@ -307,12 +308,8 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
     }
     // kubelet: pods/<uid>/etc-hosts and the termination log
     // pods/<uid>/containers/<container>/<file>
-    if let Some(rest) = ctx
-        .kubelet_root
-        .to_str()
-        .and_then(|r| strip_prefix_parts(&p, r))
-    {
-        match rest {
+    if let Some(rest) = ctx.kubelet_root.to_str().and_then(|r| below(path, r)) {
+        match rest.as_slice() {
             ["pods", _, "etc-hosts"] => return true,
             ["pods", _, "containers", _, _] => return true,
             _ => {}
@@ -323,11 +320,10 @@ fn is_runtime_managed(path: &Path, ctx: &MountContext) -> bool {
 
 /// An image's `VOLUME` as containerd's CRI plugin backs it:
 /// `<root>/io.containerd.grpc.v1.cri/containers/<id>/volumes/<id>`.
-fn is_image_volume(path: &Path) -> bool {
-    let p = parts(path);
+fn is_image_volume(path: &str) -> bool {
     CONTAINERD_ROOTS.iter().any(|root| {
         matches!(
-            strip_prefix_parts(&p, root),
+            below(path, root).as_deref(),
             Some(["io.containerd.grpc.v1.cri", "containers", id, "volumes", vol])
                 if is_container_id(id) && is_container_id(vol)
         )
@@ -336,11 +332,9 @@ fn is_image_volume(path: &Path) -> bool {
 
 /// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and
 /// `<kubelet>/pods/<uid>/volume-subpaths/<name>/<container>/<index>[/…]`.
-fn kubelet_volume(path: &Path, ctx: &MountContext) -> Option<MountKind> {
-    let p = parts(path);
-    let root = ctx.kubelet_root.to_str()?;
-    let rest = strip_prefix_parts(&p, root)?;
-    match rest {
+fn kubelet_volume(path: &str, ctx: &MountContext) -> Option<MountKind> {
+    let rest = below(path, ctx.kubelet_root.to_str()?)?;
+    match rest.as_slice() {
         ["pods", uid, "volumes", plugin, name, ..] => {
             let pod_dir = ctx.kubelet_root.join("pods").join(uid);
             Some(volume_of_plugin(plugin, &pod_dir, name))
@@ -414,54 +408,62 @@ pub fn resolve_host_path(path: &Path) -> PathBuf {
 }
 
 /// Resolved prefixes (raw prefix → resolved path, and whether it exists).
-pub type Prefixes = HashMap<PathBuf, (PathBuf, bool)>;
+/// Keyed by the path's bytes: hashing a `Path` walks its components, which
+/// was a tenth of the hook's instructions; the keys are normalized already.
+pub type Prefixes = HashMap<OsString, (PathBuf, bool)>;
 
 /// [`resolve_host_path`] remembering every prefix it resolved, so paths
 /// sharing a directory cost one `lstat` per new component.
 pub fn resolve_with(path: &Path, prefixes: &mut Prefixes) -> PathBuf {
-    let clean: PathBuf = std::iter::once(Component::RootDir)
-        .chain(
-            path.components()
-                .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)),
-        )
-        .collect();
-    // Start from the deepest prefix resolved before.
-    let known = clean
-        .ancestors()
-        .find_map(|a| prefixes.get(a).map(|done| (a.to_path_buf(), done.clone())));
-    let (mut raw, (mut resolved, mut exists)) =
-        known.unwrap_or_else(|| (PathBuf::from("/"), (PathBuf::from("/"), true)));
-    let rest = clean
-        .strip_prefix(&raw)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    for c in rest.components() {
-        match c {
-            Component::Normal(_) | Component::ParentDir => raw.push(c),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+    // The path as `/a/b/..`: absolute, no empty or `.` components (bytes, not
+    // `Path::components`, which costs more than the rest of the lookup).
+    let mut clean = Vec::with_capacity(path.as_os_str().len() + 1);
+    for part in path.as_os_str().as_bytes().split(|b| *b == b'/') {
+        if !part.is_empty() && part != b"." {
+            clean.push(b'/');
+            clean.extend_from_slice(part);
         }
-        match c {
-            Component::Normal(name) => {
-                resolved.push(name);
-                if exists {
-                    match std::fs::symlink_metadata(&resolved) {
-                        // A symlink: let the kernel's rules resolve it.
-                        Ok(m) if m.file_type().is_symlink() => {
-                            match std::fs::canonicalize(&resolved) {
-                                Ok(real) => resolved = real,
-                                Err(_) => exists = false,
-                            }
-                        }
-                        Ok(_) => {}
+    }
+    // Start from the deepest prefix resolved before: the whole path, then
+    // each parent.
+    let known = std::iter::once(clean.len())
+        .chain(
+            clean
+                .iter()
+                .rposition(|b| *b == b'/')
+                .into_iter()
+                .flat_map(|last| (1..=last).rev().filter(|&end| clean[end] == b'/')),
+        )
+        .find_map(|end| {
+            prefixes
+                .get(OsStr::from_bytes(&clean[..end]))
+                .map(|done| (end, done.clone()))
+        });
+    let (done, (mut resolved, mut exists)) = known.unwrap_or((0, (PathBuf::from("/"), true)));
+    let mut raw = clean[..done].to_vec();
+    for part in clean[done..]
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty())
+    {
+        raw.push(b'/');
+        raw.extend_from_slice(part);
+        if part == b".." {
+            resolved.pop();
+        } else {
+            resolved.push(OsStr::from_bytes(part));
+            if exists {
+                match std::fs::symlink_metadata(&resolved) {
+                    // A symlink: let the kernel's rules resolve it.
+                    Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&resolved) {
+                        Ok(real) => resolved = real,
                         Err(_) => exists = false,
-                    }
+                    },
+                    Ok(_) => {}
+                    Err(_) => exists = false,
                 }
             }
-            _ => {
-                resolved.pop();
-            }
         }
-        prefixes.insert(raw.clone(), (resolved.clone(), exists));
+        prefixes.insert(OsString::from_vec(raw.clone()), (resolved.clone(), exists));
     }
     resolved
 }
