@@ -9,6 +9,7 @@ each process (posix_spawn + wait4), the same harness for both sides of a
 ratio; runs alternate so load drifts hit both alike.
 
 Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
+       integration/perf.py --setup DIR   (write the cases, print their command lines)
 """
 import json
 import os
@@ -76,44 +77,27 @@ def lower_quartile(values):
     return statistics.quantiles(values, n=4)[0]
 
 
-def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    hook = os.path.abspath(sys.argv[1])
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 400
-    results = []
-    work = tempfile.mkdtemp(prefix="oci-psp-hook-perf.")
+def typical_case(work):
+    """The restricted example policy, a real podman config.json (~10 KB)."""
+    return state_file(work, bundle_with(work, "typical", json.load(open(FIXTURE))), "typical.json")
+
+
+def mounts_case(work):
+    """1000 mounts: kubelet volumes (configMaps, each its own directory) and
+    tmpfs (emptyDir), all admitted by the policy."""
     base = json.load(open(FIXTURE))
-
-    # Typical: the restricted example policy, a real podman config.json (~10 KB).
-    typical = state_file(work, bundle_with(work, "typical", base), "typical.json")
-    argv = [hook, "hook", "--policy", POLICY]
-    spawn(argv, typical)  # warm the page cache and the policy cache
-    t_true, t_hook = alternate(["/bin/true"], argv, typical, runs)
-    m_true, m_hook = statistics.median(t_true), statistics.median(t_hook)
-    results.append(("hook vs /bin/true (median)", m_hook / m_true, 1.25,
-                    f"{m_hook:.0f} us vs {m_true:.0f} us"))
-
-    # 1000 mounts: kubelet volumes (configMaps, each its own directory) and
-    # tmpfs (emptyDir), all admitted by the policy.
-    many = dict(base)
     pod = "/var/lib/kubelet/pods/7d0c5e7e-1b5e-4a53-9d0e-2f1c9c7b5a10/volumes"
-    many["mounts"] = base["mounts"] + [
+    base["mounts"] += [
         {"destination": f"/m{i}", "type": "bind", "source": f"{pod}/kubernetes.io~configmap/cfg-{i}",
          "options": ["rbind", "ro"]}
         if i % 2 else {"destination": f"/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
         for i in range(1000)]
-    mounts = state_file(work, bundle_with(work, "mounts", many), "mounts.json")
-    spawn(argv, mounts)
-    t_typ, t_many = [], []
-    for _ in range(runs // 2):
-        t_typ.append(spawn(argv, typical)[0])
-        t_many.append(spawn(argv, mounts)[0])
-    ratio = statistics.median(t_many) / statistics.median(t_typ)
-    results.append(("1000 mounts vs typical (median)", ratio, 2.0,
-                    f"{statistics.median(t_many):.0f} us vs {statistics.median(t_typ):.0f} us"))
+    return state_file(work, bundle_with(work, "mounts", base), "mounts.json")
 
-    # 100 PSPs, only the last admits (all bound, evaluated in order).
+
+def policies_case(work):
+    """100 PSPs, only the last admits (all bound, evaluated in order); returns
+    the configuration file."""
     policies = os.path.join(work, "policies.d")
     os.makedirs(policies)
     text = open(POLICY).read()
@@ -131,7 +115,47 @@ def main():
     with open(config, "w") as f:
         f.write("apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\n"
                 "defaultPolicies: [" + ", ".join(f"p{i:03d}" for i in range(1, 101)) + "]\n")
-    argv100 = [hook, "hook", "--config", config]
+    return config
+
+
+def setup(work):
+    """Write the cases into WORK and print how to run each (for profiling)."""
+    os.makedirs(work, exist_ok=True)
+    typical, mounts, config = typical_case(work), mounts_case(work), policies_case(work)
+    print(f"typical:      HOOK hook --policy {POLICY} < {typical}")
+    print(f"1000 mounts:  HOOK hook --policy {POLICY} < {mounts}")
+    print(f"100 policies: HOOK hook --config {config} < {typical}")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    if sys.argv[1] == "--setup":
+        return setup(os.path.abspath(sys.argv[2]))
+    hook = os.path.abspath(sys.argv[1])
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 400
+    results = []
+    work = tempfile.mkdtemp(prefix="oci-psp-hook-perf.")
+
+    typical = typical_case(work)
+    argv = [hook, "hook", "--policy", POLICY]
+    spawn(argv, typical)  # warm the page cache and the policy cache
+    t_true, t_hook = alternate(["/bin/true"], argv, typical, runs)
+    m_true, m_hook = statistics.median(t_true), statistics.median(t_hook)
+    results.append(("hook vs /bin/true (median)", m_hook / m_true, 1.25,
+                    f"{m_hook:.0f} us vs {m_true:.0f} us"))
+
+    mounts = mounts_case(work)
+    spawn(argv, mounts)
+    t_typ, t_many = [], []
+    for _ in range(runs // 2):
+        t_typ.append(spawn(argv, typical)[0])
+        t_many.append(spawn(argv, mounts)[0])
+    ratio = statistics.median(t_many) / statistics.median(t_typ)
+    results.append(("1000 mounts vs typical (median)", ratio, 2.0,
+                    f"{statistics.median(t_many):.0f} us vs {statistics.median(t_typ):.0f} us"))
+
+    argv100 = [hook, "hook", "--config", policies_case(work)]
     _, code = spawn(argv100, typical)
     if code != 0:
         sys.exit(f"perf.py: the 100-policy case should be admitted by the last policy (exit {code})")
