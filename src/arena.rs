@@ -1,25 +1,27 @@
-//! The process allocator: a bump arena first, the system allocator after.
+//! The hook's allocator: a bump arena first, the system allocator after.
 //!
 //! The hook lives for a millisecond on every container start and allocates
-//! about 150 KB in ~800 blocks. glibc's malloc/free/realloc were a quarter of
-//! its instructions, and each fresh heap page was a page fault (~3 µs in a VM).
-//! So the first [`ARENA_SIZE`] bytes come from one region mapped with
-//! `MAP_POPULATE` (one system call instead of a fault per page) and handed out
-//! by bumping a pointer; freeing there is a no-op except for the latest block,
-//! which is what `Vec` growth reallocates. Past the arena, or for blocks larger
-//! than [`ARENA_MAX_BLOCK`], the system allocator serves: long-running
-//! commands (`install --watch`, `advise --running`) keep normal reuse, and the
-//! arena costs them at most its size.
+//! ~150 KB in ~800 blocks (megabytes for a config with a thousand mounts).
+//! glibc's malloc/free/realloc were a quarter of its instructions, and each
+//! fresh heap page was a page fault (~3 µs in a VM). So in hook mode
+//! ([`HookAllocator::use_arena`]) blocks come from one reserved region,
+//! handed out by bumping a pointer and made resident [`POPULATE_STEP`] at a
+//! time (`MADV_POPULATE_WRITE`: one system call instead of a fault per page).
+//! Freeing is a no-op except for the latest block, which is what `Vec`
+//! growth reallocates: the hook's memory only grows, and it exits soon.
+//! Past [`ARENA_SIZE`] the system allocator serves. The other commands
+//! (`install --watch` runs for days) never turn the arena on.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-/// Enough for the hook's whole life in the typical case.
-pub const ARENA_SIZE: usize = 256 * 1024;
-/// Larger blocks (a big config.json, its copies) go to the system allocator,
-/// so one of them cannot use up the arena for all the small ones.
-pub const ARENA_MAX_BLOCK: usize = 64 * 1024;
+/// Address space reserved (not memory: pages become resident as used).
+pub const ARENA_SIZE: usize = 256 << 20;
+/// Larger blocks go to the system allocator.
+pub const ARENA_MAX_BLOCK: usize = 16 << 20;
+/// How much is made resident at once; the typical hook run fits in one step.
+pub const POPULATE_STEP: usize = 64 << 10;
 
 /// A bump allocator over `[start, end)`. Thread-safe: allocation is a
 /// compare-and-swap of the next free address.
@@ -27,6 +29,8 @@ pub struct Bump {
     start: usize,
     end: usize,
     next: AtomicUsize,
+    /// Below this address the region is resident; 0 turns populating off.
+    populated: AtomicUsize,
 }
 
 impl Bump {
@@ -38,6 +42,41 @@ impl Bump {
             start,
             end: start + len,
             next: AtomicUsize::new(start),
+            populated: AtomicUsize::new(0),
+        }
+    }
+
+    /// Make the region resident ahead of use, [`POPULATE_STEP`] at a time
+    /// (for a region from `mmap`).
+    fn populating(self) -> Self {
+        self.populated.store(self.start, Ordering::Relaxed);
+        self
+    }
+
+    /// Make `[.., end)` resident if it is not yet: best effort, a kernel
+    /// without `MADV_POPULATE_WRITE` (< 5.14) faults pages in as usual.
+    fn populate_to(&self, end: usize) {
+        let done = self.populated.load(Ordering::Relaxed);
+        if done == 0 || end <= done {
+            return;
+        }
+        let to = end
+            .div_ceil(POPULATE_STEP)
+            .saturating_mul(POPULATE_STEP)
+            .min(self.end);
+        if self
+            .populated
+            .compare_exchange(done, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: [done, to) lies inside the region this Bump manages.
+            unsafe {
+                libc::madvise(
+                    done as *mut libc::c_void,
+                    to - done,
+                    libc::MADV_POPULATE_WRITE,
+                )
+            };
         }
     }
 
@@ -59,7 +98,10 @@ impl Bump {
                 .next
                 .compare_exchange_weak(next, end, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Some(start as *mut u8),
+                Ok(_) => {
+                    self.populate_to(end);
+                    return Some(start as *mut u8);
+                }
                 Err(now) => next = now,
             }
         }
@@ -80,18 +122,23 @@ impl Bump {
         let Some(new_end) = (ptr as usize).checked_add(new_size) else {
             return false;
         };
-        new_end <= self.end
+        let resized = new_end <= self.end
             && self
                 .next
                 .compare_exchange(old_end, new_end, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+                .is_ok();
+        if resized {
+            self.populate_to(new_end);
+        }
+        resized
     }
 }
 
-const UNMAPPED: u8 = 0;
-const MAPPING: u8 = 1;
-const READY: u8 = 2;
-const FAILED: u8 = 3;
+const OFF: u8 = 0;
+const UNMAPPED: u8 = 1;
+const MAPPING: u8 = 2;
+const READY: u8 = 3;
+const FAILED: u8 = 4;
 
 /// The global allocator of the binary: see the module documentation.
 pub struct HookAllocator {
@@ -108,10 +155,18 @@ unsafe impl Sync for HookAllocator {}
 impl HookAllocator {
     pub const fn new() -> Self {
         HookAllocator {
-            state: AtomicU8::new(UNMAPPED),
+            state: AtomicU8::new(OFF),
             // SAFETY: an empty range owns nothing and hands out nothing.
             bump: std::cell::UnsafeCell::new(unsafe { Bump::new(0, 0) }),
         }
+    }
+
+    /// Serve from the arena from now on (hook mode). Blocks allocated before
+    /// stay the system allocator's.
+    pub fn use_arena(&self) {
+        let _ = self
+            .state
+            .compare_exchange(OFF, UNMAPPED, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     /// The arena, mapping it on first use; `None` while another thread maps
@@ -134,7 +189,7 @@ impl HookAllocator {
                         ptr::null_mut(),
                         ARENA_SIZE,
                         libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                         -1,
                         0,
                     )
@@ -146,7 +201,7 @@ impl HookAllocator {
                 // SAFETY: only this thread (the one that won MAPPING) writes
                 // `bump`, and nobody reads it before READY; the mapping lives
                 // for the whole process.
-                unsafe { *self.bump.get() = Bump::new(base as usize, ARENA_SIZE) };
+                unsafe { *self.bump.get() = Bump::new(base as usize, ARENA_SIZE).populating() };
                 self.state.store(READY, Ordering::Release);
                 // SAFETY: just written, see above.
                 Some(unsafe { &*self.bump.get() })
@@ -283,8 +338,20 @@ mod tests {
     }
 
     #[test]
+    fn the_arena_is_off_until_turned_on() {
+        let global = HookAllocator::new();
+        // SAFETY: the block is freed once with its layout.
+        unsafe {
+            let p = global.alloc(layout(16, 8));
+            assert!(global.mapped().is_none());
+            global.dealloc(p, layout(16, 8));
+        }
+    }
+
+    #[test]
     fn the_global_allocator_round_trips_through_both_sides() {
         let global = HookAllocator::new();
+        global.use_arena();
         // SAFETY: each block is used within its layout and freed once.
         unsafe {
             let small = layout(100, 8);
@@ -295,6 +362,8 @@ mod tests {
             assert!(!grown.is_null());
             assert_eq!(*grown.add(99), 7);
             let big = layout(ARENA_MAX_BLOCK + 1, 8);
+            let resident = global.mapped().map(|a| a.populated.load(Ordering::Relaxed));
+            assert_eq!(resident, global.mapped().map(|a| a.start + POPULATE_STEP));
             let q = global.alloc_zeroed(big);
             assert!(!q.is_null());
             assert!(

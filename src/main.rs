@@ -248,6 +248,7 @@ fn sanitize_standard_fds() {
 fn run(args: Vec<OsString>) -> c_int {
     // The hook's fast path: a command line of the `hook` subcommand alone.
     if args.get(1).is_some_and(|a| a == "hook") {
+        ALLOCATOR.use_arena();
         let hook = clap::Command::new("hook").about(HOOK_ABOUT);
         let cmd = clap::Command::new("oci-psp-hook")
             .subcommand_required(true)
