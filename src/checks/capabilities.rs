@@ -87,20 +87,20 @@ impl Rules {
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rules = Rules::of(policy);
-    // `all()` is sorted and deduplicated: each capability is reported once
-    for cap in view.capabilities.all() {
+    // Each capability once, with the sets holding it described already.
+    for held in view.capabilities.held() {
+        let (cap, sets) = (held.name.as_str(), held.described.as_str());
         // A pod sandbox (pause) keeps the runtime's default set whatever the
         // pod's containers drop; it is judged only beyond that set.
-        if view.identity.sandbox && RUNTIME_DEFAULT_CAPABILITIES.contains(&cap.as_str()) {
+        if view.identity.sandbox && RUNTIME_DEFAULT_CAPABILITIES.contains(&cap) {
             continue;
         }
-        let sets = held_in(view, &cap);
-        if rules.drop.contains(&cap) {
+        if rules.drop.iter().any(|d| d == cap) {
             findings.deny(
                 "requiredDropCapabilities",
                 format!("{cap} must be dropped but is in {sets}"),
             );
-        } else if rules.explicitly_allowed(&cap) || rules.in_default_set(&cap) {
+        } else if rules.explicitly_allowed(cap) || rules.in_default_set(cap) {
             continue;
         } else if rules.drop_all {
             findings.deny(
@@ -114,13 +114,6 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
             );
         }
     }
-}
-
-/// `the bounding, effective sets` / `the ambient set`, for messages.
-fn held_in(view: &ContainerView, cap: &str) -> String {
-    let sets = view.capabilities.sets_holding(cap);
-    let noun = if sets.len() > 1 { "sets" } else { "set" };
-    format!("the {} {noun}", sets.join(", "))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType};
 use serde_json::Value;
 
-use super::capabilities::{CapabilitySets, normalize};
+use super::capabilities::CapabilitySets;
 use super::identity::Identity;
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{MountContext, classify, replace_source};
@@ -182,24 +182,16 @@ fn oci_type(kind: NamespaceKind) -> LinuxNamespaceType {
 /// The capability sets, names normalized to `CAP_X`.
 fn capability_sets(caps: Option<oci::Capabilities>) -> CapabilitySets {
     let caps = caps.unwrap_or_default();
-    // Sorted and deduplicated, so membership is a binary search.
-    let set = |names: Option<Vec<String>>| {
-        let mut set: Vec<String> = names
-            .unwrap_or_default()
-            .iter()
-            .map(|n| normalize(n))
-            .collect();
-        set.sort_unstable();
-        set.dedup();
-        set
-    };
-    CapabilitySets {
-        bounding: set(caps.bounding),
-        effective: set(caps.effective),
-        inheritable: set(caps.inheritable),
-        permitted: set(caps.permitted),
-        ambient: set(caps.ambient),
-    }
+    CapabilitySets::new(
+        [
+            caps.bounding,
+            caps.effective,
+            caps.inheritable,
+            caps.permitted,
+            caps.ambient,
+        ]
+        .map(Option::unwrap_or_default),
+    )
 }
 
 /// Host ports from the annotations CRI-O (`io.kubernetes.cri-o.PortMappings`)

@@ -13,50 +13,72 @@ pub fn normalize(name: &str) -> String {
     }
 }
 
-/// The five capability sets of `process.capabilities`, each sorted and
-/// without duplicates (the view builder keeps them so: a config with
-/// thousands of names is judged in n·log n, not n²).
+/// The five capability sets of `process.capabilities`, and every capability
+/// held in any of them with the sets holding it. Built once per container
+/// ([`CapabilitySets::new`]); a check runs once per policy and only reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CapabilitySets {
-    pub bounding: Vec<String>,
-    pub effective: Vec<String>,
-    pub inheritable: Vec<String>,
-    pub permitted: Vec<String>,
-    pub ambient: Vec<String>,
+    held: Vec<Held>,
 }
 
+/// One capability the process holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// `CAP_X`.
+    pub name: String,
+    /// The sets holding it, in the spec's order (bounding, effective,
+    /// inheritable, permitted, ambient).
+    pub sets: Vec<&'static str>,
+    /// `the bounding, effective sets` / `the ambient set`, for messages.
+    pub described: String,
+}
+
+const SET_NAMES: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
 impl CapabilitySets {
-    /// Every capability in any set, each once, sorted.
-    pub fn all(&self) -> Vec<String> {
-        let mut all: Vec<String> = [
-            &self.bounding,
-            &self.effective,
-            &self.inheritable,
-            &self.permitted,
-            &self.ambient,
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-        all.sort();
+    /// From the five sets in the spec's order (bounding, effective,
+    /// inheritable, permitted, ambient), names normalized to `CAP_X`.
+    /// n·log n in the number of names, whatever the config holds.
+    pub fn new(sets: [Vec<String>; 5]) -> CapabilitySets {
+        let mut all: Vec<(String, usize)> = sets
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, names)| names.into_iter().map(move |n| (normalize(&n), i)))
+            .collect();
+        all.sort_unstable();
         all.dedup();
-        all
+        let mut held: Vec<Held> = Vec::new();
+        for (name, set) in all {
+            match held.last_mut() {
+                Some(last) if last.name == name => last.sets.push(SET_NAMES[set]),
+                _ => held.push(Held {
+                    name,
+                    sets: vec![SET_NAMES[set]],
+                    described: String::new(),
+                }),
+            }
+        }
+        for h in &mut held {
+            let noun = if h.sets.len() > 1 { "sets" } else { "set" };
+            h.described = format!("the {} {noun}", h.sets.join(", "));
+        }
+        CapabilitySets { held }
     }
 
-    /// The names of the sets holding `cap`, for messages.
-    pub fn sets_holding(&self, cap: &str) -> Vec<&'static str> {
-        [
-            ("bounding", &self.bounding),
-            ("effective", &self.effective),
-            ("inheritable", &self.inheritable),
-            ("permitted", &self.permitted),
-            ("ambient", &self.ambient),
-        ]
-        .into_iter()
-        .filter(|(_, set)| set.binary_search_by(|c| c.as_str().cmp(cap)).is_ok())
-        .map(|(name, _)| name)
-        .collect()
+    /// Every capability in any set, each once, sorted by name.
+    pub fn held(&self) -> &[Held] {
+        &self.held
+    }
+
+    /// Every capability name in any set, each once, sorted.
+    pub fn all(&self) -> Vec<&str> {
+        self.held.iter().map(|h| h.name.as_str()).collect()
     }
 }
 
@@ -73,13 +95,17 @@ mod tests {
 
     #[test]
     fn all_merges_every_set() {
-        let sets = CapabilitySets {
-            bounding: vec!["CAP_CHOWN".into(), "CAP_KILL".into()],
-            ambient: vec!["CAP_FUTURE_THING".into()],
-            effective: vec!["CAP_CHOWN".into()],
-            ..Default::default()
-        };
+        let names = |list: &[&str]| list.iter().map(ToString::to_string).collect();
+        let sets = CapabilitySets::new([
+            names(&["kill", "CAP_CHOWN", "CAP_KILL"]),
+            names(&["CAP_CHOWN"]),
+            Vec::new(),
+            Vec::new(),
+            names(&["CAP_FUTURE_THING"]),
+        ]);
         assert_eq!(sets.all(), ["CAP_CHOWN", "CAP_FUTURE_THING", "CAP_KILL"]);
-        assert_eq!(sets.sets_holding("CAP_CHOWN"), ["bounding", "effective"]);
+        assert_eq!(sets.held()[0].sets, ["bounding", "effective"]);
+        assert_eq!(sets.held()[0].described, "the bounding, effective sets");
+        assert_eq!(sets.held()[1].described, "the ambient set");
     }
 }

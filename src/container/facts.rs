@@ -111,7 +111,12 @@ impl Facts {
             uid: view.uid,
             gid: view.gid,
             additional_gids,
-            capabilities: view.capabilities.all(),
+            capabilities: view
+                .capabilities
+                .all()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             host_network: host(NamespaceKind::Network),
             host_pid: host(NamespaceKind::Pid),
             host_ipc: host(NamespaceKind::Ipc),
