@@ -57,6 +57,44 @@ impl Stamp {
     fn still_holds(&self) -> bool {
         Stamp::of(&self.path).as_ref() == Some(self)
     }
+
+    /// Whether `st` (of the same path) is this stamp's file, unchanged.
+    fn matches(&self, st: &nix::sys::stat::FileStat) -> bool {
+        (self.dev, self.ino, self.size, self.mtime, self.ctime)
+            == (
+                st.st_dev,
+                st.st_ino,
+                u64::try_from(st.st_size).unwrap_or(u64::MAX),
+                (st.st_mtime, st.st_mtime_nsec),
+                (st.st_ctime, st.st_ctime_nsec),
+            )
+    }
+}
+
+/// Whether every stamp still holds. The files of one directory (a policy
+/// directory of a hundred PSPs) are looked up relative to it: one path walk
+/// for the directory instead of one per file.
+fn all_hold(stamps: &[Stamp]) -> bool {
+    let mut dir: Option<(&Path, std::fs::File)> = None;
+    stamps.iter().all(|stamp| {
+        let (Some(parent), Some(name)) = (stamp.path.parent(), stamp.path.file_name()) else {
+            return stamp.still_holds();
+        };
+        if dir.as_ref().is_none_or(|(open, _)| *open != parent) {
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(parent);
+            match opened {
+                Ok(fd) => dir = Some((parent, fd)),
+                Err(_) => return false,
+            }
+        }
+        dir.as_ref().is_some_and(|(_, fd)| {
+            nix::sys::stat::fstatat(fd, name, nix::fcntl::AtFlags::empty())
+                .is_ok_and(|st| stamp.matches(&st))
+        })
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -132,7 +170,7 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
     }
     let bytes = read_bounded(path, ENTRY_LIMIT).ok()?;
     let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-    (entry.key == key && entry.stamps.iter().all(Stamp::still_holds)).then_some(entry.sources)
+    (entry.key == key && all_hold(&entry.stamps)).then_some(entry.sources)
 }
 
 /// The files the flags name (the configuration file, or the policy files),
@@ -169,7 +207,7 @@ fn stamps_of(sources: &Sources, before: Vec<Option<Stamp>>) -> Option<Vec<Stamp>
         }
     }
     stamps.dedup();
-    stamps.iter().all(Stamp::still_holds).then_some(stamps)
+    all_hold(&stamps).then_some(stamps)
 }
 
 /// Write the entry beside its place and rename it in: a reader sees the old
@@ -320,12 +358,23 @@ mod tests {
         let before = stamps_before(&flags);
         let sources = Sources::load(&flags).unwrap();
         let stamps = stamps_of(&sources, before).unwrap();
+        assert!(all_hold(&stamps));
         assert!(stamps.iter().all(Stamp::still_holds));
         std::thread::sleep(std::time::Duration::from_millis(20));
         policy_file(&policies, "two");
         assert!(
-            !stamps.iter().all(Stamp::still_holds),
+            !all_hold(&stamps),
             "a new policy file changes the directory"
         );
+        assert!(!stamps.iter().all(Stamp::still_holds));
+        // Without the directory's own stamp, a file that is gone still counts.
+        let files: Vec<Stamp> = stamps
+            .iter()
+            .filter(|s| s.path.extension().is_some_and(|e| e == "yaml"))
+            .cloned()
+            .collect();
+        assert!(all_hold(&files));
+        std::fs::remove_file(policies.join("one.yaml")).unwrap();
+        assert!(!all_hold(&files), "a removed policy file");
     }
 }
