@@ -239,7 +239,9 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
     let Some(path) = resolved.to_str() else {
         return MountKind::HostPath { resolved };
     };
-    if is_runtime_managed(path, ctx) {
+    // Below kubelet's root (split once: most bind mounts of a pod are there).
+    let kubelet = ctx.kubelet_root.to_str().and_then(|r| below(path, r));
+    if is_runtime_managed(path, kubelet.as_deref()) {
         return MountKind::RuntimeManaged;
     }
     if is_image_volume(path) {
@@ -250,7 +252,7 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
             driver: None,
         };
     }
-    if let Some(volume) = kubelet_volume(path, ctx) {
+    if let Some(volume) = kubelet.and_then(|rest| kubelet_volume(&rest, ctx)) {
         return volume;
     }
     MountKind::HostPath { resolved }
@@ -280,7 +282,8 @@ fn below<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
     Some(rest.split('/').filter(|s| !s.is_empty()).collect())
 }
 
-fn is_runtime_managed(path: &str, ctx: &MountContext) -> bool {
+/// `below_kubelet`: the components of `path` below kubelet's root, if it is.
+fn is_runtime_managed(path: &str, below_kubelet: Option<&[&str]>) -> bool {
     let leaf_in = |rest: &[&str], leaves: &[&str]| leaves.contains(&rest.join("/").as_str());
     // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>
     for storage in [
@@ -308,14 +311,10 @@ fn is_runtime_managed(path: &str, ctx: &MountContext) -> bool {
     }
     // kubelet: pods/<uid>/etc-hosts and the termination log
     // pods/<uid>/containers/<container>/<file>
-    if let Some(rest) = ctx.kubelet_root.to_str().and_then(|r| below(path, r)) {
-        match rest.as_slice() {
-            ["pods", _, "etc-hosts"] => return true,
-            ["pods", _, "containers", _, _] => return true,
-            _ => {}
-        }
-    }
-    false
+    matches!(
+        below_kubelet,
+        Some(["pods", _, "etc-hosts"] | ["pods", _, "containers", _, _])
+    )
 }
 
 /// An image's `VOLUME` as containerd's CRI plugin backs it:
@@ -332,9 +331,9 @@ fn is_image_volume(path: &str) -> bool {
 
 /// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and
 /// `<kubelet>/pods/<uid>/volume-subpaths/<name>/<container>/<index>[/…]`.
-fn kubelet_volume(path: &str, ctx: &MountContext) -> Option<MountKind> {
-    let rest = below(path, ctx.kubelet_root.to_str()?)?;
-    match rest.as_slice() {
+/// `rest`: the path's components below kubelet's root.
+fn kubelet_volume(rest: &[&str], ctx: &MountContext) -> Option<MountKind> {
+    match rest {
         ["pods", uid, "volumes", plugin, name, ..] => {
             let pod_dir = ctx.kubelet_root.join("pods").join(uid);
             Some(volume_of_plugin(plugin, &pod_dir, name))
