@@ -3,7 +3,7 @@
 //! `hook` runs on every container start, so the process starts lean: no std
 //! runtime set-up (`no_main`: std would read /proc/self/maps for the main
 //! thread's stack guard and map an alternate signal stack), and clap builds
-//! only the `hook` subcommand when that is the one asked for.
+//! nothing for the hook's common command lines ([`commands::hook::fast_flags`]).
 #![no_main]
 
 use std::ffi::{CStr, OsString, c_char, c_int};
@@ -29,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    #[command(about = HOOK_ABOUT)]
+    /// Run as an OCI hook (createRuntime/prestart): the OCI state on stdin,
+    /// config.json from its bundle. Denials go to stderr and syslog.
     Hook {
         #[command(flatten)]
         policy: PolicyArgs,
@@ -160,9 +161,6 @@ enum Command {
     },
 }
 
-const HOOK_ABOUT: &str = "Run as an OCI hook (createRuntime/prestart): the OCI state on stdin, \
-config.json from its bundle. Denials go to stderr and syslog.";
-
 /// Which policies apply. Without any of these, /etc/oci-psp-hook/config.yaml
 /// applies, and without that file builtin:baseline.
 #[derive(Args)]
@@ -246,29 +244,12 @@ fn sanitize_standard_fds() {
 }
 
 fn run(args: Vec<OsString>) -> c_int {
-    // The hook's fast path: a command line of the `hook` subcommand alone.
+    // The hook's fast path: its common command lines without clap.
     if args.get(1).is_some_and(|a| a == "hook") {
         ALLOCATOR.use_arena();
-        let hook = clap::Command::new("hook").about(HOOK_ABOUT);
-        let cmd = clap::Command::new("oci-psp-hook")
-            .subcommand_required(true)
-            .subcommand(PolicyArgs::augment_args(hook));
-        return match cmd.try_get_matches_from(&args) {
-            Ok(matches) => {
-                let policy = matches
-                    .subcommand_matches("hook")
-                    .map(PolicyArgs::from_arg_matches)
-                    .transpose();
-                match policy {
-                    Ok(Some(policy)) => {
-                        commands::hook::run(&policy.flags(), std::io::stdin().lock())
-                    }
-                    _ => full_cli(args),
-                }
-            }
-            // --help and errors are shown by the full command line.
-            Err(_) => full_cli(args),
-        };
+        if let Some(flags) = commands::hook::fast_flags(&args[2..]) {
+            return commands::hook::run(&flags, std::io::stdin().lock());
+        }
     }
     full_cli(args)
 }

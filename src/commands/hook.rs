@@ -1,7 +1,8 @@
 //! `hook`: the OCI hook. The OCI state arrives on stdin; config.json is read
 //! from its bundle. Exit 0 allows, 1 denies, 2 is an error (blocks too).
 
-use std::io::Read;
+use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -35,6 +36,37 @@ pub fn parse_state(bytes: &[u8]) -> Result<State, String> {
         return Err("no OCI state on stdin (is this running as an OCI hook?)".into());
     }
     serde_json::from_slice(bytes).map_err(|e| format!("OCI state on stdin is not valid: {e}"))
+}
+
+/// The flags of `oci-psp-hook hook ARGS…` read without clap, for the
+/// common command lines (`--policy F`, `--profile P`, `--config F`, each also
+/// as `--flag=value`): clap's parser is most of the start-up cost left. `None`
+/// for anything else (help, a bad or repeated flag, a value that looks like a
+/// flag): clap then reads the line and gives its usual answer.
+pub fn fast_flags(args: &[OsString]) -> Option<Flags> {
+    let mut flags = Flags::default();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(OsString::from(value))),
+            None => (arg, None),
+        };
+        let value = match inline {
+            Some(value) => value,
+            None => rest.next()?.clone(),
+        };
+        if value.is_empty() || value.as_encoded_bytes().starts_with(b"-") {
+            return None;
+        }
+        match name {
+            "--policy" => flags.policies.push(PathBuf::from(value)),
+            "--profile" => flags.profiles.push(value.into_string().ok()?),
+            "--config" if flags.config.is_none() => flags.config = Some(PathBuf::from(value)),
+            _ => return None,
+        }
+    }
+    Some(flags)
 }
 
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
@@ -88,11 +120,64 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
 fn report(decision: &Decision) -> i32 {
     let logged = log_decision(decision);
     let verdict_line = decision.verdict != Verdict::Allow || decision.mode == Mode::Audit;
-    match (verdict_line, logged) {
-        (true, Ok(())) => eprintln!("{}", decision.one_line()),
-        (true, Err(why)) => eprintln!("{}; decision not logged: {why}", decision.one_line()),
-        (false, Err(why)) => eprintln!("oci-psp-hook: decision not logged: {why}"),
-        (false, Ok(())) => {}
+    let line = match (verdict_line, logged) {
+        (true, Ok(())) => Some(decision.one_line()),
+        (true, Err(why)) => Some(format!(
+            "{}; decision not logged: {why}",
+            decision.one_line()
+        )),
+        (false, Err(why)) => Some(format!("oci-psp-hook: decision not logged: {why}")),
+        (false, Ok(())) => None,
+    };
+    if let Some(mut line) = line {
+        // One write: stderr is unbuffered, and the runtime reads it whole.
+        line.push('\n');
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }
     decision.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn fast_flags_read_the_common_lines() {
+        let f = fast_flags(&args(&[
+            "--policy",
+            "/a.yaml",
+            "--profile=restricted",
+            "--policy=/b.yaml",
+            "--config",
+            "/c.yaml",
+        ]))
+        .unwrap_or_default();
+        assert_eq!(
+            f.policies,
+            [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
+        );
+        assert_eq!(f.profiles, ["restricted"]);
+        assert_eq!(f.config, Some(PathBuf::from("/c.yaml")));
+        assert!(fast_flags(&[]).is_some_and(|f| f.policies.is_empty() && f.config.is_none()));
+    }
+
+    #[test]
+    fn anything_else_is_left_to_clap() {
+        for line in [
+            &["--help"][..],
+            &["-h"],
+            &["--policy"],
+            &["--policy", "--config", "x"],
+            &["--policy="],
+            &["--config", "a", "--config", "b"],
+            &["--bogus", "x"],
+            &["extra"],
+        ] {
+            assert!(fast_flags(&args(line)).is_none(), "{line:?}");
+        }
+    }
 }

@@ -120,12 +120,11 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         .iter()
         .flatten()
         .map(|m| {
-            let source = m.source().as_deref().map(Path::to_string_lossy);
             classify(
-                &m.destination().to_string_lossy(),
-                source.as_deref().unwrap_or(""),
-                m.typ().as_deref().unwrap_or(""),
-                m.options().as_deref().unwrap_or(&[]),
+                &m.destination,
+                m.source.as_deref().unwrap_or(""),
+                m.typ.as_deref().unwrap_or(""),
+                m.options.as_deref().unwrap_or(&[]),
                 &ctx.mounts,
             )
         })

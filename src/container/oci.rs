@@ -3,27 +3,43 @@
 //! without being built).
 //!
 //! oci-spec's types are used where they are strict in the right way (root,
-//! mounts, user, namespaces, id mappings, devices, device cgroup rules). Two
-//! parts are read leniently, because a runtime newer than this build may
+//! user, namespaces, id mappings, devices, device cgroup rules). Mounts are
+//! read into [`Mount`], borrowing their strings from the bytes: a config may
+//! hold thousands, and each is only looked at. Two parts are read leniently, because a runtime newer than this build may
 //! write values oci-spec does not know yet: the capability sets (kept as
 //! names, judged by name) and the seccomp profile (only its presence and
 //! default action matter here).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use oci_spec::runtime::{
-    LinuxDevice, LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespace, Mount, Root, User,
+    LinuxDevice, LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespace, Root, User,
 };
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Config {
+pub struct Config<'a> {
     pub root: Option<Root>,
-    pub mounts: Option<Vec<Mount>>,
+    #[serde(borrow)]
+    pub mounts: Option<Vec<Mount<'a>>>,
     pub process: Option<Process>,
     pub linux: Option<Linux>,
     pub annotations: Option<HashMap<String, String>>,
+}
+
+/// One entry of `mounts` (the runtime spec's fields the checks read;
+/// `uidMappings`/`gidMappings` of idmapped mounts are not).
+#[derive(Debug, Deserialize)]
+pub struct Mount<'a> {
+    #[serde(borrow)]
+    pub destination: Cow<'a, str>,
+    #[serde(borrow, rename = "type")]
+    pub typ: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub source: Option<Cow<'a, str>>,
+    pub options: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,7 +92,7 @@ pub struct Seccomp {
 
 /// Parse config.json; the error says whether it is not JSON at all or JSON
 /// that does not follow the runtime spec, with the line and column.
-pub fn parse(bytes: &[u8]) -> Result<Config, String> {
+pub fn parse(bytes: &[u8]) -> Result<Config<'_>, String> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(
