@@ -287,6 +287,30 @@ mod tests {
     }
 
     #[test]
+    fn policies_read_back_from_an_entry_unchanged() {
+        let mut policies: Vec<super::super::Policy> = ["privileged", "baseline", "restricted"]
+            .iter()
+            .filter_map(|name| super::super::builtin::profile(name))
+            .collect();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/restricted-psp.yaml"
+        ))
+        .unwrap();
+        policies.extend(
+            super::super::load::parse("restricted-psp.yaml", &text, Origin::Builtin).unwrap(),
+        );
+        assert_eq!(policies.len(), 4);
+        let sources = Sources::Explicit(policies);
+        let json = serde_json::to_vec(&sources).unwrap();
+        let back: Sources = serde_json::from_slice(&json).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{sources:?}"));
+        // False and empty fields are left out of the entry.
+        let text = String::from_utf8(json).unwrap();
+        assert!(!text.contains("\"privileged\":false"), "{text}");
+    }
+
+    #[test]
     fn changed_file_is_read_again() {
         if !nix::unistd::geteuid().is_root() {
             return; // only root caches
