@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All tests: installs what they need (runc, podman, containerd, busybox-static from Debian), then
-# formatting, lints, unit and integration tests, and the real-runtime tests of integration/.
+# formatting, lints, unit and integration tests, the real-runtime tests of integration/, and a
+# short fuzz smoke run (fuzz/run-smoke.sh; skipped without a nightly toolchain).
 # Run as root: sudo ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,3 +28,5 @@ cargo test --quiet
 echo "== integration tests (real runtimes)"
 cargo build --release --quiet
 OCI_PSP_HOOK_BIN="$(pwd)/target/release/oci-psp-hook" integration/run.sh
+echo "== fuzz smoke (10 s per target)"
+FUZZ_SMOKE_SECONDS=10 fuzz/run-smoke.sh
