@@ -10,19 +10,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-TARGET=x86_64-unknown-linux-gnu
 VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 IMAGE=${1:-localhost/oci-psp-hook:$VERSION}
-BIN="target/$TARGET/release/oci-psp-hook"
 
-echo "== static build ($TARGET, crt-static)" >&2
-# --target keeps RUSTFLAGS off the build scripts and proc-macros.
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target "$TARGET" >&2
-# A static(-pie) binary has no program interpreter.
-if readelf -l "$BIN" | grep -q 'program interpreter'; then
-	echo "build-image.sh: $BIN is dynamically linked; it would not run on scratch" >&2
-	exit 1
-fi
+echo "== static build (integration/build-static.sh)" >&2
+integration/build-static.sh >/dev/null
 
 echo "== podman build -t $IMAGE" >&2
 podman build -q -f Containerfile -t "$IMAGE" . >&2

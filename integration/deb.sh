@@ -211,9 +211,11 @@ run_podman() {
 }
 
 # --- build -------------------------------------------------------------------
-log "== cargo deb"
+log "== cargo deb (the static binary of integration/build-static.sh)"
 cd "$REPO" || exit 1
-if ! cargo deb --output "$WORK/" >"$WORK/cargo-deb.out" 2>"$WORK/cargo-deb.err"; then
+if ! integration/build-static.sh >"$WORK/cargo-deb.out" 2>"$WORK/cargo-deb.err" ||
+	! cargo deb --no-build --target x86_64-unknown-linux-gnu --output "$WORK/" \
+		>>"$WORK/cargo-deb.out" 2>>"$WORK/cargo-deb.err"; then
 	fail "cargo deb builds the package" "$(tail -n 20 "$WORK/cargo-deb.err")"
 	summary
 	exit 1
