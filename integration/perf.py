@@ -50,12 +50,15 @@ def peak_rss(argv, stdin_path):
     return int(out.stderr.strip().splitlines()[-1])
 
 
-def alternate(a, b, stdin, runs):
-    ta, tb = [], []
+def versus(name, goal, base, case, runs):
+    """Median wall time of `case` over that of `base`, each an (argv, stdin)
+    pair, over alternating runs so load drifts hit both alike."""
+    t_base, t_case = [], []
     for _ in range(runs):
-        ta.append(spawn(a, stdin)[0])
-        tb.append(spawn(b, stdin)[0])
-    return ta, tb
+        t_base.append(spawn(*base)[0])
+        t_case.append(spawn(*case)[0])
+    m_base, m_case = statistics.median(t_base), statistics.median(t_case)
+    return (name, m_case / m_base, goal, f"{m_case:.0f} us vs {m_base:.0f} us")
 
 
 def state_file(work, bundle, name):
@@ -140,32 +143,20 @@ def main():
     typical = typical_case(work)
     argv = [hook, "hook", "--policy", POLICY]
     spawn(argv, typical)  # warm the page cache and the policy cache
-    t_true, t_hook = alternate(["/bin/true"], argv, typical, runs)
-    m_true, m_hook = statistics.median(t_true), statistics.median(t_hook)
-    results.append(("hook vs /bin/true (median)", m_hook / m_true, 1.25,
-                    f"{m_hook:.0f} us vs {m_true:.0f} us"))
+    results.append(versus("hook vs /bin/true (median)", 1.25,
+                          (["/bin/true"], typical), (argv, typical), runs))
 
     mounts = mounts_case(work)
     spawn(argv, mounts)
-    t_typ, t_many = [], []
-    for _ in range(runs // 2):
-        t_typ.append(spawn(argv, typical)[0])
-        t_many.append(spawn(argv, mounts)[0])
-    ratio = statistics.median(t_many) / statistics.median(t_typ)
-    results.append(("1000 mounts vs typical (median)", ratio, 2.0,
-                    f"{statistics.median(t_many):.0f} us vs {statistics.median(t_typ):.0f} us"))
+    results.append(versus("1000 mounts vs typical (median)", 2.0,
+                          (argv, typical), (argv, mounts), runs // 2))
 
     argv100 = [hook, "hook", "--config", policies_case(work)]
     _, code = spawn(argv100, typical)
     if code != 0:
         sys.exit(f"perf.py: the 100-policy case should be admitted by the last policy (exit {code})")
-    t_typ, t_100 = [], []
-    for _ in range(runs // 2):
-        t_typ.append(spawn(argv, typical)[0])
-        t_100.append(spawn(argv100, typical)[0])
-    ratio = statistics.median(t_100) / statistics.median(t_typ)
-    results.append(("100 policies, last admits, vs typical (median)", ratio, 2.0,
-                    f"{statistics.median(t_100):.0f} us vs {statistics.median(t_typ):.0f} us"))
+    results.append(versus("100 policies, last admits, vs typical (median)", 2.0,
+                          (argv, typical), (argv100, typical), runs // 2))
 
     # Peak RSS, typical case: through GNU time, which forks (a vfork'd child
     # would report the parent's RSS from before its exec).
