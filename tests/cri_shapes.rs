@@ -612,11 +612,9 @@ impl KubeletPod {
             .and_then(|rest| rest.split('/').next())
             .expect("a kubelet mount")
             .to_string();
-        rewrite(
-            spec,
-            &format!("pods/{fixture_uid}/"),
-            &format!("pods/{}/", self.uid),
-        )
+        // Everywhere: the paths and the pod UID annotation, which must agree
+        // (another pod's kubelet directory is a host path).
+        rewrite(spec, &fixture_uid, &self.uid)
     }
 }
 
@@ -1278,4 +1276,30 @@ fn containerd_image_volume_is_not_a_host_path() {
     );
     env.check("containerd-image-volume", &spec)
         .assert_allowed("restricted", "bindings[2]");
+}
+
+/// A hostPath naming another pod's secret directory is a host path, not a
+/// secret volume: the pod UID in kubelet's path must be the container's own.
+#[test]
+fn another_pods_secret_is_a_host_path() {
+    let env = Env::new();
+    for rt in RUNTIMES {
+        let mut spec = fixture(&format!("{rt}-restricted-app"));
+        let stolen = "/var/lib/kubelet/pods/9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b/volumes/kubernetes.io~secret/db-password";
+        spec["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/stolen",
+            "type": "bind",
+            "source": stolen,
+            "options": ["rbind", "ro"],
+        }));
+        env.check(&format!("{rt}-another-pods-secret"), &spec)
+            .assert_denied(
+                "bindings[2]",
+                &[(
+                    "restricted",
+                    "volumes",
+                    &format!("hostPath volume {stolen} mounted at /stolen is not allowed"),
+                )],
+            );
+    }
 }

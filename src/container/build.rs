@@ -126,6 +126,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
                 m.typ.as_deref().unwrap_or(""),
                 m.options.as_deref().unwrap_or(&[]),
                 &ctx.mounts,
+                view.identity.pod_uid.as_deref(),
             )
         })
         .collect();
@@ -155,12 +156,13 @@ fn verify_mounts(
         _ => rootfs.to_path_buf(),
     };
     let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
+    let pod_uid = view.identity.pod_uid.clone();
     for mount in view.mounts.iter_mut().filter(|m| m.bind) {
         let point = kernel::mount_point(&rootfs, &mount.destination);
         let expected = ctx.resolve_source(&mount.source);
         match tables.verify(&point, &expected) {
             Truth::Matches => {}
-            Truth::Differs(real) => replace_source(mount, &real, ctx),
+            Truth::Differs(real) => replace_source(mount, &real, ctx, pod_uid.as_deref()),
             Truth::Unknown(why) => view
                 .unverified_mounts
                 .push(format!("{}: {why}", mount.destination)),

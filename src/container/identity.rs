@@ -9,6 +9,8 @@ pub struct Identity {
     pub namespace: Option<String>,
     pub pod: Option<String>,
     pub container: Option<String>,
+    /// The pod's UID: kubelet's directory for it is `<root>/pods/<uid>`.
+    pub pod_uid: Option<String>,
     /// A pod sandbox ("pause") container: carries pod-level settings only.
     pub sandbox: bool,
 }
@@ -35,6 +37,7 @@ impl Identity {
                 "io.kubernetes.cri.container-name",
                 "io.kubernetes.container.name",
             ]),
+            pod_uid: get(&["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"]),
             sandbox: container_type.as_deref() == Some("sandbox"),
         }
     }

@@ -178,16 +178,18 @@ const PROPAGATIONS: &[&str] = &[
     "runbindable",
 ];
 
+/// `pod_uid`: the container's pod (from its annotations), when known.
 pub fn classify(
     destination: &str,
     source: &str,
     fstype: &str,
     options: &[String],
     ctx: &MountContext,
+    pod_uid: Option<&str>,
 ) -> MountUse {
     let bind = is_bind(fstype, options);
     let kind = if bind {
-        classify_bind(source, ctx)
+        classify_bind(source, ctx, pod_uid)
     } else {
         classify_filesystem(destination, source, fstype)
     };
@@ -233,14 +235,24 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
     }
 }
 
-fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
+fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> MountKind {
     let resolved = ctx.resolve_source(source);
     // A path that is not UTF-8 is none of the runtimes' or kubelet's.
     let Some(path) = resolved.to_str() else {
         return MountKind::HostPath { resolved };
     };
     // Below kubelet's root (split once: most bind mounts of a pod are there).
-    let kubelet = ctx.kubelet_root.to_str().and_then(|r| below(path, r));
+    // Another pod's directory is no volume of this one: a hostPath naming
+    // `<kubelet>/pods/<other uid>/volumes/kubernetes.io~secret/…` must not
+    // pass as a secret volume.
+    let kubelet = ctx
+        .kubelet_root
+        .to_str()
+        .and_then(|r| below(path, r))
+        .filter(|rest| match (rest.as_slice(), pod_uid) {
+            (["pods", uid, ..], Some(own)) => *uid == own,
+            _ => true,
+        });
     if is_runtime_managed(path, kubelet.as_deref()) {
         return MountKind::RuntimeManaged;
     }
@@ -260,10 +272,15 @@ fn classify_bind(source: &str, ctx: &MountContext) -> MountKind {
 
 /// The kernel mounted `real` where config.json names `source`: judge the
 /// truth, keeping what config.json said for messages.
-pub fn replace_source(mount: &mut MountUse, real: &Path, ctx: &MountContext) {
+pub fn replace_source(
+    mount: &mut MountUse,
+    real: &Path,
+    ctx: &MountContext,
+    pod_uid: Option<&str>,
+) {
     let declared = std::mem::replace(&mut mount.source, real.display().to_string());
     mount.declared_source = Some(declared);
-    mount.kind = classify_bind(&mount.source, ctx);
+    mount.kind = classify_bind(&mount.source, ctx, pod_uid);
 }
 
 fn is_container_id(s: &str) -> bool {
@@ -585,6 +602,7 @@ mod tests {
             "none",
             &opts(&["rbind", "ro"]),
             &MountContext::default(),
+            None,
         );
         assert!(m.bind);
         assert!(m.read_only);
@@ -594,7 +612,14 @@ mod tests {
                 resolved: "/etc".into()
             }
         );
-        let m = classify("/x", "/etc", "bind", &opts(&[]), &MountContext::default());
+        let m = classify(
+            "/x",
+            "/etc",
+            "bind",
+            &opts(&[]),
+            &MountContext::default(),
+            None,
+        );
         assert!(m.bind);
     }
 
@@ -607,6 +632,7 @@ mod tests {
             "bind",
             &opts(&["rbind"]),
             &MountContext::default(),
+            None,
         );
         assert_eq!(
             m.kind,
@@ -630,6 +656,7 @@ mod tests {
             "bind",
             &opts(&["rbind"]),
             &ctx(&dir),
+            None,
         );
         assert_eq!(
             m.kind,
@@ -643,9 +670,39 @@ mod tests {
             "bind",
             &opts(&["rbind"]),
             &ctx(&dir),
+            None,
         );
         assert_eq!(m.volume_types(), ["emptyDir"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn another_pods_directory_is_a_host_path() {
+        let c = MountContext::default();
+        let src = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~secret/token";
+        let of = |pod_uid| classify("/t", src, "bind", &opts(&["rbind"]), &c, pod_uid).kind;
+        assert_eq!(
+            of(Some("attacker")),
+            MountKind::HostPath {
+                resolved: src.into()
+            }
+        );
+        let hosts = "/var/lib/kubelet/pods/victim/etc-hosts";
+        let m = classify(
+            "/etc/hosts",
+            hosts,
+            "bind",
+            &opts(&["rbind"]),
+            &c,
+            Some("a"),
+        );
+        assert!(matches!(m.kind, MountKind::HostPath { .. }));
+        // Its own pod's, or a container of unknown pod (no annotation): a volume.
+        assert_eq!(
+            classify("/t", src, "bind", &opts(&["rbind"]), &c, Some("victim")).volume_types(),
+            ["secret"]
+        );
+        assert!(matches!(of(None), MountKind::Volume { .. }));
     }
 
     #[test]
@@ -653,7 +710,7 @@ mod tests {
         let c = MountContext::default();
         let vol = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", &src, "bind", &opts(&["rbind"]), &c)
+            classify("/v", &src, "bind", &opts(&["rbind"]), &c, None)
         };
         assert_eq!(vol("kubernetes.io~configmap").volume_types(), ["configMap"]);
         assert_eq!(vol("kubernetes.io~secret").volume_types(), ["secret"]);
@@ -688,6 +745,7 @@ mod tests {
             "bind",
             &opts(&["rbind"]),
             &ctx(&dir),
+            None,
         );
         assert!(
             matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com")
@@ -701,6 +759,7 @@ mod tests {
             "bind",
             &opts(&["rbind"]),
             &ctx(&dir),
+            None,
         );
         assert_eq!(m.volume_types()[0], "csi");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -719,7 +778,7 @@ mod tests {
             "/var/lib/kubelet/pods/1234/etc-hosts".to_string(),
             "/var/lib/kubelet/pods/1234/containers/app/5f2a9c1e".to_string(),
         ] {
-            let m = classify("/etc/hosts", &src, "bind", &opts(&["rbind"]), &c);
+            let m = classify("/etc/hosts", &src, "bind", &opts(&["rbind"]), &c, None);
             assert_eq!(m.kind, MountKind::RuntimeManaged, "{src}");
         }
         // not the runtime's: another leaf, or the whole userdata directory
@@ -728,7 +787,7 @@ mod tests {
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/config.json"),
             "/var/lib/containers/storage/overlay-containers/short/userdata/hosts".to_string(),
         ] {
-            let m = classify("/x", &src, "bind", &opts(&["rbind"]), &c);
+            let m = classify("/x", &src, "bind", &opts(&["rbind"]), &c, None);
             assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
         }
     }
@@ -737,19 +796,19 @@ mod tests {
     fn standard_pseudo_filesystems_and_tmpfs() {
         let c = MountContext::default();
         assert_eq!(
-            classify("/proc", "proc", "proc", &[], &c).kind,
+            classify("/proc", "proc", "proc", &[], &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/dev/shm", "shm", "tmpfs", &[], &c).kind,
+            classify("/dev/shm", "shm", "tmpfs", &[], &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/scratch", "tmpfs", "tmpfs", &[], &c).volume_types(),
+            classify("/scratch", "tmpfs", "tmpfs", &[], &c, None).volume_types(),
             ["emptyDir"]
         );
         assert_eq!(
-            classify("/host-proc", "proc", "proc", &[], &c).volume_types(),
+            classify("/host-proc", "proc", "proc", &[], &c, None).volume_types(),
             ["hostPath"]
         );
     }
@@ -760,7 +819,14 @@ mod tests {
             bundle: Some("/srv/bundle".into()),
             ..Default::default()
         };
-        let m = classify("/data", "data/../files", "bind", &opts(&["rbind"]), &c);
+        let m = classify(
+            "/data",
+            "data/../files",
+            "bind",
+            &opts(&["rbind"]),
+            &c,
+            None,
+        );
         assert_eq!(
             m.kind,
             MountKind::HostPath {
@@ -784,6 +850,7 @@ mod tests {
             "bind",
             &opts(&["rbind", "rprivate", "rshared"]),
             &MountContext::default(),
+            None,
         );
         assert_eq!(m.propagation.as_deref(), Some("rshared"));
     }
