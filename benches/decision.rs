@@ -49,10 +49,10 @@ fn context() -> BuildContext<'static> {
     }
 }
 
-fn selection(policies: Vec<Policy>) -> Selection {
+fn selection(policies: Vec<Policy>) -> Selection<'static> {
     Selection {
         mode: Mode::Enforce,
-        policies,
+        policies: policies.into_iter().map(std::borrow::Cow::Owned).collect(),
         chosen_by: "bench".into(),
     }
 }

@@ -159,7 +159,7 @@ fn check_decision(decision: &Decision) {
 fn evaluate(view: &ContainerView, policies: &[Policy]) -> Verdict {
     let selection = Selection {
         mode: Mode::Enforce,
-        policies: policies.to_vec(),
+        policies: policies.iter().map(std::borrow::Cow::Borrowed).collect(),
         chosen_by: "fuzz".into(),
     };
     let mut decision = Decision::evaluate(view, &selection);

@@ -274,7 +274,7 @@ mod tests {
     fn decide(name: &str, policies: Vec<crate::policy::Policy>, mode: Mode) -> Decision {
         let selection = Selection {
             mode,
-            policies,
+            policies: policies.into_iter().map(std::borrow::Cow::Owned).collect(),
             chosen_by: "test".into(),
         };
         Decision::evaluate(&fixtures::view(name), &selection)

@@ -1050,10 +1050,14 @@ impl Policies {
         Policies { specs, policies }
     }
 
-    fn selection(&self) -> Selection {
+    fn selection(&self) -> Selection<'_> {
         Selection {
             mode: Mode::Enforce,
-            policies: self.policies.clone(),
+            policies: self
+                .policies
+                .iter()
+                .map(std::borrow::Cow::Borrowed)
+                .collect(),
             chosen_by: "properties".into(),
         }
     }

@@ -2,6 +2,7 @@
 //! where the PSP manifests live, enforce or audit, and which policies bind to
 //! which Kubernetes namespaces. Validated as strictly as a policy.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -160,11 +161,11 @@ impl Config {
     }
 
     /// A policy by the name a binding uses: `builtin:*` or a PSP name.
-    pub fn resolve(&self, name: &str) -> Option<Policy> {
+    pub fn resolve(&self, name: &str) -> Option<Cow<'_, Policy>> {
         if name.starts_with(builtin::PREFIX) {
-            builtin::profile(name)
+            builtin::profile(name).map(Cow::Owned)
         } else {
-            self.policies.get(name).cloned()
+            self.policies.get(name).map(Cow::Borrowed)
         }
     }
 

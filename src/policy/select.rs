@@ -2,6 +2,7 @@
 //! one-off use, else the configuration file (its bindings by Kubernetes
 //! namespace), else `builtin:baseline`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::config::{self, Config, Mode};
@@ -28,9 +29,11 @@ pub enum Sources {
 
 /// The policies chosen for one container.
 #[derive(Debug, Clone)]
-pub struct Selection {
+pub struct Selection<'a> {
     pub mode: Mode,
-    pub policies: Vec<Policy>,
+    /// Borrowed from the loaded sources where they hold them (a hundred
+    /// policies are not copied on every container start).
+    pub policies: Vec<Cow<'a, Policy>>,
     /// Which rule chose them (`--policy`, `bindings[1]`, `defaultPolicies`…).
     pub chosen_by: String,
 }
@@ -90,16 +93,16 @@ impl Sources {
 
     /// The policies bound to this container. A binding naming a policy that
     /// does not exist is an error for the containers it selects.
-    pub fn select(&self, view: &ContainerView) -> Result<Selection, PolicyError> {
+    pub fn select(&self, view: &ContainerView) -> Result<Selection<'_>, PolicyError> {
         match self {
             Sources::Explicit(policies) => Ok(Selection {
                 mode: Mode::Enforce,
-                policies: policies.clone(),
+                policies: policies.iter().map(Cow::Borrowed).collect(),
                 chosen_by: "command line".into(),
             }),
             Sources::Default => Ok(Selection {
                 mode: Mode::Enforce,
-                policies: vec![builtin::baseline()],
+                policies: vec![Cow::Owned(builtin::baseline())],
                 chosen_by: format!("default (no {})", config::DEFAULT_PATH),
             }),
             Sources::Config(config) => {
@@ -209,7 +212,7 @@ mod tests {
         view
     }
 
-    fn names(selection: &Selection) -> Vec<&str> {
+    fn names<'a>(selection: &'a Selection<'a>) -> Vec<&'a str> {
         selection.policies.iter().map(|p| p.name.as_str()).collect()
     }
 
