@@ -27,9 +27,8 @@ pub struct Held {
     /// `CAP_X`.
     pub name: String,
     /// The sets holding it, in the spec's order (bounding, effective,
-    /// inheritable, permitted, ambient).
-    pub sets: Vec<&'static str>,
-    /// `the bounding, effective sets` / `the ambient set`, for messages.
+    /// inheritable, permitted, ambient), for messages: `the bounding,
+    /// effective sets` / `the ambient set`.
     pub described: String,
 }
 
@@ -53,21 +52,18 @@ impl CapabilitySets {
             .collect();
         all.sort_unstable();
         all.dedup();
-        let mut held: Vec<Held> = Vec::new();
-        for (name, set) in all {
-            match held.last_mut() {
-                Some(last) if last.name == name => last.sets.push(SET_NAMES[set]),
-                _ => held.push(Held {
-                    name,
-                    sets: vec![SET_NAMES[set]],
-                    described: String::new(),
-                }),
-            }
-        }
-        for h in &mut held {
-            let noun = if h.sets.len() > 1 { "sets" } else { "set" };
-            h.described = format!("the {} {noun}", h.sets.join(", "));
-        }
+        // Sorted by name, then set: each name's run lists its sets in order.
+        let held = all
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| {
+                let sets: Vec<&str> = run.iter().map(|(_, set)| SET_NAMES[*set]).collect();
+                let noun = if sets.len() > 1 { "sets" } else { "set" };
+                Held {
+                    name: run[0].0.clone(),
+                    described: format!("the {} {noun}", sets.join(", ")),
+                }
+            })
+            .collect();
         CapabilitySets { held }
     }
 
@@ -104,7 +100,6 @@ mod tests {
             names(&["CAP_FUTURE_THING"]),
         ]);
         assert_eq!(sets.all(), ["CAP_CHOWN", "CAP_FUTURE_THING", "CAP_KILL"]);
-        assert_eq!(sets.held()[0].sets, ["bounding", "effective"]);
         assert_eq!(sets.held()[0].described, "the bounding, effective sets");
         assert_eq!(sets.held()[1].described, "the ambient set");
     }
