@@ -30,10 +30,16 @@ const ENTRY_LIMIT: u64 = 32 << 20;
 /// Entries kept; older ones are removed when a new one is written.
 const MAX_ENTRIES: usize = 64;
 
-/// What identifies a file's content without reading it.
+/// A file read, and what identifies its content without reading it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     path: PathBuf,
+    id: FileId,
+}
+
+/// Device, inode, size, modification and change times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileId {
     dev: u64,
     ino: u64,
     size: u64,
@@ -41,33 +47,30 @@ struct Stamp {
     ctime: (i64, i64),
 }
 
+impl FileId {
+    fn of(st: &nix::sys::stat::FileStat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(u64::MAX),
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
 impl Stamp {
+    /// Following symlinks, as the file is read.
     fn of(path: &Path) -> Option<Stamp> {
-        let m = std::fs::metadata(path).ok()?;
+        let st = nix::sys::stat::stat(path).ok()?;
         Some(Stamp {
             path: path.to_path_buf(),
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            id: FileId::of(&st),
         })
     }
 
     fn still_holds(&self) -> bool {
         Stamp::of(&self.path).as_ref() == Some(self)
-    }
-
-    /// Whether `st` (of the same path) is this stamp's file, unchanged.
-    fn matches(&self, st: &nix::sys::stat::FileStat) -> bool {
-        (self.dev, self.ino, self.size, self.mtime, self.ctime)
-            == (
-                st.st_dev,
-                st.st_ino,
-                u64::try_from(st.st_size).unwrap_or(u64::MAX),
-                (st.st_mtime, st.st_mtime_nsec),
-                (st.st_ctime, st.st_ctime_nsec),
-            )
     }
 }
 
@@ -92,7 +95,7 @@ fn all_hold(stamps: &[Stamp]) -> bool {
         }
         dir.as_ref().is_some_and(|(_, fd)| {
             nix::sys::stat::fstatat(fd, name, nix::fcntl::AtFlags::empty())
-                .is_ok_and(|st| stamp.matches(&st))
+                .is_ok_and(|st| FileId::of(&st) == stamp.id)
         })
     })
 }
