@@ -191,10 +191,20 @@ pub fn oci_state(data: &[u8]) {
 
 /// config.json → container view.
 pub fn config_view(data: &[u8]) {
+    // The hand-written reader accepts exactly the JSON serde_json accepts.
+    let json = serde_json::from_slice::<serde_json::Value>(data).is_ok();
     let view = match build("config.json", data, &context()) {
         Ok(view) => view,
-        Err(e) => return check_error(e.to_string()),
+        Err(e) => {
+            let message = e.to_string();
+            assert!(
+                !json || !message.contains("not valid JSON"),
+                "valid JSON refused as invalid: {message}"
+            );
+            return check_error(message);
+        }
     };
+    assert!(json, "invalid JSON accepted");
     let _ = view.label();
     let _ = view.root_is_unprivileged_on_host();
     let _ = ContainerInfo::of(&view).label();

@@ -114,6 +114,12 @@ expect_denied_only "--profile baseline: no pid namespace is denied (hostPID)" ho
 runc_case policy-or-baseline "user()['uid'] = 0" "${P[@]}" --profile baseline
 expect_allowed "--policy restricted --profile baseline: root runs (any policy admits)" "uid=0"
 
+# runc reads config.json keys case-insensitively (Go's encoding/json): a
+# capability set under "CAPABILITIES" is applied by runc, so the hook must not
+# judge the exactly-spelled "capabilities" alone.
+runc_case go-key-folding "process()['CAPABILITIES'] = {'bounding': ['CAP_SYS_ADMIN'], 'effective': ['CAP_SYS_ADMIN'], 'permitted': ['CAP_SYS_ADMIN']}" --profile baseline
+expect_error "a key runc reads as \"capabilities\" (\"CAPABILITIES\") blocks the container" "would read it as that"
+
 # Fail closed: a policy that cannot be read or parsed blocks the container.
 runc_case missing-policy "" --policy "$WORK/no-such-policy.yaml"
 expect_error "a missing --policy file blocks the container" "no-such-policy.yaml"

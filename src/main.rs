@@ -201,6 +201,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     sanitize_standard_fds();
     // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // The hook's memory comes from the arena from the first allocation on, so
+    // glibc's malloc is never set up (its heap and tcache cost page faults).
+    // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
+    if argc > 1 && unsafe { CStr::from_ptr(*argv.add(1)) } == c"hook" {
+        ALLOCATOR.use_arena();
+    }
     // Fail closed even on a bug: a panic blocks the container (exit 2).
     std::panic::set_hook(Box::new(|info| {
         eprintln!("oci-psp-hook: internal error, container blocked: {info}");
@@ -245,11 +251,10 @@ fn sanitize_standard_fds() {
 
 fn run(args: Vec<OsString>) -> c_int {
     // The hook's fast path: its common command lines without clap.
-    if args.get(1).is_some_and(|a| a == "hook") {
-        ALLOCATOR.use_arena();
-        if let Some(flags) = commands::hook::fast_flags(&args[2..]) {
-            return commands::hook::run(&flags, std::io::stdin().lock());
-        }
+    if args.get(1).is_some_and(|a| a == "hook")
+        && let Some(flags) = commands::hook::fast_flags(&args[2..])
+    {
+        return commands::hook::run(&flags, std::io::stdin().lock());
     }
     full_cli(args)
 }

@@ -5,10 +5,10 @@
 //! interpreted: namespaces judged, mounts classified, in hook mode checked
 //! against the kernel.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType};
 use serde_json::Value;
 
 use super::capabilities::CapabilitySets;
@@ -16,7 +16,7 @@ use super::identity::Identity;
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{MountContext, classify, replace_source};
 use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
-use super::oci;
+use super::oci::{self, NamespaceType};
 use super::{ContainerView, HostPort};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +45,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
     };
     let config = oci::parse(bytes).map_err(&err)?;
 
-    let mut annotations: BTreeMap<String, String> =
-        config.annotations.unwrap_or_default().into_iter().collect();
+    let mut annotations: BTreeMap<String, String> = owned_pairs(config.annotations).collect();
     annotations.extend(ctx.state_annotations.clone());
 
     let process = config.process.unwrap_or_default();
@@ -56,45 +55,35 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
     let mut view = ContainerView {
         id: ctx.id.clone(),
         identity: Identity::from_annotations(&annotations),
-        uid: user.uid(),
-        gid: user.gid(),
-        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        uid: user.uid,
+        gid: user.gid,
+        additional_gids: user.additional_gids.clone().unwrap_or_default(),
         capabilities: capability_sets(process.capabilities),
         no_new_privileges: process.no_new_privileges.unwrap_or(false),
-        apparmor_profile: process.apparmor_profile,
-        selinux_label: process.selinux_label,
-        seccomp_default_action: linux.seccomp.map(|s| s.default_action),
+        apparmor_profile: process.apparmor_profile.map(Cow::into_owned),
+        selinux_label: process.selinux_label.map(Cow::into_owned),
+        seccomp_default_action: linux.seccomp.map(|s| s.default_action.into_owned()),
         root_readonly: config
             .root
             .as_ref()
-            .and_then(|r| r.readonly())
+            .and_then(|r| r.readonly)
             .unwrap_or(false),
-        sysctls: linux
-            .sysctl
-            .unwrap_or_default()
-            .into_iter()
+        sysctls: owned_pairs(linux.sysctl)
             // sysctl names may use `/` as separator; policies use dots
             .map(|(k, v)| (k.replace('/', "."), v))
             .collect(),
-        masked_paths: linux.masked_paths.unwrap_or_default(),
-        readonly_paths: linux.readonly_paths.unwrap_or_default(),
-        rootfs_propagation: linux.rootfs_propagation,
+        masked_paths: owned(linux.masked_paths),
+        readonly_paths: owned(linux.readonly_paths),
+        rootfs_propagation: linux.rootfs_propagation.map(Cow::into_owned),
         devices: linux
             .devices
             .iter()
             .flatten()
-            .map(|d| d.path().to_string_lossy().into_owned())
+            .map(|d| d.path.to_string())
             .collect(),
-        device_cgroup_allows_all: linux
-            .resources
-            .iter()
-            .flat_map(|r| r.devices.iter().flatten())
-            .any(|d| {
-                d.allow()
-                    && matches!(d.typ(), None | Some(LinuxDeviceType::A))
-                    && d.major().is_none()
-                    && d.minor().is_none()
-            }),
+        device_cgroup_allows_all: linux.device_rules.iter().flatten().any(|d| {
+            d.allow && matches!(d.typ, None | Some(b'a')) && d.major.is_none() && d.minor.is_none()
+        }),
         host_ports: host_ports(&annotations),
         ..Default::default()
     };
@@ -103,15 +92,15 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
     for kind in NamespaceKind::ALL {
         let entry = entries
             .iter()
-            .find(|ns| ns.typ() == oci_type(kind))
-            .map(|ns| ns.path().as_ref().and_then(|p| p.to_str()));
+            .find(|ns| ns.typ == oci_type(kind))
+            .map(|ns| ns.path.as_deref());
         *view.namespaces.get_mut(kind) = judge(kind, entry, ctx.pid, ctx.probe);
     }
     if !view.namespaces.user.is_host() {
         view.userns_root_host_uid = linux.uid_mappings.as_ref().and_then(|maps| {
             maps.iter()
-                .find(|m| m.container_id() == 0 && m.size() > 0)
-                .map(|m| m.host_id())
+                .find(|m| m.container_id == 0 && m.size > 0)
+                .map(|m| m.host_id)
         });
     }
 
@@ -134,7 +123,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         let rootfs = config
             .root
             .as_ref()
-            .map(|r| r.path().clone())
+            .map(|r| PathBuf::from(&*r.path))
             .unwrap_or_default();
         verify_mounts(&mut view, pid, &rootfs, &ctx.mounts).map_err(err)?;
     }
@@ -171,28 +160,32 @@ fn verify_mounts(
     Ok(())
 }
 
-fn oci_type(kind: NamespaceKind) -> LinuxNamespaceType {
+fn oci_type(kind: NamespaceKind) -> NamespaceType {
     match kind {
-        NamespaceKind::Network => LinuxNamespaceType::Network,
-        NamespaceKind::Pid => LinuxNamespaceType::Pid,
-        NamespaceKind::Ipc => LinuxNamespaceType::Ipc,
-        NamespaceKind::User => LinuxNamespaceType::User,
+        NamespaceKind::Network => NamespaceType::Network,
+        NamespaceKind::Pid => NamespaceType::Pid,
+        NamespaceKind::Ipc => NamespaceType::Ipc,
+        NamespaceKind::User => NamespaceType::User,
     }
+}
+
+fn owned(strings: Option<Vec<Cow<'_, str>>>) -> Vec<String> {
+    strings.into_iter().flatten().map(Cow::into_owned).collect()
+}
+
+fn owned_pairs<'a>(
+    pairs: Option<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    pairs
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
 }
 
 /// The capability sets, names normalized to `CAP_X`.
 fn capability_sets(caps: Option<oci::Capabilities>) -> CapabilitySets {
     let caps = caps.unwrap_or_default();
-    CapabilitySets::new(
-        [
-            caps.bounding,
-            caps.effective,
-            caps.inheritable,
-            caps.permitted,
-            caps.ambient,
-        ]
-        .map(Option::unwrap_or_default),
-    )
+    CapabilitySets::new(caps.sets.map(owned))
 }
 
 /// Host ports from the annotations CRI-O (`io.kubernetes.cri-o.PortMappings`)

@@ -6,6 +6,7 @@ pub mod build;
 pub mod capabilities;
 pub mod facts;
 pub mod identity;
+pub mod json;
 pub mod kernel;
 pub mod mounts;
 pub mod namespaces;

@@ -163,8 +163,11 @@ impl MountContext {
     }
 }
 
-pub fn is_bind(fstype: &str, options: &[String]) -> bool {
-    fstype == "bind" || options.iter().any(|o| o == "bind" || o == "rbind")
+pub fn is_bind(fstype: &str, options: &[impl AsRef<str>]) -> bool {
+    fstype == "bind"
+        || options
+            .iter()
+            .any(|o| matches!(o.as_ref(), "bind" | "rbind"))
 }
 
 const PROPAGATIONS: &[&str] = &[
@@ -183,7 +186,7 @@ pub fn classify(
     destination: &str,
     source: &str,
     fstype: &str,
-    options: &[String],
+    options: &[impl AsRef<str>],
     ctx: &MountContext,
     pod_uid: Option<&str>,
 ) -> MountUse {
@@ -198,11 +201,12 @@ pub fn classify(
         source: source.to_string(),
         fstype: fstype.to_string(),
         bind,
-        read_only: options.iter().any(|o| o == "ro"),
+        read_only: options.iter().any(|o| o.as_ref() == "ro"),
         propagation: options
             .iter()
-            .rfind(|o| PROPAGATIONS.contains(&o.as_str()))
-            .cloned(),
+            .map(AsRef::as_ref)
+            .rfind(|o| PROPAGATIONS.contains(o))
+            .map(str::to_string),
         declared_source: None,
         kind,
     }
@@ -796,19 +800,19 @@ mod tests {
     fn standard_pseudo_filesystems_and_tmpfs() {
         let c = MountContext::default();
         assert_eq!(
-            classify("/proc", "proc", "proc", &[], &c, None).kind,
+            classify("/proc", "proc", "proc", &[""; 0], &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/dev/shm", "shm", "tmpfs", &[], &c, None).kind,
+            classify("/dev/shm", "shm", "tmpfs", &[""; 0], &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/scratch", "tmpfs", "tmpfs", &[], &c, None).volume_types(),
+            classify("/scratch", "tmpfs", "tmpfs", &[""; 0], &c, None).volume_types(),
             ["emptyDir"]
         );
         assert_eq!(
-            classify("/host-proc", "proc", "proc", &[], &c, None).volume_types(),
+            classify("/host-proc", "proc", "proc", &[""; 0], &c, None).volume_types(),
             ["hostPath"]
         );
     }

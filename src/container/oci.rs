@@ -1,111 +1,486 @@
-//! The parts of config.json the checks read, parsed straight from the bytes
-//! (so errors carry line and column, and what no check reads is skipped
-//! without being built).
+//! The parts of config.json the checks read, read straight from the bytes
+//! by [`json`](super::json): strings borrowed, what no check reads skipped
+//! without being built, errors with line and column, and keys matched as
+//! the runtimes' Go decoders match them (a key Go would take for a field
+//! under another spelling is refused, see the `json` module).
 //!
-//! oci-spec's types are used where they are strict in the right way (root,
-//! user, namespaces, id mappings, devices, device cgroup rules). Mounts are
-//! read into [`Mount`], borrowing their strings from the bytes: a config may
-//! hold thousands, and each is only looked at. Two parts are read leniently, because a runtime newer than this build may
-//! write values oci-spec does not know yet: the capability sets (kept as
-//! names, judged by name) and the seccomp profile (only its presence and
-//! default action matter here).
+//! The fields follow the runtime spec's Go types, which is what runc,
+//! containerd and CRI-O decode. Two parts are read leniently, because a
+//! runtime newer than this build may write values this build does not know:
+//! the capability sets (kept as names, judged by name) and the seccomp
+//! profile (only its presence and default action matter here).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
-use oci_spec::runtime::{
-    LinuxDevice, LinuxDeviceCgroup, LinuxIdMapping, LinuxNamespace, Root, User,
-};
-use serde::Deserialize;
+use super::json::{ErrorKind, Reader, Result};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+type Str<'a> = Cow<'a, str>;
+
+#[derive(Debug, Default)]
 pub struct Config<'a> {
-    pub root: Option<Root>,
-    #[serde(borrow)]
+    pub root: Option<Root<'a>>,
     pub mounts: Option<Vec<Mount<'a>>>,
-    pub process: Option<Process>,
-    pub linux: Option<Linux>,
-    pub annotations: Option<HashMap<String, String>>,
+    pub process: Option<Process<'a>>,
+    pub linux: Option<Linux<'a>>,
+    /// In file order; a later duplicate key wins, as in Go's maps.
+    pub annotations: Option<Vec<(Str<'a>, Str<'a>)>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Root<'a> {
+    pub path: Str<'a>,
+    pub readonly: Option<bool>,
 }
 
 /// One entry of `mounts` (the runtime spec's fields the checks read;
 /// `uidMappings`/`gidMappings` of idmapped mounts are not).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Mount<'a> {
-    #[serde(borrow)]
-    pub destination: Cow<'a, str>,
-    #[serde(borrow, rename = "type")]
-    pub typ: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub source: Option<Cow<'a, str>>,
-    pub options: Option<Vec<String>>,
+    pub destination: Str<'a>,
+    pub typ: Option<Str<'a>>,
+    pub source: Option<Str<'a>>,
+    pub options: Option<Vec<Str<'a>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Process {
+#[derive(Debug, Default)]
+pub struct Process<'a> {
     /// A missing user is uid 0, as runtimes start it.
-    #[serde(default)]
     pub user: User,
-    pub capabilities: Option<Capabilities>,
+    pub capabilities: Option<Capabilities<'a>>,
     pub no_new_privileges: Option<bool>,
-    pub apparmor_profile: Option<String>,
-    pub selinux_label: Option<String>,
+    pub apparmor_profile: Option<Str<'a>>,
+    pub selinux_label: Option<Str<'a>>,
 }
 
-/// The five sets, as names.
-#[derive(Debug, Default, Deserialize)]
-pub struct Capabilities {
-    pub bounding: Option<Vec<String>>,
-    pub effective: Option<Vec<String>>,
-    pub inheritable: Option<Vec<String>>,
-    pub permitted: Option<Vec<String>>,
-    pub ambient: Option<Vec<String>>,
+#[derive(Debug, Default)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Option<Vec<u32>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Linux {
-    pub namespaces: Option<Vec<LinuxNamespace>>,
-    pub uid_mappings: Option<Vec<LinuxIdMapping>>,
-    pub sysctl: Option<HashMap<String, String>>,
-    pub resources: Option<Resources>,
-    pub devices: Option<Vec<LinuxDevice>>,
+/// The five sets, as names, in the spec's order: bounding, effective,
+/// inheritable, permitted, ambient.
+#[derive(Debug, Default)]
+pub struct Capabilities<'a> {
+    pub sets: [Option<Vec<Str<'a>>>; 5],
+}
+
+#[derive(Debug, Default)]
+pub struct Linux<'a> {
+    pub namespaces: Option<Vec<Namespace<'a>>>,
+    pub uid_mappings: Option<Vec<IdMapping>>,
+    /// In file order; a later duplicate key wins.
+    pub sysctl: Option<Vec<(Str<'a>, Str<'a>)>>,
+    /// `resources.devices`: the device cgroup rules.
+    pub device_rules: Option<Vec<DeviceRule>>,
+    pub devices: Option<Vec<Device<'a>>>,
     /// Absent or null: unconfined.
-    pub seccomp: Option<Seccomp>,
-    pub rootfs_propagation: Option<String>,
-    pub masked_paths: Option<Vec<String>>,
-    pub readonly_paths: Option<Vec<String>>,
+    pub seccomp: Option<Seccomp<'a>>,
+    pub rootfs_propagation: Option<Str<'a>>,
+    pub masked_paths: Option<Vec<Str<'a>>>,
+    pub readonly_paths: Option<Vec<Str<'a>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct Resources {
-    pub devices: Option<Vec<LinuxDeviceCgroup>>,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceType {
+    Pid,
+    Network,
+    Mount,
+    Ipc,
+    Uts,
+    User,
+    Cgroup,
+    Time,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Seccomp {
-    pub default_action: String,
+const NAMESPACE_TYPES: [(&str, NamespaceType); 8] = [
+    ("pid", NamespaceType::Pid),
+    ("network", NamespaceType::Network),
+    ("mount", NamespaceType::Mount),
+    ("ipc", NamespaceType::Ipc),
+    ("uts", NamespaceType::Uts),
+    ("user", NamespaceType::User),
+    ("cgroup", NamespaceType::Cgroup),
+    ("time", NamespaceType::Time),
+];
+
+#[derive(Debug)]
+pub struct Namespace<'a> {
+    pub typ: NamespaceType,
+    pub path: Option<Str<'a>>,
+}
+
+#[derive(Debug, Default)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// A device cgroup rule; `typ` `None` or `a` is every type.
+#[derive(Debug, Default)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub typ: Option<u8>,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct Device<'a> {
+    pub path: Str<'a>,
+}
+
+#[derive(Debug)]
+pub struct Seccomp<'a> {
+    pub default_action: Str<'a>,
 }
 
 /// Parse config.json; the error says whether it is not JSON at all or JSON
 /// that does not follow the runtime spec, with the line and column.
-pub fn parse(bytes: &[u8]) -> Result<Config<'_>, String> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                Err(e) => format!("not valid JSON: {e}"),
-                Ok(_) => "not a JSON object".to_string(),
-            },
-        );
+pub fn parse(bytes: &[u8]) -> std::result::Result<Config<'_>, String> {
+    let read = || {
+        let mut r = Reader::new(bytes)?;
+        if !r.at_object() {
+            // Whether it is JSON at all, then that it is the wrong JSON.
+            r.skip()?;
+            r.end()?;
+            return Ok(None);
+        }
+        let config = config(&mut r)?;
+        r.end()?;
+        Ok(Some(config))
+    };
+    let config = read().map_err(|e: super::json::Error| {
+        let (line, column) = e.line_column(bytes);
+        let what = match e.kind {
+            ErrorKind::Syntax => "not valid JSON",
+            ErrorKind::Spec => "does not follow the OCI runtime spec",
+        };
+        format!("{what}: {} at line {line} column {column}", e.message)
+    })?;
+    config.ok_or_else(|| "not a JSON object".to_string())
+}
+
+fn config<'a>(r: &mut Reader<'a>) -> Result<Config<'a>> {
+    let mut c = Config::default();
+    r.object(
+        "config.json",
+        &["root", "mounts", "process", "linux", "annotations"],
+        |r, field| {
+            if r.null()? {
+                return Ok(());
+            }
+            match field {
+                0 => c.root = Some(root(r)?),
+                1 => c.mounts = Some(list(r, "mounts", mount)?),
+                2 => c.process = Some(process(r)?),
+                3 => c.linux = Some(linux(r)?),
+                _ => c.annotations = Some(string_map(r, "annotations")?),
+            }
+            Ok(())
+        },
+    )?;
+    Ok(c)
+}
+
+/// An array of `item`s (`null` elements are refused: Go would make them
+/// zero values no runtime writes).
+fn list<'a, T>(
+    r: &mut Reader<'a>,
+    what: &str,
+    mut item: impl FnMut(&mut Reader<'a>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    r.array(what, |r| {
+        out.push(item(r)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn strings<'a>(r: &mut Reader<'a>, what: &str) -> Result<Vec<Str<'a>>> {
+    list(r, what, |r| r.str(what))
+}
+
+fn string_map<'a>(r: &mut Reader<'a>, what: &str) -> Result<Vec<(Str<'a>, Str<'a>)>> {
+    let mut out = Vec::new();
+    r.entries(what, |r, key, _| {
+        out.push((key, r.str(what)?));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// `null` for an optional field is its absence, as in Go.
+fn optional<'a, T>(
+    r: &mut Reader<'a>,
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+) -> Result<Option<T>> {
+    if r.null()? {
+        Ok(None)
+    } else {
+        read(r).map(Some)
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => format!("does not follow the OCI runtime spec: {e}"),
-        _ => format!("not valid JSON: {e}"),
+}
+
+fn root<'a>(r: &mut Reader<'a>) -> Result<Root<'a>> {
+    let mut root = Root::default();
+    r.object("root", &["path", "readonly"], |r, field| {
+        match field {
+            0 => root.path = optional(r, |r| r.str("root.path"))?.unwrap_or_default(),
+            _ => root.readonly = optional(r, |r| r.boolean("root.readonly"))?,
+        }
+        Ok(())
+    })?;
+    Ok(root)
+}
+
+fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
+    let mut m = Mount::default();
+    let mut destination = false;
+    let at = r.offset();
+    r.object(
+        "mounts[]",
+        &["destination", "type", "source", "options"],
+        |r, field| {
+            match field {
+                0 => {
+                    m.destination = r.str("mounts[].destination")?;
+                    destination = true;
+                }
+                1 => m.typ = optional(r, |r| r.str("mounts[].type"))?,
+                2 => m.source = optional(r, |r| r.str("mounts[].source"))?,
+                _ => m.options = optional(r, |r| strings(r, "mounts[].options"))?,
+            }
+            Ok(())
+        },
+    )?;
+    if !destination {
+        return r.spec_error(at, "mounts[]: missing field \"destination\"".into());
+    }
+    Ok(m)
+}
+
+fn process<'a>(r: &mut Reader<'a>) -> Result<Process<'a>> {
+    let mut p = Process::default();
+    r.object(
+        "process",
+        &[
+            "user",
+            "capabilities",
+            "noNewPrivileges",
+            "apparmorProfile",
+            "selinuxLabel",
+        ],
+        |r, field| {
+            match field {
+                0 => p.user = optional(r, user)?.unwrap_or_default(),
+                1 => p.capabilities = optional(r, capabilities)?,
+                2 => p.no_new_privileges = optional(r, |r| r.boolean("process.noNewPrivileges"))?,
+                3 => p.apparmor_profile = optional(r, |r| r.str("process.apparmorProfile"))?,
+                _ => p.selinux_label = optional(r, |r| r.str("process.selinuxLabel"))?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(p)
+}
+
+fn user(r: &mut Reader<'_>) -> Result<User> {
+    let mut u = User::default();
+    r.object(
+        "process.user",
+        &["uid", "gid", "additionalGids"],
+        |r, field| {
+            match field {
+                0 => u.uid = optional(r, |r| r.u32("process.user.uid"))?.unwrap_or(0),
+                1 => u.gid = optional(r, |r| r.u32("process.user.gid"))?.unwrap_or(0),
+                _ => {
+                    u.additional_gids = optional(r, |r| {
+                        list(r, "process.user.additionalGids", |r| {
+                            r.u32("process.user.additionalGids[]")
+                        })
+                    })?
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(u)
+}
+
+const CAPABILITY_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+fn capabilities<'a>(r: &mut Reader<'a>) -> Result<Capabilities<'a>> {
+    let mut c = Capabilities::default();
+    r.object("process.capabilities", &CAPABILITY_SETS, |r, set| {
+        c.sets[set] = optional(r, |r| strings(r, "process.capabilities sets"))?;
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn linux<'a>(r: &mut Reader<'a>) -> Result<Linux<'a>> {
+    let mut l = Linux::default();
+    r.object(
+        "linux",
+        &[
+            "namespaces",
+            "uidMappings",
+            "sysctl",
+            "resources",
+            "devices",
+            "seccomp",
+            "rootfsPropagation",
+            "maskedPaths",
+            "readonlyPaths",
+        ],
+        |r, field| {
+            if r.null()? {
+                return Ok(());
+            }
+            match field {
+                0 => l.namespaces = Some(list(r, "linux.namespaces", namespace)?),
+                1 => l.uid_mappings = Some(list(r, "linux.uidMappings", id_mapping)?),
+                2 => l.sysctl = Some(string_map(r, "linux.sysctl")?),
+                3 => l.device_rules = resources(r)?,
+                4 => l.devices = Some(list(r, "linux.devices", device)?),
+                5 => l.seccomp = Some(seccomp(r)?),
+                6 => l.rootfs_propagation = Some(r.str("linux.rootfsPropagation")?),
+                7 => l.masked_paths = Some(strings(r, "linux.maskedPaths")?),
+                _ => l.readonly_paths = Some(strings(r, "linux.readonlyPaths")?),
+            }
+            Ok(())
+        },
+    )?;
+    Ok(l)
+}
+
+fn namespace<'a>(r: &mut Reader<'a>) -> Result<Namespace<'a>> {
+    let at = r.offset();
+    let mut typ = None;
+    let mut path = None;
+    r.object("linux.namespaces[]", &["type", "path"], |r, field| {
+        match field {
+            0 => {
+                let name_at = r.offset();
+                let name = r.str("linux.namespaces[].type")?;
+                match NAMESPACE_TYPES.iter().find(|(n, _)| *n == name) {
+                    Some((_, t)) => typ = Some(*t),
+                    None => {
+                        return r.spec_error(
+                            name_at,
+                            format!("linux.namespaces[].type: unknown namespace type {name:?}"),
+                        );
+                    }
+                }
+            }
+            _ => path = optional(r, |r| r.str("linux.namespaces[].path"))?,
+        }
+        Ok(())
+    })?;
+    match typ {
+        Some(typ) => Ok(Namespace { typ, path }),
+        None => r.spec_error(at, "linux.namespaces[]: missing field \"type\"".into()),
+    }
+}
+
+fn id_mapping(r: &mut Reader<'_>) -> Result<IdMapping> {
+    let mut m = IdMapping::default();
+    r.object(
+        "linux.uidMappings[]",
+        &["containerID", "hostID", "size"],
+        |r, field| {
+            let v = optional(r, |r| r.u32("linux.uidMappings[]"))?.unwrap_or(0);
+            match field {
+                0 => m.container_id = v,
+                1 => m.host_id = v,
+                _ => m.size = v,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(m)
+}
+
+fn resources(r: &mut Reader<'_>) -> Result<Option<Vec<DeviceRule>>> {
+    let mut rules = None;
+    r.object("linux.resources", &["devices"], |r, _| {
+        rules = optional(r, |r| list(r, "linux.resources.devices", device_rule))?;
+        Ok(())
+    })?;
+    Ok(rules)
+}
+
+const DEVICE_TYPES: &[u8] = b"abcup";
+
+/// A device type letter, as the spec's Go types take it.
+fn device_type(r: &mut Reader<'_>, what: &str) -> Result<u8> {
+    let at = r.offset();
+    let name = r.str(what)?;
+    match name.as_bytes() {
+        [t] if DEVICE_TYPES.contains(t) => Ok(*t),
+        _ => r.spec_error(at, format!("{what}: unknown device type {name:?}")),
+    }
+}
+
+fn device_rule(r: &mut Reader<'_>) -> Result<DeviceRule> {
+    let mut d = DeviceRule::default();
+    let what = "linux.resources.devices[]";
+    r.object(what, &["allow", "type", "major", "minor"], |r, field| {
+        match field {
+            0 => d.allow = optional(r, |r| r.boolean(what))?.unwrap_or(false),
+            1 => d.typ = optional(r, |r| device_type(r, what))?,
+            2 => d.major = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
+            _ => d.minor = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
+        }
+        Ok(())
+    })?;
+    Ok(d)
+}
+
+fn device<'a>(r: &mut Reader<'a>) -> Result<Device<'a>> {
+    let at = r.offset();
+    let what = "linux.devices[]";
+    let mut path = None;
+    let mut typed = false;
+    r.object(what, &["path", "type"], |r, field| {
+        match field {
+            0 => path = optional(r, |r| r.str(what))?,
+            _ => {
+                device_type(r, what)?;
+                typed = true;
+            }
+        }
+        Ok(())
+    })?;
+    if !typed {
+        return r.spec_error(at, format!("{what}: missing field \"type\""));
+    }
+    Ok(Device {
+        path: path.unwrap_or_default(),
     })
+}
+
+fn seccomp<'a>(r: &mut Reader<'a>) -> Result<Seccomp<'a>> {
+    let at = r.offset();
+    let mut default_action = None;
+    r.object("linux.seccomp", &["defaultAction"], |r, _| {
+        default_action = Some(r.str("linux.seccomp.defaultAction")?);
+        Ok(())
+    })?;
+    match default_action {
+        Some(default_action) => Ok(Seccomp { default_action }),
+        None => r.spec_error(at, "linux.seccomp: missing field \"defaultAction\"".into()),
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +494,7 @@ mod tests {
             "architectures": ["SCMP_ARCH_NEW"], "syscalls": [{"names": ["x"], "action": "NEW"}]}}}"#)
         .unwrap();
         let caps = c.process.unwrap().capabilities.unwrap();
-        assert_eq!(caps.bounding.unwrap(), ["CAP_FUTURE_THING"]);
+        assert_eq!(caps.sets[0].as_deref().unwrap(), ["CAP_FUTURE_THING"]);
         assert_eq!(
             c.linux.unwrap().seccomp.unwrap().default_action,
             "SCMP_ACT_SOMETHING_NEW"
@@ -135,12 +510,329 @@ mod tests {
         );
         assert_eq!(parse(b"[1, 2]").unwrap_err(), "not a JSON object");
         let e = parse(b"{\n \"process\": {\"user\": {\"uid\": \"root\"}}}").unwrap_err();
+        assert_eq!(
+            e,
+            "does not follow the OCI runtime spec: process.user.uid: expected an integer \
+             from 0 to 4294967295, found a string (\"root\") at line 2 column 30"
+        );
+        let e = parse(b"{\"linux\": {\"seccomp\": {\"syscalls\": []}}}").unwrap_err();
         assert!(
-            e.starts_with("does not follow the OCI runtime spec: invalid type: string \"root\""),
+            e.contains("linux.seccomp: missing field \"defaultAction\" at line 1 column 23"),
             "{e}"
         );
-        assert!(e.ends_with("line 2 column 35"), "{e}");
-        let e = parse(b"{\"linux\": {\"seccomp\": {\"syscalls\": []}}}").unwrap_err();
-        assert!(e.contains("missing field `defaultAction`"), "{e}");
+        let e = parse(b"{\"linux\": {\"namespaces\": [{\"type\": \"nett\"}]}}").unwrap_err();
+        assert!(e.contains("unknown namespace type \"nett\""), "{e}");
+        let e = parse(b"{} {}").unwrap_err();
+        assert!(e.starts_with("not valid JSON: trailing characters"), "{e}");
+    }
+
+    /// runc applies `"CAPABILITIES"` as `capabilities` (Go matches keys
+    /// case-insensitively): such a config must not be judged on the
+    /// exactly-spelled key alone.
+    #[test]
+    fn keys_the_runtime_reads_differently_are_refused() {
+        for config in [
+            r#"{"process": {"capabilities": {"bounding": []},
+                "CAPABILITIES": {"bounding": ["CAP_SYS_ADMIN"]}}}"#,
+            r#"{"process": {"capabilities": {"bounding": [], "Bounding": ["CAP_SYS_ADMIN"]}}}"#,
+            r#"{"Mounts": [{"destination": "/host", "source": "/", "options": ["rbind"]}]}"#,
+            r#"{"linux": {"namespaces": [{"type": "network"}], "nameſpaces": []}}"#,
+            r#"{"process": {"noNewPrivileges": true, "noNewPrivileges": false}}"#,
+        ] {
+            let e = parse(config.as_bytes()).unwrap_err();
+            assert!(
+                e.starts_with("does not follow the OCI runtime spec: ")
+                    && e.contains("readers could disagree on"),
+                "{config}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn null_is_absence_and_unknown_keys_are_skipped() {
+        let c = parse(
+            br#"{"ociVersion": "1.2.0", "process": {"user": null, "capabilities": null,
+            "args": ["sh", {"odd": [1, 2.5e3, null]}]}, "linux": {"seccomp": null,
+            "sysctl": {"a/b": "1", "a/b": "2"}}, "annotations": null, "hooks": {}}"#,
+        )
+        .unwrap();
+        let p = c.process.unwrap();
+        assert_eq!((p.user.uid, p.user.gid), (0, 0));
+        assert!(p.capabilities.is_none());
+        let l = c.linux.unwrap();
+        assert!(l.seccomp.is_none());
+        // Both kept in order: the later one wins when collected into a map.
+        assert_eq!(l.sysctl.unwrap().len(), 2);
+        assert!(c.annotations.is_none());
+    }
+
+    #[test]
+    fn mounts_borrow_their_strings() {
+        let c = parse(
+            br#"{"mounts": [{"destination": "/a", "type": "bind", "source": "/x\/y",
+            "options": ["rbind", "ro"]}, {"destination": "/b"}]}"#,
+        )
+        .unwrap();
+        let m = c.mounts.unwrap();
+        assert!(matches!(m[0].destination, Cow::Borrowed("/a")));
+        assert_eq!(m[0].source.as_deref(), Some("/x/y"));
+        assert_eq!(m[0].options.as_deref().unwrap(), ["rbind", "ro"]);
+        assert!(m[1].typ.is_none() && m[1].options.is_none());
+        let e = parse(br#"{"mounts": [{"source": "/"}]}"#).unwrap_err();
+        assert!(e.contains("mounts[]: missing field \"destination\""), "{e}");
+    }
+
+    /// Every real config.json of the fixtures reads the same here as through
+    /// oci-spec's serde types (the runtime spec's Go types, in Rust).
+    #[test]
+    fn fixtures_read_as_oci_spec_reads_them() {
+        use oci_spec::runtime::Spec;
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from("tests/fixtures")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    files.push(path);
+                }
+            }
+        }
+        let mut compared = 0;
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            let Ok(spec) = serde_json::from_slice::<Spec>(&bytes) else {
+                continue; // not a config.json (advise inputs, state files)
+            };
+            let ours = parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let at = file.display();
+            let strs = |v: &Option<Vec<Str>>| {
+                v.as_ref()
+                    .map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            };
+
+            let root = spec.root().as_ref();
+            assert_eq!(
+                ours.root.as_ref().map(|r| r.path.to_string()),
+                root.map(|r| r.path().display().to_string()),
+                "{at}"
+            );
+            assert_eq!(
+                ours.root.as_ref().and_then(|r| r.readonly),
+                root.and_then(|r| r.readonly()),
+                "{at}"
+            );
+
+            let mounts: Vec<_> = spec
+                .mounts()
+                .iter()
+                .flatten()
+                .map(|m| {
+                    (
+                        m.destination().display().to_string(),
+                        m.typ().clone(),
+                        m.source().as_ref().map(|s| s.display().to_string()),
+                        m.options().clone(),
+                    )
+                })
+                .collect();
+            let our_mounts: Vec<_> = ours
+                .mounts
+                .iter()
+                .flatten()
+                .map(|m| {
+                    (
+                        m.destination.to_string(),
+                        m.typ.as_ref().map(|t| t.to_string()),
+                        m.source.as_ref().map(|s| s.to_string()),
+                        strs(&m.options),
+                    )
+                })
+                .collect();
+            assert_eq!(our_mounts, mounts, "{at}");
+
+            let process = spec.process().as_ref();
+            let ours_p = ours.process.as_ref();
+            let user = process.map(|p| {
+                (
+                    p.user().uid(),
+                    p.user().gid(),
+                    p.user().additional_gids().clone(),
+                )
+            });
+            assert_eq!(
+                ours_p.map(|p| (p.user.uid, p.user.gid, p.user.additional_gids.clone())),
+                user,
+                "{at}"
+            );
+            assert_eq!(
+                ours_p.and_then(|p| p.no_new_privileges),
+                process.and_then(|p| p.no_new_privileges()),
+                "{at}"
+            );
+            assert_eq!(
+                ours_p.and_then(|p| p.apparmor_profile.as_deref().map(str::to_string)),
+                process.and_then(|p| p.apparmor_profile().clone()),
+                "{at}"
+            );
+            assert_eq!(
+                ours_p.and_then(|p| p.selinux_label.as_deref().map(str::to_string)),
+                process.and_then(|p| p.selinux_label().clone()),
+                "{at}"
+            );
+            let caps = process.and_then(|p| p.capabilities().as_ref()).map(|c| {
+                let names = |s: &Option<oci_spec::runtime::Capabilities>| {
+                    s.as_ref().map(|s| {
+                        let mut v: Vec<String> = s.iter().map(|c| format!("CAP_{c}")).collect();
+                        v.sort();
+                        v
+                    })
+                };
+                [
+                    names(c.bounding()),
+                    names(c.effective()),
+                    names(c.inheritable()),
+                    names(c.permitted()),
+                    names(c.ambient()),
+                ]
+            });
+            let our_caps = ours_p.and_then(|p| p.capabilities.as_ref()).map(|c| {
+                c.sets.each_ref().map(|s| {
+                    strs(s).map(|mut v| {
+                        v.sort();
+                        v.dedup();
+                        v
+                    })
+                })
+            });
+            assert_eq!(our_caps, caps, "{at}");
+
+            let linux = spec.linux().as_ref();
+            let ours_l = ours.linux.as_ref();
+            let namespaces = linux.and_then(|l| l.namespaces().as_ref()).map(|ns| {
+                ns.iter()
+                    .map(|n| {
+                        (
+                            format!("{:?}", n.typ()).to_lowercase(),
+                            n.path().as_ref().map(|p| p.display().to_string()),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            });
+            let our_namespaces = ours_l.and_then(|l| l.namespaces.as_ref()).map(|ns| {
+                ns.iter()
+                    .map(|n| {
+                        (
+                            format!("{:?}", n.typ).to_lowercase(),
+                            n.path.as_ref().map(|p| p.to_string()),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(our_namespaces, namespaces, "{at}");
+            let maps = linux.and_then(|l| l.uid_mappings().as_ref()).map(|m| {
+                m.iter()
+                    .map(|m| (m.container_id(), m.host_id(), m.size()))
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(
+                ours_l.and_then(|l| l.uid_mappings.as_ref()).map(|m| m
+                    .iter()
+                    .map(|m| (m.container_id, m.host_id, m.size))
+                    .collect::<Vec<_>>()),
+                maps,
+                "{at}"
+            );
+            let sysctl = linux
+                .and_then(|l| l.sysctl().clone())
+                .map(|s| s.into_iter().collect::<std::collections::BTreeMap<_, _>>());
+            assert_eq!(
+                ours_l.and_then(|l| l.sysctl.as_ref()).map(|s| s
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()),
+                sysctl,
+                "{at}"
+            );
+            let devices = linux.and_then(|l| l.devices().as_ref()).map(|d| {
+                d.iter()
+                    .map(|d| d.path().display().to_string())
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(
+                ours_l
+                    .and_then(|l| l.devices.as_ref())
+                    .map(|d| d.iter().map(|d| d.path.to_string()).collect()),
+                devices,
+                "{at}"
+            );
+            let rules = linux
+                .and_then(|l| l.resources().as_ref())
+                .and_then(|r| r.devices().as_ref())
+                .map(|d| {
+                    d.iter()
+                        .map(|d| {
+                            (
+                                d.allow(),
+                                d.typ().map(|t| t.as_str().as_bytes()[0]),
+                                d.major(),
+                                d.minor(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                });
+            assert_eq!(
+                ours_l.and_then(|l| l.device_rules.as_ref()).map(|d| d
+                    .iter()
+                    .map(|d| (d.allow, d.typ, d.major, d.minor))
+                    .collect()),
+                rules,
+                "{at}"
+            );
+            let seccomp = linux.and_then(|l| l.seccomp().as_ref()).map(|s| {
+                serde_json::to_value(s.default_action())
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            });
+            assert_eq!(
+                ours_l
+                    .and_then(|l| l.seccomp.as_ref())
+                    .map(|s| s.default_action.to_string()),
+                seccomp,
+                "{at}"
+            );
+            assert_eq!(
+                ours_l.and_then(|l| l.rootfs_propagation.as_deref().map(str::to_string)),
+                linux.and_then(|l| l.rootfs_propagation().clone()),
+                "{at}"
+            );
+            assert_eq!(
+                ours_l.and_then(|l| strs(&l.masked_paths)),
+                linux.and_then(|l| l.masked_paths().clone()),
+                "{at}"
+            );
+            assert_eq!(
+                ours_l.and_then(|l| strs(&l.readonly_paths)),
+                linux.and_then(|l| l.readonly_paths().clone()),
+                "{at}"
+            );
+            let annotations = spec
+                .annotations()
+                .clone()
+                .map(|a| a.into_iter().collect::<std::collections::BTreeMap<_, _>>());
+            assert_eq!(
+                ours.annotations.as_ref().map(|a| a
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()),
+                annotations,
+                "{at}"
+            );
+            compared += 1;
+        }
+        assert!(compared >= 25, "only {compared} fixtures compared");
     }
 }
