@@ -278,8 +278,10 @@ impl<'a> Reader<'a> {
         self.string_value()
     }
 
+    /// The string at `self.pos`, whose `"` the caller has seen.
     fn string_value(&mut self) -> Result<Cow<'a, str>> {
-        self.expect(b'"')?;
+        debug_assert_eq!(self.bytes().get(self.pos), Some(&b'"'));
+        self.pos += 1;
         let start = self.pos;
         self.pos = plain_run(self.bytes(), start);
         match self.bytes().get(self.pos) {
@@ -632,7 +634,10 @@ fn plain_run(bytes: &[u8], mut i: usize) -> usize {
     // High bit of each byte that is zero; exact for the lowest such byte,
     // which is the only one used.
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    while let Some(chunk) = bytes.get(i..i + 8) {
+    let Some(rest) = bytes.get(i..) else {
+        return bytes.len();
+    };
+    for chunk in rest.chunks_exact(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let w = u64::from_le_bytes(word);

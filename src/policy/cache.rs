@@ -172,7 +172,8 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
         return None;
     }
     let bytes = read_bounded(path, ENTRY_LIMIT).ok()?;
-    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    // Checked as UTF-8 once: from_slice would check each string again.
+    let entry: Entry = serde_json::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
     (entry.key == key && all_hold(&entry.stamps)).then_some(entry.sources)
 }
 
