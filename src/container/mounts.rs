@@ -209,11 +209,11 @@ impl Default for MountContext {
 
 impl MountContext {
     /// A bind source as the runtime reads it: a relative one is relative to
-    /// the bundle (runc's rule).
-    pub fn host_path(&self, source: &str) -> PathBuf {
+    /// the bundle (runc's rule). Otherwise it is borrowed.
+    pub fn host_path<'a>(&self, source: &'a str) -> Cow<'a, Path> {
         match &self.bundle {
-            Some(bundle) if Path::new(source).is_relative() => bundle.join(source),
-            _ => PathBuf::from(source),
+            Some(bundle) if Path::new(source).is_relative() => Cow::Owned(bundle.join(source)),
+            _ => Cow::Borrowed(Path::new(source)),
         }
     }
 
@@ -624,60 +624,129 @@ impl std::hash::Hasher for PathHasher {
     }
 }
 
-/// [`resolve_host_path`] remembering every prefix it resolved, so paths
-/// sharing a directory cost one `lstat` per new component.
+/// [`resolve_host_path`] remembering the prefixes it asked the filesystem
+/// about, so paths sharing a directory cost one `lstat` per new component.
+///
+/// Past the first missing component all is lexical, so one entry for the
+/// missing prefix serves every path below it; of those only the path's
+/// directory is remembered too, which its siblings (a plugin's volumes)
+/// start from.
 pub fn resolve_with(path: &Path, prefixes: &mut Prefixes) -> PathBuf {
-    // The path as `/a/b/..`: absolute, no empty or `.` components (bytes, not
-    // `Path::components`, which costs more than the rest of the lookup).
-    let mut clean = Vec::with_capacity(path.as_os_str().len() + 1);
-    for part in path.as_os_str().as_bytes().split(|b| *b == b'/') {
-        if !part.is_empty() && part != b"." {
-            clean.push(b'/');
-            clean.extend_from_slice(part);
-        }
-    }
-    // Start from the deepest prefix resolved before: the whole path, then
-    // each parent.
-    let known = std::iter::once(clean.len())
-        .chain(
-            clean
-                .iter()
-                .rposition(|b| *b == b'/')
-                .into_iter()
-                .flat_map(|last| (1..=last).rev().filter(|&end| clean[end] == b'/')),
-        )
-        .find_map(|end| {
-            prefixes
-                .get(OsStr::from_bytes(&clean[..end]))
-                .map(|done| (end, done.clone()))
-        });
-    let (done, (mut resolved, mut exists)) = known.unwrap_or((0, (PathBuf::from("/"), true)));
-    let mut raw = clean[..done].to_vec();
+    let clean = clean_path(path.as_os_str().as_bytes());
+    let clean = &clean[..];
+    let directory = clean.iter().rposition(|b| *b == b'/').unwrap_or(0);
+    let (done, mut resolved, mut exists) = start_of(clean, prefixes);
+    let mut end = done;
     for part in clean[done..]
         .split(|b| *b == b'/')
         .filter(|p| !p.is_empty())
     {
-        raw.push(b'/');
-        raw.extend_from_slice(part);
+        end += 1 + part.len();
+        // Up to here every component existed, so the filesystem was asked:
+        // worth remembering.
+        let existed = exists;
         if part == b".." {
             resolved.pop();
         } else {
-            resolved.push(OsStr::from_bytes(part));
-            if exists {
-                match std::fs::symlink_metadata(&resolved) {
-                    // A symlink: let the kernel's rules resolve it.
-                    Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&resolved) {
-                        Ok(real) => resolved = real,
-                        Err(_) => exists = false,
-                    },
-                    Ok(_) => {}
-                    Err(_) => exists = false,
-                }
-            }
+            push_name(&mut resolved, part);
+            exists = exists && follow(&mut resolved);
         }
-        prefixes.insert(OsString::from_vec(raw.clone()), (resolved.clone(), exists));
+        if existed || end == directory {
+            prefixes.insert(
+                OsString::from_vec(clean[..end].to_vec()),
+                (resolved.clone(), exists),
+            );
+        }
     }
     resolved
+}
+
+/// The path as `/a/b/..`: absolute, no empty or `.` components (bytes, not
+/// `Path::components`, which costs more than the rest of the lookup).
+/// Borrowed when it is that already, as paths mostly are.
+fn clean_path(path: &[u8]) -> Cow<'_, [u8]> {
+    if is_clean(path) {
+        return Cow::Borrowed(path);
+    }
+    let mut clean = Vec::with_capacity(path.len() + 1);
+    for part in path
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+    {
+        clean.push(b'/');
+        clean.extend_from_slice(part);
+    }
+    Cow::Owned(clean)
+}
+
+/// Whether [`clean_path`] would leave `path` as it is: it starts with `/`
+/// and holds no `//` or `/./` and does not end in `/` or `/.`. The passes
+/// look for the pairs and triples without branching, which the compiler
+/// turns into vector instructions: a byte-by-byte split cost more than the
+/// lookups it serves.
+fn is_clean(path: &[u8]) -> bool {
+    let [b'/', rest @ ..] = path else {
+        return false;
+    };
+    let slash = |b: &u8| *b == b'/';
+    let empty = path
+        .iter()
+        .zip(rest)
+        .fold(false, |found, (a, b)| found | (slash(a) & slash(b)));
+    let dot = path
+        .iter()
+        .zip(rest)
+        .zip(rest.get(1..).unwrap_or_default())
+        .fold(false, |found, ((a, b), c)| {
+            found | (slash(a) & (*b == b'.') & slash(c))
+        });
+    !(empty || dot || path.ends_with(b"/") || path.ends_with(b"/."))
+}
+
+/// Where to resolve `clean` from: the deepest prefix resolved before (its
+/// length, resolved path with room for the rest, and whether it exists), or
+/// the root. Tried from the whole path (the kernel check resolves each
+/// source again) up, so a sibling's directory is found second.
+fn start_of(clean: &[u8], prefixes: &Prefixes) -> (usize, PathBuf, bool) {
+    let parents = (1..clean.len()).rev().filter(|&end| clean[end] == b'/');
+    let (end, known, exists) = std::iter::once(clean.len())
+        .chain(parents)
+        .find_map(|end| {
+            let (known, exists) = prefixes.get(OsStr::from_bytes(&clean[..end]))?;
+            Some((end, known.as_os_str(), *exists))
+        })
+        .unwrap_or((0, OsStr::new("/"), true));
+    // The rest adds at most its own length (a `/` and a name per component).
+    let mut resolved = OsString::with_capacity(known.len() + clean.len() - end);
+    resolved.push(known);
+    (end, resolved.into(), exists)
+}
+
+/// `path.push(name)` for a name without `/`, as bytes: `PathBuf::push`
+/// parses both paths first.
+fn push_name(path: &mut PathBuf, name: &[u8]) {
+    let buf = path.as_mut_os_string();
+    if !buf.as_bytes().ends_with(b"/") {
+        buf.push("/");
+    }
+    buf.push(OsStr::from_bytes(name));
+}
+
+/// Whether `path`, whose parent exists, exists; a symlink is replaced by
+/// what the kernel resolves it to.
+fn follow(path: &mut PathBuf) -> bool {
+    match std::fs::symlink_metadata(&*path) {
+        // A symlink: let the kernel's rules resolve it.
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&*path) {
+            Ok(real) => {
+                *path = real;
+                true
+            }
+            Err(_) => false,
+        },
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 /// Remove `.` and apply `..` without touching the filesystem.
@@ -1100,6 +1169,103 @@ mod tests {
             "/var/lib/kubelet/pods/u/etc-hosts/a/b/c/d/e/f".to_string(),
         ] {
             assert!(matches!(kind(&src), MountKind::HostPath { .. }), "{src}");
+        }
+    }
+
+    /// A tree with a directory, symlinks into it and out to /etc, and room
+    /// for missing paths; removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let dir = std::env::temp_dir().join(format!("psp-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+            std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+            std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
+            // canonicalize: the temporary directory may itself be a symlink
+            Tree(std::fs::canonicalize(&dir).unwrap())
+        }
+
+        fn path(&self, rest: &str) -> PathBuf {
+            PathBuf::from(format!("{}/{rest}", self.0.display()))
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn resolving_with_a_memo_agrees_with_resolving_afresh() {
+        let tree = Tree::new("memo");
+        let at = |rest: &str| tree.path(rest);
+        let expected = [
+            ("real/sub/a", at("real/sub/a")),
+            ("link/sub/b", at("real/sub/b")),
+            ("link/sub/../sub/c", at("real/sub/c")),
+            ("link/..", tree.0.clone()),
+            ("./link//sub/", at("real/sub")),
+            ("etc/hostname", PathBuf::from("/etc/hostname")),
+            ("missing/x/y", at("missing/x/y")),
+            // Past a missing component, lexical: `link` is not followed.
+            ("missing/../link/z", at("link/z")),
+            ("missing/x/../../link/w", at("link/w")),
+            ("missing/x/../../link", at("link")),
+            ("real/sub/a/../../sub", at("real/sub")),
+        ];
+        for (rest, want) in &expected {
+            assert_eq!(&resolve_host_path(&at(rest)), want, "{rest}");
+        }
+        assert_eq!(resolve_host_path(Path::new("/")), Path::new("/"));
+        assert_eq!(resolve_host_path(Path::new("//.")), Path::new("/"));
+        // One memo for all, in both orders and twice over: each path may
+        // start from what another left.
+        let mut prefixes = Prefixes::default();
+        let order = expected.iter().chain(expected.iter().rev());
+        for (rest, want) in order.clone().chain(order) {
+            assert_eq!(&resolve_with(&at(rest), &mut prefixes), want, "{rest}");
+        }
+    }
+
+    #[test]
+    fn below_a_missing_directory_the_memo_keeps_one_entry_per_directory() {
+        let tree = Tree::new("missing");
+        let mut prefixes = Prefixes::default();
+        let depth = tree.0.components().count() - 1;
+        for i in 0..100 {
+            let path = tree.path(&format!("missing/plugin/cfg-{i}"));
+            assert_eq!(resolve_with(&path, &mut prefixes), path);
+        }
+        // The tree's own directories, `missing` (the first missing) and
+        // `missing/plugin` (the siblings' directory).
+        assert_eq!(prefixes.len(), depth + 2);
+        let path = tree.path("missing/other/x");
+        assert_eq!(resolve_with(&path, &mut prefixes), path);
+        assert_eq!(prefixes.len(), depth + 3);
+    }
+
+    #[test]
+    fn clean_paths_are_borrowed_as_they_are() {
+        for path in [
+            "/", "", "a/b", "/a", "/a/", "/a/.", "/a/./b", "/a//b", "//a", "/.", "/..", "/a/..",
+            "/.a", "/a/.b/", "/a/b.", "/a/..b/c", "/a/b/./", "/./", "/a/.../b",
+        ] {
+            let path = path.as_bytes();
+            let mut slow = Vec::new();
+            for part in path
+                .split(|b| *b == b'/')
+                .filter(|p| !p.is_empty() && *p != b".")
+            {
+                slow.push(b'/');
+                slow.extend_from_slice(part);
+            }
+            let shown = String::from_utf8_lossy(path);
+            // (The empty path is cleaned too, to itself.)
+            assert_eq!(is_clean(path), slow == path && !path.is_empty(), "{shown}");
+            assert_eq!(clean_path(path), slow, "{shown}");
         }
     }
 
