@@ -185,8 +185,8 @@ fn volume_type(mount: &MountFact) -> Option<String> {
     mount
         .volume_types
         .iter()
-        .find(|t| VOLUME_TYPES.contains(&t.as_str()) && !matches!(t.as_str(), "*" | "none"))
-        .cloned()
+        .find(|t| VOLUME_TYPES.contains(&t.as_ref()) && !matches!(t.as_ref(), "*" | "none"))
+        .map(|t| t.to_string())
 }
 
 #[cfg(test)]

@@ -54,26 +54,28 @@ fn judge(
     resolved: &Path,
     allowed: &[(PathBuf, &AllowedHostPath)],
 ) -> Option<String> {
-    let matching: Vec<&AllowedHostPath> = allowed
+    let mut matching = allowed
         .iter()
         .filter(|(prefix, _)| has_path_prefix(resolved, prefix))
-        .map(|(_, a)| *a)
-        .collect();
-    let path = describe_path(mount, resolved);
-    let Some(read_only_prefix) = matching.first() else {
+        .map(|(_, a)| *a);
+    let Some(first) = matching.next() else {
         return Some(format!(
-            "host path {path} (mounted at {}) is not under an allowed prefix ({})",
+            "host path {} (mounted at {}) is not under an allowed prefix ({})",
+            describe_path(mount, resolved),
             mount.destination,
             prefixes(allowed)
         ));
     };
-    if mount.read_only || matching.iter().any(|a| !a.read_only) {
+    // Any matching prefix admits a read-only mount; a writable one needs a
+    // prefix that is not read-only (then the first is named in the message).
+    if mount.read_only || !first.read_only || matching.any(|a| !a.read_only) {
         return None;
     }
     Some(format!(
-        "host path {path} is mounted writable at {}; {} is allowed read-only",
+        "host path {} is mounted writable at {}; {} is allowed read-only",
+        describe_path(mount, resolved),
         mount.destination,
-        read_only_prefix.path_prefix.display()
+        first.path_prefix.display()
     ))
 }
 

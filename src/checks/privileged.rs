@@ -58,11 +58,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 format!("{} mounted writable at {}", mount.fstype, mount.destination),
             );
         }
-        if let Some(p) = mount
-            .propagation
-            .as_deref()
-            .filter(|p| mount.bind && is_shared(p))
-        {
+        if let Some(p) = mount.propagation.filter(|p| mount.bind && is_shared(p)) {
             findings.deny(
                 FIELD,
                 format!(

@@ -63,14 +63,23 @@ struct DriverRule<'a> {
     allowed: &'a [String],
 }
 
-fn check_driver(rule: &DriverRule, mount: &MountUse, admitted: &[&str], findings: &mut Findings) {
+/// `admitted`: the mount's volume types the policy admits.
+fn check_driver<'a>(
+    rule: &DriverRule,
+    mount: &MountUse,
+    admitted: impl Iterator<Item = &'a str> + Clone,
+    findings: &mut Findings,
+) {
     let MountKind::Volume {
         fs_type, driver, ..
     } = &mount.kind
     else {
         return;
     };
-    if fs_type != rule.fs_type || rule.allowed.is_empty() || !admitted.contains(&rule.fs_type) {
+    if fs_type != rule.fs_type
+        || rule.allowed.is_empty()
+        || !admitted.clone().any(|t| t == rule.fs_type)
+    {
         return;
     }
     if driver.as_ref().is_some_and(|d| rule.allowed.contains(d)) {
@@ -87,7 +96,7 @@ fn check_driver(rule: &DriverRule, mount: &MountUse, admitted: &[&str], findings
         ),
     };
     let listed = rule.allowed.join(", ");
-    if admitted.len() == 1 {
+    if admitted.count() == 1 {
         findings.deny(rule.field, format!("{what} (allowed: {listed})"));
     } else {
         // Also admitted as a claim, where PSP does not check drivers.
@@ -119,15 +128,14 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     }
     for mount in &view.mounts {
         let types = mount.volume_types();
-        let Some(first) = types.first() else {
+        let Some(first) = types.clone().next() else {
             continue; // runtime-managed
         };
-        let admitted: Vec<&str> = types
-            .iter()
-            .copied()
-            .filter(|t| policy.admits_volume(t))
-            .collect();
-        if admitted.is_empty() {
+        // The admitted types, filtered anew where needed (no list per
+        // mount): most mounts need only the first, which is the mount's own
+        // type exactly when that is admitted.
+        let admitted = types.filter(|t| policy.admits_volume(t));
+        let Some(first_admitted) = admitted.clone().next() else {
             findings.deny(
                 "volumes",
                 format!(
@@ -137,8 +145,8 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 ),
             );
             continue;
-        }
-        if !admitted.contains(first) {
+        };
+        if first_admitted != first {
             // A PV plugin's directory looks the same for an inline volume
             // and a claim; only the claim is admitted here.
             findings.unverified(
@@ -146,12 +154,12 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 format!(
                     "{} is admitted only as {}: an inline {first} volume would not be, and the node cannot tell them apart",
                     describe(mount, first),
-                    admitted.join("/")
+                    admitted.clone().collect::<Vec<_>>().join("/")
                 ),
             );
         }
         for rule in &rules {
-            check_driver(rule, mount, &admitted, findings);
+            check_driver(rule, mount, admitted.clone(), findings);
         }
     }
 }

@@ -7,6 +7,8 @@
 //! view; the interpretation (which mount is a host path, which namespace is
 //! the host's) is the view's, so the advice agrees with the checks.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
@@ -28,8 +30,9 @@ pub enum MountFactKind {
 pub struct MountFact {
     pub kind: MountFactKind,
     /// The PSP `volumes` names admitting it, most specific first (empty for
-    /// runtime mounts).
-    pub volume_types: Vec<String>,
+    /// runtime mounts). Borrowed from the classification's tables when built
+    /// from a view; read back from JSON, owned.
+    pub volume_types: Vec<Cow<'static, str>>,
     /// The flexVolume or CSI driver, when known.
     pub driver: Option<String>,
     /// The source resolved on the host (host paths only).
@@ -184,16 +187,13 @@ fn mount_fact(mount: &MountUse) -> MountFact {
         MountKind::HostPath { resolved } => (
             MountFactKind::HostPath,
             None,
-            Some(resolved.display().to_string()),
+            // As `display()` writes it, without the formatting machinery.
+            Some(resolved.to_string_lossy().into_owned()),
         ),
     };
     MountFact {
         kind,
-        volume_types: mount
-            .volume_types()
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        volume_types: mount.volume_types().to_static(),
         driver,
         host_path,
         read_only: mount.read_only,
@@ -214,7 +214,7 @@ fn shared_propagation(view: &ContainerView) -> bool {
         || view
             .mounts
             .iter()
-            .any(|m| m.bind && m.propagation.as_deref().is_some_and(shared))
+            .any(|m| m.bind && m.propagation.is_some_and(shared))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Bind sources are resolved on the host (symlinks, `..`) *before* they are
 //! classified, so `…/kubernetes.io~configmap/x/../../../../etc` is `/etc`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -69,6 +70,18 @@ const CONTAINERD_ROOTS: &[&str] = &[
     "/run/k3s/containerd",
 ];
 
+/// Where podman and CRI-O keep containers (`containers/storage`).
+const STORAGE_ROOTS: &[&str] = &[
+    "/var/lib/containers/storage",
+    "/run/containers/storage",
+    "/var/run/containers/storage",
+];
+
+/// The other names of a volume whose plugin can back a PersistentVolume: on
+/// the node, an inline one looks the same as a claim or a generic ephemeral
+/// volume.
+const PV_ALSO: &[&str] = &["persistentVolumeClaim", "ephemeral"];
+
 /// Pseudo filesystems every runtime mounts at fixed places.
 const STANDARD_MOUNTS: &[(&str, &[&str])] = &[
     ("/proc", &["proc"]),
@@ -87,10 +100,12 @@ pub enum MountKind {
     RuntimeManaged,
     /// A Kubernetes volume. `fs_type` is its PSP `volumes` name; `also` lists
     /// other names that admit it too (a PV plugin is also a PVC); `driver` is
-    /// the flexVolume or CSI driver when known.
+    /// the flexVolume or CSI driver when known. The names come from this
+    /// file's tables (borrowed) except an in-tree plugin this build does not
+    /// know, whose name is its directory's.
     Volume {
-        fs_type: String,
-        also: Vec<String>,
+        fs_type: Cow<'static, str>,
+        also: &'static [&'static str],
         driver: Option<String>,
     },
     /// A path of the host, resolved.
@@ -105,23 +120,69 @@ pub struct MountUse {
     pub bind: bool,
     pub read_only: bool,
     /// `shared`, `rshared`, `slave`… when the options set a propagation.
-    pub propagation: Option<String>,
+    pub propagation: Option<&'static str>,
     /// The source config.json names, when the kernel mounted another path
     /// (then `source` and `kind` are the kernel's).
     pub declared_source: Option<String>,
     pub kind: MountKind,
 }
 
+/// A tmpfs, or a directory the runtime makes afresh for each container.
+const EMPTY_DIR: MountKind = MountKind::Volume {
+    fs_type: Cow::Borrowed("emptyDir"),
+    also: &[],
+    driver: None,
+};
+
+/// The `volumes` name of every host path (a `static`, for a `'static` borrow).
+static HOST_PATH: Cow<'static, str> = Cow::Borrowed("hostPath");
+
 impl MountUse {
-    /// The PSP `volumes` names that admit this mount (empty: runtime-managed).
-    pub fn volume_types(&self) -> Vec<&str> {
-        match &self.kind {
-            MountKind::RuntimeManaged => Vec::new(),
-            MountKind::HostPath { .. } => vec!["hostPath"],
-            MountKind::Volume { fs_type, also, .. } => std::iter::once(fs_type.as_str())
-                .chain(also.iter().map(String::as_str))
-                .collect(),
+    /// The PSP `volumes` names that admit this mount (none: runtime-managed),
+    /// most specific first.
+    pub fn volume_types(&self) -> VolumeTypes<'_> {
+        let (first, also) = match &self.kind {
+            MountKind::RuntimeManaged => (None, &[][..]),
+            MountKind::HostPath { .. } => (Some(&HOST_PATH), &[][..]),
+            MountKind::Volume { fs_type, also, .. } => (Some(fs_type), *also),
+        };
+        VolumeTypes {
+            first,
+            also: also.iter(),
         }
+    }
+}
+
+/// The names [`MountUse::volume_types`] yields, read off the mount's kind:
+/// asking for them (each check, the facts) allocates nothing.
+#[derive(Debug, Clone)]
+pub struct VolumeTypes<'a> {
+    first: Option<&'a Cow<'static, str>>,
+    also: std::slice::Iter<'static, &'static str>,
+}
+
+impl VolumeTypes<'_> {
+    /// The names to keep beyond the mount (the facts): those of the tables
+    /// stay borrowed.
+    pub fn to_static(&self) -> Vec<Cow<'static, str>> {
+        let also = self.also.clone().map(|t| Cow::Borrowed(*t));
+        self.first.cloned().into_iter().chain(also).collect()
+    }
+}
+
+impl<'a> Iterator for VolumeTypes<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self.first.take() {
+            Some(first) => Some(first),
+            None => self.also.next().copied(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = usize::from(self.first.is_some()) + self.also.len();
+        (len, Some(len))
     }
 }
 
@@ -148,11 +209,11 @@ impl Default for MountContext {
 
 impl MountContext {
     /// A bind source as the runtime reads it: a relative one is relative to
-    /// the bundle (runc's rule).
-    pub fn host_path(&self, source: &str) -> PathBuf {
+    /// the bundle (runc's rule). Otherwise it is borrowed.
+    pub fn host_path<'a>(&self, source: &'a str) -> Cow<'a, Path> {
         match &self.bundle {
-            Some(bundle) if Path::new(source).is_relative() => bundle.join(source),
-            _ => PathBuf::from(source),
+            Some(bundle) if Path::new(source).is_relative() => Cow::Owned(bundle.join(source)),
+            _ => Cow::Borrowed(Path::new(source)),
         }
     }
 
@@ -163,11 +224,12 @@ impl MountContext {
     }
 }
 
-pub fn is_bind(fstype: &str, options: &[impl AsRef<str>]) -> bool {
-    fstype == "bind"
-        || options
-            .iter()
-            .any(|o| matches!(o.as_ref(), "bind" | "rbind"))
+pub fn is_bind<S: AsRef<str>>(fstype: &str, options: &[S]) -> bool {
+    fstype == "bind" || has_option(options, &["bind", "rbind"])
+}
+
+fn has_option<S: AsRef<str>>(options: &[S], any_of: &[&str]) -> bool {
+    options.iter().any(|o| any_of.contains(&o.as_ref()))
 }
 
 const PROPAGATIONS: &[&str] = &[
@@ -181,12 +243,22 @@ const PROPAGATIONS: &[&str] = &[
     "runbindable",
 ];
 
+/// The last propagation the options set, as the table spells it.
+fn propagation<S: AsRef<str>>(options: &[S]) -> Option<&'static str> {
+    options
+        .iter()
+        .rev()
+        .find_map(|o| PROPAGATIONS.iter().find(|p| **p == o.as_ref()))
+        .copied()
+}
+
 /// `pod_uid`: the container's pod (from its annotations), when known.
-pub fn classify(
+/// `options`: owned or borrowed, as the caller parsed them.
+pub fn classify<S: AsRef<str>>(
     destination: &str,
     source: &str,
     fstype: &str,
-    options: &[impl AsRef<str>],
+    options: &[S],
     ctx: &MountContext,
     pod_uid: Option<&str>,
 ) -> MountUse {
@@ -201,12 +273,8 @@ pub fn classify(
         source: source.to_string(),
         fstype: fstype.to_string(),
         bind,
-        read_only: options.iter().any(|o| o.as_ref() == "ro"),
-        propagation: options
-            .iter()
-            .map(AsRef::as_ref)
-            .rfind(|o| PROPAGATIONS.contains(o))
-            .map(str::to_string),
+        read_only: has_option(options, &["ro"]),
+        propagation: propagation(options),
         declared_source: None,
         kind,
     }
@@ -217,19 +285,21 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
         .iter()
         .any(|(_, types)| types.contains(&fstype))
         && {
-            let dest = lexical_normalize(Path::new(destination));
+            let normalized;
+            let dest = if is_normal(destination) {
+                OsStr::new(destination)
+            } else {
+                normalized = lexical_normalize(Path::new(destination));
+                normalized.as_os_str()
+            };
             STANDARD_MOUNTS
                 .iter()
-                .any(|(d, types)| dest.as_os_str() == *d && types.contains(&fstype))
+                .any(|(d, types)| dest == *d && types.contains(&fstype))
         };
     if standard {
         MountKind::RuntimeManaged
     } else if fstype == "tmpfs" {
-        MountKind::Volume {
-            fs_type: "emptyDir".into(),
-            also: Vec::new(),
-            driver: None,
-        }
+        EMPTY_DIR
     } else {
         // Any other filesystem (a block device, nfs, a second proc…) exposes
         // something of the host: judge it like a host path.
@@ -237,6 +307,14 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
             resolved: PathBuf::from(source),
         }
     }
+}
+
+/// Whether `path` is what [`lexical_normalize`] would make of it (absolute,
+/// no empty, `.` or `..` component), as most destinations are: then it is
+/// compared as it is, without building the normalized copy.
+fn is_normal(path: &str) -> bool {
+    path.strip_prefix('/')
+        .is_some_and(|rest| rest.split('/').all(|c| !matches!(c, "" | "." | "..")))
 }
 
 fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> MountKind {
@@ -253,22 +331,25 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
         .kubelet_root
         .to_str()
         .and_then(|r| below(path, r))
-        .filter(|rest| match (rest.as_slice(), pod_uid) {
+        .filter(|rest| match (&rest[..], pod_uid) {
             (["pods", uid, ..], Some(own)) => *uid == own,
             _ => true,
         });
-    if is_runtime_managed(path, kubelet.as_deref()) {
+    // The runtimes' roots do not nest: a path is below one of each at most.
+    let storage = STORAGE_ROOTS.iter().find_map(|root| below(path, root));
+    let containerd = CONTAINERD_ROOTS.iter().find_map(|root| below(path, root));
+    if is_runtime_managed(
+        kubelet.as_deref(),
+        storage.as_deref(),
+        containerd.as_deref(),
+    ) {
         return MountKind::RuntimeManaged;
     }
-    if is_image_volume(path) {
+    if containerd.as_deref().is_some_and(is_image_volume) {
         // A fresh directory per container, like an emptyDir.
-        return MountKind::Volume {
-            fs_type: "emptyDir".into(),
-            also: Vec::new(),
-            driver: None,
-        };
+        return EMPTY_DIR;
     }
-    if let Some(volume) = kubelet.and_then(|rest| kubelet_volume(&rest, ctx)) {
+    if let Some(volume) = kubelet.and_then(|rest| kubelet_volume(&rest, &ctx.kubelet_root)) {
         return volume;
     }
     MountKind::HostPath { resolved }
@@ -291,79 +372,133 @@ fn is_container_id(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// How many components of a path below a root [`Parts`] splits out.
+const PARTS: usize = 8;
+
+/// The components of a path below a root, split without allocating: the
+/// first `PARTS - 1`, then the rest unsplit in the last (as `str::splitn`).
+/// The patterns they are matched against name six components at most and
+/// look past that only through `..` or a whole runtime leaf (one or two
+/// components), so a deeper path matches none of them either way.
+#[derive(Debug, Clone, Copy)]
+struct Parts<'a> {
+    parts: [&'a str; PARTS],
+    len: usize,
+}
+
+impl<'a> Parts<'a> {
+    /// `rest`: what follows the root (`/a/b`, or empty); empty components
+    /// are skipped.
+    fn split(rest: &'a str) -> Self {
+        let mut parts = Parts {
+            parts: [""; PARTS],
+            len: 0,
+        };
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        for part in rest.splitn(PARTS, '/').filter(|p| !p.is_empty()) {
+            parts.parts[parts.len] = part;
+            parts.len += 1;
+        }
+        parts
+    }
+}
+
+impl<'a> std::ops::Deref for Parts<'a> {
+    type Target = [&'a str];
+
+    fn deref(&self) -> &[&'a str] {
+        &self.parts[..self.len]
+    }
+}
+
 /// The components of `path` below `prefix` (both absolute; `path`
 /// normalized), or `None` when `path` is not under `prefix`. Compares bytes
 /// and splits only what is below: most mounts are under none of the prefixes.
-fn below<'a>(path: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
+fn below<'a>(path: &'a str, prefix: &str) -> Option<Parts<'a>> {
     let prefix = prefix.trim_end_matches('/');
-    let rest = path.strip_prefix(prefix)?;
-    if !(rest.is_empty() || rest.starts_with('/')) {
+    // The byte past the prefix first: it rules out most paths (the roots
+    // differ in length) before the prefix is compared.
+    let rest = path.get(prefix.len()..)?;
+    if !(rest.is_empty() || rest.starts_with('/')) || !path.starts_with(prefix) {
         return None;
     }
-    Some(rest.split('/').filter(|s| !s.is_empty()).collect())
+    Some(Parts::split(rest))
 }
 
-/// `below_kubelet`: the components of `path` below kubelet's root, if it is.
-fn is_runtime_managed(path: &str, below_kubelet: Option<&[&str]>) -> bool {
-    let leaf_in = |rest: &[&str], leaves: &[&str]| leaves.contains(&rest.join("/").as_str());
+/// Whether the components `rest` spell one of `leaves` (`run/secrets`).
+fn leaf_in(rest: &[&str], leaves: &[&str]) -> bool {
+    leaves
+        .iter()
+        .any(|leaf| leaf.split('/').eq(rest.iter().copied()))
+}
+
+/// Whether a bind source is one of the files the runtimes and kubelet make
+/// for each container. `below_*`: its components below kubelet's root, a
+/// podman/CRI-O storage root and a containerd root, where it is below one.
+fn is_runtime_managed(
+    below_kubelet: Option<&[&str]>,
+    below_storage: Option<&[&str]>,
+    below_containerd: Option<&[&str]>,
+) -> bool {
     // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>
-    for storage in [
-        "/var/lib/containers/storage",
-        "/run/containers/storage",
-        "/var/run/containers/storage",
-    ] {
-        if let Some(rest) = below(path, storage)
-            && let ["overlay-containers", id, "userdata", leaf @ ..] = rest.as_slice()
-            && is_container_id(id)
-            && leaf_in(leaf, USERDATA_LEAVES)
-        {
-            return true;
-        }
-    }
+    let podman = matches!(
+        below_storage,
+        Some(["overlay-containers", id, "userdata", leaf @ ..])
+            if is_container_id(id) && leaf_in(leaf, USERDATA_LEAVES)
+    );
     // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
-    for root in CONTAINERD_ROOTS {
-        if let Some(rest) = below(path, root)
-            && let ["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..] = rest.as_slice()
-            && is_container_id(id)
-            && leaf_in(leaf, CRI_SANDBOX_LEAVES)
-        {
-            return true;
-        }
-    }
+    let containerd = matches!(
+        below_containerd,
+        Some(["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..])
+            if is_container_id(id) && leaf_in(leaf, CRI_SANDBOX_LEAVES)
+    );
     // kubelet: pods/<uid>/etc-hosts and the termination log
     // pods/<uid>/containers/<container>/<file>
-    matches!(
+    let kubelet = matches!(
         below_kubelet,
         Some(["pods", _, "etc-hosts"] | ["pods", _, "containers", _, _])
-    )
+    );
+    podman || containerd || kubelet
 }
 
 /// An image's `VOLUME` as containerd's CRI plugin backs it:
 /// `<root>/io.containerd.grpc.v1.cri/containers/<id>/volumes/<id>`.
-fn is_image_volume(path: &str) -> bool {
-    CONTAINERD_ROOTS.iter().any(|root| {
-        matches!(
-            below(path, root).as_deref(),
-            Some(["io.containerd.grpc.v1.cri", "containers", id, "volumes", vol])
-                if is_container_id(id) && is_container_id(vol)
-        )
-    })
+/// `below_containerd`: the path's components below a containerd root.
+fn is_image_volume(below_containerd: &[&str]) -> bool {
+    matches!(
+        below_containerd,
+        ["io.containerd.grpc.v1.cri", "containers", id, "volumes", vol]
+            if is_container_id(id) && is_container_id(vol)
+    )
+}
+
+/// A pod's directory, `<kubelet>/pods/<uid>`: built only when a file in it
+/// must be read (a CSI volume's driver, a subpath's volume).
+struct PodDir<'a> {
+    kubelet_root: &'a Path,
+    uid: &'a str,
+}
+
+impl PodDir<'_> {
+    fn path(&self) -> PathBuf {
+        self.kubelet_root.join("pods").join(self.uid)
+    }
 }
 
 /// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and
 /// `<kubelet>/pods/<uid>/volume-subpaths/<name>/<container>/<index>[/…]`.
 /// `rest`: the path's components below kubelet's root.
-fn kubelet_volume(rest: &[&str], ctx: &MountContext) -> Option<MountKind> {
+fn kubelet_volume(rest: &[&str], kubelet_root: &Path) -> Option<MountKind> {
     match rest {
         ["pods", uid, "volumes", plugin, name, ..] => {
-            let pod_dir = ctx.kubelet_root.join("pods").join(uid);
-            Some(volume_of_plugin(plugin, &pod_dir, name))
+            let pod = PodDir { kubelet_root, uid };
+            Some(volume_of_plugin(plugin, &pod, name))
         }
         ["pods", uid, "volume-subpaths", name, _container, _index, ..] => {
-            let pod_dir = ctx.kubelet_root.join("pods").join(uid);
+            let pod = PodDir { kubelet_root, uid };
             // The subpath directory does not name its plugin: find the volume.
-            let plugin = find_volume_plugin(&pod_dir, name)?;
-            Some(volume_of_plugin(&plugin, &pod_dir, name))
+            let plugin = find_volume_plugin(&pod.path(), name)?;
+            Some(volume_of_plugin(&plugin, &pod, name))
         }
         _ => None,
     }
@@ -377,38 +512,41 @@ fn find_volume_plugin(pod_dir: &Path, name: &str) -> Option<String> {
         .and_then(|e| e.file_name().to_str().map(str::to_string))
 }
 
-fn volume_of_plugin(plugin: &str, pod_dir: &Path, name: &str) -> MountKind {
-    let (vendor, driver) = plugin.split_once('~').unwrap_or(("", plugin));
-    if vendor != "kubernetes.io" {
+fn volume_of_plugin(plugin: &str, pod: &PodDir, name: &str) -> MountKind {
+    // In-tree plugins first: `kubernetes.io` holds no `~`, so this is the
+    // vendor before the first `~` (and cheaper than searching for it).
+    let Some(driver) = plugin.strip_prefix("kubernetes.io~") else {
+        let (vendor, driver) = plugin.split_once('~').unwrap_or(("", plugin));
         // `<vendor>~<driver>` is a flexVolume driver `<vendor>/<driver>`.
         return MountKind::Volume {
-            fs_type: "flexVolume".into(),
-            also: vec!["persistentVolumeClaim".into(), "ephemeral".into()],
+            fs_type: Cow::Borrowed("flexVolume"),
+            also: PV_ALSO,
             driver: Some(format!("{vendor}/{driver}")),
         };
-    }
+    };
     match KUBELET_PLUGINS.iter().find(|(dir, _, _)| *dir == driver) {
         Some((dir, fs_type, pv_capable)) => MountKind::Volume {
-            fs_type: (*fs_type).to_string(),
+            fs_type: Cow::Borrowed(fs_type),
             also: if *pv_capable && *fs_type != "persistentVolumeClaim" {
-                vec!["persistentVolumeClaim".into(), "ephemeral".into()]
+                PV_ALSO
             } else {
-                Vec::new()
+                &[]
             },
-            driver: (*dir == "csi").then(|| csi_driver(pod_dir, name)).flatten(),
+            driver: (*dir == "csi").then(|| csi_driver(pod, name)).flatten(),
         },
         // An in-tree plugin this build does not know: name it as kubelet does.
         None => MountKind::Volume {
-            fs_type: driver.to_string(),
-            also: vec!["persistentVolumeClaim".into()],
+            fs_type: Cow::Owned(driver.to_string()),
+            also: &["persistentVolumeClaim"],
             driver: None,
         },
     }
 }
 
 /// kubelet's CSI plugin records the driver in `vol_data.json` beside the mount.
-fn csi_driver(pod_dir: &Path, name: &str) -> Option<String> {
-    let file = pod_dir
+fn csi_driver(pod: &PodDir, name: &str) -> Option<String> {
+    let file = pod
+        .path()
         .join("volumes/kubernetes.io~csi")
         .join(name)
         .join("vol_data.json");
@@ -486,60 +624,129 @@ impl std::hash::Hasher for PathHasher {
     }
 }
 
-/// [`resolve_host_path`] remembering every prefix it resolved, so paths
-/// sharing a directory cost one `lstat` per new component.
+/// [`resolve_host_path`] remembering the prefixes it asked the filesystem
+/// about, so paths sharing a directory cost one `lstat` per new component.
+///
+/// Past the first missing component all is lexical, so one entry for the
+/// missing prefix serves every path below it; of those only the path's
+/// directory is remembered too, which its siblings (a plugin's volumes)
+/// start from.
 pub fn resolve_with(path: &Path, prefixes: &mut Prefixes) -> PathBuf {
-    // The path as `/a/b/..`: absolute, no empty or `.` components (bytes, not
-    // `Path::components`, which costs more than the rest of the lookup).
-    let mut clean = Vec::with_capacity(path.as_os_str().len() + 1);
-    for part in path.as_os_str().as_bytes().split(|b| *b == b'/') {
-        if !part.is_empty() && part != b"." {
-            clean.push(b'/');
-            clean.extend_from_slice(part);
-        }
-    }
-    // Start from the deepest prefix resolved before: the whole path, then
-    // each parent.
-    let known = std::iter::once(clean.len())
-        .chain(
-            clean
-                .iter()
-                .rposition(|b| *b == b'/')
-                .into_iter()
-                .flat_map(|last| (1..=last).rev().filter(|&end| clean[end] == b'/')),
-        )
-        .find_map(|end| {
-            prefixes
-                .get(OsStr::from_bytes(&clean[..end]))
-                .map(|done| (end, done.clone()))
-        });
-    let (done, (mut resolved, mut exists)) = known.unwrap_or((0, (PathBuf::from("/"), true)));
-    let mut raw = clean[..done].to_vec();
+    let clean = clean_path(path.as_os_str().as_bytes());
+    let clean = &clean[..];
+    let directory = clean.iter().rposition(|b| *b == b'/').unwrap_or(0);
+    let (done, mut resolved, mut exists) = start_of(clean, prefixes);
+    let mut end = done;
     for part in clean[done..]
         .split(|b| *b == b'/')
         .filter(|p| !p.is_empty())
     {
-        raw.push(b'/');
-        raw.extend_from_slice(part);
+        end += 1 + part.len();
+        // Up to here every component existed, so the filesystem was asked:
+        // worth remembering.
+        let existed = exists;
         if part == b".." {
             resolved.pop();
         } else {
-            resolved.push(OsStr::from_bytes(part));
-            if exists {
-                match std::fs::symlink_metadata(&resolved) {
-                    // A symlink: let the kernel's rules resolve it.
-                    Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&resolved) {
-                        Ok(real) => resolved = real,
-                        Err(_) => exists = false,
-                    },
-                    Ok(_) => {}
-                    Err(_) => exists = false,
-                }
-            }
+            push_name(&mut resolved, part);
+            exists = exists && follow(&mut resolved);
         }
-        prefixes.insert(OsString::from_vec(raw.clone()), (resolved.clone(), exists));
+        if existed || end == directory {
+            prefixes.insert(
+                OsString::from_vec(clean[..end].to_vec()),
+                (resolved.clone(), exists),
+            );
+        }
     }
     resolved
+}
+
+/// The path as `/a/b/..`: absolute, no empty or `.` components (bytes, not
+/// `Path::components`, which costs more than the rest of the lookup).
+/// Borrowed when it is that already, as paths mostly are.
+fn clean_path(path: &[u8]) -> Cow<'_, [u8]> {
+    if is_clean(path) {
+        return Cow::Borrowed(path);
+    }
+    let mut clean = Vec::with_capacity(path.len() + 1);
+    for part in path
+        .split(|b| *b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+    {
+        clean.push(b'/');
+        clean.extend_from_slice(part);
+    }
+    Cow::Owned(clean)
+}
+
+/// Whether [`clean_path`] would leave `path` as it is: it starts with `/`
+/// and holds no `//` or `/./` and does not end in `/` or `/.`. The passes
+/// look for the pairs and triples without branching, which the compiler
+/// turns into vector instructions: a byte-by-byte split cost more than the
+/// lookups it serves.
+fn is_clean(path: &[u8]) -> bool {
+    let [b'/', rest @ ..] = path else {
+        return false;
+    };
+    let slash = |b: &u8| *b == b'/';
+    let empty = path
+        .iter()
+        .zip(rest)
+        .fold(false, |found, (a, b)| found | (slash(a) & slash(b)));
+    let dot = path
+        .iter()
+        .zip(rest)
+        .zip(rest.get(1..).unwrap_or_default())
+        .fold(false, |found, ((a, b), c)| {
+            found | (slash(a) & (*b == b'.') & slash(c))
+        });
+    !(empty || dot || path.ends_with(b"/") || path.ends_with(b"/."))
+}
+
+/// Where to resolve `clean` from: the deepest prefix resolved before (its
+/// length, resolved path with room for the rest, and whether it exists), or
+/// the root. Tried from the whole path (the kernel check resolves each
+/// source again) up, so a sibling's directory is found second.
+fn start_of(clean: &[u8], prefixes: &Prefixes) -> (usize, PathBuf, bool) {
+    let parents = (1..clean.len()).rev().filter(|&end| clean[end] == b'/');
+    let (end, known, exists) = std::iter::once(clean.len())
+        .chain(parents)
+        .find_map(|end| {
+            let (known, exists) = prefixes.get(OsStr::from_bytes(&clean[..end]))?;
+            Some((end, known.as_os_str(), *exists))
+        })
+        .unwrap_or((0, OsStr::new("/"), true));
+    // The rest adds at most its own length (a `/` and a name per component).
+    let mut resolved = OsString::with_capacity(known.len() + clean.len() - end);
+    resolved.push(known);
+    (end, resolved.into(), exists)
+}
+
+/// `path.push(name)` for a name without `/`, as bytes: `PathBuf::push`
+/// parses both paths first.
+fn push_name(path: &mut PathBuf, name: &[u8]) {
+    let buf = path.as_mut_os_string();
+    if !buf.as_bytes().ends_with(b"/") {
+        buf.push("/");
+    }
+    buf.push(OsStr::from_bytes(name));
+}
+
+/// Whether `path`, whose parent exists, exists; a symlink is replaced by
+/// what the kernel resolves it to.
+fn follow(path: &mut PathBuf) -> bool {
+    match std::fs::symlink_metadata(&*path) {
+        // A symlink: let the kernel's rules resolve it.
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&*path) {
+            Ok(real) => {
+                *path = real;
+                true
+            }
+            Err(_) => false,
+        },
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 /// Remove `.` and apply `..` without touching the filesystem.
@@ -589,6 +796,13 @@ mod tests {
 
     fn opts(o: &[&str]) -> Vec<String> {
         o.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// No options (a slice whose element type needs naming).
+    const NONE: &[&str] = &[];
+
+    fn types(m: &MountUse) -> Vec<&str> {
+        m.volume_types().collect()
     }
 
     fn ctx(root: &Path) -> MountContext {
@@ -676,7 +890,7 @@ mod tests {
             &ctx(&dir),
             None,
         );
-        assert_eq!(m.volume_types(), ["emptyDir"]);
+        assert_eq!(types(&m), ["emptyDir"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -703,7 +917,14 @@ mod tests {
         assert!(matches!(m.kind, MountKind::HostPath { .. }));
         // Its own pod's, or a container of unknown pod (no annotation): a volume.
         assert_eq!(
-            classify("/t", src, "bind", &opts(&["rbind"]), &c, Some("victim")).volume_types(),
+            types(&classify(
+                "/t",
+                src,
+                "bind",
+                &opts(&["rbind"]),
+                &c,
+                Some("victim")
+            )),
             ["secret"]
         );
         assert!(matches!(of(None), MountKind::Volume { .. }));
@@ -716,18 +937,15 @@ mod tests {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
             classify("/v", &src, "bind", &opts(&["rbind"]), &c, None)
         };
-        assert_eq!(vol("kubernetes.io~configmap").volume_types(), ["configMap"]);
-        assert_eq!(vol("kubernetes.io~secret").volume_types(), ["secret"]);
+        assert_eq!(types(&vol("kubernetes.io~configmap")), ["configMap"]);
+        assert_eq!(types(&vol("kubernetes.io~secret")), ["secret"]);
+        assert_eq!(types(&vol("kubernetes.io~downward-api")), ["downwardAPI"]);
         assert_eq!(
-            vol("kubernetes.io~downward-api").volume_types(),
-            ["downwardAPI"]
-        );
-        assert_eq!(
-            vol("kubernetes.io~nfs").volume_types(),
+            types(&vol("kubernetes.io~nfs")),
             ["nfs", "persistentVolumeClaim", "ephemeral"]
         );
         let flex = vol("example.com~lvm");
-        assert_eq!(flex.volume_types()[0], "flexVolume");
+        assert_eq!(types(&flex)[0], "flexVolume");
         assert!(
             matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if d == "example.com/lvm")
         );
@@ -765,7 +983,7 @@ mod tests {
             &ctx(&dir),
             None,
         );
-        assert_eq!(m.volume_types()[0], "csi");
+        assert_eq!(types(&m)[0], "csi");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -800,19 +1018,19 @@ mod tests {
     fn standard_pseudo_filesystems_and_tmpfs() {
         let c = MountContext::default();
         assert_eq!(
-            classify("/proc", "proc", "proc", &[""; 0], &c, None).kind,
+            classify("/proc", "proc", "proc", NONE, &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/dev/shm", "shm", "tmpfs", &[""; 0], &c, None).kind,
+            classify("/dev/shm", "shm", "tmpfs", NONE, &c, None).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/scratch", "tmpfs", "tmpfs", &[""; 0], &c, None).volume_types(),
+            types(&classify("/scratch", "tmpfs", "tmpfs", NONE, &c, None)),
             ["emptyDir"]
         );
         assert_eq!(
-            classify("/host-proc", "proc", "proc", &[""; 0], &c, None).volume_types(),
+            types(&classify("/host-proc", "proc", "proc", NONE, &c, None)),
             ["hostPath"]
         );
     }
@@ -856,6 +1074,224 @@ mod tests {
             &MountContext::default(),
             None,
         );
-        assert_eq!(m.propagation.as_deref(), Some("rshared"));
+        assert_eq!(m.propagation, Some("rshared"));
+    }
+
+    #[test]
+    fn options_may_be_borrowed() {
+        let c = MountContext::default();
+        let borrowed = classify("/x", "/data", "none", &["rbind", "ro", "rshared"], &c, None);
+        let owned = classify(
+            "/x",
+            "/data",
+            "none",
+            &opts(&["rbind", "ro", "rshared"]),
+            &c,
+            None,
+        );
+        assert_eq!(borrowed, owned);
+        assert!(borrowed.bind && borrowed.read_only);
+        assert_eq!(borrowed.propagation, Some("rshared"));
+    }
+
+    #[test]
+    fn standard_destinations_compared_normalized() {
+        let c = MountContext::default();
+        let kind = |dest| classify(dest, "shm", "tmpfs", NONE, &c, None).kind;
+        for dest in [
+            "/dev/shm",
+            "/dev/shm/",
+            "/dev/./shm",
+            "//dev/shm",
+            "dev/shm",
+            "/dev/x/../shm",
+        ] {
+            assert_eq!(kind(dest), MountKind::RuntimeManaged, "{dest}");
+        }
+        for dest in ["/dev/shm2", "/dev/shm/x", "/x/dev/shm", "/dev/.shm"] {
+            assert_eq!(kind(dest), EMPTY_DIR, "{dest}");
+        }
+        // What is taken as normal needs no normalizing.
+        for dest in [
+            "/",
+            "/dev",
+            "/dev/shm",
+            "/a/.b/c..",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "a/b",
+        ] {
+            if is_normal(dest) {
+                assert_eq!(lexical_normalize(Path::new(dest)).as_os_str(), dest);
+            }
+        }
+        assert!(is_normal("/dev/shm") && is_normal("/a/.b/c.."));
+    }
+
+    #[test]
+    fn runtime_roots_do_not_nest() {
+        // A path is below one root of each list at most (classify_bind
+        // judges it below the first it finds).
+        for roots in [STORAGE_ROOTS, CONTAINERD_ROOTS] {
+            for a in roots {
+                for b in roots.iter().filter(|b| *b != a) {
+                    assert!(below(a, b).is_none(), "{a} is below {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_paths_below_the_roots() {
+        let c = MountContext::default();
+        let id = "a".repeat(64);
+        let kind = |src: &str| classify("/x", src, "bind", &opts(&["rbind"]), &c, None).kind;
+        // Deeper than Parts splits: a volume's files are still the volume.
+        let deep = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/tok/a/b/c/d/e/f";
+        assert_eq!(
+            types(&classify("/x", deep, "bind", &opts(&["rbind"]), &c, None)),
+            ["secret"]
+        );
+        // A two-component runtime leaf, and ones deeper than any leaf.
+        let userdata = format!("/var/lib/containers/storage/overlay-containers/{id}/userdata");
+        assert_eq!(
+            kind(&format!("{userdata}/run/secrets")),
+            MountKind::RuntimeManaged
+        );
+        for src in [
+            format!("{userdata}/run/secrets/a"),
+            format!("{userdata}/run/secrets/a/b/c/d"),
+            format!("/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/{id}/hosts/a/b/c/d"),
+            format!("/var/lib/containerd/io.containerd.grpc.v1.cri/containers/{id}/volumes/{id}/a"),
+            "/var/lib/kubelet/pods/u/containers/app/x/y".to_string(),
+            "/var/lib/kubelet/pods/u/containers/app/x/y/z/w/v".to_string(),
+            "/var/lib/kubelet/pods/u/etc-hosts/a/b/c/d/e/f".to_string(),
+        ] {
+            assert!(matches!(kind(&src), MountKind::HostPath { .. }), "{src}");
+        }
+    }
+
+    /// A tree with a directory, symlinks into it and out to /etc, and room
+    /// for missing paths; removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let dir = std::env::temp_dir().join(format!("psp-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+            std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+            std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
+            // canonicalize: the temporary directory may itself be a symlink
+            Tree(std::fs::canonicalize(&dir).unwrap())
+        }
+
+        fn path(&self, rest: &str) -> PathBuf {
+            PathBuf::from(format!("{}/{rest}", self.0.display()))
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn resolving_with_a_memo_agrees_with_resolving_afresh() {
+        let tree = Tree::new("memo");
+        let at = |rest: &str| tree.path(rest);
+        let expected = [
+            ("real/sub/a", at("real/sub/a")),
+            ("link/sub/b", at("real/sub/b")),
+            ("link/sub/../sub/c", at("real/sub/c")),
+            ("link/..", tree.0.clone()),
+            ("./link//sub/", at("real/sub")),
+            ("etc/hostname", PathBuf::from("/etc/hostname")),
+            ("missing/x/y", at("missing/x/y")),
+            // Past a missing component, lexical: `link` is not followed.
+            ("missing/../link/z", at("link/z")),
+            ("missing/x/../../link/w", at("link/w")),
+            ("missing/x/../../link", at("link")),
+            ("real/sub/a/../../sub", at("real/sub")),
+        ];
+        for (rest, want) in &expected {
+            assert_eq!(&resolve_host_path(&at(rest)), want, "{rest}");
+        }
+        assert_eq!(resolve_host_path(Path::new("/")), Path::new("/"));
+        assert_eq!(resolve_host_path(Path::new("//.")), Path::new("/"));
+        // One memo for all, in both orders and twice over: each path may
+        // start from what another left.
+        let mut prefixes = Prefixes::default();
+        let order = expected.iter().chain(expected.iter().rev());
+        for (rest, want) in order.clone().chain(order) {
+            assert_eq!(&resolve_with(&at(rest), &mut prefixes), want, "{rest}");
+        }
+    }
+
+    #[test]
+    fn below_a_missing_directory_the_memo_keeps_one_entry_per_directory() {
+        let tree = Tree::new("missing");
+        let mut prefixes = Prefixes::default();
+        let depth = tree.0.components().count() - 1;
+        for i in 0..100 {
+            let path = tree.path(&format!("missing/plugin/cfg-{i}"));
+            assert_eq!(resolve_with(&path, &mut prefixes), path);
+        }
+        // The tree's own directories, `missing` (the first missing) and
+        // `missing/plugin` (the siblings' directory).
+        assert_eq!(prefixes.len(), depth + 2);
+        let path = tree.path("missing/other/x");
+        assert_eq!(resolve_with(&path, &mut prefixes), path);
+        assert_eq!(prefixes.len(), depth + 3);
+    }
+
+    #[test]
+    fn clean_paths_are_borrowed_as_they_are() {
+        for path in [
+            "/", "", "a/b", "/a", "/a/", "/a/.", "/a/./b", "/a//b", "//a", "/.", "/..", "/a/..",
+            "/.a", "/a/.b/", "/a/b.", "/a/..b/c", "/a/b/./", "/./", "/a/.../b",
+        ] {
+            let path = path.as_bytes();
+            let mut slow = Vec::new();
+            for part in path
+                .split(|b| *b == b'/')
+                .filter(|p| !p.is_empty() && *p != b".")
+            {
+                slow.push(b'/');
+                slow.extend_from_slice(part);
+            }
+            let shown = String::from_utf8_lossy(path);
+            // (The empty path is cleaned too, to itself.)
+            assert_eq!(is_clean(path), slow == path && !path.is_empty(), "{shown}");
+            assert_eq!(clean_path(path), slow, "{shown}");
+        }
+    }
+
+    #[test]
+    fn plugin_directories_without_the_in_tree_prefix_are_flex_volumes() {
+        let c = MountContext::default();
+        let kind = |plugin: &str| {
+            let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
+            classify("/v", &src, "bind", &opts(&["rbind"]), &c, None).kind
+        };
+        let flex = |driver: &str| MountKind::Volume {
+            fs_type: "flexVolume".into(),
+            also: PV_ALSO,
+            driver: Some(driver.into()),
+        };
+        assert_eq!(kind("lvm"), flex("/lvm"));
+        assert_eq!(kind("kubernetes.io"), flex("/kubernetes.io"));
+        assert_eq!(kind("kubernetes.iox~y"), flex("kubernetes.iox/y"));
+        assert_eq!(kind("a~b~c"), flex("a/b~c"));
+        assert_eq!(
+            kind("kubernetes.io~future"),
+            MountKind::Volume {
+                fs_type: "future".into(),
+                also: &["persistentVolumeClaim"],
+                driver: None,
+            }
+        );
     }
 }
