@@ -538,6 +538,8 @@ mod tests {
             r#"{"Mounts": [{"destination": "/host", "source": "/", "options": ["rbind"]}]}"#,
             r#"{"linux": {"namespaces": [{"type": "network"}], "nameſpaces": []}}"#,
             r#"{"process": {"noNewPrivileges": true, "noNewPrivileges": false}}"#,
+            // Keys are compared after their escapes are decoded, as Go does.
+            r#"{"process": {"noNewPrivileges": true, "\u004eoNewPrivileges": false}}"#,
         ] {
             let e = parse(config.as_bytes()).unwrap_err();
             assert!(
@@ -546,6 +548,12 @@ mod tests {
                 "{config}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn escaped_keys_are_the_fields_they_spell() {
+        let c = parse(br#"{"process": {"\u006eoNewPrivileges": true}}"#).unwrap();
+        assert_eq!(c.process.unwrap().no_new_privileges, Some(true));
     }
 
     #[test]
