@@ -637,6 +637,19 @@ fn plain_run(bytes: &[u8], mut i: usize) -> usize {
     let Some(rest) = bytes.get(i..) else {
         return bytes.len();
     };
+    #[cfg(target_arch = "x86_64")]
+    let rest = {
+        let mut rest = rest;
+        while let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
+            let mask = stops16(chunk);
+            if mask != 0 {
+                return i + mask.trailing_zeros() as usize;
+            }
+            i += 16;
+            rest = tail;
+        }
+        rest
+    };
     for chunk in rest.chunks_exact(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
@@ -656,6 +669,23 @@ fn plain_run(bytes: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// One bit per byte of `chunk` that ends a plain run (SSE2, which every
+/// x86_64 has).
+#[cfg(target_arch = "x86_64")]
+fn stops16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is in every x86_64 CPU (the target's baseline), and the
+    // unaligned load reads the 16 bytes of `chunk`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned b < 0x20 <=> min(b, 0x1f) == b.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
 }
 
 fn range(min: i64, max: u64) -> String {
@@ -851,6 +881,29 @@ mod tests {
             let c = s + "\n\"";
             assert_eq!(plain_run(c.as_bytes(), 0), len);
         }
+    }
+
+    #[test]
+    fn plain_runs_agree_with_a_byte_by_byte_scan() {
+        let naive = |b: &[u8], i: usize| {
+            (i..b.len())
+                .find(|&k| b[k] == b'"' || b[k] == b'\\' || b[k] < 0x20)
+                .unwrap_or(b.len())
+        };
+        let filler = "aé\u{7f}~ÿ€".repeat(12);
+        for special in ["\"", "\\", "\u{0}", "\u{1f}", "\t"] {
+            for at in 0..filler.len() {
+                if !filler.is_char_boundary(at) {
+                    continue;
+                }
+                let text = format!("{}{special}{}", &filler[..at], &filler[at..]);
+                for from in [0, 1, 3, 15, 16, 17] {
+                    let b = text.as_bytes();
+                    assert_eq!(plain_run(b, from.min(b.len())), naive(b, from.min(b.len())));
+                }
+            }
+        }
+        assert_eq!(plain_run(filler.as_bytes(), 0), filler.len());
     }
 
     #[test]
