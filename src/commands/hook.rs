@@ -71,7 +71,10 @@ pub fn fast_flags(args: &[OsString]) -> Option<Flags> {
 
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
     let decision = decide_from_state(flags, stdin);
-    report(&decision)
+    let code = report(&decision);
+    // The process exits next; its memory goes with it, not block by block.
+    std::mem::forget(decision);
+    code
 }
 
 fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
