@@ -224,14 +224,6 @@ impl MountContext {
     }
 }
 
-pub fn is_bind<S: AsRef<str>>(fstype: &str, options: &[S]) -> bool {
-    fstype == "bind" || has_option(options, &["bind", "rbind"])
-}
-
-fn has_option<S: AsRef<str>>(options: &[S], any_of: &[&str]) -> bool {
-    options.iter().any(|o| any_of.contains(&o.as_ref()))
-}
-
 const PROPAGATIONS: &[&str] = &[
     "shared",
     "rshared",
@@ -243,17 +235,42 @@ const PROPAGATIONS: &[&str] = &[
     "runbindable",
 ];
 
-/// The last propagation the options set, as the table spells it.
-fn propagation<S: AsRef<str>>(options: &[S]) -> Option<&'static str> {
-    options
-        .iter()
-        .rev()
-        .find_map(|o| PROPAGATIONS.iter().find(|p| **p == o.as_ref()))
-        .copied()
+/// What a mount's options say that the checks read, taken in order as runc
+/// applies them: a later `rw` undoes an earlier `ro`, the last propagation
+/// wins. Read while config.json is parsed, so no list is kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MountOptions {
+    /// `bind` or `rbind`: a bind mount whatever its type.
+    pub bind: bool,
+    pub read_only: bool,
+    /// `shared`, `rshared`, `slave`…, as the table spells it.
+    pub propagation: Option<&'static str>,
 }
 
-/// `pod_uid`: the container's pod (from its annotations), when known.
-/// `options`: owned or borrowed, as the caller parsed them.
+impl MountOptions {
+    pub fn add(&mut self, option: &str) {
+        match option {
+            "bind" | "rbind" => self.bind = true,
+            "ro" => self.read_only = true,
+            "rw" => self.read_only = false,
+            other => {
+                if let Some(p) = PROPAGATIONS.iter().find(|p| **p == other) {
+                    self.propagation = Some(p);
+                }
+            }
+        }
+    }
+
+    pub fn of<S: AsRef<str>>(options: &[S]) -> MountOptions {
+        let mut all = MountOptions::default();
+        for option in options {
+            all.add(option.as_ref());
+        }
+        all
+    }
+}
+
+/// [`classify_with`] for options as a list (owned or borrowed strings).
 pub fn classify<S: AsRef<str>>(
     destination: &str,
     source: &str,
@@ -262,7 +279,20 @@ pub fn classify<S: AsRef<str>>(
     ctx: &MountContext,
     pod_uid: Option<&str>,
 ) -> MountUse {
-    let bind = is_bind(fstype, options);
+    let options = MountOptions::of(options);
+    classify_with(destination, source, fstype, options, ctx, pod_uid)
+}
+
+/// `pod_uid`: the container's pod (from its annotations), when known.
+pub fn classify_with(
+    destination: &str,
+    source: &str,
+    fstype: &str,
+    options: MountOptions,
+    ctx: &MountContext,
+    pod_uid: Option<&str>,
+) -> MountUse {
+    let bind = fstype == "bind" || options.bind;
     let kind = if bind {
         classify_bind(source, ctx, pod_uid)
     } else {
@@ -273,8 +303,8 @@ pub fn classify<S: AsRef<str>>(
         source: source.to_string(),
         fstype: fstype.to_string(),
         bind,
-        read_only: has_option(options, &["ro"]),
-        propagation: propagation(options),
+        read_only: options.read_only,
+        propagation: options.propagation,
         declared_source: None,
         kind,
     }
@@ -1075,6 +1105,17 @@ mod tests {
             None,
         );
         assert_eq!(m.propagation, Some("rshared"));
+    }
+
+    /// runc applies options in order: `rw` after `ro` mounts read-write
+    /// (checked with runc 1.1 here), so such a mount is no read-only one.
+    #[test]
+    fn a_later_rw_undoes_ro() {
+        let read_only = |o: &[&str]| MountOptions::of(o).read_only;
+        assert!(read_only(&["rbind", "ro"]));
+        assert!(!read_only(&["rbind", "ro", "rw"]));
+        assert!(read_only(&["rw", "ro"]));
+        assert!(!read_only(&["rbind"]));
     }
 
     #[test]

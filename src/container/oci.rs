@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 
 use super::json::{ErrorKind, Reader, Result};
+use super::mounts::MountOptions;
 
 type Str<'a> = Cow<'a, str>;
 
@@ -39,7 +40,8 @@ pub struct Mount<'a> {
     pub destination: Str<'a>,
     pub typ: Option<Str<'a>>,
     pub source: Option<Str<'a>>,
-    pub options: Option<Vec<Str<'a>>>,
+    /// Read as they are parsed: no list is kept.
+    pub options: MountOptions,
 }
 
 #[derive(Debug, Default)]
@@ -252,7 +254,14 @@ fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
                 }
                 1 => m.typ = optional(r, |r| r.str("mounts[].type"))?,
                 2 => m.source = optional(r, |r| r.str("mounts[].source"))?,
-                _ => m.options = optional(r, |r| strings(r, "mounts[].options"))?,
+                _ => {
+                    if !r.null()? {
+                        r.array("mounts[].options", |r| {
+                            m.options.add(&r.str("mounts[].options")?);
+                            Ok(())
+                        })?;
+                    }
+                }
             }
             Ok(())
         },
@@ -584,8 +593,8 @@ mod tests {
         let m = c.mounts.unwrap();
         assert!(matches!(m[0].destination, Cow::Borrowed("/a")));
         assert_eq!(m[0].source.as_deref(), Some("/x/y"));
-        assert_eq!(m[0].options.as_deref().unwrap(), ["rbind", "ro"]);
-        assert!(m[1].typ.is_none() && m[1].options.is_none());
+        assert!(m[0].options.bind && m[0].options.read_only);
+        assert!(m[1].typ.is_none() && m[1].options == MountOptions::default());
         let e = parse(br#"{"mounts": [{"source": "/"}]}"#).unwrap_err();
         assert!(e.contains("mounts[]: missing field \"destination\""), "{e}");
     }
@@ -641,7 +650,7 @@ mod tests {
                         m.destination().display().to_string(),
                         m.typ().clone(),
                         m.source().as_ref().map(|s| s.display().to_string()),
-                        m.options().clone(),
+                        MountOptions::of(m.options().as_deref().unwrap_or(&[])),
                     )
                 })
                 .collect();
@@ -654,7 +663,7 @@ mod tests {
                         m.destination.to_string(),
                         m.typ.as_ref().map(|t| t.to_string()),
                         m.source.as_ref().map(|s| s.to_string()),
-                        strs(&m.options),
+                        m.options,
                     )
                 })
                 .collect();
