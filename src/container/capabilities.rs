@@ -32,7 +32,8 @@ pub struct Held {
     pub described: String,
 }
 
-const SET_NAMES: [&str; 5] = [
+/// The sets of `process.capabilities`, in the spec's order.
+pub const SET_NAMES: [&str; 5] = [
     "bounding",
     "effective",
     "inheritable",

@@ -358,7 +358,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// `\uXXXX`, a surrogate pair taken together. A lone surrogate is an
+    /// A `\u` escape (four hex digits), a surrogate pair taken together. A lone surrogate is an
     /// error (Go would turn it into U+FFFD, another string than written).
     fn unicode_escape(&mut self) -> Result<char> {
         let first = self.hex4()?;

@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 
+use super::capabilities::SET_NAMES;
 use super::json::{ErrorKind, Reader, Result};
 use super::mounts::MountOptions;
 
@@ -61,8 +62,7 @@ pub struct User {
     pub additional_gids: Option<Vec<u32>>,
 }
 
-/// The five sets, as names, in the spec's order: bounding, effective,
-/// inheritable, permitted, ambient.
+/// The five sets, as names, in the spec's order ([`SET_NAMES`]).
 #[derive(Debug, Default)]
 pub struct Capabilities<'a> {
     pub sets: [Option<Vec<Str<'a>>>; 5],
@@ -320,17 +320,9 @@ fn user(r: &mut Reader<'_>) -> Result<User> {
     Ok(u)
 }
 
-const CAPABILITY_SETS: [&str; 5] = [
-    "bounding",
-    "effective",
-    "inheritable",
-    "permitted",
-    "ambient",
-];
-
 fn capabilities<'a>(r: &mut Reader<'a>) -> Result<Capabilities<'a>> {
     let mut c = Capabilities::default();
-    r.object("process.capabilities", &CAPABILITY_SETS, |r, set| {
+    r.object("process.capabilities", &SET_NAMES, |r, set| {
         c.sets[set] = optional(r, |r| strings(r, "process.capabilities sets"))?;
         Ok(())
     })?;
