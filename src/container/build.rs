@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::capabilities::CapabilitySets;
 use super::identity::Identity;
 use super::kernel::{self, MountTables, Truth};
-use super::mounts::{MountContext, classify_with, replace_source};
+use super::mounts::{MountContext, classify, replace_source};
 use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
 use super::oci::{self, NamespaceType};
 use super::{ContainerView, HostPort};
@@ -109,7 +109,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         .iter()
         .flatten()
         .map(|m| {
-            classify_with(
+            classify(
                 &m.destination,
                 m.source.as_deref().unwrap_or(""),
                 m.typ.as_deref().unwrap_or(""),

@@ -270,21 +270,8 @@ impl MountOptions {
     }
 }
 
-/// [`classify_with`] for options as a list (owned or borrowed strings).
-pub fn classify<S: AsRef<str>>(
-    destination: &str,
-    source: &str,
-    fstype: &str,
-    options: &[S],
-    ctx: &MountContext,
-    pod_uid: Option<&str>,
-) -> MountUse {
-    let options = MountOptions::of(options);
-    classify_with(destination, source, fstype, options, ctx, pod_uid)
-}
-
 /// `pod_uid`: the container's pod (from its annotations), when known.
-pub fn classify_with(
+pub fn classify(
     destination: &str,
     source: &str,
     fstype: &str,
@@ -824,12 +811,16 @@ mod tests {
         assert_ne!(PathHash::default().hash_one(&one), hash.hash_one(&one));
     }
 
-    fn opts(o: &[&str]) -> Vec<String> {
-        o.iter().map(|s| s.to_string()).collect()
+    fn opts(o: &[&str]) -> MountOptions {
+        MountOptions::of(o)
     }
 
     /// No options (a slice whose element type needs naming).
-    const NONE: &[&str] = &[];
+    const NONE: MountOptions = MountOptions {
+        bind: false,
+        read_only: false,
+        propagation: None,
+    };
 
     fn types(m: &MountUse) -> Vec<&str> {
         m.volume_types().collect()
@@ -848,7 +839,7 @@ mod tests {
             "/x",
             "/etc",
             "none",
-            &opts(&["rbind", "ro"]),
+            opts(&["rbind", "ro"]),
             &MountContext::default(),
             None,
         );
@@ -864,7 +855,7 @@ mod tests {
             "/x",
             "/etc",
             "bind",
-            &opts(&[]),
+            opts(&[]),
             &MountContext::default(),
             None,
         );
@@ -878,7 +869,7 @@ mod tests {
             "/x",
             src,
             "bind",
-            &opts(&["rbind"]),
+            opts(&["rbind"]),
             &MountContext::default(),
             None,
         );
@@ -902,7 +893,7 @@ mod tests {
             "/x",
             link.to_str().unwrap(),
             "bind",
-            &opts(&["rbind"]),
+            opts(&["rbind"]),
             &ctx(&dir),
             None,
         );
@@ -916,7 +907,7 @@ mod tests {
             "/x",
             vol.to_str().unwrap(),
             "bind",
-            &opts(&["rbind"]),
+            opts(&["rbind"]),
             &ctx(&dir),
             None,
         );
@@ -928,7 +919,7 @@ mod tests {
     fn another_pods_directory_is_a_host_path() {
         let c = MountContext::default();
         let src = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~secret/token";
-        let of = |pod_uid| classify("/t", src, "bind", &opts(&["rbind"]), &c, pod_uid).kind;
+        let of = |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, pod_uid).kind;
         assert_eq!(
             of(Some("attacker")),
             MountKind::HostPath {
@@ -936,14 +927,7 @@ mod tests {
             }
         );
         let hosts = "/var/lib/kubelet/pods/victim/etc-hosts";
-        let m = classify(
-            "/etc/hosts",
-            hosts,
-            "bind",
-            &opts(&["rbind"]),
-            &c,
-            Some("a"),
-        );
+        let m = classify("/etc/hosts", hosts, "bind", opts(&["rbind"]), &c, Some("a"));
         assert!(matches!(m.kind, MountKind::HostPath { .. }));
         // Its own pod's, or a container of unknown pod (no annotation): a volume.
         assert_eq!(
@@ -951,7 +935,7 @@ mod tests {
                 "/t",
                 src,
                 "bind",
-                &opts(&["rbind"]),
+                opts(&["rbind"]),
                 &c,
                 Some("victim")
             )),
@@ -965,7 +949,7 @@ mod tests {
         let c = MountContext::default();
         let vol = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", &src, "bind", &opts(&["rbind"]), &c, None)
+            classify("/v", &src, "bind", opts(&["rbind"]), &c, None)
         };
         assert_eq!(types(&vol("kubernetes.io~configmap")), ["configMap"]);
         assert_eq!(types(&vol("kubernetes.io~secret")), ["secret"]);
@@ -995,7 +979,7 @@ mod tests {
             "/d",
             vol.join("mount").to_str().unwrap(),
             "bind",
-            &opts(&["rbind"]),
+            opts(&["rbind"]),
             &ctx(&dir),
             None,
         );
@@ -1009,7 +993,7 @@ mod tests {
             "/d",
             sub.to_str().unwrap(),
             "bind",
-            &opts(&["rbind"]),
+            opts(&["rbind"]),
             &ctx(&dir),
             None,
         );
@@ -1030,7 +1014,7 @@ mod tests {
             "/var/lib/kubelet/pods/1234/etc-hosts".to_string(),
             "/var/lib/kubelet/pods/1234/containers/app/5f2a9c1e".to_string(),
         ] {
-            let m = classify("/etc/hosts", &src, "bind", &opts(&["rbind"]), &c, None);
+            let m = classify("/etc/hosts", &src, "bind", opts(&["rbind"]), &c, None);
             assert_eq!(m.kind, MountKind::RuntimeManaged, "{src}");
         }
         // not the runtime's: another leaf, or the whole userdata directory
@@ -1039,7 +1023,7 @@ mod tests {
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/config.json"),
             "/var/lib/containers/storage/overlay-containers/short/userdata/hosts".to_string(),
         ] {
-            let m = classify("/x", &src, "bind", &opts(&["rbind"]), &c, None);
+            let m = classify("/x", &src, "bind", opts(&["rbind"]), &c, None);
             assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
         }
     }
@@ -1071,14 +1055,7 @@ mod tests {
             bundle: Some("/srv/bundle".into()),
             ..Default::default()
         };
-        let m = classify(
-            "/data",
-            "data/../files",
-            "bind",
-            &opts(&["rbind"]),
-            &c,
-            None,
-        );
+        let m = classify("/data", "data/../files", "bind", opts(&["rbind"]), &c, None);
         assert_eq!(
             m.kind,
             MountKind::HostPath {
@@ -1100,7 +1077,7 @@ mod tests {
             "/x",
             "/data",
             "bind",
-            &opts(&["rbind", "rprivate", "rshared"]),
+            opts(&["rbind", "rprivate", "rshared"]),
             &MountContext::default(),
             None,
         );
@@ -1120,19 +1097,19 @@ mod tests {
 
     #[test]
     fn options_may_be_borrowed() {
-        let c = MountContext::default();
-        let borrowed = classify("/x", "/data", "none", &["rbind", "ro", "rshared"], &c, None);
-        let owned = classify(
+        let borrowed = MountOptions::of(&["rbind", "ro", "rshared"]);
+        let owned = MountOptions::of(&["rbind".to_string(), "ro".into(), "rshared".into()]);
+        assert_eq!(borrowed, owned);
+        let m = classify(
             "/x",
             "/data",
             "none",
-            &opts(&["rbind", "ro", "rshared"]),
-            &c,
+            borrowed,
+            &MountContext::default(),
             None,
         );
-        assert_eq!(borrowed, owned);
-        assert!(borrowed.bind && borrowed.read_only);
-        assert_eq!(borrowed.propagation, Some("rshared"));
+        assert!(m.bind && m.read_only);
+        assert_eq!(m.propagation, Some("rshared"));
     }
 
     #[test]
@@ -1187,11 +1164,11 @@ mod tests {
     fn deep_paths_below_the_roots() {
         let c = MountContext::default();
         let id = "a".repeat(64);
-        let kind = |src: &str| classify("/x", src, "bind", &opts(&["rbind"]), &c, None).kind;
+        let kind = |src: &str| classify("/x", src, "bind", opts(&["rbind"]), &c, None).kind;
         // Deeper than Parts splits: a volume's files are still the volume.
         let deep = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/tok/a/b/c/d/e/f";
         assert_eq!(
-            types(&classify("/x", deep, "bind", &opts(&["rbind"]), &c, None)),
+            types(&classify("/x", deep, "bind", opts(&["rbind"]), &c, None)),
             ["secret"]
         );
         // A two-component runtime leaf, and ones deeper than any leaf.
@@ -1315,7 +1292,7 @@ mod tests {
         let c = MountContext::default();
         let kind = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", &src, "bind", &opts(&["rbind"]), &c, None).kind
+            classify("/v", &src, "bind", opts(&["rbind"]), &c, None).kind
         };
         let flex = |driver: &str| MountKind::Volume {
             fs_type: "flexVolume".into(),
