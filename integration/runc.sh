@@ -120,6 +120,26 @@ expect_allowed "--policy restricted --profile baseline: root runs (any policy ad
 runc_case go-key-folding "process()['CAPABILITIES'] = {'bounding': ['CAP_SYS_ADMIN'], 'effective': ['CAP_SYS_ADMIN'], 'permitted': ['CAP_SYS_ADMIN']}" --profile baseline
 expect_error "a key runc reads as \"capabilities\" (\"CAPABILITIES\") blocks the container" "would read it as that"
 
+# allowedHostPaths readOnly: runc applies mount options in order, so
+# ["rbind", "ro", "rw"] mounts read-write and must not pass as read-only.
+HOSTDATA="$WORK/hostdata"
+mkdir -p "$HOSTDATA"
+chmod 1777 "$HOSTDATA" # only the mount's ro can stop the container's user writing
+RO_POLICY="$WORK/readonly-hostpath-psp.yaml"
+sed -e 's/name: restricted/name: readonly-hostpath/' -e 's/^  volumes:$/  allowedHostPaths:\n  - pathPrefix: HOSTDATA\n    readOnly: true\n  volumes:\n  - hostPath/' \
+	-e "s|HOSTDATA|$HOSTDATA|" "$POLICY" >"$RO_POLICY"
+RO=(--policy "$RO_POLICY")
+ro_mount() { echo "add_mount({'destination': '/data', 'type': 'bind', 'source': '$HOSTDATA', 'options': $1})"; }
+
+runc_case hostpath-ro "$(ro_mount "['rbind', 'ro']"); command('hostpath-ro', 'if touch /data/f 2>/dev/null; then echo data-writable; else echo data-read-only; fi;')" "${RO[@]}"
+expect_allowed "allowedHostPaths readOnly: a read-only bind of the allowed path runs, and cannot write there" "data-read-only"
+
+runc_case hostpath-rw "$(ro_mount "['rbind']")" "${RO[@]}"
+expect_denied_only "allowedHostPaths readOnly: a read-write bind of the allowed path is denied" allowedHostPaths
+
+runc_case hostpath-ro-then-rw "$(ro_mount "['rbind', 'ro', 'rw']")" "${RO[@]}"
+expect_denied_only "allowedHostPaths readOnly: options [\"ro\", \"rw\"] (runc mounts read-write) are denied" allowedHostPaths
+
 # Fail closed: a policy that cannot be read or parsed blocks the container.
 runc_case missing-policy "" --policy "$WORK/no-such-policy.yaml"
 expect_error "a missing --policy file blocks the container" "no-such-policy.yaml"
