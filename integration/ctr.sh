@@ -84,6 +84,14 @@ expect_denied_only "ctr: CAP_SYS_ADMIN is denied (requiredDropCapabilities)" req
 ctr_case baseline-default "spec = json.load(open('$SPEC')); c['process']['user'] = spec['process']['user']; c['process']['capabilities'] = spec['process']['capabilities']" --profile baseline
 expect_allowed "ctr --profile baseline: root with containerd's default capabilities runs" "uid=0"
 
+# allowedHostPaths readOnly: containerd's runc makes the ro bind read-only
+# before the hook reads the mount's own flag.
+HOSTDATA="$WORK/hostdata"
+mkdir -p "$HOSTDATA"
+readonly_hostpath_policy "$HOSTDATA" "$WORK/readonly-hostpath-psp.yaml"
+ctr_case hostpath-ro "add_mount({'destination': '/data', 'type': 'bind', 'source': '$HOSTDATA', 'options': ['rbind', 'ro']})" --policy "$WORK/readonly-hostpath-psp.yaml"
+expect_allowed "ctr: an ro bind under a readOnly allowedHostPaths prefix runs" "uid=32767"
+
 ctr_case missing-policy "" --policy "$WORK/no-such-policy.yaml"
 expect_error "ctr: a missing --policy file blocks the container" "no-such-policy.yaml"
 

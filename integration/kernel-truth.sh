@@ -7,6 +7,8 @@
 # a first createRuntime hook then re-points LINK into the allowed prefix, as an
 # attacker racing the runtime would. Re-resolving config.json's path now gives
 # an allowed path; the container's /proc/<pid>/mountinfo still shows /etc.
+# Then the same for the mount's ro flag: a bind config.json asks for `ro`
+# that a first hook remounts read-write is denied by a readOnly prefix.
 # Needs root.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -62,30 +64,76 @@ on_exit truth_cleanup
 
 log "== kernel truth: runc $(runc --version | head -n 1)"
 
+# truth_run BUNDLE: run it; leaves RC/OUT/ERR.
+truth_run() {
+	run_capture timeout 30 runc --root "$RUNC_ROOT" run --bundle "$1" "psp-truth-$$"
+	truth_cleanup
+}
+
+# expect_runs NAME: the last run read the allowed content.
+expect_runs() {
+	if [ "$RC" -eq 0 ] && [[ "$OUT" == *allowed-content* ]]; then
+		pass "$1"
+	else
+		fail "$1" "rc=$RC out=$OUT err=$(err_excerpt)"
+	fi
+}
+
+# expect_caught NAME TEXT: the last run was blocked with TEXT on stderr.
+expect_caught() {
+	if [ "$RC" -ne 0 ] && [[ "$ERR" == *"$2"* ]] && [[ "$OUT" != *allowed-content* ]]; then
+		pass "$1"
+	else
+		fail "$1" "rc=$RC out=$OUT err=$(err_excerpt)"
+	fi
+}
+
 # Control: LINK points into the allowed prefix all along.
 ln -sfn "$ALLOWED/data" "$LINK"
-run_capture timeout 30 runc --root "$RUNC_ROOT" run --bundle "$WORK/bundle" "psp-truth-$$"
-truth_cleanup
-if [ "$RC" -eq 0 ] && [[ "$OUT" == *allowed-content* ]]; then
-	pass "a bind mount of an allowed host path runs"
-else
-	fail "a bind mount of an allowed host path runs" "rc=$RC out=$OUT err=$(err_excerpt)"
-fi
+truth_run "$WORK/bundle"
+expect_runs "a bind mount of an allowed host path runs"
 
 # Attack: LINK points at /etc when runc mounts, then is swapped.
 ln -sfn /etc "$LINK"
-run_capture timeout 30 runc --root "$RUNC_ROOT" run --bundle "$WORK/bundle" "psp-truth-$$"
-truth_cleanup
-if [ "$RC" -ne 0 ] && [[ "$ERR" == *"allowedHostPaths: host path /etc (the kernel mounted it; config.json names $LINK)"* ]] &&
-	[[ "$OUT" != *allowed-content* ]]; then
-	pass "a symlink swapped after the runtime's resolution is caught (the kernel mounted /etc)"
-else
-	fail "a symlink swapped after the runtime's resolution is caught" "rc=$RC out=$OUT err=$(err_excerpt)"
-fi
+truth_run "$WORK/bundle"
+expect_caught "a symlink swapped after the runtime's resolution is caught (the kernel mounted /etc)" \
+	"allowedHostPaths: host path /etc (the kernel mounted it; config.json names $LINK)"
 if [ "$(readlink "$LINK")" = "$ALLOWED/data" ]; then
 	pass "the swap really happened before the hook judged"
 else
 	fail "the swap really happened before the hook judged" "link is $(readlink "$LINK")"
 fi
+
+# readOnly: the kernel's own ro flag is judged too. A first createRuntime
+# hook remounts the `ro` bind read-write in the container's mount namespace,
+# as a runtime reading the options otherwise than the hook would leave it.
+sed 's|allowedHostPaths: \[{pathPrefix: \(.*\)}\]|allowedHostPaths: [{pathPrefix: \1, readOnly: true}]|' \
+	"$WORK/paths.yaml" >"$WORK/paths-ro.yaml"
+cat >"$WORK/remount-rw.sh" <<SH
+#!/bin/sh
+pid=\$(sed -n 's/.*"pid": *\([0-9][0-9]*\).*/\1/p')
+exec nsenter -t "\$pid" -m mount -o remount,bind,rw "$ROOTFS/data"
+SH
+chmod +x "$WORK/remount-rw.sh"
+mkdir -p "$WORK/bundle-ro" "$WORK/bundle-ro-control"
+python3 - "$WORK/bundle/config.json" "$WORK" "$WORK/remount-rw.sh" "$WORK/paths-ro.yaml" <<'PY' || exit 1
+import json, sys
+src, work, remount, policy = sys.argv[1:]
+c = json.load(open(src))
+hook = c["hooks"]["createRuntime"][1]
+hook["args"][-1] = policy
+for bundle, hooks in (("bundle-ro", [{"path": remount}, hook]), ("bundle-ro-control", [hook])):
+    c["hooks"] = {"createRuntime": hooks}
+    json.dump(c, open(f"{work}/{bundle}/config.json", "w"), indent=1)
+PY
+ln -sfn "$ALLOWED/data" "$LINK"
+
+# Control: the policy admits the ro bind as runc mounts it.
+truth_run "$WORK/bundle-ro-control"
+expect_runs "readOnly: an ro bind mount of an allowed host path runs"
+
+truth_run "$WORK/bundle-ro"
+expect_caught "readOnly: an ro bind the kernel mounted read-write is caught" \
+	"allowedHostPaths: host path $LINK -> $ALLOWED/data is mounted writable at /data (the kernel mounted it read-write though config.json asks for ro)"
 
 summary

@@ -12,6 +12,14 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 # The example restricted PodSecurityPolicy every runtime test judges against.
 POLICY="$REPO/examples/restricted-psp.yaml"
+
+# readonly_hostpath_policy DIR OUT: the example policy, also admitting
+# hostPath volumes under DIR read-only (allowedHostPaths readOnly: true).
+readonly_hostpath_policy() {
+	sed -e 's/name: restricted/name: readonly-hostpath/' \
+		-e "s|^  volumes:\$|  allowedHostPaths:\n  - pathPrefix: $1\n    readOnly: true\n  volumes:\n  - hostPath|" \
+		"$POLICY" >"$2"
+}
 # The hook binary; run.sh builds it and exports OCI_PSP_HOOK_BIN.
 HOOK_BIN="${OCI_PSP_HOOK_BIN:-$REPO/target/release/oci-psp-hook}"
 # Printed by every test container before anything else: its absence on the

@@ -119,6 +119,22 @@ expect_denied_only "podman: -v /etc:/host-etc:ro is denied (volumes)" volumes
 podman_case cap-sys-admin "${COMPLIANT[@]}" --cap-add SYS_ADMIN
 expect_denied_only "podman: --cap-add SYS_ADMIN is denied (requiredDropCapabilities)" requiredDropCapabilities
 
+# allowedHostPaths readOnly at podman's prestart: the :ro bind is read-only
+# in the kernel already (the hook judges the mount's own flag), so it runs.
+HOSTDATA="$WORK/hostdata"
+mkdir -p "$HOSTDATA"
+readonly_hostpath_policy "$HOSTDATA" "$WORK/readonly-hostpath-psp.yaml"
+if hooks_dir "$WORK/hooks.d-readonly" "$WORK/readonly-hostpath-psp.yaml"; then
+	CASE_HOOKS="$WORK/hooks.d-readonly"
+	podman_case hostpath-ro "${COMPLIANT[@]}" -v "$HOSTDATA:/data:ro"
+	expect_allowed "podman: -v DIR:/data:ro under a readOnly allowedHostPaths prefix runs" "uid=32767"
+	podman_case hostpath-rw "${COMPLIANT[@]}" -v "$HOSTDATA:/data"
+	expect_denied_only "podman: -v DIR:/data (writable) under a readOnly prefix is denied" allowedHostPaths
+	CASE_HOOKS="$HOOKS"
+else
+	fail "podman: readOnly allowedHostPaths cases" "cannot template the hooks.d file"
+fi
+
 # Fail closed: a hook whose --policy file does not exist blocks everything.
 CASE_HOOKS="$MISSING_POLICY_HOOKS"
 podman_case missing-policy "${COMPLIANT[@]}"

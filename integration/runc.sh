@@ -126,8 +126,7 @@ HOSTDATA="$WORK/hostdata"
 mkdir -p "$HOSTDATA"
 chmod 1777 "$HOSTDATA" # only the mount's ro can stop the container's user writing
 RO_POLICY="$WORK/readonly-hostpath-psp.yaml"
-sed -e 's/name: restricted/name: readonly-hostpath/' -e 's/^  volumes:$/  allowedHostPaths:\n  - pathPrefix: HOSTDATA\n    readOnly: true\n  volumes:\n  - hostPath/' \
-	-e "s|HOSTDATA|$HOSTDATA|" "$POLICY" >"$RO_POLICY"
+readonly_hostpath_policy "$HOSTDATA" "$RO_POLICY"
 RO=(--policy "$RO_POLICY")
 ro_mount() { echo "add_mount({'destination': '/data', 'type': 'bind', 'source': '$HOSTDATA', 'options': $1})"; }
 

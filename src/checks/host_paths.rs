@@ -71,8 +71,13 @@ fn judge(
     if mount.read_only || !first.read_only || matching.any(|a| !a.read_only) {
         return None;
     }
+    let kernel = if mount.writable_in_kernel {
+        " (the kernel mounted it read-write though config.json asks for ro)"
+    } else {
+        ""
+    };
     Some(format!(
-        "host path {} is mounted writable at {}; {} is allowed read-only",
+        "host path {} is mounted writable at {}{kernel}; {} is allowed read-only",
         describe_path(mount, resolved),
         mount.destination,
         first.path_prefix.display()
@@ -178,6 +183,22 @@ mod tests {
         }
         let ro = bind("/tmp/psp-data/x", &["rbind", "ro"]);
         assert!(denied(&ro, &policy(&[("/tmp/psp-data", true)])).is_empty());
+    }
+
+    #[test]
+    fn a_mount_the_kernel_made_writable_is_judged_writable() {
+        // What hook mode's kernel check leaves of an `ro` bind mountinfo shows rw.
+        let mut view = bind("/tmp/psp-data/x", &["rbind", "ro"]);
+        view.mounts[0].read_only = false;
+        view.mounts[0].writable_in_kernel = true;
+        assert_eq!(
+            denied(&view, &policy(&[("/tmp/psp-data", true)])),
+            [
+                "allowedHostPaths: host path /tmp/psp-data/x is mounted writable at /data \
+                 (the kernel mounted it read-write though config.json asks for ro); \
+                 /tmp/psp-data is allowed read-only"
+            ]
+        );
     }
 
     #[test]

@@ -148,6 +148,12 @@ fn verify_mounts(
     let pod_uid = view.identity.pod_uid.clone();
     for mount in view.mounts.iter_mut().filter(|m| m.bind) {
         let point = kernel::mount_point(&rootfs, &mount.destination);
+        // Judge what the kernel did: options the runtime read otherwise than
+        // the hook (or applies later) must not pass a writable mount as `ro`.
+        if mount.read_only && tables.writable(&point) == Some(true) {
+            mount.read_only = false;
+            mount.writable_in_kernel = true;
+        }
         let expected = ctx.resolve_source(&mount.source);
         match tables.verify(&point, &expected) {
             Truth::Matches => {}

@@ -20,6 +20,8 @@ pub struct MountEntry {
     /// The path within the mounted filesystem that is mounted here.
     pub root: PathBuf,
     pub mount_point: PathBuf,
+    /// The mount's own `ro` (field 6, per-mount options).
+    pub read_only: bool,
 }
 
 /// The container's and the host's mount tables.
@@ -45,15 +47,24 @@ impl MountTables {
         Ok(MountTables { container, host })
     }
 
-    /// Compare what the kernel mounted at `mount_point` of the container
-    /// (the last mount there wins) with the host path config.json resolves to.
-    pub fn verify(&self, mount_point: &Path, expected: &Path) -> Truth {
-        let Some(entry) = self
-            .container
+    /// What the kernel mounted last at `mount_point` of the container.
+    fn at(&self, mount_point: &Path) -> Option<&MountEntry> {
+        self.container
             .iter()
             .rev()
             .find(|e| e.mount_point == mount_point)
-        else {
+    }
+
+    /// Whether the kernel mounted `mount_point` of the container writable
+    /// (`None`: nothing is mounted there).
+    pub fn writable(&self, mount_point: &Path) -> Option<bool> {
+        self.at(mount_point).map(|e| !e.read_only)
+    }
+
+    /// Compare what the kernel mounted at `mount_point` of the container
+    /// (the last mount there wins) with the host path config.json resolves to.
+    pub fn verify(&self, mount_point: &Path, expected: &Path) -> Truth {
+        let Some(entry) = self.at(mount_point) else {
             return Truth::Unknown(format!("nothing is mounted at {}", mount_point.display()));
         };
         // Every host mount of the same filesystem showing the entry's root
@@ -103,10 +114,12 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             let dev = fields.next()?.to_string();
             let root = PathBuf::from(unescape(fields.next()?));
             let mount_point = PathBuf::from(unescape(fields.next()?));
+            let read_only = fields.next()?.split(',').any(|o| o == "ro");
             Some(MountEntry {
                 dev,
                 root,
                 mount_point,
+                read_only,
             })
         })
         .collect()
@@ -212,6 +225,15 @@ mod tests {
             t.verify(space, Path::new("/elsewhere")),
             Truth::Differs("/srv-bind/my dir".into())
         );
+    }
+
+    #[test]
+    fn the_mounts_own_read_only_flag_is_read() {
+        let t = tables();
+        // 613's per-mount options are ro; its superblock's (after `-`) rw
+        assert_eq!(t.writable(Path::new("/var/lib/c/rootfs/data")), Some(false));
+        assert_eq!(t.writable(Path::new("/var/lib/c/rootfs/space")), Some(true));
+        assert_eq!(t.writable(Path::new("/var/lib/c/rootfs/none")), None);
     }
 
     #[test]

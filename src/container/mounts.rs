@@ -119,6 +119,9 @@ pub struct MountUse {
     pub fstype: String,
     pub bind: bool,
     pub read_only: bool,
+    /// config.json asks for `ro`, but the kernel mounted it read-write (hook
+    /// mode; then `read_only` is false, the truth).
+    pub writable_in_kernel: bool,
     /// `shared`, `rshared`, `slave`… when the options set a propagation.
     pub propagation: Option<&'static str>,
     /// The source config.json names, when the kernel mounted another path
@@ -291,6 +294,7 @@ pub fn classify(
         fstype: fstype.to_string(),
         bind,
         read_only: options.read_only,
+        writable_in_kernel: false,
         propagation: options.propagation,
         declared_source: None,
         kind,
