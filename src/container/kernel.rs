@@ -9,8 +9,10 @@
 //! and the hook (the CVE-2021-25741 class). Offline (`check`) there is no
 //! process and nothing of this is verified.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
+use super::mounts::PathHash;
 use crate::input::read_bounded;
 
 /// One line of a mountinfo table.
@@ -26,7 +28,10 @@ pub struct MountEntry {
 
 /// The container's and the host's mount tables.
 pub struct MountTables {
-    pub container: Vec<MountEntry>,
+    /// The container's, by mount point: the last mount at each (the one
+    /// visible there). Looked up once per bind mount, so a container of a
+    /// thousand mounts costs a thousand lookups, not a million comparisons.
+    pub container: HashMap<PathBuf, MountEntry, PathHash>,
     pub host: Vec<MountEntry>,
 }
 
@@ -44,15 +49,21 @@ impl MountTables {
             .map_err(|why| format!("mount table of container process {pid}: {why}"))?;
         let host =
             read("/proc/self/mountinfo").map_err(|why| format!("the hook's mount table: {why}"))?;
-        Ok(MountTables { container, host })
+        Ok(MountTables::new(container, host))
+    }
+
+    /// The tables from their entries, each in mountinfo's order.
+    pub fn new(container: Vec<MountEntry>, host: Vec<MountEntry>) -> MountTables {
+        let container = container
+            .into_iter()
+            .map(|e| (e.mount_point.clone(), e))
+            .collect();
+        MountTables { container, host }
     }
 
     /// What the kernel mounted last at `mount_point` of the container.
     fn at(&self, mount_point: &Path) -> Option<&MountEntry> {
-        self.container
-            .iter()
-            .rev()
-            .find(|e| e.mount_point == mount_point)
+        self.container.get(mount_point)
     }
 
     /// Whether the kernel mounted `mount_point` of the container writable
@@ -181,10 +192,7 @@ mod tests {
 ";
 
     fn tables() -> MountTables {
-        MountTables {
-            container: parse(CONTAINER),
-            host: parse(HOST),
-        }
+        MountTables::new(parse(CONTAINER), parse(HOST))
     }
 
     #[test]
@@ -237,6 +245,20 @@ mod tests {
     }
 
     #[test]
+    fn the_last_mount_at_a_point_is_the_truth() {
+        let container = "\
+613 612 254:0 /etc /r/data ro - ext4 /dev/vda rw
+614 612 254:0 /srv /r/data rw - ext4 /dev/vda rw
+";
+        let t = MountTables::new(parse(container), parse(HOST));
+        assert_eq!(t.writable(Path::new("/r/data")), Some(true));
+        assert_eq!(
+            t.verify(Path::new("/r/data"), Path::new("/srv")),
+            Truth::Matches
+        );
+    }
+
+    #[test]
     fn mount_points_are_under_the_rootfs() {
         assert_eq!(
             mount_point(Path::new("/b/rootfs"), "/data/../etc"),
@@ -251,7 +273,7 @@ mod tests {
     #[test]
     fn reads_its_own_tables() {
         let t = MountTables::read(std::process::id() as i32).unwrap();
-        assert!(t.container.iter().any(|e| e.mount_point == Path::new("/")));
+        assert!(t.container.contains_key(Path::new("/")));
         assert!(MountTables::read(i32::MAX).is_err());
     }
 }
