@@ -264,6 +264,9 @@ impl MountOptions {
         }
     }
 
+    /// A whole list at once: for tests (the hook adds each option as
+    /// config.json is read).
+    #[cfg(test)]
     pub fn of<S: AsRef<str>>(options: &[S]) -> MountOptions {
         let mut all = MountOptions::default();
         for option in options {
@@ -819,7 +822,7 @@ mod tests {
         MountOptions::of(o)
     }
 
-    /// No options (a slice whose element type needs naming).
+    /// No options.
     const NONE: MountOptions = MountOptions {
         bind: false,
         read_only: false,
