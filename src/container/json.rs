@@ -51,7 +51,10 @@ impl Error {
     }
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+/// Boxed: the reader's hot paths return `Result<()>` and `Result<bool>`,
+/// which then fit in registers (an unboxed error made every return go
+/// through memory; errors are rare and end the reading).
+pub type Result<T> = std::result::Result<T, Box<Error>>;
 
 /// A cursor over one JSON document.
 pub struct Reader<'a> {
@@ -69,11 +72,11 @@ impl<'a> Reader<'a> {
                 pos: 0,
                 depth: 0,
             }),
-            Err(e) => Err(Error {
+            Err(e) => Err(Box::new(Error {
                 kind: ErrorKind::Syntax,
                 message: "invalid UTF-8".into(),
                 offset: e.valid_up_to(),
-            }),
+            })),
         }
     }
 
@@ -81,12 +84,13 @@ impl<'a> Reader<'a> {
         self.text.as_bytes()
     }
 
+    #[cold]
     fn syntax<T>(&self, message: impl Into<String>) -> Result<T> {
-        Err(Error {
+        Err(Box::new(Error {
             kind: ErrorKind::Syntax,
             message: message.into(),
             offset: self.pos,
-        })
+        }))
     }
 
     /// The offset of the next value (after whitespace), for errors about it.
@@ -96,15 +100,17 @@ impl<'a> Reader<'a> {
     }
 
     /// A spec error about what starts at `offset`.
+    #[cold]
     pub fn spec_error<T>(&self, offset: usize, message: String) -> Result<T> {
-        Err(Error {
+        Err(Box::new(Error {
             kind: ErrorKind::Spec,
             message,
             offset,
-        })
+        }))
     }
 
     /// The next byte after whitespace, not consumed.
+    #[inline]
     fn peek(&mut self) -> Option<u8> {
         let bytes = self.bytes();
         while let Some(&b) = bytes.get(self.pos) {
@@ -116,6 +122,7 @@ impl<'a> Reader<'a> {
         None
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8) -> Result<()> {
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -127,6 +134,7 @@ impl<'a> Reader<'a> {
     }
 
     /// What the next value is, for messages (`a string ("root")`).
+    #[cold]
     fn found(&mut self) -> String {
         match self.peek() {
             None => "the end of the file".into(),
@@ -165,6 +173,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A spec error for the value about to be read: `what: expected E, found F`.
+    #[cold]
     fn wrong_type<T>(&mut self, what: &str, expected: &str) -> Result<T> {
         let found = self.found();
         self.spec_error(
@@ -174,6 +183,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consume `null` if it is next.
+    #[inline]
     pub fn null(&mut self) -> Result<bool> {
         if self.peek() == Some(b'n') {
             self.literal("null")?;
@@ -271,6 +281,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string value, borrowed unless it has escapes.
+    #[inline]
     pub fn str(&mut self, what: &str) -> Result<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return self.wrong_type(what, "a string");
@@ -279,6 +290,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The string at `self.pos`, whose `"` the caller has seen.
+    #[inline]
     fn string_value(&mut self) -> Result<Cow<'a, str>> {
         debug_assert_eq!(self.bytes().get(self.pos), Some(&b'"'));
         self.pos += 1;
@@ -296,6 +308,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The rest of a string from its first backslash at `self.pos`.
+    #[cold]
+    #[inline(never)]
     fn escaped(&mut self, start: usize) -> Result<String> {
         let bytes = self.bytes();
         let mut out = String::with_capacity(self.pos - start + 16);

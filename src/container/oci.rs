@@ -154,7 +154,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Config<'_>, String> {
         r.end()?;
         Ok(Some(config))
     };
-    let config = read().map_err(|e: super::json::Error| {
+    let config = read().map_err(|e: Box<super::json::Error>| {
         let (line, column) = e.line_column(bytes);
         let what = match e.kind {
             ErrorKind::Syntax => "not valid JSON",
