@@ -354,7 +354,7 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
     let kubelet = ctx
         .kubelet_root
         .to_str()
-        .and_then(|r| below(path, r))
+        .and_then(|r| below(path, r.trim_end_matches('/')))
         .filter(|rest| match (&rest[..], pod_uid) {
             (["pods", uid, ..], Some(own)) => *uid == own,
             _ => true,
@@ -418,12 +418,47 @@ impl<'a> Parts<'a> {
             parts: [""; PARTS],
             len: 0,
         };
-        let rest = rest.strip_prefix('/').unwrap_or(rest);
-        for part in rest.splitn(PARTS, '/').filter(|p| !p.is_empty()) {
-            parts.parts[parts.len] = part;
-            parts.len += 1;
+        let bytes = rest.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() {
+            // The last part is the rest, unsplit.
+            let end = if parts.len == PARTS - 1 {
+                bytes.len()
+            } else {
+                next_slash(bytes, start)
+            };
+            if let Some(part) = rest.get(start..end).filter(|p| !p.is_empty()) {
+                parts.parts[parts.len] = part;
+                parts.len += 1;
+            }
+            start = end + 1;
         }
         parts
+    }
+}
+
+/// The index of the first `/` in `bytes` from `i` on (`bytes.len()` if
+/// none), eight bytes at a time: `str::splitn` called memchr for each
+/// component, which cost more than these short components.
+fn next_slash(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let w = u64::from_le_bytes(*chunk) ^ (ONES * u64::from(b'/'));
+        // The high bit of each zero byte; exact for the lowest one, which
+        // is the only one used.
+        let zero = w.wrapping_sub(ONES) & !w & HIGH;
+        if zero != 0 {
+            return i + (zero.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    match bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|b| *b == b'/'))
+    {
+        Some(at) => i + at,
+        None => bytes.len(),
     }
 }
 
@@ -436,17 +471,18 @@ impl<'a> std::ops::Deref for Parts<'a> {
 }
 
 /// The components of `path` below `prefix` (both absolute; `path`
-/// normalized), or `None` when `path` is not under `prefix`. Compares bytes
+/// normalized, `prefix` without a trailing `/`), or `None` when `path` is
+/// not under `prefix`. Compares bytes
 /// and splits only what is below: most mounts are under none of the prefixes.
 fn below<'a>(path: &'a str, prefix: &str) -> Option<Parts<'a>> {
-    let prefix = prefix.trim_end_matches('/');
     // The byte past the prefix first: it rules out most paths (the roots
     // differ in length) before the prefix is compared.
-    let rest = path.get(prefix.len()..)?;
-    if !(rest.is_empty() || rest.starts_with('/')) || !path.starts_with(prefix) {
+    if !matches!(path.as_bytes().get(prefix.len()), None | Some(b'/'))
+        || !path.as_bytes().starts_with(prefix.as_bytes())
+    {
         return None;
     }
-    Some(Parts::split(rest))
+    path.get(prefix.len()..).map(Parts::split)
 }
 
 /// Whether the components `rest` spell one of `leaves` (`run/secrets`).
@@ -1164,6 +1200,53 @@ mod tests {
                     assert!(below(a, b).is_none(), "{a} is below {b}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn next_slash_finds_the_first_slash_from_each_offset() {
+        // `.` is `/` with the lowest bit flipped: the zero-byte test must
+        // not take it (or any byte after a `/`) for a slash.
+        for text in [
+            "",
+            "/",
+            "abcdefgh/ijklmnop",
+            "/./.containerenv/..//x",
+            "........////........",
+            "0123456789abcdef0123456789abcdef/",
+            "/var/lib/kubelet/pods/7d0c5e7e-1b5e-4a53/volumes/kubernetes.io~configmap/c",
+        ] {
+            let bytes = text.as_bytes();
+            for i in 0..=bytes.len() {
+                let want = bytes[i..]
+                    .iter()
+                    .position(|b| *b == b'/')
+                    .map_or(bytes.len(), |at| i + at);
+                assert_eq!(next_slash(bytes, i), want, "{text:?} from {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_split_like_splitn_skipping_empty_components() {
+        for rest in [
+            "",
+            "/",
+            "/a",
+            "/a/b",
+            "a/b/",
+            "/pods/u/volumes/kubernetes.io~secret/tok",
+            "/1/2/3/4/5/6/7",
+            "/1/2/3/4/5/6/7/8",
+            "/1/2/3/4/5/6/7/8/9/10",
+            "/é/ü/x",
+        ] {
+            let want: Vec<&str> = rest
+                .trim_start_matches('/')
+                .splitn(PARTS, '/')
+                .filter(|p| !p.is_empty())
+                .collect();
+            assert_eq!(&Parts::split(rest)[..], &want[..], "{rest:?}");
         }
     }
 
