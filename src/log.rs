@@ -125,7 +125,7 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
         ),
         ("OCI_PSP_POLICY", policy),
         ("OCI_PSP_VIOLATIONS", violations.join("; ")),
-        ("OCI_PSP_DECISION", decision.to_json().to_string()),
+        ("OCI_PSP_DECISION", decision.to_json()),
     ];
     let mut out = Vec::new();
     for (key, value) in fields {
