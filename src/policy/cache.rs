@@ -4,13 +4,14 @@
 //! the rest of a decision), and a node with a directory of policies would
 //! pay it for each of them on every container start. So the hook keeps what
 //! it loaded — the configuration and its policies, normalized — in
-//! `/run/oci-psp-hook/cache/`, keyed by its flags, with the identity of every
-//! file it read (device, inode, size, modification and change times; for the
-//! policy directory too, so an added or removed file counts). Any difference
-//! and the files are read again: a changed policy is never judged by an old
-//! copy. Only root writes the cache (directory 0700, files 0600, written
-//! beside and renamed into place); an entry that is not root's own is
-//! ignored. `lint` and `check` never use it.
+//! `/run/oci-psp-hook/cache/` in the [`compact`] binary format, keyed by its
+//! flags and its own executable (the format's layout is the build's), with
+//! the identity of every file it read (device, inode, size, modification and
+//! change times; for the policy directory too, so an added or removed file
+//! counts). Any difference and the files are read again: a changed policy is
+//! never judged by an old copy. Only root writes the cache (directory 0700,
+//! files 0600, written beside and renamed into place); an entry that is not
+//! root's own is ignored. `lint` and `check` never use it.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Origin;
+use super::compact;
 use super::load::PolicyError;
 use super::select::{Flags, Sources};
 use crate::input::read_bounded;
@@ -29,6 +31,9 @@ pub const DIR_ENV: &str = "OCI_PSP_HOOK_CACHE_DIR";
 const ENTRY_LIMIT: u64 = 32 << 20;
 /// Entries kept; older ones are removed when a new one is written.
 const MAX_ENTRIES: usize = 64;
+/// The start of every entry; its last byte is the version of the format. The
+/// key after it must read the same in every build.
+const MAGIC: &[u8] = b"PSPHOOK\x01";
 
 /// A file read, and what identifies its content without reading it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,11 +105,14 @@ fn all_hold(stamps: &[Stamp]) -> bool {
     })
 }
 
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    key: String,
-    stamps: Vec<Stamp>,
-    sources: Sources,
+/// Written whole after [`MAGIC`]; read field by field (the format puts
+/// nothing around a struct), the key first, so that an entry of another build
+/// or of other flags is left before anything else of it is decoded.
+#[derive(Serialize)]
+struct Entry<'a> {
+    key: &'a str,
+    stamps: &'a [Stamp],
+    sources: &'a Sources,
 }
 
 /// The sources for these flags: from the cache when every file is as it
@@ -113,8 +121,10 @@ pub fn load(flags: &Flags) -> Result<Sources, PolicyError> {
     let Some(dir) = cache_dir() else {
         return Sources::load(flags);
     };
-    let key = key(flags);
-    let path = dir.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
+    let Some(key) = key(flags) else {
+        return Sources::load(flags);
+    };
+    let path = entry_path(&dir, &key);
     if let Some(sources) = lookup(&path, &key) {
         return Ok(sources);
     }
@@ -127,9 +137,9 @@ pub fn load(flags: &Flags) -> Result<Sources, PolicyError> {
             &dir,
             &path,
             &Entry {
-                key,
-                stamps,
-                sources: sources.clone(),
+                key: &key,
+                stamps: &stamps,
+                sources: &sources,
             },
         );
     }
@@ -145,12 +155,31 @@ fn cache_dir() -> Option<PathBuf> {
     (nix::unistd::geteuid().is_root()).then_some(dir)
 }
 
-fn key(flags: &Flags) -> String {
+/// The key of this build's entries for these flags; `None` (no cache) when
+/// the running executable cannot be identified: an entry written by another
+/// build is never decoded by this one.
+fn key(flags: &Flags) -> Option<String> {
+    // Opened, not stat'ed by path: valgrind answers a stat of the path with
+    // its own executable, an open with the program's.
+    let exe = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open("/proc/self/exe")
+        .ok()?;
+    let st = nix::sys::stat::fstat(&exe).ok()?;
+    Some(key_for(flags, &FileId::of(&st)))
+}
+
+fn key_for(flags: &Flags, exe: &FileId) -> String {
     format!(
-        "{} {}",
+        "{} {exe:?} {}",
         env!("CARGO_PKG_VERSION"),
         serde_json::to_string(flags).unwrap_or_default()
     )
+}
+
+fn entry_path(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("{:016x}.bin", fnv1a(key.as_bytes())))
 }
 
 /// FNV-1a: a file name for the key, not a security boundary (the key is
@@ -172,9 +201,17 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
         return None;
     }
     let bytes = read_bounded(path, ENTRY_LIMIT).ok()?;
-    // Checked as UTF-8 once: from_slice would check each string again.
-    let entry: Entry = serde_json::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
-    (entry.key == key && all_hold(&entry.stamps)).then_some(entry.sources)
+    let mut entry = compact::Deserializer::new(bytes.strip_prefix(MAGIC)?);
+    if entry.decode::<&str>().ok()? != key {
+        return None;
+    }
+    let stamps: Vec<Stamp> = entry.decode().ok()?;
+    if !all_hold(&stamps) {
+        return None;
+    }
+    let sources = entry.decode().ok()?;
+    entry.end().ok()?;
+    Some(sources)
 }
 
 /// The files the flags name (the configuration file, or the policy files),
@@ -226,7 +263,7 @@ fn store(dir: &Path, path: &Path, entry: &Entry) {
     {
         return;
     }
-    let Ok(text) = serde_json::to_vec(entry) else {
+    let Ok(body) = compact::to_vec(entry) else {
         return;
     };
     let tmp = dir.join(format!(
@@ -239,7 +276,7 @@ fn store(dir: &Path, path: &Path, entry: &Entry) {
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&text));
+        .and_then(|mut f| f.write_all(&[MAGIC, body.as_slice()].concat()));
     if written.is_err() || std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
         return;
@@ -251,10 +288,16 @@ fn prune(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
-        .flatten()
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        // Entries of the JSON format of earlier versions, never read again.
+        if path.extension().is_some_and(|x| x == "json") {
+            let _ = std::fs::remove_file(&path);
+        } else if let Some(modified) = e.metadata().ok().and_then(|m| m.modified().ok()) {
+            files.push((modified, path));
+        }
+    }
     if files.len() <= MAX_ENTRIES {
         return;
     }
@@ -290,28 +333,120 @@ mod tests {
         path
     }
 
+    /// Sources through the cache's format: read back unchanged, and no
+    /// shorter piece of the encoding reads as anything.
+    fn round_trip(sources: &Sources) {
+        let bytes = compact::to_vec(sources).unwrap();
+        let back: Sources = compact::from_slice(&bytes).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{sources:?}"));
+        for n in 0..bytes.len() {
+            assert!(compact::from_slice::<Sources>(&bytes[..n]).is_err(), "{n}");
+        }
+    }
+
     #[test]
-    fn policies_read_back_from_an_entry_unchanged() {
+    fn explicit_policies_read_back_unchanged() {
         let mut policies: Vec<super::super::Policy> = ["privileged", "baseline", "restricted"]
             .iter()
             .filter_map(|name| super::super::builtin::profile(name))
             .collect();
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/restricted-psp.yaml"
-        ))
-        .unwrap();
-        policies.extend(
-            super::super::load::parse("restricted-psp.yaml", &text, Origin::Builtin).unwrap(),
-        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/restricted-psp.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let origin = Origin::File(PathBuf::from(path));
+        policies.extend(super::super::load::parse(path, &text, origin).unwrap());
         assert_eq!(policies.len(), 4);
-        let sources = Sources::Explicit(policies);
-        let json = serde_json::to_vec(&sources).unwrap();
-        let back: Sources = serde_json::from_slice(&json).unwrap();
-        assert_eq!(format!("{back:?}"), format!("{sources:?}"));
-        // False and empty fields are left out of the entry.
-        let text = String::from_utf8(json).unwrap();
-        assert!(!text.contains("\"privileged\":false"), "{text}");
+        round_trip(&Sources::Explicit(policies));
+        round_trip(&Sources::Default);
+    }
+
+    #[test]
+    fn configuration_reads_back_unchanged() {
+        let base = Dir(std::env::temp_dir().join(format!("psp-cache-rt-{}", std::process::id())));
+        let policies = base.0.join("policies.d");
+        std::fs::create_dir_all(&policies).unwrap();
+        policy_file(&policies, "one");
+        policy_file(&policies, "two");
+        let config = base.0.join("config.yaml");
+        std::fs::write(
+            &config,
+            "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\nmode: audit\n\
+             policyDirectory: policies.d\ndefaultPolicies: [one, builtin:restricted]\n\
+             bindings:\n- namespaces: [kube-system]\n  policies: [two, missing]\n",
+        )
+        .unwrap();
+        let sources = Sources::load(&Flags {
+            config: Some(config),
+            ..Default::default()
+        })
+        .unwrap();
+        let Sources::Config(loaded) = &sources else {
+            panic!("{sources:?}");
+        };
+        assert_eq!(loaded.policies.len(), 2);
+        assert_eq!(loaded.mode, super::super::config::Mode::Audit);
+        assert!(!loaded.bindings.is_empty() && !loaded.broken.is_empty());
+        round_trip(&sources);
+    }
+
+    #[test]
+    fn entry_of_another_build_is_not_used() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root caches
+        }
+        let base = Dir(std::env::temp_dir().join(format!("psp-cache-exe-{}", std::process::id())));
+        std::fs::create_dir_all(&base.0).unwrap();
+        let cache = base.0.join("cache");
+        let flags = Flags {
+            policies: vec![policy_file(&base.0, "one")],
+            ..Default::default()
+        };
+        let key = key(&flags).unwrap();
+        let other_exe = FileId {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime: (4, 5),
+            ctime: (6, 7),
+        };
+        let other = key_for(&flags, &other_exe);
+        assert_ne!(other, key);
+        let path = entry_path(&cache, &key);
+        let before = stamps_before(&flags);
+        let sources = Sources::load(&flags).unwrap();
+        let stamps = stamps_of(&sources, before).unwrap();
+        let write = |key: &str| {
+            let entry = Entry {
+                key,
+                stamps: &stamps,
+                sources: &sources,
+            };
+            store(&cache, &path, &entry);
+        };
+        // Even at this build's path (a hash collision), another key is left.
+        write(&other);
+        assert!(lookup(&path, &other).is_some());
+        assert!(lookup(&path, &key).is_none());
+        write(&key);
+        assert!(lookup(&path, &key).is_some());
+        // Nor is an entry of another format version read.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[MAGIC.len() - 1] = 2;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(lookup(&path, &key).is_none());
+    }
+
+    #[test]
+    fn prune_removes_entries_of_the_json_format() {
+        let base =
+            Dir(std::env::temp_dir().join(format!("psp-cache-prune-{}", std::process::id())));
+        std::fs::create_dir_all(&base.0).unwrap();
+        let old = base.0.join("0123456789abcdef.json");
+        let new = base.0.join("0123456789abcdef.bin");
+        std::fs::write(&old, "{}").unwrap();
+        std::fs::write(&new, MAGIC).unwrap();
+        prune(&base.0);
+        assert!(!old.exists());
+        assert!(new.exists());
     }
 
     #[test]
@@ -334,8 +469,8 @@ mod tests {
                 .collect::<Vec<_>>()
         };
 
-        let key = key(&flags);
-        let entry_path = cache.join(format!("{:016x}.json", fnv1a(key.as_bytes())));
+        let key = key(&flags).unwrap();
+        let entry_path = cache.join(format!("{:016x}.bin", fnv1a(key.as_bytes())));
         let before = stamps_before(&flags);
         let sources = Sources::load(&flags).unwrap();
         let stamps = stamps_of(&sources, before).unwrap();
@@ -343,9 +478,9 @@ mod tests {
             &cache,
             &entry_path,
             &Entry {
-                key: key.clone(),
-                stamps,
-                sources,
+                key: &key,
+                stamps: &stamps,
+                sources: &sources,
             },
         );
         assert!(trusted(&entry_path));

@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod cache;
+pub mod compact;
 pub mod config;
 pub mod load;
 pub mod psp;
@@ -134,67 +135,47 @@ impl std::fmt::Display for Origin {
 }
 
 /// One policy, normalized. Capability names are `CAP_X`; `*` and `ALL` keep
-/// their PSP meaning. Serialized only into the hook's cache, where false and
-/// empty fields are left out (half the parsing when a hundred are read).
+/// their PSP meaning. Serialized only into the hook's [`cache`], in the
+/// [`compact`] format: no field names, so no field may be skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
     pub origin: Origin,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub privileged: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub host_network: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub host_pid: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub host_ipc: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_ports: Vec<(u16, u16)>,
     /// PSP volume type names; `*` admits every type.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<String>,
     /// Empty: every host path (when hostPath is an allowed volume).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_host_paths: Vec<AllowedHostPath>,
     /// Empty: every flexVolume driver.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_flex_volumes: Vec<String>,
     /// Empty: every CSI driver.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_csi_drivers: Vec<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only_root_filesystem: bool,
     pub run_as_user: IdRule,
     pub run_as_group: IdRule,
     pub supplemental_groups: IdRule,
     pub fs_group: IdRule,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_privilege_escalation: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_add_capabilities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_drop_capabilities: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_capabilities: Vec<String>,
     pub selinux: SeLinuxRule,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_proc_mount_types: Vec<ProcMountType>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forbidden_sysctls: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_unsafe_sysctls: Vec<String>,
     pub seccomp: ProfileRule,
     pub apparmor: ProfileRule,
     /// Pod Security Standards: runAsUser/runAsNonRoot do not apply to a
     /// container whose root is mapped to an unprivileged host uid.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub user_namespace_relaxation: bool,
     /// Pod Security Standards baseline: an Unmasked /proc is allowed in a
     /// container with its own user namespace (root unprivileged on the host).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unmasked_proc_in_user_namespace: bool,
     /// Fields accepted but not enforceable at the node, for `lint`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
 }
 
