@@ -348,93 +348,60 @@ impl ser::SerializeMap for Counted<'_> {
     }
 }
 
-impl ser::SerializeTuple for &mut Serializer {
-    type Ok = ();
-    type Error = Error;
+/// Tuples, tuple structs and tuple variants: the elements in order.
+macro_rules! elements_in_order {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for &mut Serializer {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        value.serialize(&mut **self)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                value.serialize(&mut **self)
+            }
 
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
+            fn end(self) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for &mut Serializer {
-    type Ok = ();
-    type Error = Error;
+elements_in_order!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        value.serialize(&mut **self)
-    }
+/// Structs and struct variants: the fields in order, without their names,
+/// so one left out would be read as the next.
+macro_rules! fields_in_order {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for &mut Serializer {
+            type Ok = ();
+            type Error = Error;
 
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                _key: &'static str,
+                value: &T,
+            ) -> Result<(), Error> {
+                value.serialize(&mut **self)
+            }
+
+            fn skip_field(&mut self, key: &'static str) -> Result<(), Error> {
+                Err(Error::new(format!(
+                    "field {key:?} skipped: the compact format cannot leave fields out"
+                )))
+            }
+
+            fn end(self) -> Result<(), Error> {
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleVariant for &mut Serializer {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        value.serialize(&mut **self)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// Fields carry no names: one left out would be read as the next.
-fn skipped(key: &'static str) -> Result<(), Error> {
-    Err(Error::new(format!(
-        "field {key:?} skipped: the compact format cannot leave fields out"
-    )))
-}
-
-impl ser::SerializeStruct for &mut Serializer {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(&mut **self)
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), Error> {
-        skipped(key)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeStructVariant for &mut Serializer {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        _key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(&mut **self)
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), Error> {
-        skipped(key)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        Ok(())
-    }
-}
+fields_in_order!(SerializeStruct, SerializeStructVariant);
 
 /// Decodes values one after another from a byte slice: [`Deserializer::decode`]
 /// a prefix, look at it, decode on, then [`Deserializer::end`].
