@@ -6,7 +6,9 @@ runc run with the hook / without <= 1.10 on lower quartiles of 60 alternating
 runs; 1000 mounts and 100 policies each <= 2x the typical case; peak RSS under
 8 MiB) and exits 1 when one is missed. Timing is spawn-to-reap wall time of
 each process (posix_spawn + wait4), the same harness for both sides of a
-ratio; runs alternate so load drifts hit both alike.
+ratio; runs alternate so load drifts hit both alike. The hook logs every
+decision to a datagram socket standing in for journald/syslog, as on a node
+(the record carries every mount's facts, so logging grows with mounts).
 
 Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
        integration/perf.py --setup DIR   (write the cases, print their command lines)
@@ -14,15 +16,21 @@ Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = os.path.join(REPO, "examples", "restricted-psp.yaml")
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "podman-default.json")
+
+
+# The environment of every measured process: the log sink's socket.
+ENV = {}
 
 
 def spawn(argv, stdin_path):
@@ -31,7 +39,7 @@ def spawn(argv, stdin_path):
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         start = time.perf_counter_ns()
-        pid = os.posix_spawn(argv[0], argv, {}, file_actions=[
+        pid = os.posix_spawn(argv[0], argv, ENV, file_actions=[
             (os.POSIX_SPAWN_DUP2, fd, 0),
             (os.POSIX_SPAWN_DUP2, null, 1),
             (os.POSIX_SPAWN_DUP2, null, 2),
@@ -75,6 +83,29 @@ def bundle_with(work, name, config):
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(config, f)
     return bundle
+
+
+class LogSink:
+    """A datagram socket that takes the hook's decision records and counts
+    them, read by a thread as journald would read them."""
+
+    def __init__(self, work):
+        self.path = os.path.join(work, "log.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.records = 0
+        threading.Thread(target=self.drain, daemon=True).start()
+
+    def drain(self):
+        # One buffer for every record: recv(n) would allocate n bytes each time.
+        buf = bytearray(1 << 22)
+        while True:
+            try:
+                self.sock.recv_into(buf)
+            except OSError:
+                return
+            self.records += 1
 
 
 def lower_quartile(values):
@@ -129,6 +160,7 @@ def setup(work):
     print(f"typical:      HOOK hook --policy {POLICY} < {typical}")
     print(f"1000 mounts:  HOOK hook --policy {POLICY} < {mounts}")
     print(f"100 policies: HOOK hook --config {config} < {typical}")
+    print("(perf.py also sets OCI_PSP_HOOK_LOG_SOCKET to a datagram socket it reads: logging counts)")
 
 
 def main():
@@ -146,9 +178,14 @@ def main():
     hook = os.path.join(work, "oci-psp-hook")
     shutil.copy2(sys.argv[1], hook)
 
+    sink = LogSink(work)
+    ENV["OCI_PSP_HOOK_LOG_SOCKET"] = sink.path
     typical = typical_case(work)
     argv = [hook, "hook", "--policy", POLICY]
     spawn(argv, typical)  # warm the page cache and the policy cache
+    time.sleep(0.1)
+    if sink.records != 1:
+        sys.exit("perf.py: the hook did not log its decision to the sink")
     results.append(versus("hook vs /bin/true (median)", 1.25,
                           (["/bin/true"], typical), (argv, typical), runs))
 
@@ -171,7 +208,7 @@ def main():
 
     # runc run with and without the hook: 60 alternating runs, lower quartiles.
     if os.geteuid() == 0 and subprocess.run(["which", "runc"], capture_output=True).returncode == 0:
-        results.append(runc_ratio(work, hook))
+        results.append(runc_ratio(work, hook, sink.path))
     else:
         print("skip: runc run ratio needs root and runc")
 
@@ -182,12 +219,13 @@ def main():
         failed += not ok
         print(f"{name:<50} {value:8.2f} {goal:6.2f}  {detail}{'' if ok else '   <-- missed'}")
     print(f"machine: {os.cpu_count()} cores, {os.uname().release}, load {os.getloadavg()[0]:.2f}")
+    print(f"decision records logged to the sink: {sink.records}")
     subprocess.run(["rm", "-rf", work])
     print(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 
-def runc_ratio(work, hook):
+def runc_ratio(work, hook, log_socket):
     rootfs = os.path.join(work, "rootfs")
     os.makedirs(os.path.join(rootfs, "bin"))
     subprocess.run(["cp", "/bin/busybox", os.path.join(rootfs, "bin", "busybox")], check=True)
@@ -202,7 +240,8 @@ def runc_ratio(work, hook):
         c["process"].update(terminal=False, args=["/bin/true"], noNewPrivileges=True,
                             user={"uid": 32767, "gid": 32767, "additionalGids": [32767]}, capabilities={})
         if hooked:
-            c["hooks"] = {"createRuntime": [{"path": hook, "args": ["oci-psp-hook", "hook", "--policy", POLICY]}]}
+            c["hooks"] = {"createRuntime": [{"path": hook, "args": ["oci-psp-hook", "hook", "--policy", POLICY],
+                                             "env": [f"OCI_PSP_HOOK_LOG_SOCKET={log_socket}"]}]}
         json.dump(c, open(os.path.join(bundle, "config.json"), "w"))
         bundles[name] = bundle
     state = os.path.join(work, "runc-state")

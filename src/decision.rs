@@ -141,9 +141,8 @@ impl Decision {
     /// What the admitting policy (or, on deny, any policy) asked that the
     /// node could not verify.
     fn unverified(&self) -> Vec<&Violation> {
-        self.results
-            .iter()
-            .filter(|r| self.admitted_by.as_deref().is_none_or(|a| a == r.policy))
+        self.deciding_results()
+            .into_iter()
             .flat_map(|r| r.unverified.iter())
             .collect()
     }
@@ -203,22 +202,54 @@ impl Decision {
         }
     }
 
-    /// The JSON of `check --output json` and of the log record.
+    /// The results that decided the verdict: for an allowed container the
+    /// admitting policy's, otherwise every policy's. What the other
+    /// policies would have refused decides nothing, and with a hundred
+    /// policies it made a log record too large for a syslog datagram.
+    pub fn deciding_results(&self) -> Vec<&PolicyResult> {
+        self.results
+            .iter()
+            .filter(|r| self.admitted_by.as_deref().is_none_or(|a| a == r.policy))
+            .collect()
+    }
+
+    /// The JSON of `check --output json`: every policy's findings.
     pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(self.results.iter().collect(), &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The JSON of the log record, the findings of
+    /// [`Self::deciding_results`], appended to `out`: written where the
+    /// record is assembled, as a thousand mounts' facts make it ~70 KB.
+    pub fn write_log_json(&self, out: &mut Vec<u8>) {
+        self.write_json(self.deciding_results(), out);
+    }
+
+    fn write_json(&self, results: Vec<&PolicyResult>, out: &mut Vec<u8>) {
         // Serialized straight from the decision: building a `Value` tree
         // first cost more than the whole decision for a container with a
         // thousand mounts (each mount's facts a map of boxed values).
-        serde_json::to_string(&self.record()).unwrap_or_else(|e| {
+        let start = out.len();
+        if let Err(e) = serde_json::to_writer(&mut *out, &self.record(results)) {
             // Only a map with non-string keys fails, which no field is.
-            serde_json::json!({
+            out.truncate(start);
+            let error = serde_json::json!({
                 "allowed": false,
                 "error": format!("decision not serializable: {e}"),
-            })
-            .to_string()
-        })
+            });
+            out.extend_from_slice(error.to_string().as_bytes());
+        }
     }
 
-    fn record(&self) -> Record<'_> {
+    fn record<'a>(&'a self, results: Vec<&'a PolicyResult>) -> Record<'a> {
+        let findings = |of: fn(&PolicyResult) -> &[Violation]| -> Vec<Finding<'a>> {
+            results
+                .iter()
+                .flat_map(|r| of(r).iter().map(|v| Finding::of(&r.policy, v)))
+                .collect()
+        };
         Record {
             admitted_by: &self.admitted_by,
             allowed: self.exit_code() == 0,
@@ -228,17 +259,9 @@ impl Decision {
             facts: &self.facts,
             mode: self.mode,
             policies: self.results.iter().map(|r| r.policy.as_str()).collect(),
-            unverified: self
-                .results
-                .iter()
-                .flat_map(|r| r.unverified.iter().map(|v| Finding::of(&r.policy, v)))
-                .collect(),
+            unverified: findings(|r| &r.unverified),
             verdict: self.verdict,
-            violations: self
-                .violations()
-                .into_iter()
-                .map(|(policy, v)| Finding::of(policy, v))
-                .collect(),
+            violations: findings(|r| &r.violations),
         }
     }
 }
@@ -368,6 +391,34 @@ mod tests {
         assert_eq!(json["violations"].as_array().map(Vec::len), Some(12));
         assert_eq!(json["violations"][0]["policy"], "builtin:restricted");
         assert_eq!(json["violations"][0]["field"], "runAsUser");
+    }
+
+    fn log_json(d: &Decision) -> String {
+        let mut out = b"prefix ".to_vec();
+        d.write_log_json(&mut out);
+        String::from_utf8(out.split_off(7)).unwrap()
+    }
+
+    #[test]
+    fn the_log_record_of_an_allowed_container_keeps_the_admitting_policys_findings() {
+        let d = decide(
+            "podman-default",
+            vec![builtin::restricted(), builtin::privileged()],
+            Mode::Enforce,
+        );
+        assert_eq!(d.admitted_by.as_deref(), Some("builtin:privileged"));
+        let full: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
+        let logged: serde_json::Value = serde_json::from_str(&log_json(&d)).unwrap();
+        // `check --output json` says what restricted refused; the log does
+        // not, as it decided nothing. Both name the policies evaluated.
+        assert_eq!(full["violations"][0]["policy"], "builtin:restricted");
+        assert_eq!(logged["violations"].as_array().map(Vec::len), Some(0));
+        assert_eq!(logged["policies"], full["policies"]);
+        assert_eq!(logged["allowed"], true);
+        assert_eq!(logged["facts"], full["facts"]);
+        // A denial logs every policy's findings.
+        let denied = decide("podman-default", vec![builtin::restricted()], Mode::Enforce);
+        assert_eq!(log_json(&denied), denied.to_json());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
-use syslog::{Facility, Formatter3164};
+use syslog::{Facility, Formatter3164, LogFormat, Severity};
 
 use crate::decision::{Decision, Verdict};
 use crate::policy::config::Mode;
@@ -27,9 +27,21 @@ const DEFAULT_SOCKET: &str = "/dev/log";
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 
-/// The syslog record: `decision` followed by the decision's JSON.
-pub fn record(decision: &Decision) -> String {
-    format!("decision {}", decision.to_json())
+/// The syslog message: the RFC 3164 header, `decision` and the decision's
+/// JSON, written into one buffer (the syslog crate would format the message
+/// into a string of its own, a copy of a record that can be ~70 KB).
+fn syslog_message(formatter: &Formatter3164, decision: &Decision) -> Result<Vec<u8>, String> {
+    let severity = match decision.verdict {
+        Verdict::Allow => Severity::LOG_INFO,
+        Verdict::Deny => Severity::LOG_WARNING,
+        Verdict::Error => Severity::LOG_ERR,
+    };
+    let mut message = Vec::new();
+    formatter
+        .format(&mut message, severity, "decision ")
+        .map_err(|e| format!("the syslog header could not be written: {e}"))?;
+    decision.write_log_json(&mut message);
+    Ok(message)
 }
 
 /// Send the decision to journald, else syslog; on failure return why, in
@@ -74,11 +86,15 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
             path.display()
         )
     })?;
-    let message = record(decision);
-    let sent = match decision.verdict {
-        Verdict::Allow => logger.info(message),
-        Verdict::Deny => logger.warning(message),
-        Verdict::Error => logger.err(message),
+    let message = syslog_message(&logger.formatter, decision)?;
+    let sent = match &mut logger.backend {
+        syslog::LoggerBackend::Unix(socket) => socket.send(&message).map(|_| ()),
+        // A stream socket (some syslog daemons): messages end with a NUL.
+        syslog::LoggerBackend::UnixStream(stream) => stream
+            .write_all(&message)
+            .and_then(|()| stream.write_all(&[0]))
+            .and_then(|()| stream.flush()),
+        _ => Err(std::io::Error::other("not a local syslog socket")),
     };
     sent.map_err(|_| format!("syslog at {} did not take the record", path.display()))
 }
@@ -96,15 +112,15 @@ fn priority(decision: &Decision) -> &'static str {
 pub fn journal_entry(decision: &Decision) -> Vec<u8> {
     let c = &decision.container;
     let violations: Vec<String> = decision
-        .violations()
-        .iter()
-        .map(|(policy, v)| format!("{policy}: {v}"))
+        .deciding_results()
+        .into_iter()
+        .flat_map(|r| r.violations.iter().map(|v| format!("{}: {v}", r.policy)))
         .collect();
     let policy = decision.admitted_by.clone().unwrap_or_else(|| {
         let names: Vec<&str> = decision.results.iter().map(|r| r.policy.as_str()).collect();
         names.join(",")
     });
-    let fields: [(&str, String); 13] = [
+    let fields: [(&str, String); 12] = [
         ("MESSAGE", decision.one_line()),
         ("PRIORITY", priority(decision).into()),
         ("SYSLOG_IDENTIFIER", "oci-psp-hook".into()),
@@ -125,7 +141,6 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
         ),
         ("OCI_PSP_POLICY", policy),
         ("OCI_PSP_VIOLATIONS", violations.join("; ")),
-        ("OCI_PSP_DECISION", decision.to_json()),
     ];
     let mut out = Vec::new();
     for (key, value) in fields {
@@ -139,6 +154,11 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
             let _ = writeln!(out, "{key}={value}");
         }
     }
+    // The JSON holds no raw newline (serde_json escapes them): the plain
+    // form, written in place.
+    out.extend_from_slice(b"OCI_PSP_DECISION=");
+    decision.write_log_json(&mut out);
+    out.push(b'\n');
     out
 }
 

@@ -658,7 +658,10 @@ fn decision_is_logged_once() {
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.lines().len(), 1, "logged: no complaint: {run:#?}");
     let record = s.record(DEADLINE).expect("a log record");
-    assert!(record.contains("oci-psp-hook"), "{record}");
+    // RFC 3164: authpriv (10) and warning (4) make priority 84.
+    assert!(record.starts_with("<84>"), "{record}");
+    assert!(record.contains(" oci-psp-hook["), "{record}");
+    assert!(record.contains("]: decision {"), "{record}");
     let at = record
         .find("decision {")
         .unwrap_or_else(|| panic!("{record}"));

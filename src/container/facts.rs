@@ -33,9 +33,12 @@ pub struct MountFact {
     /// runtime mounts). Borrowed from the classification's tables when built
     /// from a view; read back from JSON, owned.
     pub volume_types: Vec<Cow<'static, str>>,
-    /// The flexVolume or CSI driver, when known.
+    /// The flexVolume or CSI driver, when known. Left out of the JSON
+    /// when unknown, like `hostPath` (a record holds every mount's facts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
     /// The source resolved on the host (host paths only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<String>,
     pub read_only: bool,
     pub destination: String,
