@@ -130,6 +130,19 @@ fn check_decision(decision: &Decision) {
         "compact JSON, as serde_json writes it"
     );
     assert_eq!(json["allowed"], decision.exit_code() == 0);
+    // The log record: the same decision, only the deciding findings.
+    let mut logged = Vec::new();
+    decision.write_log_json(&mut logged);
+    let logged: serde_json::Value =
+        serde_json::from_slice(&logged).expect("the log record reads back");
+    assert_eq!(logged["allowed"], json["allowed"]);
+    assert_eq!(logged["facts"], json["facts"]);
+    assert_eq!(logged["policies"], json["policies"]);
+    if decision.admitted_by.is_some() {
+        assert_eq!(logged["violations"], serde_json::json!([]));
+    } else {
+        assert_eq!(logged["violations"], json["violations"]);
+    }
     let _ = decision.violations();
     match decision.verdict {
         Verdict::Error => {
