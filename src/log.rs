@@ -88,7 +88,10 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     })?;
     let message = syslog_message(&logger.formatter, decision)?;
     let sent = match &mut logger.backend {
-        syslog::LoggerBackend::Unix(socket) => socket.send(&message).map(|_| ()),
+        syslog::LoggerBackend::Unix(socket) => {
+            make_room(socket, message.len());
+            socket.send(&message).map(|_| ())
+        }
         // A stream socket (some syslog daemons): messages end with a NUL.
         syslog::LoggerBackend::UnixStream(stream) => stream
             .write_all(&message)
@@ -172,13 +175,35 @@ pub fn verdict_word(decision: &Decision) -> &'static str {
     }
 }
 
+/// A record this large may not fit the socket's send buffer.
+const LARGE_RECORD: usize = 64 << 10;
+
+/// Let a datagram of `len` bytes through: a unix datagram socket refuses
+/// one larger than its send buffer (208 KiB by default), and the record of
+/// a denial by a hundred policies, or of a container with a few thousand
+/// mounts, can be larger. As root the hook may exceed the system's maximum
+/// (`SO_SNDBUFFORCE`); otherwise the kernel caps the size, and a record
+/// that still does not fit is reported as not logged.
+fn make_room(socket: &UnixDatagram, len: usize) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if len < LARGE_RECORD {
+        return;
+    }
+    // The kernel doubles the value for its bookkeeping: `len` leaves room.
+    if setsockopt(socket, sockopt::SndBufForce, &len).is_err() {
+        let _ = setsockopt(socket, sockopt::SndBuf, &len);
+    }
+}
+
 fn to_journald(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     let socket = UnixDatagram::unbound().map_err(|_| "no socket for journald".to_string())?;
     socket
         .set_write_timeout(Some(SEND_TIMEOUT))
         .map_err(|_| "no socket for journald".to_string())?;
+    let entry = journal_entry(decision);
+    make_room(&socket, entry.len());
     socket
-        .send_to(&journal_entry(decision), path)
+        .send_to(&entry, path)
         .map(|_| ())
         .map_err(|_| format!("journald at {} did not take the record", path.display()))
 }

@@ -688,6 +688,35 @@ fn decision_is_logged_once() {
 }
 
 #[test]
+fn a_record_larger_than_the_default_socket_buffer_is_logged() {
+    // 3000 tmpfs mounts: ~80 bytes of facts each make a record of ~250 KB,
+    // over the 208 KiB a unix datagram socket sends by default.
+    let s = Sandbox::new();
+    let bundle = s.bundle("big", "podman-default");
+    let path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    for i in 0..3000 {
+        mounts.push(serde_json::json!({
+            "destination": format!("/scratch/volume-{i:05}"),
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid"],
+        }));
+    }
+    std::fs::write(&path, config.to_string()).unwrap();
+    let run = s.hook(&["--profile", "baseline"], &state("c-big", &bundle, &[]));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert!(!run.stderr.contains("not logged"), "{run:#?}");
+    let record = s.record(DEADLINE).expect("a log record");
+    assert!(record.len() > 212_992, "{} bytes", record.len());
+    let at = record.find("decision {").unwrap();
+    let json: Value = serde_json::from_str(&record[at + "decision ".len()..]).unwrap();
+    let mounts = json["facts"]["mounts"].as_array().map_or(0, Vec::len);
+    assert!(mounts > 3000, "{mounts} mounts' facts");
+}
+
+#[test]
 fn allow_and_error_are_logged_too() {
     let s = Sandbox::new();
     let bundle = s.bundle("b", "podman-default");
