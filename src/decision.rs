@@ -222,7 +222,7 @@ impl Decision {
 
     /// The JSON of the log record, the findings of
     /// [`Self::deciding_results`], appended to `out`: written where the
-    /// record is assembled, as a thousand mounts' facts make it ~70 KB.
+    /// record is assembled, as a thousand mounts' facts make it ~80 KB.
     pub fn write_log_json(&self, out: &mut Vec<u8>) {
         self.write_json(self.deciding_results(), out);
     }

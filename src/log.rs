@@ -31,14 +31,9 @@ const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 /// JSON, written into one buffer (the syslog crate would format the message
 /// into a string of its own, a copy of a record that can be ~70 KB).
 fn syslog_message(formatter: &Formatter3164, decision: &Decision) -> Result<Vec<u8>, String> {
-    let severity = match decision.verdict {
-        Verdict::Allow => Severity::LOG_INFO,
-        Verdict::Deny => Severity::LOG_WARNING,
-        Verdict::Error => Severity::LOG_ERR,
-    };
     let mut message = Vec::new();
     formatter
-        .format(&mut message, severity, "decision ")
+        .format(&mut message, severity(decision), "decision ")
         .map_err(|e| format!("the syslog header could not be written: {e}"))?;
     decision.write_log_json(&mut message);
     Ok(message)
@@ -102,12 +97,13 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
     sent.map_err(|_| format!("syslog at {} did not take the record", path.display()))
 }
 
-/// syslog priority of a decision: info, warning, err.
-fn priority(decision: &Decision) -> &'static str {
+/// The severity of a decision: info, warning, err (journald's `PRIORITY`
+/// is its number).
+fn severity(decision: &Decision) -> Severity {
     match decision.verdict {
-        Verdict::Allow => "6",
-        Verdict::Deny => "4",
-        Verdict::Error => "3",
+        Verdict::Allow => Severity::LOG_INFO,
+        Verdict::Deny => Severity::LOG_WARNING,
+        Verdict::Error => Severity::LOG_ERR,
     }
 }
 
@@ -125,7 +121,7 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
     });
     let fields: [(&str, String); 12] = [
         ("MESSAGE", decision.one_line()),
-        ("PRIORITY", priority(decision).into()),
+        ("PRIORITY", (severity(decision) as u8).to_string()),
         ("SYSLOG_IDENTIFIER", "oci-psp-hook".into()),
         ("SYSLOG_FACILITY", "10".into()),
         ("OCI_PSP_CONTAINER_ID", c.id.clone()),
