@@ -276,7 +276,7 @@ fn store(dir: &Path, path: &Path, entry: &Entry) {
         .create_new(true)
         .mode(0o600)
         .open(&tmp)
-        .and_then(|mut f| f.write_all(&[MAGIC, body.as_slice()].concat()));
+        .and_then(|mut f| f.write_all(MAGIC).and_then(|()| f.write_all(&body)));
     if written.is_err() || std::fs::rename(&tmp, path).is_err() {
         let _ = std::fs::remove_file(&tmp);
         return;

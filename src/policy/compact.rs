@@ -149,6 +149,15 @@ impl Counted<'_> {
     }
 }
 
+/// Narrower integers are written as the 64-bit ones (the varint is as short).
+macro_rules! widen {
+    ($($method:ident: $ty:ty => $wide:ident;)*) => {$(
+        fn $method(self, v: $ty) -> Result<(), Error> {
+            self.$wide(v.into())
+        }
+    )*};
+}
+
 impl<'a> ser::Serializer for &'a mut Serializer {
     type Ok = ();
     type Error = Error;
@@ -169,16 +178,12 @@ impl<'a> ser::Serializer for &'a mut Serializer {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
+    widen! {
+        serialize_i8: i8 => serialize_i64;
+        serialize_i16: i16 => serialize_i64;
+        serialize_i32: i32 => serialize_i64;
+        serialize_u16: u16 => serialize_u64;
+        serialize_u32: u32 => serialize_u64;
     }
 
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
@@ -189,14 +194,6 @@ impl<'a> ser::Serializer for &'a mut Serializer {
     fn serialize_u8(self, v: u8) -> Result<(), Error> {
         self.out.push(v);
         Ok(())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
     }
 
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
