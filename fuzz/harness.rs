@@ -63,7 +63,7 @@ fn context() -> BuildContext<'static> {
     }
 }
 
-fn view_of(bytes: &[u8]) -> ContainerView {
+fn view_of(bytes: &[u8]) -> ContainerView<'_> {
     build("fixture", bytes, &context()).expect("a fixture builds")
 }
 

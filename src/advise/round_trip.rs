@@ -20,7 +20,7 @@ use crate::policy::{Origin, Policy, load};
 struct Input {
     name: String,
     config: Value,
-    view: ContainerView,
+    view: ContainerView<'static>,
 }
 
 fn fixtures_dir(sub: &str) -> PathBuf {

@@ -112,7 +112,7 @@ mod tests {
             .collect()
     }
 
-    fn with_profile(profile: &str) -> ContainerView {
+    fn with_profile(profile: &str) -> ContainerView<'static> {
         let json = format!(
             r#"{{"ociVersion":"1.0.2",
                 "process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","apparmorProfile":"{profile}"}},

@@ -22,7 +22,7 @@ impl NamespaceProbe for NoProbe {
 }
 
 /// The view of `tests/fixtures/<name>.json`.
-pub fn view(name: &str) -> ContainerView {
+pub fn view(name: &str) -> ContainerView<'static> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.json"));
@@ -31,7 +31,7 @@ pub fn view(name: &str) -> ContainerView {
 }
 
 /// The view of an inline config.json.
-pub fn view_of(name: &str, bytes: &[u8]) -> ContainerView {
+pub fn view_of(name: &str, bytes: &[u8]) -> ContainerView<'static> {
     let ctx = BuildContext {
         id: name.to_string(),
         pid: None,
@@ -39,7 +39,9 @@ pub fn view_of(name: &str, bytes: &[u8]) -> ContainerView {
         mounts: MountContext::default(),
         probe: &NoProbe,
     };
-    build(name, bytes, &ctx).unwrap_or_else(|e| panic!("{e}"))
+    build(name, bytes, &ctx)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_owned()
 }
 
 /// The violations a check finds, rendered `field: message`; asserts the

@@ -82,7 +82,7 @@ mod tests {
         assert!(messages(&fixtures::view("runc-restricted-ok"), &restricted()).is_empty());
     }
 
-    fn extra_root_group() -> ContainerView {
+    fn extra_root_group() -> ContainerView<'static> {
         fixtures::view_of(
             "extra-root-group",
             br#"{"ociVersion":"1.0.2",

@@ -140,7 +140,7 @@ mod tests {
         }
     }
 
-    fn joining(netns: &str) -> ContainerView {
+    fn joining(netns: &str) -> ContainerView<'static> {
         let json = format!(
             r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"linux":{{"namespaces":[
                 {{"type":"pid"}},{{"type":"ipc"}},{{"type":"network","path":"{netns}"}}]}}}}"#
@@ -152,7 +152,9 @@ mod tests {
             mounts: Default::default(),
             probe: &FakeProbe,
         };
-        build("config.json", json.as_bytes(), &ctx).unwrap()
+        build("config.json", json.as_bytes(), &ctx)
+            .unwrap()
+            .into_owned()
     }
 
     #[test]

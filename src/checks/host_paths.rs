@@ -27,8 +27,8 @@ const FIELD: &str = "allowedHostPaths";
 /// `/tmp/link -> /etc` when resolving changed the path, else the path; in
 /// hook mode also what config.json named when the kernel mounted another.
 fn describe_path(mount: &MountUse, resolved: &Path) -> String {
-    let path = if Path::new(&mount.source) == resolved {
-        mount.source.clone()
+    let path = if Path::new(&*mount.source) == resolved {
+        mount.source.to_string()
     } else {
         format!("{} -> {}", mount.source, resolved.display())
     };
@@ -128,7 +128,7 @@ mod tests {
         findings.violations.iter().map(|v| v.to_string()).collect()
     }
 
-    fn bind(source: &str, options: &[&str]) -> ContainerView {
+    fn bind(source: &str, options: &[&str]) -> ContainerView<'static> {
         let json = serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},

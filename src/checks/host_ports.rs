@@ -108,7 +108,7 @@ mod tests {
     }
 
     /// A Kubernetes container with one annotation set to `value`.
-    fn annotated(key: &str, value: &str) -> ContainerView {
+    fn annotated(key: &str, value: &str) -> ContainerView<'static> {
         let annotations = serde_json::json!({
             "io.kubernetes.cri-o.ContainerType": "container",
             "io.kubernetes.pod.namespace": "web",
@@ -124,14 +124,14 @@ mod tests {
         fixtures::view_of("ports", json.to_string().as_bytes())
     }
 
-    fn crio_8080() -> ContainerView {
+    fn crio_8080() -> ContainerView<'static> {
         annotated(
             "io.kubernetes.cri-o.PortMappings",
             r#"[{"ContainerPort":80,"HostPort":8080,"Protocol":"TCP","HostIP":""}]"#,
         )
     }
 
-    fn kubelet_8080() -> ContainerView {
+    fn kubelet_8080() -> ContainerView<'static> {
         annotated(
             "io.kubernetes.container.ports",
             r#"[{"name":"http","hostPort":8080,"containerPort":80,"protocol":"TCP"}]"#,

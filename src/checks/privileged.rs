@@ -18,18 +18,13 @@
 //! it is denied here (fail closed).
 
 use crate::checks::Findings;
-use crate::container::{ContainerView, MountUse};
+use crate::container::ContainerView;
 use crate::policy::Policy;
 
 const FIELD: &str = "privileged";
 
 fn is_shared(propagation: &str) -> bool {
     matches!(propagation, "shared" | "rshared")
-}
-
-/// sysfs or cgroupfs the container could write to.
-fn writable_kernel_fs(mount: &MountUse) -> bool {
-    matches!(mount.fstype.as_str(), "sysfs" | "cgroup" | "cgroup2") && !mount.read_only
 }
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
@@ -52,7 +47,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         );
     }
     for mount in &view.mounts {
-        if writable_kernel_fs(mount) {
+        if mount.writable_kernel_fs() {
             findings.deny(
                 FIELD,
                 format!("{} mounted writable at {}", mount.fstype, mount.destination),

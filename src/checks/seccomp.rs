@@ -119,7 +119,7 @@ mod tests {
         found.violations.iter().map(ToString::to_string).collect()
     }
 
-    fn with_default_action(action: &str) -> ContainerView {
+    fn with_default_action(action: &str) -> ContainerView<'static> {
         let json = format!(
             r#"{{"ociVersion":"1.0.2","process":{{"user":{{"uid":0,"gid":0}},"cwd":"/"}},
                 "root":{{"path":"rootfs"}},

@@ -146,7 +146,7 @@ mod tests {
     use crate::checks::fixtures;
     use crate::policy::Origin;
 
-    fn labelled(label: &str) -> ContainerView {
+    fn labelled(label: &str) -> ContainerView<'static> {
         let json = format!(
             r#"{{"ociVersion":"1.0.2",
                 "process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","selinuxLabel":"{label}"}},

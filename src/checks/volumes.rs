@@ -202,7 +202,7 @@ mod tests {
 
     /// A container with one bind mount of `source` at `/data`, kubelet's
     /// root directory being `kubelet_root`.
-    fn bind_of(source: &Path, kubelet_root: &Path) -> ContainerView {
+    fn bind_of(source: &Path, kubelet_root: &Path) -> ContainerView<'static> {
         let json = serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},
@@ -219,10 +219,12 @@ mod tests {
             },
             probe: &fixtures::NoProbe,
         };
-        build("config.json", json.to_string().as_bytes(), &ctx).unwrap()
+        build("config.json", json.to_string().as_bytes(), &ctx)
+            .unwrap()
+            .into_owned()
     }
 
-    fn kubelet_volume(plugin: &str) -> ContainerView {
+    fn kubelet_volume(plugin: &str) -> ContainerView<'static> {
         let root = Path::new("/var/lib/kubelet");
         bind_of(
             &root.join("pods/0b5c/volumes").join(plugin).join("v1"),

@@ -54,7 +54,7 @@ pub fn run(options: &Options) -> i32 {
 /// the advice against).
 struct Input {
     facts: Facts,
-    view: Option<ContainerView>,
+    view: Option<ContainerView<'static>>,
 }
 
 fn advise_text(options: &Options) -> Result<String, String> {
@@ -217,7 +217,7 @@ fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<In
     let view = build(&config.display().to_string(), bytes, &ctx).map_err(|e| e.to_string())?;
     Ok(Input {
         facts: Facts::from_view(&view),
-        view: Some(view),
+        view: Some(view.into_owned()),
     })
 }
 
@@ -225,7 +225,7 @@ fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<In
 /// container it was made from. Failing it is a bug, never printed as advice.
 fn verify<'a>(
     doc: &Document,
-    views: impl Iterator<Item = &'a ContainerView>,
+    views: impl Iterator<Item = &'a ContainerView<'static>>,
 ) -> Result<(), String> {
     let text = render::yaml(std::slice::from_ref(doc), false);
     let policies = load::parse("advised policy", &text, Origin::Builtin)

@@ -38,7 +38,11 @@ pub struct BuildContext<'a> {
     pub probe: &'a dyn NamespaceProbe,
 }
 
-pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerView, ConfigError> {
+pub fn build<'a>(
+    file: &str,
+    bytes: &'a [u8],
+    ctx: &BuildContext,
+) -> Result<ContainerView<'a>, ConfigError> {
     let err = |message: String| ConfigError {
         file: file.to_string(),
         message,
@@ -104,21 +108,20 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
         });
     }
 
-    view.mounts = config
-        .mounts
-        .iter()
-        .flatten()
-        .map(|m| {
-            classify(
-                &m.destination,
-                m.source.as_deref().unwrap_or(""),
-                m.typ.as_deref().unwrap_or(""),
-                m.options,
-                &ctx.mounts,
-                view.identity.pod_uid.as_deref(),
-            )
-        })
-        .collect();
+    // Sized up front: a `flatten` gives `collect` no length, and every
+    // regrowth copies the list (a thousand mounts: ~400 KB touched, not 190).
+    let declared = config.mounts.unwrap_or_default();
+    view.mounts = Vec::with_capacity(declared.len());
+    view.mounts.extend(declared.into_iter().map(|m| {
+        classify(
+            m.destination,
+            m.source.unwrap_or_default(),
+            m.typ.unwrap_or_default(),
+            m.options,
+            &ctx.mounts,
+            view.identity.pod_uid.as_deref(),
+        )
+    }));
     if let Some(pid) = ctx.pid {
         let rootfs = config
             .root
@@ -133,7 +136,7 @@ pub fn build(file: &str, bytes: &[u8], ctx: &BuildContext) -> Result<ContainerVi
 /// Hook mode: check each bind mount against what the kernel mounted, and
 /// judge the kernel's path where it differs from config.json's.
 fn verify_mounts(
-    view: &mut ContainerView,
+    view: &mut ContainerView<'_>,
     pid: i32,
     rootfs: &Path,
     ctx: &MountContext,

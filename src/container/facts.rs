@@ -129,7 +129,7 @@ impl Facts {
             mounts: view.mounts.iter().map(mount_fact).collect(),
             devices: view.devices.clone(),
             device_cgroup_allows_all: view.device_cgroup_allows_all,
-            writable_sysfs_or_cgroup: view.mounts.iter().any(writable_kernel_fs),
+            writable_sysfs_or_cgroup: view.mounts.iter().any(MountUse::writable_kernel_fs),
             shared_propagation: shared_propagation(view),
             sysctls: view.sysctls.keys().cloned().collect(),
             seccomp_confined: view
@@ -200,13 +200,8 @@ fn mount_fact(mount: &MountUse) -> MountFact {
         driver,
         host_path,
         read_only: mount.read_only,
-        destination: mount.destination.clone(),
+        destination: mount.destination.to_string(),
     }
-}
-
-/// sysfs or cgroupfs the container could write to (as the privileged check).
-fn writable_kernel_fs(mount: &MountUse) -> bool {
-    matches!(mount.fstype.as_str(), "sysfs" | "cgroup" | "cgroup2") && !mount.read_only
 }
 
 /// Shared propagation of the root filesystem or of a bind mount (as the

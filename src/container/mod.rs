@@ -20,8 +20,9 @@ pub use mounts::{MountKind, MountUse};
 pub use namespaces::{HostReason, NamespaceKind, NamespaceState, Namespaces};
 
 /// What one container is about to be started with.
+/// Its mounts borrow strings from config.json's text (`'a`).
 #[derive(Debug, Clone, Default)]
-pub struct ContainerView {
+pub struct ContainerView<'a> {
     /// Runtime container id (state `id`; in `check` mode the bundle directory name).
     pub id: String,
     /// Kubernetes identity from annotations, if any.
@@ -36,7 +37,7 @@ pub struct ContainerView {
     /// Container uid 0 maps to this host uid when the container has its own
     /// user namespace with mappings; `None` without a user namespace.
     pub userns_root_host_uid: Option<u32>,
-    pub mounts: Vec<MountUse>,
+    pub mounts: Vec<MountUse<'a>>,
     /// Paths of device nodes passed from the host (`linux.devices`).
     pub devices: Vec<String>,
     /// A device cgroup rule allows every device (type `a`, no major/minor).
@@ -64,7 +65,15 @@ pub struct HostPort {
     pub protocol: String,
 }
 
-impl ContainerView {
+impl ContainerView<'_> {
+    /// The same view, owning all its strings.
+    pub fn into_owned(self) -> ContainerView<'static> {
+        ContainerView {
+            mounts: self.mounts.into_iter().map(MountUse::into_owned).collect(),
+            ..self
+        }
+    }
+
     /// The container has its own user namespace whose root is an
     /// unprivileged host uid (Kubernetes `hostUsers: false`).
     pub fn root_is_unprivileged_on_host(&self) -> bool {

@@ -112,11 +112,13 @@ pub enum MountKind {
     HostPath { resolved: PathBuf },
 }
 
+/// Its strings are borrowed from config.json's text where they have no
+/// escapes: a thousand mounts were three thousand copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountUse {
-    pub destination: String,
-    pub source: String,
-    pub fstype: String,
+pub struct MountUse<'a> {
+    pub destination: Cow<'a, str>,
+    pub source: Cow<'a, str>,
+    pub fstype: Cow<'a, str>,
     pub bind: bool,
     pub read_only: bool,
     /// config.json asks for `ro`, but the kernel mounted it read-write (hook
@@ -126,7 +128,7 @@ pub struct MountUse {
     pub propagation: Option<&'static str>,
     /// The source config.json names, when the kernel mounted another path
     /// (then `source` and `kind` are the kernel's).
-    pub declared_source: Option<String>,
+    pub declared_source: Option<Cow<'a, str>>,
     pub kind: MountKind,
 }
 
@@ -140,7 +142,24 @@ const EMPTY_DIR: MountKind = MountKind::Volume {
 /// The `volumes` name of every host path (a `static`, for a `'static` borrow).
 static HOST_PATH: Cow<'static, str> = Cow::Borrowed("hostPath");
 
-impl MountUse {
+impl MountUse<'_> {
+    /// The same mount, its strings owned.
+    pub fn into_owned(self) -> MountUse<'static> {
+        MountUse {
+            destination: Cow::Owned(self.destination.into_owned()),
+            source: Cow::Owned(self.source.into_owned()),
+            fstype: Cow::Owned(self.fstype.into_owned()),
+            declared_source: self.declared_source.map(|s| Cow::Owned(s.into_owned())),
+            ..self
+        }
+    }
+
+    /// A writable sysfs or cgroup filesystem: the host's kernel settings
+    /// exposed to the container.
+    pub fn writable_kernel_fs(&self) -> bool {
+        matches!(&*self.fstype, "sysfs" | "cgroup" | "cgroup2") && !self.read_only
+    }
+
     /// The PSP `volumes` names that admit this mount (none: runtime-managed),
     /// most specific first.
     pub fn volume_types(&self) -> VolumeTypes<'_> {
@@ -277,24 +296,25 @@ impl MountOptions {
 }
 
 /// `pod_uid`: the container's pod (from its annotations), when known.
-pub fn classify(
-    destination: &str,
-    source: &str,
-    fstype: &str,
+pub fn classify<'a>(
+    destination: impl Into<Cow<'a, str>>,
+    source: impl Into<Cow<'a, str>>,
+    fstype: impl Into<Cow<'a, str>>,
     options: MountOptions,
     ctx: &MountContext,
     pod_uid: Option<&str>,
-) -> MountUse {
+) -> MountUse<'a> {
+    let (destination, source, fstype) = (destination.into(), source.into(), fstype.into());
     let bind = fstype == "bind" || options.bind;
     let kind = if bind {
-        classify_bind(source, ctx, pod_uid)
+        classify_bind(&source, ctx, pod_uid)
     } else {
-        classify_filesystem(destination, source, fstype)
+        classify_filesystem(&destination, &source, &fstype)
     };
     MountUse {
-        destination: destination.to_string(),
-        source: source.to_string(),
-        fstype: fstype.to_string(),
+        destination,
+        source,
+        fstype,
         bind,
         read_only: options.read_only,
         writable_in_kernel: false,
@@ -382,12 +402,12 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
 /// The kernel mounted `real` where config.json names `source`: judge the
 /// truth, keeping what config.json said for messages.
 pub fn replace_source(
-    mount: &mut MountUse,
+    mount: &mut MountUse<'_>,
     real: &Path,
     ctx: &MountContext,
     pod_uid: Option<&str>,
 ) {
-    let declared = std::mem::replace(&mut mount.source, real.display().to_string());
+    let declared = std::mem::replace(&mut mount.source, Cow::Owned(real.display().to_string()));
     mount.declared_source = Some(declared);
     mount.kind = classify_bind(&mount.source, ctx, pod_uid);
 }
@@ -865,7 +885,7 @@ mod tests {
         propagation: None,
     };
 
-    fn types(m: &MountUse) -> Vec<&str> {
+    fn types<'a>(m: &'a MountUse<'_>) -> Vec<&'a str> {
         m.volume_types().collect()
     }
 
@@ -992,7 +1012,7 @@ mod tests {
         let c = MountContext::default();
         let vol = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", &src, "bind", opts(&["rbind"]), &c, None)
+            classify("/v", src, "bind", opts(&["rbind"]), &c, None)
         };
         assert_eq!(types(&vol("kubernetes.io~configmap")), ["configMap"]);
         assert_eq!(types(&vol("kubernetes.io~secret")), ["secret"]);
@@ -1020,7 +1040,7 @@ mod tests {
         .unwrap();
         let m = classify(
             "/d",
-            vol.join("mount").to_str().unwrap(),
+            vol.join("mount").to_str().unwrap().to_owned(),
             "bind",
             opts(&["rbind"]),
             &ctx(&dir),

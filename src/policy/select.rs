@@ -204,7 +204,7 @@ mod tests {
     }
 
     /// podman-default as a Kubernetes container of `namespace`.
-    fn in_namespace(namespace: Option<&str>) -> ContainerView {
+    fn in_namespace(namespace: Option<&str>) -> ContainerView<'static> {
         let mut view = fixtures::view("podman-default");
         view.identity.namespace = namespace.map(str::to_string);
         view.identity.pod = namespace.map(|_| "web-0".to_string());
