@@ -7,5 +7,6 @@ pub mod commands;
 pub mod container;
 pub mod decision;
 pub mod input;
+pub mod json_writer;
 pub mod log;
 pub mod policy;
