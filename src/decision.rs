@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::checks::{Violation, evaluate};
 use crate::container::ContainerView;
 use crate::container::facts::Facts;
+use crate::json_writer;
 use crate::policy::config::Mode;
 use crate::policy::select::Selection;
 
@@ -230,9 +231,10 @@ impl Decision {
     fn write_json(&self, results: Vec<&PolicyResult>, out: &mut Vec<u8>) {
         // Serialized straight from the decision: building a `Value` tree
         // first cost more than the whole decision for a container with a
-        // thousand mounts (each mount's facts a map of boxed values).
+        // thousand mounts (each mount's facts a map of boxed values). Our
+        // writer, not serde_json's: the same bytes at about a third the cost.
         let start = out.len();
-        if let Err(e) = serde_json::to_writer(&mut *out, &self.record(results)) {
+        if let Err(e) = json_writer::to_vec_into(out, &self.record(results)) {
             // Only a map with non-string keys fails, which no field is.
             out.truncate(start);
             let error = serde_json::json!({
@@ -451,6 +453,41 @@ mod tests {
         ));
         let json: serde_json::Value = serde_json::from_str(&d.to_json()).unwrap();
         assert_eq!(json["allowed"], true);
+    }
+
+    #[test]
+    fn the_record_is_the_bytes_serde_json_would_write() {
+        let decisions = [
+            decide(
+                "podman-default",
+                vec![builtin::restricted(), builtin::baseline()],
+                Mode::Enforce,
+            ),
+            decide("podman-default", vec![builtin::restricted()], Mode::Enforce),
+            decide(
+                "podman-default",
+                vec![builtin::restricted(), builtin::privileged()],
+                Mode::Enforce,
+            ),
+            decide(
+                "podman-privileged",
+                vec![builtin::restricted(), builtin::baseline()],
+                Mode::Enforce,
+            ),
+            decide("podman-host-pid", vec![builtin::baseline()], Mode::Audit),
+            Decision::error(ContainerInfo::default(), "no \"bundle\"\n\u{1}\\ é"),
+        ];
+        for d in &decisions {
+            for results in [d.results.iter().collect(), d.deciding_results()] {
+                let expected = serde_json::to_vec(&d.record(results.clone())).unwrap();
+                let mut written = b"prefix".to_vec();
+                d.write_json(results, &mut written);
+                assert_eq!(
+                    String::from_utf8_lossy(&written[6..]),
+                    String::from_utf8_lossy(&expected)
+                );
+            }
+        }
     }
 
     #[test]

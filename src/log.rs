@@ -153,8 +153,8 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
             let _ = writeln!(out, "{key}={value}");
         }
     }
-    // The JSON holds no raw newline (serde_json escapes them): the plain
-    // form, written in place.
+    // The JSON holds no raw newline (escaped, as serde_json escapes it):
+    // the plain form, written in place.
     out.extend_from_slice(b"OCI_PSP_DECISION=");
     decision.write_log_json(&mut out);
     out.push(b'\n');
