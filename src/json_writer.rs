@@ -12,6 +12,10 @@ use std::fmt::Display;
 
 use serde::ser::{self, Impossible, Serialize};
 
+// The bytes that end a plain run when config.json is read are the ones
+// that need an escape when a string is written.
+use crate::container::json::{special, specials};
+
 /// Why a value could not be written; the messages are serde_json's.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -202,7 +206,7 @@ impl Writer {
 fn next_escape(bytes: &[u8]) -> Option<usize> {
     let (words, _) = bytes.as_chunks::<8>();
     for (n, word) in words.iter().enumerate() {
-        let hits = escape_mask(u64::from_le_bytes(*word));
+        let hits = specials(u64::from_le_bytes(*word));
         if hits != 0 {
             return Some(n * 8 + first_hit(hits));
         }
@@ -210,41 +214,20 @@ fn next_escape(bytes: &[u8]) -> Option<usize> {
     // The rest, fewer than eight bytes, as one word of overlapping pieces,
     // whose bytes before the rest were found clean: a hit is in the rest.
     if let Some(last) = bytes.last_chunk::<8>() {
-        let hits = escape_mask(u64::from_le_bytes(*last));
+        let hits = specials(u64::from_le_bytes(*last));
         return (hits != 0).then(|| bytes.len() - 8 + first_hit(hits));
     }
     // A short string: its first four bytes and its last four.
     if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
         let word =
             u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << 32;
-        let hits = escape_mask(word);
+        let hits = specials(word);
         return (hits != 0).then(|| match first_hit(hits) {
             at @ 0..4 => at,
             at => bytes.len() + at - 8,
         });
     }
-    bytes.iter().position(|&b| needs_escape(b))
-}
-
-/// What [`escape_mask`] finds eight at a time.
-fn needs_escape(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-
-/// The high bit of each byte of `word` (little-endian) below 0x20, `"` or
-/// `\`: the "has less" and "has zero" tricks. A borrow can mark a byte above
-/// a hit too, never one below: the lowest mark is exact.
-#[inline(always)]
-fn escape_mask(word: u64) -> u64 {
-    let control = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let quote = quote.wrapping_sub(ONES) & !quote;
-    let backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (control | quote | backslash) & HIGHS
+    bytes.iter().position(|&b| special(b))
 }
 
 fn first_hit(mask: u64) -> usize {

@@ -643,11 +643,6 @@ impl<'a> Reader<'a> {
 /// bytes: `"`, `\\` or a control character (`bytes.len()` if none). Eight
 /// bytes at a time: strings are most of config.json's bytes.
 fn plain_run(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // High bit of each byte that is zero; exact for the lowest such byte,
-    // which is the only one used.
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let Some(rest) = bytes.get(i..) else {
         return bytes.len();
     };
@@ -667,22 +662,35 @@ fn plain_run(bytes: &[u8], mut i: usize) -> usize {
     for chunk in rest.chunks_exact(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let stop = zero(w ^ (ONES * u64::from(b'"')))
-            | zero(w ^ (ONES * u64::from(b'\\')))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        let stop = specials(u64::from_le_bytes(word));
         if stop != 0 {
             return i + (stop.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while bytes
-        .get(i)
-        .is_some_and(|&b| b != b'"' && b != b'\\' && b >= 0x20)
-    {
+    while bytes.get(i).is_some_and(|&b| !special(b)) {
         i += 1;
     }
     i
+}
+
+/// Whether `byte` ends a plain run of string bytes: `"`, `\\` or a control
+/// character (and, writing JSON, needs an escape).
+pub(crate) fn special(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The high bit of each byte of `word` (little-endian) that is [`special`]:
+/// the "has less" and "has zero" tricks. A borrow can mark a byte above a
+/// hit too, never one below: the lowest mark is exact.
+#[inline(always)]
+pub(crate) fn specials(word: u64) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (control | zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))))
+        & HIGHS
 }
 
 /// One bit per byte of `chunk` that ends a plain run (SSE2, which every
