@@ -61,7 +61,7 @@ impl ContainerInfo {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Decision {
+pub struct Decision<'a> {
     pub container: ContainerInfo,
     pub verdict: Verdict,
     pub mode: Mode,
@@ -73,12 +73,14 @@ pub struct Decision {
     pub error: Option<String>,
     /// The container's privilege-relevant facts (`advise --from-log` reads
     /// them back from the log); `None` when no view could be built.
-    pub facts: Option<Facts>,
+    pub facts: Option<Facts<'a>>,
 }
 
-impl Decision {
+/// `'a`: the facts borrow strings from config.json's text, as the view
+/// does.
+impl<'a> Decision<'a> {
     /// PSP semantics: allowed when any bound policy admits the container.
-    pub fn evaluate(view: &ContainerView, selection: &Selection) -> Decision {
+    pub fn evaluate(view: &ContainerView<'a>, selection: &Selection) -> Decision<'a> {
         let mut results = Vec::new();
         let mut admitted_by = None;
         for policy in &selection.policies {
@@ -109,7 +111,7 @@ impl Decision {
     }
 
     /// A decision that could not be made: the container is blocked.
-    pub fn error(container: ContainerInfo, message: impl Into<String>) -> Decision {
+    pub fn error(container: ContainerInfo, message: impl Into<String>) -> Decision<'a> {
         Decision {
             container,
             verdict: Verdict::Error,
@@ -245,8 +247,8 @@ impl Decision {
         }
     }
 
-    fn record<'a>(&'a self, results: Vec<&'a PolicyResult>) -> Record<'a> {
-        let findings = |of: fn(&PolicyResult) -> &[Violation]| -> Vec<Finding<'a>> {
+    fn record<'r>(&'r self, results: Vec<&'r PolicyResult>) -> Record<'r> {
+        let findings = |of: fn(&PolicyResult) -> &[Violation]| -> Vec<Finding<'r>> {
             results
                 .iter()
                 .flat_map(|r| of(r).iter().map(|v| Finding::of(&r.policy, v)))
@@ -278,7 +280,7 @@ struct Record<'a> {
     chosen_by: &'a Option<String>,
     container: &'a ContainerInfo,
     error: &'a Option<String>,
-    facts: &'a Option<Facts>,
+    facts: &'a Option<Facts<'a>>,
     mode: Mode,
     policies: Vec<&'a str>,
     unverified: Vec<Finding<'a>>,
@@ -350,7 +352,7 @@ mod tests {
     use crate::policy::builtin;
     use crate::policy::select::Selection;
 
-    fn decide(name: &str, policies: Vec<crate::policy::Policy>, mode: Mode) -> Decision {
+    fn decide(name: &str, policies: Vec<crate::policy::Policy>, mode: Mode) -> Decision<'static> {
         let selection = Selection {
             mode,
             policies: policies.into_iter().map(std::borrow::Cow::Owned).collect(),

@@ -1114,7 +1114,7 @@ impl NamespaceProbe for KnowsNothing {
     }
 }
 
-fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision, String> {
+fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision<'static>, String> {
     let ctx = BuildContext {
         id: "properties".into(),
         pid: None,
@@ -1122,11 +1122,13 @@ fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision, String> {
         mounts: MountContext::default(),
         probe: &KnowsNothing,
     };
-    let view = build("config.json", bytes, &ctx).map_err(|e| e.to_string())?;
+    let view = build("config.json", bytes, &ctx)
+        .map_err(|e| e.to_string())?
+        .into_owned();
     Ok(Decision::evaluate(&view, &policies.selection()))
 }
 
-fn decide(config: &Value, policies: &Policies) -> Result<Decision, TestCaseError> {
+fn decide(config: &Value, policies: &Policies) -> Result<Decision<'static>, TestCaseError> {
     decide_bytes(&serde_json::to_vec(config).unwrap(), policies).map_err(|e| {
         TestCaseError::fail(format!(
             "the config does not build: {e}\n{}",

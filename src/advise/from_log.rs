@@ -35,7 +35,7 @@ pub struct LogError {
 #[derive(Debug, Default)]
 pub struct LogFacts {
     /// Each distinct container's facts, in the order first seen.
-    pub facts: Vec<Facts>,
+    pub facts: Vec<Facts<'static>>,
     pub records: usize,
     pub without_facts: usize,
     pub denied_in_enforce_mode: usize,
@@ -164,7 +164,7 @@ fn journal_field(field: &Value) -> Result<String, String> {
 }
 
 enum Found {
-    Facts(Box<Facts>),
+    Facts(Box<Facts<'static>>),
     NoFacts,
     NeverRan,
 }

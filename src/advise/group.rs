@@ -24,13 +24,13 @@ pub struct Group {
     pub name: String,
     /// `None`: containers Kubernetes did not start.
     pub namespace: Option<String>,
-    pub facts: Vec<Facts>,
+    pub facts: Vec<Facts<'static>>,
 }
 
 /// Group by Kubernetes namespace, sorted by namespace, the non-Kubernetes
 /// containers last. Policy names are the namespaces (`PREFIX-namespace`
 /// with a prefix).
-pub fn by_namespace(facts: Vec<Facts>, prefix: Option<&str>) -> Vec<Group> {
+pub fn by_namespace(facts: Vec<Facts<'static>>, prefix: Option<&str>) -> Vec<Group> {
     let mut namespaces: BTreeMap<String, Vec<Facts>> = BTreeMap::new();
     let mut others = Vec::new();
     for f in facts {
@@ -110,7 +110,7 @@ mod tests {
     use super::*;
     use crate::checks::fixtures;
 
-    fn facts(name: &str, namespace: Option<&str>) -> Facts {
+    fn facts(name: &str, namespace: Option<&str>) -> Facts<'static> {
         let mut f = Facts::from_view(&fixtures::view(name));
         f.namespace = namespace.map(str::to_string);
         f

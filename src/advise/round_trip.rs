@@ -202,7 +202,7 @@ fn writable_read_only_path(all: &[Facts], this: &Facts, config: &Value) -> Optio
     let mount = config["mounts"]
         .as_array_mut()?
         .iter_mut()
-        .find(|m| m["destination"] == target.destination.as_str())?;
+        .find(|m| m["destination"] == *target.destination)?;
     for option in mount["options"].as_array_mut()? {
         if option == "ro" {
             *option = json!("rw");

@@ -53,7 +53,7 @@ pub fn run(options: &Options) -> i32 {
 /// One input container: its facts, and its view when we built it (to check
 /// the advice against).
 struct Input {
-    facts: Facts,
+    facts: Facts<'static>,
     view: Option<ContainerView<'static>>,
 }
 
@@ -214,10 +214,12 @@ fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<In
         mounts: MountContext::default(),
         probe: &ProcProbe,
     };
-    let view = build(&config.display().to_string(), bytes, &ctx).map_err(|e| e.to_string())?;
+    let view = build(&config.display().to_string(), bytes, &ctx)
+        .map_err(|e| e.to_string())?
+        .into_owned();
     Ok(Input {
         facts: Facts::from_view(&view),
-        view: Some(view.into_owned()),
+        view: Some(view),
     })
 }
 

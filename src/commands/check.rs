@@ -18,7 +18,9 @@ pub enum Output {
 }
 
 pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
-    let decision = decide_path(flags, path);
+    // config.json's text, which the decision borrows strings from.
+    let mut config = Vec::new();
+    let decision = decide_path(flags, path, &mut config);
     if decision.verdict == Verdict::Error {
         eprintln!("{}", decision.one_line());
     }
@@ -29,7 +31,8 @@ pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
     decision.exit_code()
 }
 
-fn decide_path(flags: &Flags, path: &Path) -> Decision {
+/// `config`: where config.json's text is kept, for the decision to borrow.
+fn decide_path<'c>(flags: &Flags, path: &Path, config: &'c mut Vec<u8>) -> Decision<'c> {
     let (config_path, bundle) = if path.is_dir() {
         (path.join("config.json"), path.to_path_buf())
     } else {
@@ -49,7 +52,7 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         })
         .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let config = match read_bounded(&config_path, CONFIG_LIMIT) {
+    *config = match read_bounded(&config_path, CONFIG_LIMIT) {
         Ok(c) => c,
         Err(e) => {
             let info = ContainerInfo {
@@ -73,7 +76,7 @@ fn decide_path(flags: &Flags, path: &Path) -> Decision {
         flags,
         Sources::load,
         &config_path.display().to_string(),
-        &config,
+        config,
         &ctx,
     )
 }

@@ -70,14 +70,17 @@ pub fn fast_flags(args: &[OsString]) -> Option<Flags> {
 }
 
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
-    let decision = decide_from_state(flags, stdin);
+    // config.json's text, which the decision borrows strings from.
+    let mut config = Vec::new();
+    let decision = decide_from_state(flags, stdin, &mut config);
     let code = report(&decision);
     // The process exits next; its memory goes with it, not block by block.
     std::mem::forget(decision);
     code
 }
 
-fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
+/// `config`: where config.json's text is kept, for the decision to borrow.
+fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8>) -> Decision<'c> {
     let unknown = ContainerInfo::default();
     let bytes = match read_limited(stdin, STATE_LIMIT, "OCI state on stdin") {
         Ok(b) => b,
@@ -95,7 +98,7 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         return Decision::error(info, "OCI state on stdin has no bundle");
     };
     let config_path = bundle.join("config.json");
-    let config = match read_bounded(&config_path, CONFIG_LIMIT) {
+    *config = match read_bounded(&config_path, CONFIG_LIMIT) {
         Ok(c) => c,
         Err(e) => return Decision::error(info, e.to_string()),
     };
@@ -113,7 +116,7 @@ fn decide_from_state(flags: &Flags, stdin: impl Read) -> Decision {
         flags,
         crate::policy::cache::load,
         &config_path.display().to_string(),
-        &config,
+        config,
         &ctx,
     )
 }

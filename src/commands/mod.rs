@@ -23,13 +23,13 @@ pub type Loader = fn(&Flags) -> Result<Sources, PolicyError>;
 /// Decide on a container from its config.json: load the policies, build the
 /// view, select, evaluate. Any failure is an error decision (blocked). For
 /// commands that exit next: the view is left allocated.
-pub fn decide(
+pub fn decide<'a>(
     flags: &Flags,
     load: Loader,
     config_file: &str,
-    config: &[u8],
+    config: &'a [u8],
     ctx: &BuildContext,
-) -> Decision {
+) -> Decision<'a> {
     let info = ContainerInfo {
         id: ctx.id.clone(),
         ..Default::default()

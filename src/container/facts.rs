@@ -25,9 +25,11 @@ pub enum MountFactKind {
     HostPath,
 }
 
+/// `'a`: the destination is borrowed from config.json's text, as the view's
+/// is (a thousand mounts' facts were a thousand copies).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MountFact {
+pub struct MountFact<'a> {
     pub kind: MountFactKind,
     /// The PSP `volumes` names admitting it, most specific first (empty for
     /// runtime mounts). Borrowed from the classification's tables when built
@@ -41,7 +43,7 @@ pub struct MountFact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<String>,
     pub read_only: bool,
-    pub destination: String,
+    pub destination: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +55,7 @@ pub struct HostPortFact {
 /// The privilege-relevant facts of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Facts {
+pub struct Facts<'a> {
     pub id: String,
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -71,7 +73,7 @@ pub struct Facts {
     pub host_pid: bool,
     #[serde(rename = "hostIPC")]
     pub host_ipc: bool,
-    pub mounts: Vec<MountFact>,
+    pub mounts: Vec<MountFact<'a>>,
     /// Host device nodes passed in (`linux.devices`).
     pub devices: Vec<String>,
     pub device_cgroup_allows_all: bool,
@@ -97,8 +99,9 @@ pub struct Facts {
 /// check reads them).
 const ALLOW_ALL_ACTIONS: &[&str] = &["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
 
-impl Facts {
-    pub fn from_view(view: &ContainerView) -> Facts {
+impl<'a> Facts<'a> {
+    /// The facts of `view`, borrowing what it borrows from config.json.
+    pub fn from_view(view: &ContainerView<'a>) -> Facts<'a> {
         let mut additional_gids: Vec<u32> = view
             .additional_gids
             .iter()
@@ -183,7 +186,7 @@ fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn mount_fact(mount: &MountUse) -> MountFact {
+fn mount_fact<'a>(mount: &MountUse<'a>) -> MountFact<'a> {
     let (kind, driver, host_path) = match &mount.kind {
         MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
         MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.clone(), None),
@@ -200,7 +203,7 @@ fn mount_fact(mount: &MountUse) -> MountFact {
         driver,
         host_path,
         read_only: mount.read_only,
-        destination: mount.destination.to_string(),
+        destination: mount.destination.clone(),
     }
 }
 
