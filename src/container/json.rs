@@ -281,7 +281,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string value, borrowed unless it has escapes.
-    #[inline]
+    #[inline(always)]
     pub fn str(&mut self, what: &str) -> Result<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return self.wrong_type(what, "a string");
@@ -290,7 +290,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The string at `self.pos`, whose `"` the caller has seen.
-    #[inline]
+    #[inline(always)]
     fn string_value(&mut self) -> Result<Cow<'a, str>> {
         debug_assert_eq!(self.bytes().get(self.pos), Some(&b'"'));
         self.pos += 1;
