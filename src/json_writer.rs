@@ -50,6 +50,13 @@ struct Writer {
 }
 
 impl Writer {
+    /// A number as a value: as it is.
+    #[inline(always)]
+    fn integer(&mut self, write: impl FnOnce(&mut Writer)) -> Result<(), Error> {
+        write(self);
+        Ok(())
+    }
+
     /// `value` quoted, escaped as serde_json escapes: `"`, `\` and the bytes
     /// below 0x20; everything else (DEL, non-ASCII) as it is. Inlined, so a
     /// struct's field names, constants there, are scanned at compile time.
@@ -286,6 +293,31 @@ impl<'w> Compound<'w> {
     }
 }
 
+/// The integer methods of a serializer with an `integer` method that runs
+/// the writing (of the widest integer of the sign) its way: as it is for a
+/// value, quoted for a map key.
+macro_rules! integer_methods {
+    () => {
+        integer_methods! {
+            serialize_i8: i8 => i64;
+            serialize_i16: i16 => i64;
+            serialize_i32: i32 => i64;
+            serialize_i64: i64 => i64;
+            serialize_i128: i128 => i128;
+            serialize_u8: u8 => u64;
+            serialize_u16: u16 => u64;
+            serialize_u32: u32 => u64;
+            serialize_u64: u64 => u64;
+            serialize_u128: u128 => u128;
+        }
+    };
+    ($($method:ident: $ty:ty => $wide:ident;)*) => {$(
+        fn $method(self, v: $ty) -> Result<(), Error> {
+            self.integer(|w| w.$wide(v.into()))
+        }
+    )*};
+}
+
 impl<'w> ser::Serializer for &'w mut Writer {
     type Ok = ();
     type Error = Error;
@@ -302,55 +334,7 @@ impl<'w> ser::Serializer for &'w mut Writer {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.i64(v.into());
-        Ok(())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.i64(v.into());
-        Ok(())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.i64(v.into());
-        Ok(())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.i64(v);
-        Ok(())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.i128(v);
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.u64(v.into());
-        Ok(())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.u64(v.into());
-        Ok(())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.u64(v.into());
-        Ok(())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.u64(v);
-        Ok(())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.u128(v);
-        Ok(())
-    }
+    integer_methods!();
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.float(v)
@@ -479,60 +463,32 @@ impl<'w> ser::Serializer for &'w mut Writer {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The array-like compounds: each element after a comma, `]` to close
+/// (then `}` for a tuple variant's `{"variant":[…]}`).
+macro_rules! arrays {
+    ($($trait:ident::$method:ident $(then $outer:literal)?;)*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
+            fn end(self) -> Result<(), Error> {
+                let _writer = self.close(b']');
+                $(_writer.out.push($outer);)?
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b']').out.push(b'}');
-        Ok(())
-    }
+arrays! {
+    SerializeSeq::serialize_element;
+    SerializeTuple::serialize_element;
+    SerializeTupleStruct::serialize_field;
+    SerializeTupleVariant::serialize_field then b'}';
 }
 
 impl ser::SerializeMap for Compound<'_> {
@@ -555,42 +511,35 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// The struct-like compounds: `,"key":value` pieces, `}` to close (then
+/// another for a struct variant's `{"variant":{…}}`).
+macro_rules! objects {
+    ($($trait:ident $(then $outer:literal)?;)*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Error;
 
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
+            #[inline(always)]
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Error> {
+                self.field(key, value)
+            }
 
-    fn end(self) -> Result<(), Error> {
-        self.close(b'}');
-        Ok(())
-    }
+            fn end(self) -> Result<(), Error> {
+                let _writer = self.close(b'}');
+                $(_writer.out.push($outer);)?
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    #[inline(always)]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b'}').out.push(b'}');
-        Ok(())
-    }
+objects! {
+    SerializeStruct;
+    SerializeStructVariant then b'}';
 }
 
 /// A map key: serde_json takes strings, and quotes numbers, bools and chars
@@ -598,6 +547,11 @@ impl ser::SerializeStructVariant for Compound<'_> {
 struct MapKey<'w>(&'w mut Writer);
 
 impl MapKey<'_> {
+    /// A number as a key: quoted.
+    fn integer(self, write: impl FnOnce(&mut Writer)) -> Result<(), Error> {
+        self.quoted(write)
+    }
+
     fn quoted(self, write: impl FnOnce(&mut Writer)) -> Result<(), Error> {
         self.0.out.push(b'"');
         write(self.0);
@@ -660,45 +614,7 @@ impl ser::Serializer for MapKey<'_> {
         self.quoted(|w| w.bool(v))
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.quoted(|w| w.i64(v.into()))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.quoted(|w| w.i64(v.into()))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.quoted(|w| w.i64(v.into()))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.quoted(|w| w.i64(v))
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.quoted(|w| w.i128(v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.quoted(|w| w.u64(v.into()))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.quoted(|w| w.u64(v.into()))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.quoted(|w| w.u64(v.into()))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.quoted(|w| w.u64(v))
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.quoted(|w| w.u128(v))
-    }
+    integer_methods!();
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.float(v, v.is_finite())
