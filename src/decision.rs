@@ -76,11 +76,10 @@ pub struct Decision<'a> {
     pub facts: Option<Facts<'a>>,
 }
 
-/// `'a`: the facts borrow strings from config.json's text, as the view
-/// does.
+/// `'a`: the facts borrow the view's mounts.
 impl<'a> Decision<'a> {
     /// PSP semantics: allowed when any bound policy admits the container.
-    pub fn evaluate(view: &ContainerView<'a>, selection: &Selection) -> Decision<'a> {
+    pub fn evaluate(view: &'a ContainerView<'a>, selection: &Selection) -> Decision<'a> {
         let mut results = Vec::new();
         let mut admitted_by = None;
         for policy in &selection.policies {
@@ -121,6 +120,31 @@ impl<'a> Decision<'a> {
             results: Vec::new(),
             error: Some(message.into()),
             facts: None,
+        }
+    }
+
+    /// The same decision, owning its facts (to outlive the view).
+    pub fn into_owned(self) -> Decision<'static> {
+        // Field by field: struct update syntax cannot change the lifetime.
+        let Decision {
+            container,
+            verdict,
+            mode,
+            admitted_by,
+            chosen_by,
+            results,
+            error,
+            facts,
+        } = self;
+        Decision {
+            container,
+            verdict,
+            mode,
+            admitted_by,
+            chosen_by,
+            results,
+            error,
+            facts: facts.map(Facts::into_owned),
         }
     }
 
@@ -358,7 +382,7 @@ mod tests {
             policies: policies.into_iter().map(std::borrow::Cow::Owned).collect(),
             chosen_by: "test".into(),
         };
-        Decision::evaluate(&fixtures::view(name), &selection)
+        Decision::evaluate(&fixtures::view(name), &selection).into_owned()
     }
 
     #[test]

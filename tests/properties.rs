@@ -1125,7 +1125,7 @@ fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision<'static>, 
     let view = build("config.json", bytes, &ctx)
         .map_err(|e| e.to_string())?
         .into_owned();
-    Ok(Decision::evaluate(&view, &policies.selection()))
+    Ok(Decision::evaluate(&view, &policies.selection()).into_owned())
 }
 
 fn decide(config: &Value, policies: &Policies) -> Result<Decision<'static>, TestCaseError> {

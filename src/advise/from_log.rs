@@ -189,7 +189,7 @@ mod tests {
     use crate::checks::fixtures;
 
     fn facts_json(name: &str) -> String {
-        serde_json::to_string(&Facts::from_view(&fixtures::view(name))).unwrap()
+        serde_json::to_string(&fixtures::facts(name)).unwrap()
     }
 
     fn record(name: &str, verdict: &str, mode: &str) -> String {

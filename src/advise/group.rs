@@ -111,7 +111,7 @@ mod tests {
     use crate::checks::fixtures;
 
     fn facts(name: &str, namespace: Option<&str>) -> Facts<'static> {
-        let mut f = Facts::from_view(&fixtures::view(name));
+        let mut f = fixtures::facts(name);
         f.namespace = namespace.map(str::to_string);
         f
     }

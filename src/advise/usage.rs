@@ -112,8 +112,8 @@ impl Usage {
     fn add_container_level(&mut self, f: &Facts) {
         let label = f.label();
         mark(&mut self.privileged, f.privileged(), &label);
-        for mount in &f.mounts {
-            self.add_mount(mount, &label);
+        for mount in f.mounts.iter() {
+            self.add_mount(&mount, &label);
         }
         mark(&mut self.writable_root, !f.root_readonly, &label);
         add(&mut self.uids, f.uid, &label);
@@ -185,8 +185,8 @@ fn volume_type(mount: &MountFact) -> Option<String> {
     mount
         .volume_types
         .iter()
-        .find(|t| VOLUME_TYPES.contains(&t.as_ref()) && !matches!(t.as_ref(), "*" | "none"))
-        .map(|t| t.to_string())
+        .find(|t| VOLUME_TYPES.contains(t) && !matches!(*t, "*" | "none"))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -195,10 +195,7 @@ mod tests {
     use crate::checks::fixtures;
 
     fn usage(names: &[&str]) -> Usage {
-        let facts: Vec<Facts> = names
-            .iter()
-            .map(|n| Facts::from_view(&fixtures::view(n)))
-            .collect();
+        let facts: Vec<Facts> = names.iter().map(|n| fixtures::facts(n)).collect();
         Usage::of(&facts)
     }
 

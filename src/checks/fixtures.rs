@@ -60,3 +60,8 @@ pub fn violations(
         .map(ToString::to_string)
         .collect()
 }
+
+/// The facts of `tests/fixtures/<name>.json`, owned.
+pub fn facts(name: &str) -> crate::container::facts::Facts<'static> {
+    crate::container::facts::Facts::from_view(&view(name)).into_owned()
+}

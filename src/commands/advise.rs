@@ -218,7 +218,7 @@ fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<In
         .map_err(|e| e.to_string())?
         .into_owned();
     Ok(Input {
-        facts: Facts::from_view(&view),
+        facts: Facts::from_view(&view).into_owned(),
         view: Some(view),
     })
 }

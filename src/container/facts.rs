@@ -9,8 +9,9 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::mounts::VolumeTypes;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
 /// What kind of mount, as the view classified it.
@@ -32,9 +33,8 @@ pub enum MountFactKind {
 pub struct MountFact<'a> {
     pub kind: MountFactKind,
     /// The PSP `volumes` names admitting it, most specific first (empty for
-    /// runtime mounts). Borrowed from the classification's tables when built
-    /// from a view; read back from JSON, owned.
-    pub volume_types: Vec<Cow<'static, str>>,
+    /// runtime mounts).
+    pub volume_types: VolumeTypeNames<'a>,
     /// The flexVolume or CSI driver, when known. Left out of the JSON
     /// when unknown, like `hostPath` (a record holds every mount's facts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +50,120 @@ pub struct MountFact<'a> {
 pub struct HostPortFact {
     pub port: u16,
     pub protocol: String,
+}
+
+/// A mount's PSP `volumes` names: read off the view's mount (nothing
+/// allocated), or as read back.
+#[derive(Debug, Clone)]
+pub enum VolumeTypeNames<'a> {
+    Of(VolumeTypes<'a>),
+    Read(Vec<Cow<'static, str>>),
+}
+
+impl VolumeTypeNames<'_> {
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (of, read) = match self {
+            VolumeTypeNames::Of(types) => (Some(types.clone()), &[][..]),
+            VolumeTypeNames::Read(names) => (None, &names[..]),
+        };
+        of.into_iter()
+            .flatten()
+            .chain(read.iter().map(|n| n.as_ref()))
+    }
+
+    /// The same names, owned where they are not the tables'.
+    pub fn into_owned(self) -> VolumeTypeNames<'static> {
+        VolumeTypeNames::Read(match self {
+            VolumeTypeNames::Of(types) => types.to_static(),
+            VolumeTypeNames::Read(names) => names,
+        })
+    }
+}
+
+impl PartialEq for VolumeTypeNames<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for VolumeTypeNames<'_> {}
+
+impl Serialize for VolumeTypeNames<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Each kind by itself, as for the mounts' facts: cheaper than `iter`.
+        match self {
+            VolumeTypeNames::Of(types) => serializer.collect_seq(types.clone()),
+            VolumeTypeNames::Read(names) => serializer.collect_seq(names),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VolumeTypeNames<'_> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(VolumeTypeNames::Read)
+    }
+}
+
+/// A container's mounts as facts: read off the view's mounts as they are
+/// asked for (a record's facts are written once: a thousand mounts' list of
+/// facts was 100 KB built only to be serialized), or as read back.
+#[derive(Debug, Clone)]
+pub enum MountFacts<'a> {
+    Of(&'a [MountUse<'a>]),
+    Read(Vec<MountFact<'a>>),
+}
+
+impl<'a> MountFacts<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, MountFact<'a>>> {
+        let (of, read): (&'a [MountUse<'a>], &[MountFact<'a>]) = match self {
+            MountFacts::Of(mounts) => (*mounts, &[]),
+            MountFacts::Read(facts) => (&[], facts),
+        };
+        of.iter()
+            .map(|m| Cow::Owned(mount_fact(m)))
+            .chain(read.iter().map(Cow::Borrowed))
+    }
+
+    /// The same facts, owning their strings.
+    pub fn into_owned(self) -> MountFacts<'static> {
+        let owned = |f: MountFact<'_>| MountFact {
+            kind: f.kind,
+            volume_types: f.volume_types.into_owned(),
+            driver: f.driver,
+            host_path: f.host_path,
+            read_only: f.read_only,
+            destination: Cow::Owned(f.destination.into_owned()),
+        };
+        MountFacts::Read(match self {
+            MountFacts::Of(mounts) => mounts.iter().map(|m| owned(mount_fact(m))).collect(),
+            MountFacts::Read(facts) => facts.into_iter().map(owned).collect(),
+        })
+    }
+}
+
+impl PartialEq for MountFacts<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for MountFacts<'_> {}
+
+impl Serialize for MountFacts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Each kind by itself: through `iter` (a chain of `Cow`s) each fact
+        // was moved about more than it took to write it.
+        match self {
+            MountFacts::Of(mounts) => serializer.collect_seq(mounts.iter().map(mount_fact)),
+            MountFacts::Read(facts) => serializer.collect_seq(facts),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MountFacts<'_> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(MountFacts::Read)
+    }
 }
 
 /// The privilege-relevant facts of one container.
@@ -73,7 +187,7 @@ pub struct Facts<'a> {
     pub host_pid: bool,
     #[serde(rename = "hostIPC")]
     pub host_ipc: bool,
-    pub mounts: Vec<MountFact<'a>>,
+    pub mounts: MountFacts<'a>,
     /// Host device nodes passed in (`linux.devices`).
     pub devices: Vec<String>,
     pub device_cgroup_allows_all: bool,
@@ -100,8 +214,8 @@ pub struct Facts<'a> {
 const ALLOW_ALL_ACTIONS: &[&str] = &["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
 
 impl<'a> Facts<'a> {
-    /// The facts of `view`, borrowing what it borrows from config.json.
-    pub fn from_view(view: &ContainerView<'a>) -> Facts<'a> {
+    /// The facts of `view`, borrowing its mounts.
+    pub fn from_view(view: &'a ContainerView<'a>) -> Facts<'a> {
         let mut additional_gids: Vec<u32> = view
             .additional_gids
             .iter()
@@ -129,7 +243,7 @@ impl<'a> Facts<'a> {
             host_network: host(NamespaceKind::Network),
             host_pid: host(NamespaceKind::Pid),
             host_ipc: host(NamespaceKind::Ipc),
-            mounts: view.mounts.iter().map(mount_fact).collect(),
+            mounts: MountFacts::Of(&view.mounts),
             devices: view.devices.clone(),
             device_cgroup_allows_all: view.device_cgroup_allows_all,
             writable_sysfs_or_cgroup: view.mounts.iter().any(MountUse::writable_kernel_fs),
@@ -153,6 +267,65 @@ impl<'a> Facts<'a> {
                     })
                     .collect()
             }),
+        }
+    }
+
+    /// The same facts, owning all their strings (to outlive the view).
+    pub fn into_owned(self) -> Facts<'static> {
+        // Field by field: struct update syntax cannot change the lifetime.
+        let Facts {
+            id,
+            namespace,
+            pod,
+            container,
+            sandbox,
+            uid,
+            gid,
+            additional_gids,
+            capabilities,
+            host_network,
+            host_pid,
+            host_ipc,
+            mounts,
+            devices,
+            device_cgroup_allows_all,
+            writable_sysfs_or_cgroup,
+            shared_propagation,
+            sysctls,
+            seccomp_confined,
+            apparmor_profile,
+            selinux_label,
+            unmasked_proc,
+            no_new_privileges,
+            root_readonly,
+            host_ports,
+        } = self;
+        Facts {
+            id,
+            namespace,
+            pod,
+            container,
+            sandbox,
+            uid,
+            gid,
+            additional_gids,
+            capabilities,
+            host_network,
+            host_pid,
+            host_ipc,
+            mounts: mounts.into_owned(),
+            devices,
+            device_cgroup_allows_all,
+            writable_sysfs_or_cgroup,
+            shared_propagation,
+            sysctls,
+            seccomp_confined,
+            apparmor_profile,
+            selinux_label,
+            unmasked_proc,
+            no_new_privileges,
+            root_readonly,
+            host_ports,
         }
     }
 
@@ -186,7 +359,7 @@ fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn mount_fact<'a>(mount: &MountUse<'a>) -> MountFact<'a> {
+fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
     let (kind, driver, host_path) = match &mount.kind {
         MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
         MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.clone(), None),
@@ -199,7 +372,7 @@ fn mount_fact<'a>(mount: &MountUse<'a>) -> MountFact<'a> {
     };
     MountFact {
         kind,
-        volume_types: mount.volume_types().to_static(),
+        volume_types: VolumeTypeNames::Of(mount.volume_types()),
         driver,
         host_path,
         read_only: mount.read_only,
@@ -225,7 +398,7 @@ mod tests {
 
     #[test]
     fn podman_default() {
-        let f = Facts::from_view(&fixtures::view("podman-default"));
+        let f = fixtures::facts("podman-default");
         assert_eq!(f.label(), "podman-default");
         assert_eq!((f.uid, f.gid), (0, 0));
         assert!(f.additional_gids.is_empty());
@@ -241,26 +414,26 @@ mod tests {
 
     #[test]
     fn privileged_and_host_paths() {
-        let f = Facts::from_view(&fixtures::view("podman-privileged"));
+        let f = fixtures::facts("podman-privileged");
         assert!(f.privileged() && f.device_cgroup_allows_all && f.writable_sysfs_or_cgroup);
         assert!(f.unmasked_proc && !f.seccomp_confined);
-        let f = Facts::from_view(&fixtures::view("podman-bind-etc"));
+        let f = fixtures::facts("podman-bind-etc");
         let etc = f.mounts.iter().find(|m| m.destination == "/host-etc");
         let etc = etc.expect("the /etc bind");
         assert_eq!(etc.kind, MountFactKind::HostPath);
         assert_eq!(etc.host_path.as_deref(), Some("/etc"));
-        assert_eq!(etc.volume_types, ["hostPath"]);
+        assert!(etc.volume_types.iter().eq(["hostPath"]));
         assert!(etc.read_only);
-        let f = Facts::from_view(&fixtures::view("podman-tmpfs"));
+        let f = fixtures::facts("podman-tmpfs");
         let scratch = f.mounts.iter().find(|m| m.destination == "/scratch");
         assert_eq!(scratch.map(|m| m.kind), Some(MountFactKind::Volume));
     }
 
     #[test]
     fn primary_gid_is_not_supplementary() {
-        let f = Facts::from_view(&fixtures::view("podman-root-user"));
+        let f = fixtures::facts("podman-root-user");
         assert!(f.additional_gids.is_empty());
-        let f = Facts::from_view(&fixtures::view("podman-restricted-ok"));
+        let f = fixtures::facts("podman-restricted-ok");
         assert!(f.additional_gids.is_empty());
         assert_eq!((f.uid, f.gid), (32767, 32767));
     }
@@ -268,7 +441,7 @@ mod tests {
     #[test]
     fn json_round_trip() {
         for name in ["podman-privileged", "ctr-run-bind", "podman-host-ipc"] {
-            let f = Facts::from_view(&fixtures::view(name));
+            let f = fixtures::facts(name);
             let json = serde_json::to_string(&f).unwrap();
             assert!(json.contains("\"hostPID\":"), "{json}");
             let back: Facts = serde_json::from_str(&json).unwrap();
