@@ -52,6 +52,26 @@ pub struct HostPortFact {
     pub protocol: String,
 }
 
+/// What a list read off the view (`Of`) or read back (`Read`) shares: equal
+/// when they list the same, read back as `Read`.
+macro_rules! read_or_of {
+    ($name:ident) => {
+        impl PartialEq for $name<'_> {
+            fn eq(&self, other: &Self) -> bool {
+                self.iter().eq(other.iter())
+            }
+        }
+
+        impl Eq for $name<'_> {}
+
+        impl<'de> Deserialize<'de> for $name<'_> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                Vec::deserialize(deserializer).map($name::Read)
+            }
+        }
+    };
+}
+
 /// A mount's PSP `volumes` names: read off the view's mount (nothing
 /// allocated), or as read back.
 #[derive(Debug, Clone)]
@@ -80,14 +100,6 @@ impl VolumeTypeNames<'_> {
     }
 }
 
-impl PartialEq for VolumeTypeNames<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for VolumeTypeNames<'_> {}
-
 impl Serialize for VolumeTypeNames<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Each kind by itself, as for the mounts' facts: cheaper than `iter`.
@@ -98,11 +110,7 @@ impl Serialize for VolumeTypeNames<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for VolumeTypeNames<'_> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Vec::deserialize(deserializer).map(VolumeTypeNames::Read)
-    }
-}
+read_or_of!(VolumeTypeNames);
 
 /// A container's mounts as facts: read off the view's mounts as they are
 /// asked for (a record's facts are written once: a thousand mounts' list of
@@ -141,14 +149,6 @@ impl<'a> MountFacts<'a> {
     }
 }
 
-impl PartialEq for MountFacts<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for MountFacts<'_> {}
-
 impl Serialize for MountFacts<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Each kind by itself: through `iter` (a chain of `Cow`s) each fact
@@ -160,11 +160,7 @@ impl Serialize for MountFacts<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for MountFacts<'_> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Vec::deserialize(deserializer).map(MountFacts::Read)
-    }
-}
+read_or_of!(MountFacts);
 
 /// The privilege-relevant facts of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +391,21 @@ fn shared_propagation(view: &ContainerView) -> bool {
 mod tests {
     use super::*;
     use crate::checks::fixtures;
+
+    #[test]
+    fn facts_read_off_a_view_equal_their_owned_and_read_back_forms() {
+        for name in ["podman-default", "podman-bind-etc", "podman-privileged"] {
+            let view = fixtures::view(name);
+            let of = Facts::from_view(&view);
+            assert!(matches!(of.mounts, MountFacts::Of(_)));
+            let json = serde_json::to_string(&of).unwrap();
+            let back: Facts = serde_json::from_str(&json).unwrap();
+            assert!(matches!(back.mounts, MountFacts::Read(_)));
+            assert_eq!(back, of, "{name}");
+            assert_eq!(of.clone().into_owned(), of, "{name}");
+            assert_eq!(serde_json::to_string(&back).unwrap(), json, "{name}");
+        }
+    }
 
     #[test]
     fn podman_default() {
