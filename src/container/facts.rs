@@ -26,8 +26,9 @@ pub enum MountFactKind {
     HostPath,
 }
 
-/// `'a`: the destination is borrowed from config.json's text, as the view's
-/// is (a thousand mounts' facts were a thousand copies).
+/// `'a`: read off a view's mount, it borrows from that mount (its volume
+/// type names) and from config.json's text (its destination): a thousand
+/// mounts' facts were a thousand copies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MountFact<'a> {
