@@ -125,26 +125,9 @@ impl<'a> Decision<'a> {
 
     /// The same decision, owning its facts (to outlive the view).
     pub fn into_owned(self) -> Decision<'static> {
-        // Field by field: struct update syntax cannot change the lifetime.
-        let Decision {
-            container,
-            verdict,
-            mode,
-            admitted_by,
-            chosen_by,
-            results,
-            error,
-            facts,
-        } = self;
         Decision {
-            container,
-            verdict,
-            mode,
-            admitted_by,
-            chosen_by,
-            results,
-            error,
-            facts: facts.map(Facts::into_owned),
+            facts: self.facts.map(Facts::into_owned),
+            ..self
         }
     }
 

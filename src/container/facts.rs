@@ -136,12 +136,9 @@ impl<'a> MountFacts<'a> {
     /// The same facts, owning their strings.
     pub fn into_owned(self) -> MountFacts<'static> {
         let owned = |f: MountFact<'_>| MountFact {
-            kind: f.kind,
             volume_types: f.volume_types.into_owned(),
-            driver: f.driver,
-            host_path: f.host_path,
-            read_only: f.read_only,
             destination: Cow::Owned(f.destination.into_owned()),
+            ..f
         };
         MountFacts::Read(match self {
             MountFacts::Of(mounts) => mounts.iter().map(|m| owned(mount_fact(m))).collect(),
@@ -269,60 +266,9 @@ impl<'a> Facts<'a> {
 
     /// The same facts, owning all their strings (to outlive the view).
     pub fn into_owned(self) -> Facts<'static> {
-        // Field by field: struct update syntax cannot change the lifetime.
-        let Facts {
-            id,
-            namespace,
-            pod,
-            container,
-            sandbox,
-            uid,
-            gid,
-            additional_gids,
-            capabilities,
-            host_network,
-            host_pid,
-            host_ipc,
-            mounts,
-            devices,
-            device_cgroup_allows_all,
-            writable_sysfs_or_cgroup,
-            shared_propagation,
-            sysctls,
-            seccomp_confined,
-            apparmor_profile,
-            selinux_label,
-            unmasked_proc,
-            no_new_privileges,
-            root_readonly,
-            host_ports,
-        } = self;
         Facts {
-            id,
-            namespace,
-            pod,
-            container,
-            sandbox,
-            uid,
-            gid,
-            additional_gids,
-            capabilities,
-            host_network,
-            host_pid,
-            host_ipc,
-            mounts: mounts.into_owned(),
-            devices,
-            device_cgroup_allows_all,
-            writable_sysfs_or_cgroup,
-            shared_propagation,
-            sysctls,
-            seccomp_confined,
-            apparmor_profile,
-            selinux_label,
-            unmasked_proc,
-            no_new_privileges,
-            root_readonly,
-            host_ports,
+            mounts: self.mounts.into_owned(),
+            ..self
         }
     }
 
