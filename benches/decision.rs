@@ -41,6 +41,7 @@ fn restricted() -> Vec<Policy> {
 
 fn context() -> BuildContext<'static> {
     BuildContext {
+        trust_cri: false,
         id: "bench".into(),
         pid: None,
         state_annotations: Default::default(),

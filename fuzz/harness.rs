@@ -60,6 +60,8 @@ fn context() -> BuildContext<'static> {
         state_annotations: Default::default(),
         mounts: MountContext::default(),
         probe: &NoProbe,
+        // The annotations' paths through the checks are fuzzed too.
+        trust_cri: true,
     }
 }
 

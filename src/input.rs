@@ -28,6 +28,10 @@ pub enum InputError {
         "{path} is {why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
     )]
     Untrusted { path: String, why: String },
+    #[error(
+        "{path} is {why}: refusing the container, as whoever can change its bundle could have the hook judge another config.json than the runtime's (chown root, chmod go-w)"
+    )]
+    UntrustedBundle { path: String, why: String },
 }
 
 impl InputError {
@@ -42,6 +46,7 @@ impl InputError {
                     "{why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
                 )
             }
+            InputError::UntrustedBundle { .. } => self.to_string(),
         }
     }
 }
@@ -95,6 +100,83 @@ pub fn read_trusted(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
         return Err(InputError::Untrusted { path: shown, why });
     }
     read_bounded(path, limit)
+}
+
+/// Why a file or directory anyone but root or the hook's user could change
+/// is not to be trusted (`None`: it is trusted). A directory with the sticky
+/// bit may be writable by others (`/tmp`): they cannot replace what they do
+/// not own in it, and what is in it is checked in turn.
+fn untrusted(meta: &std::fs::Metadata, euid: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let sticky_dir = meta.is_dir() && meta.mode() & 0o1000 != 0;
+    if meta.uid() != 0 && meta.uid() != euid {
+        Some(format!(
+            "owned by uid {}, neither root nor the hook's user",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 && !sticky_dir {
+        Some(format!(
+            "writable by {} (mode {:o})",
+            if meta.mode() & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            },
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    }
+}
+
+/// Read `<bundle>/config.json` for the hook. runc read it before the hook
+/// runs; whoever could change it (or the bundle, or any directory above it)
+/// in between could have the hook judge another config than the one runc
+/// applies. So the bundle's directories up to `/` and the file must be owned
+/// by root or the hook's user and writable by no one else, and config.json
+/// must be a regular file, not a link.
+pub fn read_bundle_config(bundle: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    use std::os::unix::fs::MetadataExt;
+    let config = bundle.join("config.json");
+    let shown = config.display().to_string();
+    let io = |path: &Path, source| InputError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    let real = bundle.canonicalize().map_err(|e| io(bundle, e))?;
+    for dir in real.ancestors() {
+        let meta = std::fs::metadata(dir).map_err(|e| io(dir, e))?;
+        if let Some(why) = untrusted(&meta, euid) {
+            return Err(InputError::UntrustedBundle {
+                path: dir.display().to_string(),
+                why,
+            });
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+        .open(real.join("config.json"))
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::ELOOP) => InputError::UntrustedBundle {
+                path: shown.clone(),
+                why: "a symbolic link".into(),
+            },
+            _ => io(&config, source),
+        })?;
+    let meta = file.metadata().map_err(|e| io(&config, e))?;
+    if !meta.is_file() {
+        return Err(InputError::NotAFile { path: shown });
+    }
+    if let Some(why) = untrusted(&meta, euid) {
+        return Err(InputError::UntrustedBundle { path: shown, why });
+    }
+    if meta.len() > limit {
+        return Err(InputError::TooLarge { path: shown, limit });
+    }
+    let expected = usize::try_from(meta.size()).unwrap_or(0);
+    read_into(Vec::with_capacity(expected), file, limit, &shown)
 }
 
 /// Read a stream (stdin) up to `limit` bytes; more is an error.
@@ -165,6 +247,31 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_bundle_others_can_change_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("psp-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = dir.join("config.json");
+        std::fs::write(&config, "{}").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_bundle_config(&dir, 100).unwrap(), b"{}");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        assert!(err.contains("config.json is writable by everyone"), "{err}");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        assert!(err.contains("is writable by its group (mode 775)"), "{err}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &config).unwrap();
+        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -42,6 +42,16 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
+        /// Judge a config.json captured from a CRI runtime (containerd's CRI
+        /// plugin, CRI-O) as the node judges it: honour its Kubernetes
+        /// annotations (namespace bindings, pod sandbox, pod UID). Without
+        /// it they count only for a bundle in the runtime's own directory.
+        #[arg(long)]
+        cri: bool,
+        /// The container's runtime id (default: the bundle directory's name,
+        /// or its parent's for a `<id>/userdata` bundle).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
         /// A bundle directory or a config.json file.
         path: PathBuf,
     },
@@ -272,8 +282,14 @@ fn full_cli(args: Vec<OsString>) -> c_int {
         Command::Check {
             policy,
             output,
+            cri,
+            id,
             path,
-        } => commands::check::run(&policy.flags(), &path, output),
+        } => commands::check::run(
+            &policy.flags(),
+            &path,
+            &commands::check::Options { output, cri, id },
+        ),
         Command::Lint { policy } => commands::lint::run(&policy.flags()),
         Command::Doctor {
             canary,

@@ -136,10 +136,23 @@ impl Env {
         }
     }
 
-    /// Write `spec` into a bundle directory of its own and judge it.
+    /// Write `spec` into a bundle directory of its own and judge it as the
+    /// node judges a container its CRI runtime made (`check --cri`, with the
+    /// runtime id the runtime gave it).
     fn check(&self, name: &str, spec: &Value) -> Outcome {
+        self.check_as(name, spec, true, None)
+    }
+
+    /// `check`, honouring the annotations only with `cri`, as runtime id
+    /// `id` (default: the one the runtime gave it).
+    fn check_as(&self, name: &str, spec: &Value, cri: bool, id: Option<&str>) -> Outcome {
         let n = self.bundles.fetch_add(1, Ordering::Relaxed);
         let bundle_id = format!("{name}-{n}");
+        let id = id
+            .map(str::to_string)
+            .or_else(|| runtime_id(spec))
+            .unwrap_or_else(|| bundle_id.clone());
+        let cri_flag: &[&str] = if cri { &["--cri"] } else { &[] };
         let bundle = self.dir.join("k8s.io").join(&bundle_id);
         std::fs::create_dir_all(&bundle).unwrap();
         let config_json = bundle.join("config.json");
@@ -152,6 +165,8 @@ impl Env {
                 .arg(&config)
                 .arg("--output")
                 .arg(output)
+                .args(cri_flag)
+                .args(["--id", &id])
                 .arg(&config_json)
                 .output()
                 .expect("run oci-psp-hook")
@@ -174,7 +189,7 @@ impl Env {
         );
         Outcome {
             name: name.to_string(),
-            bundle_id,
+            id,
             code,
             json,
             line: text.lines().next().unwrap_or_default().to_string(),
@@ -192,7 +207,8 @@ impl Drop for Env {
 /// `--output text`.
 struct Outcome {
     name: String,
-    bundle_id: String,
+    /// The runtime id it was judged as.
+    id: String,
     code: i32,
     json: Value,
     line: String,
@@ -240,7 +256,7 @@ impl Outcome {
     /// The Kubernetes identity the hook read, and that the one line names it.
     fn assert_identity(&self, who: &Who) -> &Self {
         let c = &self.json["container"];
-        assert_eq!(c["id"], self.bundle_id.as_str(), "{self:?}");
+        assert_eq!(c["id"], self.id.as_str(), "{self:?}");
         assert_eq!(c["namespace"], who.namespace.as_str(), "{self:?}");
         assert_eq!(c["pod"], who.pod, "{self:?}");
         assert_eq!(c["sandbox"], who.sandbox, "{self:?}");
@@ -317,6 +333,23 @@ impl Outcome {
         }
         self
     }
+}
+
+/// The runtime id the runtime gave a container, where its config.json tells:
+/// CRI-O annotates it; a containerd sandbox's is its sandbox id; a containerd
+/// app's shows in its image volumes' directory.
+fn runtime_id(spec: &Value) -> Option<String> {
+    let annotation = |key: &str| spec["annotations"][key].as_str().map(str::to_string);
+    if let Some(id) = annotation("io.kubernetes.cri-o.ContainerID") {
+        return Some(id);
+    }
+    if annotation("io.kubernetes.cri.container-type").as_deref() == Some("sandbox") {
+        return annotation("io.kubernetes.cri.sandbox-id");
+    }
+    let text = spec.to_string();
+    let marker = "io.containerd.grpc.v1.cri/containers/";
+    let at = text.find(marker)? + marker.len();
+    text.get(at..at + 64).map(str::to_string)
 }
 
 /// Who a fixture is, as the hook must read it from the annotations.
@@ -1302,4 +1335,65 @@ fn another_pods_secret_is_a_host_path() {
                 )],
             );
     }
+}
+
+/// An annotation is a claim: without a CRI runtime behind it (here, without
+/// `--cri`) a kube-system claim binds nothing and its kubelet volumes are no
+/// pod's, so the default policy judges them as host paths.
+#[test]
+fn annotations_count_only_for_a_cri_runtimes_container() {
+    let env = Env::new();
+    let spec = in_namespace(fixture("containerd-restricted-app"), "kube-system");
+    env.check("kube-system-app", &spec)
+        .assert_allowed("builtin:privileged", "bindings[0]");
+    let claimed = env.check_as("kube-system-claim", &spec, false, None);
+    assert_eq!(claimed.json["chosenBy"], "defaultPolicies", "{claimed:?}");
+    assert_eq!(claimed.json["container"]["namespace"], Value::Null);
+    assert!(
+        claimed
+            .violations()
+            .iter()
+            .any(|(_, f, m)| f == "volumes" && m.contains("hostPath volume /var/lib/kubelet/pods/")),
+        "{claimed:?}"
+    );
+}
+
+/// A sandbox is one only when its runtime id is the sandbox id: the same
+/// annotations on another container relax nothing.
+#[test]
+fn a_sandbox_claim_needs_the_sandbox_id() {
+    let env = Env::new();
+    let spec = fixture("containerd-restricted-sandbox");
+    let real = env.check("sandbox", &spec);
+    assert_eq!(real.json["container"]["sandbox"], true, "{real:?}");
+    let other = "0".repeat(64);
+    let forged = env.check_as("forged-sandbox", &spec, true, Some(&other));
+    assert_eq!(forged.json["container"]["sandbox"], false, "{forged:?}");
+    // the container-level checks a real sandbox skips apply again
+    assert!(
+        forged.violations().iter().any(|(_, f, _)| f == "runAsUser"),
+        "{forged:?}"
+    );
+    assert!(
+        real.violations().iter().all(|(_, f, _)| f != "runAsUser"),
+        "{real:?}"
+    );
+}
+
+/// The runtime's per-container files of another container are host paths.
+#[test]
+fn another_containers_runtime_files_are_host_paths() {
+    let env = Env::new();
+    let spec = fixture("crio-restricted-app");
+    env.check("crio-app", &spec)
+        .assert_allowed("restricted", "bindings[2]");
+    let other = "1".repeat(64);
+    let stranger = env.check_as("crio-stranger", &spec, true, Some(&other));
+    assert!(
+        stranger
+            .violations()
+            .iter()
+            .any(|(_, f, m)| f == "volumes" && m.contains("userdata/run/secrets")),
+        "{stranger:?}"
+    );
 }

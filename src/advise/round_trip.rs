@@ -37,7 +37,7 @@ fn input(path: &Path) -> Input {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Input {
         config: serde_json::from_slice(&bytes).unwrap(),
-        view: fixtures::view_of(&name, &bytes),
+        view: fixtures::captured(&name, &bytes),
         name,
     }
 }
@@ -264,7 +264,7 @@ fn round_trip(inputs: &[Input]) -> usize {
                 continue;
             };
             let bytes = serde_json::to_vec(&config).unwrap();
-            let view = fixtures::view_of(&input.name, &bytes);
+            let view = fixtures::captured(&input.name, &bytes);
             let fields = denied_fields(&view, &policy);
             assert!(
                 fields.iter().any(|f| expected.contains(f)),

@@ -146,7 +146,8 @@ impl Usage {
 
     fn add_mount(&mut self, mount: &MountFact, label: &str) {
         match mount.kind {
-            MountFactKind::Runtime => {}
+            // privileged evidence: the container's `privileged()` says so
+            MountFactKind::Runtime | MountFactKind::Privileged => {}
             MountFactKind::HostPath => {
                 add(&mut self.volumes, "hostPath".to_string(), label);
                 match mount.host_path.as_deref().filter(|p| p.starts_with('/')) {

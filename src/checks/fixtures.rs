@@ -30,18 +30,62 @@ pub fn view(name: &str) -> ContainerView<'static> {
     view_of(name, &bytes)
 }
 
-/// The view of an inline config.json.
+/// The runtime id a captured config.json had: CRI-O's annotation of it, a
+/// containerd sandbox's own sandbox id; podman's bundle is
+/// `<storage>/overlay-containers/<id>/userdata`, and its mounts of that
+/// directory's files keep the id; otherwise the name stands in.
+pub fn capture_id(name: &str, bytes: &[u8]) -> String {
+    let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let annotation = |key: &str| json["annotations"][key].as_str().map(str::to_string);
+    if let Some(id) = annotation("io.kubernetes.cri-o.ContainerID") {
+        return id;
+    }
+    if annotation("io.kubernetes.cri.container-type").as_deref() == Some("sandbox")
+        && let Some(id) = annotation("io.kubernetes.cri.sandbox-id")
+    {
+        return id;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    text.match_indices("/overlay-containers/")
+        .filter_map(|(at, m)| text.get(at + m.len()..at + m.len() + 64))
+        .find(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map_or_else(|| name.to_string(), str::to_string)
+}
+
+/// The view of an inline config.json, judged as the container of its
+/// capture ([`capture_id`]) and labelled `name`.
 pub fn view_of(name: &str, bytes: &[u8]) -> ContainerView<'static> {
+    view_trusting(name, bytes, false)
+}
+
+/// The view of a config.json a CRI runtime made: its Kubernetes annotations
+/// are honoured (`check --cri`).
+pub fn cri_view_of(name: &str, bytes: &[u8]) -> ContainerView<'static> {
+    view_trusting(name, bytes, true)
+}
+
+/// The view of a capture as the node judged it: a config.json with
+/// Kubernetes annotations was made by a CRI runtime.
+pub fn captured(name: &str, bytes: &[u8]) -> ContainerView<'static> {
+    let cri = String::from_utf8_lossy(bytes).contains("\"io.kubernetes.");
+    view_trusting(name, bytes, cri)
+}
+
+fn view_trusting(name: &str, bytes: &[u8], trust_cri: bool) -> ContainerView<'static> {
     let ctx = BuildContext {
-        id: name.to_string(),
+        trust_cri,
+        id: capture_id(name, bytes),
         pid: None,
         state_annotations: Default::default(),
         mounts: MountContext::default(),
         probe: &NoProbe,
     };
-    build(name, bytes, &ctx)
+    let mut view = build(name, bytes, &ctx)
         .unwrap_or_else(|e| panic!("{e}"))
-        .into_owned()
+        .into_owned();
+    // Judged as the capture's container; named by its fixture in messages.
+    view.id = name.to_string();
+    view
 }
 
 /// The violations a check finds, rendered `field: message`; asserts the

@@ -1,7 +1,8 @@
 //! `supplementalGroups` (and the gid side of `fsGroup`): the supplementary
 //! gids of the container process.
 //!
-//! Evidence: `process.user.additionalGids`. kubelet merges a pod's
+//! Evidence: `process.user.additionalGids`, on both sides of the user
+//! namespace (a gid mapped to host gid 0 is judged as 0). kubelet merges a pod's
 //! supplementalGroups and fsGroup into that one list, and the node cannot
 //! tell which gid came from which, so each gid must be admitted by either
 //! rule. A gid equal to the primary `process.user.gid` is skipped: containerd
@@ -13,7 +14,7 @@
 //! defaulting is admission's job, so that is not a violation here.
 
 use crate::checks::Findings;
-use crate::checks::run_as_user::admitted_ids;
+use crate::checks::run_as_user::{admitted_ids, host_root};
 use crate::container::ContainerView;
 use crate::policy::Policy;
 
@@ -28,8 +29,17 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         .collect();
     gids.sort_unstable();
     gids.dedup();
+    let admitted = |gid| policy.supplemental_groups.admits(gid) || policy.fs_group.admits(gid);
     for gid in gids {
-        if !policy.supplemental_groups.admits(gid) && !policy.fs_group.admits(gid) {
+        if host_root(view, gid, false) && !admitted(0) {
+            findings.deny(
+                FIELD,
+                format!(
+                    "supplementary gid {gid} is group root on the host (the container's user \
+                     namespace maps it to host gid 0)"
+                ),
+            );
+        } else if !admitted(gid) {
             findings.deny(
                 FIELD,
                 format!(

@@ -146,6 +146,7 @@ mod tests {
                 {{"type":"pid"}},{{"type":"ipc"}},{{"type":"network","path":"{netns}"}}]}}}}"#
         );
         let ctx = BuildContext {
+            trust_cri: false,
             id: "joined".into(),
             pid: None,
             state_annotations: Default::default(),

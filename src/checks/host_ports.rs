@@ -121,7 +121,7 @@ mod tests {
             "root": {"path": "rootfs"},
             "annotations": annotations,
         });
-        fixtures::view_of("ports", json.to_string().as_bytes())
+        fixtures::cri_view_of("ports", json.to_string().as_bytes())
     }
 
     fn crio_8080() -> ContainerView<'static> {

@@ -3,12 +3,22 @@
 //! config.json has no "privileged" flag: a privileged container is the sum of
 //! what the runtime grants it. Evidence judged, when the policy does not allow
 //! privileged containers:
-//! - a device cgroup rule allowing every device (`linux.resources.devices`);
+//! - device cgroup allow rules beyond the runtime's defaults
+//!   (`linux.resources.devices`, read as runc reads them: any type-`a` rule
+//!   is every device);
 //! - host device nodes passed in `linux.devices`;
-//! - sysfs or cgroupfs mounted without `ro`;
+//! - sysfs or cgroupfs mounted without `ro` (after `rro`/`rrw`);
 //! - shared mount propagation (`linux.rootfsPropagation` or a bind mount with
 //!   `shared`/`rshared`): Kubernetes Bidirectional propagation, which only
-//!   privileged containers may use.
+//!   privileged containers may use;
+//! - a mount with `remount`, or of a filesystem other than the runtimes' own
+//!   (proc, sysfs, cgroup, devpts, mqueue at their places; tmpfs anywhere);
+//! - a hook of config.json whose executable the node did not install;
+//! - in hook mode, a mount the kernel has in the container that config.json
+//!   does not account for.
+//!
+//! The evidence is derived by the container view
+//! ([`ContainerView::privileged_evidence`]).
 //!
 //! Capabilities, seccomp, AppArmor and masked paths, which `--privileged` also
 //! changes, are judged by their own checks.
@@ -23,45 +33,12 @@ use crate::policy::Policy;
 
 const FIELD: &str = "privileged";
 
-fn is_shared(propagation: &str) -> bool {
-    matches!(propagation, "shared" | "rshared")
-}
-
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     if policy.privileged {
         return;
     }
-    if view.device_cgroup_allows_all {
-        findings.deny(FIELD, "device cgroup allows access to every device");
-    }
-    for device in &view.devices {
-        findings.deny(
-            FIELD,
-            format!("host device {device} is passed to the container"),
-        );
-    }
-    if let Some(p) = view.rootfs_propagation.as_deref().filter(|p| is_shared(p)) {
-        findings.deny(
-            FIELD,
-            format!("root filesystem has {p} mount propagation (Bidirectional)"),
-        );
-    }
-    for mount in &view.mounts {
-        if mount.writable_kernel_fs() {
-            findings.deny(
-                FIELD,
-                format!("{} mounted writable at {}", mount.fstype, mount.destination),
-            );
-        }
-        if let Some(p) = mount.propagation.filter(|p| mount.bind && is_shared(p)) {
-            findings.deny(
-                FIELD,
-                format!(
-                    "{} is mounted at {} with {p} propagation (Bidirectional)",
-                    mount.source, mount.destination
-                ),
-            );
-        }
+    for evidence in view.privileged_evidence() {
+        findings.deny(FIELD, evidence);
     }
 }
 

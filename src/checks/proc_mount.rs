@@ -3,28 +3,17 @@
 //! Evidence: `linux.maskedPaths` and `linux.readonlyPaths`. The runtime's
 //! Default proc mount masks and write-protects parts of `/proc` and `/sys`
 //! through both lists; kubelet's Unmasked proc mount type empties them (podman
-//! `unmask=ALL` and `--privileged` leave the keys out). So the container is
-//! Unmasked when either list is empty or missing.
-//!
-//! Not verifiable at the node: a partly trimmed list (some paths left masked)
-//! is not Unmasked in Kubernetes terms and is not judged here.
+//! `unmask=ALL` and `--privileged` leave the keys out). The container is
+//! Default only when both lists hold every entry the runtimes' default lists
+//! share (`/proc/sys` and `/proc/sysrq-trigger` read-only among them); with
+//! anything less it is Unmasked (see `container::proc_masks`).
 
 use crate::checks::Findings;
 use crate::container::ContainerView;
 use crate::policy::{Policy, ProcMountType};
 
-/// Which of the two lists is missing, when the container is Unmasked.
-fn unmasked_reason(view: &ContainerView) -> Option<&'static str> {
-    match (view.masked_paths.is_empty(), view.readonly_paths.is_empty()) {
-        (true, true) => Some("no maskedPaths/readonlyPaths"),
-        (true, false) => Some("no maskedPaths"),
-        (false, true) => Some("no readonlyPaths"),
-        (false, false) => None,
-    }
-}
-
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
-    let Some(reason) = unmasked_reason(view) else {
+    let Some(reason) = view.proc_unmasked.as_deref() else {
         return;
     };
     if policy.unmasked_proc_in_user_namespace && view.root_is_unprivileged_on_host() {
@@ -106,23 +95,37 @@ mod tests {
         }
     }
 
+    /// Default needs every entry the runtimes' default lists share: one
+    /// missing read-only path is enough to be Unmasked.
     #[test]
-    fn one_empty_list_is_enough() {
+    fn anything_less_than_the_default_lists_is_unmasked() {
+        use crate::container::proc_masks::{REQUIRED_MASKED, REQUIRED_READONLY};
+        let without = |list: &[&str], gone: &str| -> Vec<String> {
+            list.iter()
+                .filter(|p| **p != gone)
+                .map(|p| p.to_string())
+                .collect()
+        };
         for (masked, readonly, missing) in [
-            (r#"["/proc/kcore"]"#, "[]", "no readonlyPaths"),
-            ("[]", r#"["/proc/sys"]"#, "no maskedPaths"),
+            (without(REQUIRED_MASKED, ""), vec![], "no readonlyPaths"),
+            (vec![], without(REQUIRED_READONLY, ""), "no maskedPaths"),
+            (
+                without(REQUIRED_MASKED, ""),
+                without(REQUIRED_READONLY, "/proc/sys"),
+                "readonlyPaths lacks /proc/sys",
+            ),
+            (
+                without(REQUIRED_MASKED, "/proc/kcore"),
+                without(REQUIRED_READONLY, ""),
+                "maskedPaths lacks /proc/kcore",
+            ),
         ] {
-            let json = format!(
-                r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
-                    "linux":{{"maskedPaths":{masked},"readonlyPaths":{readonly}}}}}"#
-            );
-            let view = fixtures::view_of("half", json.as_bytes());
-            assert_eq!(
-                messages(&view, &[ProcMountType::Default]),
-                [format!(
-                    "procMount: /proc is unmasked ({missing}) but only Default is allowed"
-                )]
-            );
+            let json = serde_json::json!({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                "linux": {"maskedPaths": masked, "readonlyPaths": readonly}});
+            let view = fixtures::view_of("trimmed", json.to_string().as_bytes());
+            let found = messages(&view, &[ProcMountType::Default]);
+            assert_eq!(found.len(), 1);
+            assert!(found[0].contains(missing), "{found:?}");
         }
     }
 }

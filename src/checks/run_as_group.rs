@@ -1,14 +1,16 @@
 //! `runAsGroup`: the primary gid the container process starts with.
 //!
-//! Evidence: `process.user.gid`. `MustRunAs`/`MayRunAs`: the gid is in one of
-//! the ranges (the runtime always sets a gid, so "if set" always applies).
+//! Evidence: `process.user.gid`, on both sides of the user namespace (a gid
+//! mapped to host gid 0 is judged as 0; see `run_as_user`). `MustRunAs`/
+//! `MayRunAs`: the gid is in one of the ranges (the runtime always sets a
+//! gid, so "if set" always applies).
 //! The supplementary gids are judged by `supplementalGroups` (groups.rs).
 //!
 //! Not verifiable at the node: a process that changes its gid after start
 //! (setgid binaries) — see `allowPrivilegeEscalation`.
 
 use crate::checks::Findings;
-use crate::checks::run_as_user::admitted_ids;
+use crate::checks::run_as_user::{admitted_ids, host_root, host_side_unknown};
 use crate::container::ContainerView;
 use crate::policy::Policy;
 
@@ -16,7 +18,18 @@ const FIELD: &str = "runAsGroup";
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rule = &policy.run_as_group;
-    if !rule.admits(view.gid) {
+    host_side_unknown(view, FIELD, rule, findings);
+    if host_root(view, view.gid, false) && !rule.admits(0) {
+        findings.deny(
+            FIELD,
+            format!(
+                "gid {} is group root on the host (the container's user namespace maps it to \
+                 host gid 0) but {} is required",
+                view.gid,
+                admitted_ids(rule)
+            ),
+        );
+    } else if !rule.admits(view.gid) {
         findings.deny(
             FIELD,
             format!("gid {} not in {}", view.gid, admitted_ids(rule)),

@@ -1,8 +1,10 @@
 //! `runAsUser`: the uid the container process starts with.
 //!
-//! Evidence: `process.user.uid`, and for the Pod Security Standards'
-//! user-namespace relaxation, `linux.uidMappings` (what host uid container
-//! root maps to, only when the container has a user namespace of its own).
+//! Evidence: `process.user.uid`, judged on both sides of the container's user
+//! namespace: a uid mapped to host uid 0 (`linux.uidMappings`; in hook mode
+//! the kernel's `/proc/<pid>/uid_map`) is root for the rule, whatever it is
+//! inside. The Pod Security Standards' user-namespace relaxation applies only
+//! where the maps are known and map nothing to host root.
 //!
 //! `MustRunAs`/`MayRunAs`: the uid is in one of the ranges (the runtime always
 //! sets a uid, so "if set" always applies). `MustRunAsNonRoot`: uid ≠ 0,
@@ -20,6 +22,19 @@ const FIELD: &str = "runAsUser";
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rule = &policy.run_as_user;
+    host_side_unknown(view, FIELD, rule, findings);
+    if host_root(view, view.uid, true) && !rule.admits(0) {
+        findings.deny(
+            FIELD,
+            format!(
+                "uid {} is root on the host (the container's user namespace maps it to host \
+                 uid 0) but {} is required",
+                view.uid,
+                admitted_ids(rule)
+            ),
+        );
+        return;
+    }
     if rule.admits(view.uid) {
         return;
     }
@@ -40,6 +55,33 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 /// root is an unprivileged host uid is not running as root on the host.
 fn root_is_unprivileged_on_host(view: &ContainerView, policy: &Policy) -> bool {
     policy.user_namespace_relaxation && view.root_is_unprivileged_on_host()
+}
+
+/// Whether container id `id` (a uid, or a gid when `!user`) is host id 0
+/// while not 0 inside: root on the host for every user and group rule.
+/// Shared with the runAsGroup and supplementalGroups checks.
+pub(crate) fn host_root(view: &ContainerView, id: u32, user: bool) -> bool {
+    let host = if user {
+        view.id_maps.host_uid(id)
+    } else {
+        view.id_maps.host_gid(id)
+    };
+    id != 0 && host == Some(0)
+}
+
+/// Offline, a user namespace joined by path hides the host side of the
+/// ids: said, for a rule that restricts them.
+pub(crate) fn host_side_unknown(
+    view: &ContainerView,
+    field: &'static str,
+    rule: &IdRule,
+    findings: &mut Findings,
+) {
+    if let Some(why) = view.id_maps.unknown()
+        && *rule != IdRule::RunAsAny
+    {
+        findings.unverified(field, format!("the ids on the host side: {why}"));
+    }
 }
 
 /// The ids an id rule admits, for messages (`1000-2000, 3000`). Shared with
@@ -142,7 +184,7 @@ mod tests {
     fn user_namespace_relaxes_non_root_only_when_the_policy_says_so() {
         let view = fixtures::view("podman-userns");
         assert_eq!(view.uid, 0);
-        assert_eq!(view.userns_root_host_uid, Some(100000));
+        assert_eq!(view.id_maps.host_uid(0), Some(100000));
         let mut p = policy(IdRule::MustRunAsNonRoot);
         assert_eq!(
             messages(&view, &p),

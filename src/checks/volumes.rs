@@ -200,16 +200,26 @@ mod tests {
         f.violations.iter().map(|v| v.to_string()).collect()
     }
 
-    /// A container with one bind mount of `source` at `/data`, kubelet's
-    /// root directory being `kubelet_root`.
+    /// A container of a CRI runtime with one bind mount of `source` at
+    /// `/data`, kubelet's root directory being `kubelet_root`; its pod is the
+    /// one whose directory `source` is in, if any.
     fn bind_of(source: &Path, kubelet_root: &Path) -> ContainerView<'static> {
+        let pod_uid = source
+            .strip_prefix(kubelet_root.join("pods"))
+            .ok()
+            .and_then(|rest| rest.iter().next())
+            .and_then(|uid| uid.to_str())
+            .unwrap_or("none");
         let json = serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},
             "mounts": [{"destination": "/data", "type": "bind",
                         "source": source, "options": ["rbind", "rw"]}],
+            "annotations": {"io.kubernetes.cri.sandbox-uid": pod_uid,
+                            "io.kubernetes.cri.sandbox-namespace": "ns"},
         });
         let ctx = BuildContext {
+            trust_cri: true,
             id: "vol".into(),
             pid: None,
             state_annotations: Default::default(),
@@ -403,16 +413,14 @@ mod tests {
         assert_eq!(f.unverified[0].field, "allowedCSIDrivers");
     }
 
+    /// Another filesystem is no volume of any type: the privileged check
+    /// judges it (every policy short of privileged denies it).
     #[test]
-    fn non_bind_filesystem_is_a_host_path() {
+    fn other_filesystems_are_no_volume() {
         let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
             "mounts":[{"destination":"/host-proc","type":"proc","source":"proc"}]}"#;
-        assert_eq!(
-            denied(&fixtures::view_of("proc", json), &policy(RESTRICTED)),
-            [
-                "volumes: proc filesystem proc (a hostPath) mounted at /host-proc is not allowed \
-              (allowed: configMap, emptyDir, projected, secret, downwardAPI)"
-            ]
-        );
+        let view = fixtures::view_of("proc", json);
+        assert!(denied(&view, &policy(RESTRICTED)).is_empty());
+        assert!(matches!(view.mounts[0].kind, MountKind::Privileged { .. }));
     }
 }

@@ -175,7 +175,8 @@ fn from_path(path: &Path) -> Result<Input, String> {
         path.to_path_buf()
     };
     let bytes = read_bounded(&config, CONFIG_LIMIT).map_err(|e| e.to_string())?;
-    input(&config, &bytes, label_of(path), None)
+    let bundle = config.parent().map(Path::to_path_buf);
+    input(&config, &bytes, label_of(path), None, bundle)
 }
 
 /// How an input is named: the bundle directory's name (`check` does the
@@ -203,15 +204,39 @@ fn from_running(r: &running::Running) -> Result<Option<Input>, String> {
         }
         Err(e) => return Err(format!("{e} (container {}, {})", r.id, r.state.display())),
     };
-    input(&config, &bytes, r.id.clone(), Some(r.pid)).map(Some)
+    input(
+        &config,
+        &bytes,
+        r.id.clone(),
+        Some(r.pid),
+        Some(r.bundle.clone()),
+    )
+    .map(Some)
 }
 
-fn input(config: &Path, bytes: &[u8], id: String, pid: Option<i32>) -> Result<Input, String> {
+/// The container of a config.json: as `check --cri` judges it, its
+/// Kubernetes annotations honoured (advice is read by an admin before it
+/// is applied; the hook itself trusts them only from a CRI runtime).
+fn input(
+    config: &Path,
+    bytes: &[u8],
+    id: String,
+    pid: Option<i32>,
+    bundle: Option<PathBuf>,
+) -> Result<Input, String> {
+    let id = match (&bundle, pid) {
+        (Some(b), None) => crate::container::identity::bundle_id(b),
+        _ => id,
+    };
     let ctx = BuildContext {
+        trust_cri: true,
         id,
         pid,
         state_annotations: Default::default(),
-        mounts: MountContext::default(),
+        mounts: MountContext {
+            bundle,
+            ..Default::default()
+        },
         probe: &ProcProbe,
     };
     let view = build(&config.display().to_string(), bytes, &ctx)

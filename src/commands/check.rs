@@ -17,14 +17,23 @@ pub enum Output {
     Json,
 }
 
-pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
+/// How `check` reads the container.
+pub struct Options {
+    pub output: Output,
+    /// Honour the Kubernetes annotations as a CRI runtime's.
+    pub cri: bool,
+    /// The runtime id, instead of the bundle directory's name.
+    pub id: Option<String>,
+}
+
+pub fn run(flags: &Flags, path: &Path, options: &Options) -> i32 {
     // config.json's text, which the decision borrows strings from.
     let mut config = Vec::new();
-    let decision = decide_path(flags, path, &mut config);
+    let decision = decide_path(flags, path, options, &mut config);
     if decision.verdict == Verdict::Error {
         eprintln!("{}", decision.one_line());
     }
-    match output {
+    match options.output {
         Output::Json => println!("{}", decision.to_json()),
         Output::Text => print!("{}", text(&decision)),
     }
@@ -32,7 +41,12 @@ pub fn run(flags: &Flags, path: &Path, output: Output) -> i32 {
 }
 
 /// `config`: where config.json's text is kept, for the decision to borrow.
-fn decide_path<'c>(flags: &Flags, path: &Path, config: &'c mut Vec<u8>) -> Decision<'c> {
+fn decide_path<'c>(
+    flags: &Flags,
+    path: &Path,
+    options: &Options,
+    config: &'c mut Vec<u8>,
+) -> Decision<'c> {
     let (config_path, bundle) = if path.is_dir() {
         (path.join("config.json"), path.to_path_buf())
     } else {
@@ -43,15 +57,10 @@ fn decide_path<'c>(flags: &Flags, path: &Path, config: &'c mut Vec<u8>) -> Decis
     let bundle = std::path::absolute(&bundle).unwrap_or(bundle);
     // Offline there is no runtime id: the bundle directory's name stands in
     // (podman's and CRI-O's bundles are `<id>/userdata`).
-    let id = bundle
-        .canonicalize()
-        .ok()
-        .map(|b| match b.file_name() {
-            Some(n) if n == "userdata" => b.parent().map(Path::to_path_buf).unwrap_or(b),
-            _ => b,
-        })
-        .and_then(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
+    let id = options
+        .id
+        .clone()
+        .unwrap_or_else(|| crate::container::identity::bundle_id(&bundle));
     *config = match read_bounded(&config_path, CONFIG_LIMIT) {
         Ok(c) => c,
         Err(e) => {
@@ -63,6 +72,7 @@ fn decide_path<'c>(flags: &Flags, path: &Path, config: &'c mut Vec<u8>) -> Decis
         }
     };
     let ctx = BuildContext {
+        trust_cri: options.cri,
         id,
         pid: None,
         state_annotations: Default::default(),

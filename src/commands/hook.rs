@@ -12,7 +12,7 @@ use crate::container::build::BuildContext;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
 use crate::decision::{ContainerInfo, Decision, Verdict};
-use crate::input::{CONFIG_LIMIT, STATE_LIMIT, read_bounded, read_limited};
+use crate::input::{CONFIG_LIMIT, STATE_LIMIT, read_bundle_config, read_limited};
 use crate::log::log_decision;
 use crate::policy::config::Mode;
 use crate::policy::select::Flags;
@@ -98,11 +98,12 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
         return Decision::error(info, "OCI state on stdin has no bundle");
     };
     let config_path = bundle.join("config.json");
-    *config = match read_bounded(&config_path, CONFIG_LIMIT) {
+    *config = match read_bundle_config(&bundle, CONFIG_LIMIT) {
         Ok(c) => c,
         Err(e) => return Decision::error(info, e.to_string()),
     };
     let ctx = BuildContext {
+        trust_cri: false,
         id: state.id,
         pid: state.pid.filter(|p| *p > 0),
         state_annotations: state.annotations,

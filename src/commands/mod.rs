@@ -37,15 +37,21 @@ pub fn decide<'a>(
     // Never freed, so the decision's facts can borrow its mounts: `hook` and
     // `check` exit after deciding, and freeing a view of a thousand mounts
     // string by string cost 2% of the hook's time.
-    let view: &'a ContainerView<'a> = match build(config_file, config, ctx) {
-        Ok(view) => Box::leak(Box::new(view)),
+    let mut view = match build(config_file, config, ctx) {
+        Ok(view) => view,
         Err(e) => return Decision::error(info, e.to_string()),
     };
-    let info = ContainerInfo::of(view);
     let sources = match load(flags) {
         Ok(sources) => sources,
-        Err(e) => return Decision::error(info, format!("invalid policy: {e}")),
+        Err(e) => {
+            return Decision::error(
+                ContainerInfo::of(Box::leak(Box::new(view))),
+                format!("invalid policy: {e}"),
+            );
+        }
     };
+    crate::container::hooks::allow(&mut view.hooks, sources.allowed_hooks());
+    let view: &'a ContainerView<'a> = Box::leak(Box::new(view));
     match sources.select(view) {
         Ok(selection) => Decision::evaluate(view, &selection),
         Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),

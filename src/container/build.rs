@@ -12,11 +12,15 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::capabilities::CapabilitySets;
-use super::identity::Identity;
+use super::devices;
+use super::hooks::HookUse;
+use super::identity::{Identity, created_by_cri};
+use super::ids::IdMaps;
 use super::kernel::{self, MountTables, Truth};
-use super::mounts::{MountContext, classify, replace_source};
-use super::namespaces::{NamespaceKind, NamespaceProbe, judge};
+use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_source};
+use super::namespaces::{NamespaceKind, NamespaceProbe, NamespaceState, judge};
 use super::oci::{self, NamespaceType};
+use super::proc_masks;
 use super::{ContainerView, HostPort};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,10 @@ pub struct BuildContext<'a> {
     pub state_annotations: BTreeMap<String, String>,
     pub mounts: MountContext,
     pub probe: &'a dyn NamespaceProbe,
+    /// Honour the Kubernetes annotations as a CRI runtime's whatever the
+    /// bundle (`check --cri`, for a captured config.json); otherwise only a
+    /// bundle in a CRI runtime's own layout is a CRI runtime's.
+    pub trust_cri: bool,
 }
 
 pub fn build<'a>(
@@ -51,14 +59,31 @@ pub fn build<'a>(
 
     let mut annotations: BTreeMap<String, String> = owned_pairs(config.annotations).collect();
     annotations.extend(ctx.state_annotations.clone());
+    let bundle = ctx
+        .mounts
+        .bundle
+        .as_ref()
+        .map(|b| std::fs::canonicalize(b).unwrap_or_else(|_| b.clone()));
+    let cri = ctx.trust_cri
+        || bundle
+            .as_deref()
+            .is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
+    let identity = if cri {
+        Identity::from_annotations(&annotations, &ctx.id)
+    } else {
+        Identity::default()
+    };
 
     let process = config.process.unwrap_or_default();
     let user = &process.user;
     let linux = config.linux.unwrap_or_default();
+    let masked_paths = owned(linux.masked_paths);
+    let readonly_paths = owned(linux.readonly_paths);
+    let declared_devices = linux.devices.unwrap_or_default();
 
     let mut view = ContainerView {
         id: ctx.id.clone(),
-        identity: Identity::from_annotations(&annotations),
+        identity,
         uid: user.uid,
         gid: user.gid,
         additional_gids: user.additional_gids.clone().unwrap_or_default(),
@@ -76,18 +101,17 @@ pub fn build<'a>(
             // sysctl names may use `/` as separator; policies use dots
             .map(|(k, v)| (k.replace('/', "."), v))
             .collect(),
-        masked_paths: owned(linux.masked_paths),
-        readonly_paths: owned(linux.readonly_paths),
+        proc_unmasked: proc_masks::unmasked_reason(&masked_paths, &readonly_paths),
         rootfs_propagation: linux.rootfs_propagation.map(Cow::into_owned),
-        devices: linux
-            .devices
+        devices: declared_devices
             .iter()
-            .flatten()
             .map(|d| d.path.to_string())
             .collect(),
-        device_cgroup_allows_all: linux.device_rules.iter().flatten().any(|d| {
-            d.allow && matches!(d.typ, None | Some(b'a')) && d.major.is_none() && d.minor.is_none()
-        }),
+        device_rules: devices::beyond_defaults(
+            linux.device_rules.as_deref().unwrap_or_default(),
+            &declared_devices,
+        ),
+        hooks: HookUse::of(&config.hooks),
         host_ports: host_ports(&annotations),
         ..Default::default()
     };
@@ -98,59 +122,168 @@ pub fn build<'a>(
             .iter()
             .find(|ns| ns.typ == oci_type(kind))
             .map(|ns| ns.path.as_deref());
-        *view.namespaces.get_mut(kind) = judge(kind, entry, ctx.pid, ctx.probe);
+        *view.namespaces.get_mut(kind) = judge(kind, entry, ctx.pid, ctx.probe).map_err(&err)?;
     }
-    if !view.namespaces.user.is_host() {
-        view.userns_root_host_uid = linux.uid_mappings.as_ref().and_then(|maps| {
-            maps.iter()
-                .find(|m| m.container_id == 0 && m.size > 0)
-                .map(|m| m.host_id)
-        });
-    }
+    view.id_maps = match (ctx.pid, &view.namespaces.user) {
+        (Some(pid), _) => read_id_maps(pid).map_err(&err)?,
+        (None, NamespaceState::Private) => {
+            IdMaps::from_config(linux.uid_mappings.as_deref(), linux.gid_mappings.as_deref())
+        }
+        (None, NamespaceState::Host(_)) => IdMaps::Host,
+        (None, NamespaceState::Joined(path) | NamespaceState::Unresolved(path)) => {
+            IdMaps::Unknown(format!(
+                "the user namespace is joined by path ({path}), whose id maps are not known \
+                 offline (runc ignores config.json's mappings for it)"
+            ))
+        }
+    };
 
+    let own = Own {
+        id: &ctx.id,
+        sandbox_id: view.identity.sandbox_id.as_deref(),
+        pod_uid: view.identity.pod_uid.as_deref(),
+    };
     // Sized up front: a `flatten` gives `collect` no length, and every
     // regrowth copies the list (a thousand mounts: ~400 KB touched, not 190).
     let declared = config.mounts.unwrap_or_default();
-    view.mounts = Vec::with_capacity(declared.len());
-    view.mounts.extend(declared.into_iter().map(|m| {
+    let mut mounts = Vec::with_capacity(declared.len() + 1);
+    let rootfs = root_path(config.root.as_ref(), bundle.as_deref());
+    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle.as_deref()) {
+        mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
+    }
+    mounts.extend(declared.into_iter().map(|m| {
         classify(
             m.destination,
             m.source.unwrap_or_default(),
             m.typ.unwrap_or_default(),
             m.options,
             &ctx.mounts,
-            view.identity.pod_uid.as_deref(),
+            &own,
         )
     }));
     if let Some(pid) = ctx.pid {
-        let rootfs = config
-            .root
-            .as_ref()
-            .map(|r| PathBuf::from(&*r.path))
-            .unwrap_or_default();
-        verify_mounts(&mut view, pid, &rootfs, &ctx.mounts).map_err(err)?;
+        let devices: Vec<&str> = declared_devices.iter().map(|d| &*d.path).collect();
+        verify_mounts(&mut mounts, &mut view, pid, &rootfs, &devices, &ctx.mounts).map_err(err)?;
     }
+    view.mounts = mounts;
     Ok(view)
 }
 
-/// Hook mode: check each bind mount against what the kernel mounted, and
-/// judge the kernel's path where it differs from config.json's.
+/// `root.path` as the runtime reads it: relative to the bundle, resolved.
+fn root_path(root: Option<&oci::Root>, bundle: Option<&Path>) -> PathBuf {
+    let path = PathBuf::from(root.map_or("rootfs", |r| &*r.path));
+    let path = match bundle {
+        Some(bundle) if path.is_relative() => bundle.join(path),
+        _ => path,
+    };
+    std::fs::canonicalize(&path).unwrap_or(path)
+}
+
+/// Whether the root filesystem is the runtime's own: inside the bundle
+/// (resolved), or an image mount of podman's and CRI-O's storage
+/// (`<storage>/overlay/<id>/merged`). Without a bundle (a view built from
+/// text alone) a relative path that stays below it counts as inside.
+fn runtime_rootfs(root: Option<&oci::Root>, rootfs: &Path, bundle: Option<&Path>) -> bool {
+    let inside_bundle = match bundle {
+        Some(b) => rootfs.starts_with(b) && rootfs != b,
+        None => {
+            let declared = Path::new(root.map_or("rootfs", |r| &*r.path));
+            declared.is_relative()
+                && !super::mounts::lexical_normalize(&Path::new("/").join(declared))
+                    .as_os_str()
+                    .eq("/")
+                && !declared
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+        }
+    };
+    let storage = super::mounts::STORAGE_ROOTS.iter().any(|root| {
+        rootfs.strip_prefix(root).ok().is_some_and(|rest| {
+            let parts: Vec<_> = rest.iter().filter_map(|c| c.to_str()).collect();
+            matches!(parts[..], ["overlay", id, "merged"]
+                if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+    });
+    inside_bundle || storage
+}
+
+/// A root filesystem that is not the runtime's own is a host directory the
+/// container gets as its root: a host path mounted at `/`, judged like one.
+fn foreign_rootfs(rootfs: &Path, read_only: bool) -> MountUse<'static> {
+    MountUse {
+        destination: Cow::Borrowed("/"),
+        source: Cow::Owned(rootfs.display().to_string()),
+        fstype: Cow::Borrowed("rootfs"),
+        bind: true,
+        read_only,
+        writable_submounts: false,
+        writable_in_kernel: false,
+        propagation: None,
+        declared_source: None,
+        kind: MountKind::HostPath {
+            resolved: rootfs.to_path_buf(),
+        },
+    }
+}
+
+/// Hook mode: the id maps of the container process, as the kernel has them.
+fn read_id_maps(pid: i32) -> Result<IdMaps, String> {
+    let read = |name: &str| {
+        let path = format!("/proc/{pid}/{name}");
+        crate::input::read_bounded(Path::new(&path), 64 * 1024)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| format!("cannot read the container's id maps: {e}"))
+    };
+    IdMaps::from_proc(&read("uid_map")?, &read("gid_map")?)
+        .map_err(|why| format!("the id maps of container process {pid}: {why}"))
+}
+
+/// Hook mode: judge what the kernel mounted in the container. Each mount is
+/// found where runc put it (its destination resolved inside the rootfs, as
+/// seen by the container's mount namespace); a bind mount must show the host
+/// path config.json names (else the kernel's path is judged), read-only
+/// where asked, with its submounts; and every mount under the rootfs must be
+/// one config.json or the runtime accounts for.
 fn verify_mounts(
+    mounts: &mut [MountUse<'_>],
     view: &mut ContainerView<'_>,
     pid: i32,
     rootfs: &Path,
+    devices: &[&str],
     ctx: &MountContext,
 ) -> Result<(), String> {
     let tables =
         MountTables::read(pid).map_err(|why| format!("cannot verify the mounts: {why}"))?;
-    let rootfs = match (rootfs.is_relative(), &ctx.bundle) {
-        (true, Some(bundle)) => bundle.join(rootfs),
-        _ => rootfs.to_path_buf(),
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    let own = Own {
+        id: &view.id,
+        sandbox_id: view.identity.sandbox_id.as_deref(),
+        pod_uid: view.identity.pod_uid.as_deref(),
     };
-    let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
-    let pod_uid = view.identity.pod_uid.clone();
-    for mount in view.mounts.iter_mut().filter(|m| m.bind) {
-        let point = kernel::mount_point(&rootfs, &mount.destination);
+    let mut accounted = kernel::Accounted::new(rootfs);
+    // runc binds the default device nodes (in a user namespace) and those
+    // of linux.devices.
+    for device in kernel::DEFAULT_DEVICE_NODES.iter().chain(devices) {
+        accounted.point(kernel::mount_point(rootfs, device));
+    }
+    for mount in mounts.iter_mut() {
+        let point = if mount.destination == "/" && mount.fstype == "rootfs" {
+            rootfs.to_path_buf()
+        } else {
+            kernel::resolve_in_rootfs(&root, rootfs, &mount.destination)
+        };
+        accounted.point(point.clone());
+        if !mount.bind {
+            if let Some(found) = tables.fstype(&point)
+                && !kernel::same_filesystem(&mount.fstype, found)
+            {
+                view.undeclared_mounts.push(format!(
+                    "the kernel has a {found} filesystem at {} where config.json declares {}",
+                    mount.destination, mount.fstype
+                ));
+            }
+            continue;
+        }
         // Judge what the kernel did: options the runtime read otherwise than
         // the hook (or applies later) must not pass a writable mount as `ro`.
         if mount.read_only && tables.writable(&point) == Some(true) {
@@ -160,12 +293,35 @@ fn verify_mounts(
         let expected = ctx.resolve_source(&mount.source);
         match tables.verify(&point, &expected) {
             Truth::Matches => {}
-            Truth::Differs(real) => replace_source(mount, &real, ctx, pod_uid.as_deref()),
+            Truth::Differs(real) => replace_source(mount, &real, ctx, &own),
             Truth::Unknown(why) => view
                 .unverified_mounts
                 .push(format!("{}: {why}", mount.destination)),
         }
+        // The submounts an rbind brought along are the host's below the
+        // source; a plain `ro` leaves them writable.
+        let source = PathBuf::from(&*mount.source);
+        for sub in tables.submounts(&point, &source) {
+            accounted.point(sub.mount_point.clone());
+            if mount.read_only && !sub.read_only {
+                mount.read_only = false;
+                mount.writable_in_kernel = true;
+            }
+        }
     }
+    view.undeclared_mounts
+        .extend(accounted.unaccounted(&tables).into_iter().map(|e| {
+            format!(
+                "the kernel has a mount at {} ({} of {}) that config.json does not declare",
+                e.mount_point
+                    .strip_prefix(rootfs)
+                    .map(|p| Path::new("/").join(p))
+                    .unwrap_or_else(|_| e.mount_point.clone())
+                    .display(),
+                e.root.display(),
+                e.dev
+            )
+        }));
     Ok(())
 }
 

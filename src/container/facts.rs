@@ -24,6 +24,9 @@ pub enum MountFactKind {
     Volume,
     /// A path of the host.
     HostPath,
+    /// A mount no volume type covers (`remount`, a filesystem other than
+    /// the runtimes' own): privileged evidence.
+    Privileged,
 }
 
 /// `'a`: read off a view's mount, it borrows from that mount (its volume
@@ -184,7 +187,15 @@ pub struct Facts<'a> {
     pub mounts: MountFacts<'a>,
     /// Host device nodes passed in (`linux.devices`).
     pub devices: Vec<String>,
+    /// Device cgroup rules allow devices beyond the runtime's defaults.
     pub device_cgroup_allows_all: bool,
+    /// config.json's hooks the node did not install (`stage path`).
+    #[serde(default)]
+    pub unknown_hooks: Vec<String>,
+    /// Mounts the kernel had in the container that config.json does not
+    /// account for (hook mode).
+    #[serde(default)]
+    pub undeclared_mounts: Vec<String>,
     /// sysfs or cgroupfs mounted writable.
     pub writable_sysfs_or_cgroup: bool,
     /// Shared (Bidirectional) propagation of the root or of a bind mount.
@@ -239,7 +250,14 @@ impl<'a> Facts<'a> {
             host_ipc: host(NamespaceKind::Ipc),
             mounts: MountFacts::Of(&view.mounts),
             devices: view.devices.clone(),
-            device_cgroup_allows_all: view.device_cgroup_allows_all,
+            device_cgroup_allows_all: !view.device_rules.is_empty(),
+            unknown_hooks: view
+                .hooks
+                .iter()
+                .filter(|h| !h.known)
+                .map(|h| format!("{} {}", h.stage, h.path))
+                .collect(),
+            undeclared_mounts: view.undeclared_mounts.clone(),
             writable_sysfs_or_cgroup: view.mounts.iter().any(MountUse::writable_kernel_fs),
             shared_propagation: shared_propagation(view),
             sysctls: view.sysctls.keys().cloned().collect(),
@@ -249,7 +267,7 @@ impl<'a> Facts<'a> {
                 .is_some_and(|a| !ALLOW_ALL_ACTIONS.contains(&a)),
             apparmor_profile: non_empty(view.apparmor_profile.as_deref()),
             selinux_label: non_empty(view.selinux_label.as_deref()),
-            unmasked_proc: view.masked_paths.is_empty() || view.readonly_paths.is_empty(),
+            unmasked_proc: view.proc_unmasked.is_some(),
             no_new_privileges: view.no_new_privileges,
             root_readonly: view.root_readonly,
             host_ports: view.host_ports.as_ref().map(|ports| {
@@ -290,6 +308,12 @@ impl<'a> Facts<'a> {
     /// check denies.
     pub fn privileged(&self) -> bool {
         self.device_cgroup_allows_all
+            || !self.unknown_hooks.is_empty()
+            || !self.undeclared_mounts.is_empty()
+            || self
+                .mounts
+                .iter()
+                .any(|m| m.kind == MountFactKind::Privileged)
             || !self.devices.is_empty()
             || self.writable_sysfs_or_cgroup
             || self.shared_propagation
@@ -305,6 +329,7 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
     let (kind, driver, host_path) = match &mount.kind {
         MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
+        MountKind::Privileged { .. } => (MountFactKind::Privileged, None, None),
         MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.clone(), None),
         MountKind::HostPath { resolved } => (
             MountFactKind::HostPath,

@@ -1,8 +1,15 @@
 //! Kubernetes identity of a container, from the annotations containerd's CRI
 //! plugin and CRI-O write. Containers without them (podman, ctr, runc) are not
 //! Kubernetes containers and get the default policies.
+//!
+//! An annotation is a claim anyone who writes config.json can make, so it is
+//! honoured only for a container a CRI runtime created ([`created_by_cri`]),
+//! and a sandbox is one only when its runtime id is the sandbox id.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::mounts::{CONTAINERD_ROOTS, STORAGE_ROOTS};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
@@ -11,12 +18,56 @@ pub struct Identity {
     pub container: Option<String>,
     /// The pod's UID: kubelet's directory for it is `<root>/pods/<uid>`.
     pub pod_uid: Option<String>,
+    /// The pod sandbox's runtime id.
+    pub sandbox_id: Option<String>,
     /// A pod sandbox ("pause") container: carries pod-level settings only.
     pub sandbox: bool,
 }
 
+/// Whether a CRI runtime created the container whose bundle is `bundle`
+/// (resolved) and whose runtime id is `id`: containerd's CRI plugin keeps its
+/// tasks' bundles in `<state>/io.containerd.runtime.v2.task/k8s.io/<id>`,
+/// CRI-O in `<storage>/overlay-containers/<id>/userdata` (the layout podman
+/// shares, told apart by `io.container.manager`). Only root can create
+/// containers there.
+pub fn created_by_cri(bundle: &Path, id: &str, annotations: &BTreeMap<String, String>) -> bool {
+    if id.is_empty() {
+        return false;
+    }
+    let under = |roots: &[&str], rest: &[&str]| {
+        roots.iter().any(|root| {
+            let mut expected = Path::new(root).to_path_buf();
+            expected.extend(rest);
+            bundle == expected
+        })
+    };
+    let containerd = under(
+        CONTAINERD_ROOTS,
+        &["io.containerd.runtime.v2.task", "k8s.io", id],
+    );
+    let crio = annotations.get("io.container.manager").map(String::as_str) == Some("cri-o")
+        && under(STORAGE_ROOTS, &["overlay-containers", id, "userdata"]);
+    containerd || crio
+}
+
+/// The runtime id a bundle directory stands for offline: its name, or its
+/// parent's for podman's and CRI-O's `<id>/userdata` bundles.
+pub fn bundle_id(bundle: &Path) -> String {
+    let real = bundle
+        .canonicalize()
+        .unwrap_or_else(|_| bundle.to_path_buf());
+    let dir = match real.file_name() {
+        Some(n) if n == "userdata" => real.parent().unwrap_or(&real),
+        _ => &real,
+    };
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 impl Identity {
-    pub fn from_annotations(annotations: &BTreeMap<String, String>) -> Identity {
+    /// The identity the annotations claim for the container of runtime id `id`.
+    pub fn from_annotations(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
         let get = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| annotations.get(*k))
@@ -26,6 +77,10 @@ impl Identity {
         let container_type = get(&[
             "io.kubernetes.cri.container-type",
             "io.kubernetes.cri-o.ContainerType",
+        ]);
+        let sandbox_id = get(&[
+            "io.kubernetes.cri.sandbox-id",
+            "io.kubernetes.cri-o.SandboxID",
         ]);
         Identity {
             namespace: get(&[
@@ -38,7 +93,9 @@ impl Identity {
                 "io.kubernetes.container.name",
             ]),
             pod_uid: get(&["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"]),
-            sandbox: container_type.as_deref() == Some("sandbox"),
+            sandbox: container_type.as_deref() == Some("sandbox")
+                && sandbox_id.as_deref() == Some(id),
+            sandbox_id,
         }
     }
 
@@ -67,35 +124,66 @@ mod tests {
 
     #[test]
     fn containerd_container() {
-        let id = Identity::from_annotations(&annotations(&[
-            ("io.kubernetes.cri.container-type", "container"),
-            ("io.kubernetes.cri.sandbox-namespace", "team-a"),
-            ("io.kubernetes.cri.sandbox-name", "web-0"),
-            ("io.kubernetes.cri.container-name", "nginx"),
-        ]));
+        let id = Identity::from_annotations(
+            &annotations(&[
+                ("io.kubernetes.cri.container-type", "container"),
+                ("io.kubernetes.cri.sandbox-id", "s1"),
+                ("io.kubernetes.cri.sandbox-namespace", "team-a"),
+                ("io.kubernetes.cri.sandbox-name", "web-0"),
+                ("io.kubernetes.cri.container-name", "nginx"),
+            ]),
+            "c1",
+        );
         assert!(!id.sandbox);
         assert_eq!(id.label().as_deref(), Some("team-a/web-0/nginx"));
     }
 
     #[test]
     fn crio_sandbox() {
-        let id = Identity::from_annotations(&annotations(&[
+        let claims = annotations(&[
             ("io.kubernetes.cri-o.ContainerType", "sandbox"),
+            ("io.kubernetes.cri-o.SandboxID", "s1"),
             ("io.kubernetes.pod.namespace", "kube-system"),
             ("io.kubernetes.pod.name", "coredns-1"),
             ("io.kubernetes.container.name", "POD"),
-        ]));
+        ]);
+        let id = Identity::from_annotations(&claims, "s1");
         assert!(id.sandbox);
         assert_eq!(id.label().as_deref(), Some("kube-system/coredns-1"));
+        // the claim of a container whose id is not the sandbox's
+        assert!(!Identity::from_annotations(&claims, "other").sandbox);
     }
 
     #[test]
     fn podman_has_no_identity() {
-        let id = Identity::from_annotations(&annotations(&[(
-            "io.podman.annotations.autoremove",
-            "FALSE",
-        )]));
+        let id = Identity::from_annotations(
+            &annotations(&[("io.podman.annotations.autoremove", "FALSE")]),
+            "c1",
+        );
         assert_eq!(id, Identity::default());
         assert_eq!(id.label(), None);
+    }
+}
+
+#[cfg(test)]
+mod trust_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_runtimes_bundle_layouts_are_cri() {
+        let none = BTreeMap::new();
+        let crio: BTreeMap<String, String> =
+            [("io.container.manager".to_string(), "cri-o".to_string())].into();
+        let podman: BTreeMap<String, String> =
+            [("io.container.manager".to_string(), "libpod".to_string())].into();
+        let task = Path::new("/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc");
+        assert!(created_by_cri(task, "abc", &none));
+        assert!(!created_by_cri(task, "other", &none));
+        let default_ns = Path::new("/run/containerd/io.containerd.runtime.v2.task/default/abc");
+        assert!(!created_by_cri(default_ns, "abc", &none));
+        let userdata = Path::new("/run/containers/storage/overlay-containers/abc/userdata");
+        assert!(created_by_cri(userdata, "abc", &crio));
+        assert!(!created_by_cri(userdata, "abc", &podman));
+        assert!(!created_by_cri(Path::new("/tmp/abc"), "abc", &crio));
     }
 }

@@ -24,6 +24,8 @@ pub struct MountEntry {
     pub mount_point: PathBuf,
     /// The mount's own `ro` (field 6, per-mount options).
     pub read_only: bool,
+    /// The filesystem type (after the ` - ` separator).
+    pub fstype: String,
 }
 
 /// The container's and the host's mount tables.
@@ -64,6 +66,29 @@ impl MountTables {
     /// What the kernel mounted last at `mount_point` of the container.
     fn at(&self, mount_point: &Path) -> Option<&MountEntry> {
         self.container.get(mount_point)
+    }
+
+    /// The filesystem type the kernel mounted at `mount_point`.
+    pub fn fstype(&self, mount_point: &Path) -> Option<&str> {
+        self.at(mount_point).map(|e| e.fstype.as_str())
+    }
+
+    /// The container's mounts strictly below `mount_point` that are the
+    /// host's mounts below `source` (what an `rbind` of `source` copies).
+    pub fn submounts<'t>(
+        &'t self,
+        mount_point: &'t Path,
+        source: &'t Path,
+    ) -> impl Iterator<Item = &'t MountEntry> + 't {
+        self.container.values().filter(move |e| {
+            let Ok(rest) = e.mount_point.strip_prefix(mount_point) else {
+                return false;
+            };
+            !rest.as_os_str().is_empty()
+                && self.host.iter().any(|h| {
+                    h.mount_point == source.join(rest) && h.dev == e.dev && h.root == e.root
+                })
+        })
     }
 
     /// Whether the kernel mounted `mount_point` of the container writable
@@ -126,14 +151,130 @@ pub fn parse(text: &str) -> Vec<MountEntry> {
             let root = PathBuf::from(unescape(fields.next()?));
             let mount_point = PathBuf::from(unescape(fields.next()?));
             let read_only = fields.next()?.split(',').any(|o| o == "ro");
+            // optional fields end at `-`; the filesystem type follows
+            let fstype = fields.find(|f| *f == "-").and_then(|_| fields.next());
             Some(MountEntry {
                 dev,
                 root,
                 mount_point,
                 read_only,
+                fstype: unescape(fstype.unwrap_or_default()),
             })
         })
         .collect()
+}
+
+/// The device nodes runc makes in every container's `/dev` (bind mounts of
+/// the host's in a user namespace).
+pub const DEFAULT_DEVICE_NODES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/tty",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// Whether the kernel's filesystem type `found` is what config.json's
+/// `declared` type mounts (runc mounts `cgroup` as `cgroup2` on a unified
+/// host and as a tmpfs of controllers on cgroup v1; `shm` is a tmpfs).
+pub fn same_filesystem(declared: &str, found: &str) -> bool {
+    declared == found
+        || matches!(
+            (declared, found),
+            ("cgroup", "cgroup2" | "tmpfs") | ("shm", "tmpfs")
+        )
+}
+
+/// The mount points under a rootfs that config.json and the runtime account
+/// for.
+pub struct Accounted {
+    rootfs: PathBuf,
+    points: std::collections::HashSet<PathBuf>,
+}
+
+impl Accounted {
+    pub fn new(rootfs: &Path) -> Accounted {
+        let mut points = std::collections::HashSet::new();
+        points.insert(rootfs.to_path_buf());
+        Accounted {
+            rootfs: rootfs.to_path_buf(),
+            points,
+        }
+    }
+
+    pub fn point(&mut self, point: PathBuf) {
+        self.points.insert(point);
+    }
+
+    /// The container's mounts under the rootfs that are none of the
+    /// accounted points and were not there on the host already (a mount the
+    /// rootfs directory had on the host is part of it).
+    pub fn unaccounted<'t>(&self, tables: &'t MountTables) -> Vec<&'t MountEntry> {
+        let mut found: Vec<&MountEntry> = tables
+            .container
+            .values()
+            .filter(|e| e.mount_point.starts_with(&self.rootfs))
+            .filter(|e| !self.points.contains(&e.mount_point))
+            .filter(|e| {
+                !tables
+                    .host
+                    .iter()
+                    .any(|h| h.mount_point == e.mount_point && h.dev == e.dev && h.root == e.root)
+            })
+            // cgroup v1: the controllers under a declared cgroup mount
+            .filter(|e| {
+                !(e.fstype == "cgroup"
+                    && self.points.contains(&self.rootfs.join("sys/fs/cgroup"))
+                    && e.mount_point.starts_with(self.rootfs.join("sys/fs/cgroup")))
+            })
+            .collect();
+        found.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
+        found
+    }
+}
+
+/// Where runc mounts `destination`: resolved inside `rootfs` as runc's
+/// secure join does — each symlink of the rootfs followed, an absolute one
+/// from the rootfs, `..` never above it — reading the rootfs as the
+/// container's mount namespace shows it (through `proc_root`, the container
+/// process's `/proc/<pid>/root`, before it pivots).
+pub fn resolve_in_rootfs(proc_root: &Path, rootfs: &Path, destination: &str) -> PathBuf {
+    let seen_from = proc_root.join(rootfs.strip_prefix("/").unwrap_or(rootfs));
+    let mut resolved = PathBuf::new();
+    let mut pending: std::collections::VecDeque<std::ffi::OsString> = Path::new(destination)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut links = 0;
+    while let Some(part) = pending.pop_front() {
+        match part.to_str() {
+            Some("/" | "." | "") => continue,
+            Some("..") => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = resolved.join(&part);
+        let target = std::fs::symlink_metadata(seen_from.join(&candidate))
+            .ok()
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| std::fs::read_link(seen_from.join(&candidate)).ok());
+        match target {
+            Some(target) if links < 255 => {
+                links += 1;
+                if target.is_absolute() {
+                    resolved = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    pending.push_front(c.as_os_str().to_os_string());
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    rootfs.join(resolved)
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.

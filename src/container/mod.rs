@@ -4,18 +4,24 @@
 
 pub mod build;
 pub mod capabilities;
+pub mod devices;
 pub mod facts;
+pub mod hooks;
 pub mod identity;
+pub mod ids;
 pub mod json;
 pub mod kernel;
 pub mod mounts;
 pub mod namespaces;
 pub mod oci;
+pub mod proc_masks;
 
 use std::collections::BTreeMap;
 
 pub use capabilities::CapabilitySets;
+pub use hooks::HookUse;
 pub use identity::Identity;
+pub use ids::IdMaps;
 pub use mounts::{MountKind, MountUse};
 pub use namespaces::{HostReason, NamespaceKind, NamespaceState, Namespaces};
 
@@ -34,21 +40,27 @@ pub struct ContainerView<'a> {
     pub no_new_privileges: bool,
     /// Whether the container shares the host's network, PID, IPC namespaces.
     pub namespaces: Namespaces,
-    /// Container uid 0 maps to this host uid when the container has its own
-    /// user namespace with mappings; `None` without a user namespace.
-    pub userns_root_host_uid: Option<u32>,
+    /// How the container's ids map to the host's.
+    pub id_maps: IdMaps,
+    /// The mounts of config.json; a root filesystem that is not the
+    /// runtime's own is among them, at `/`, as the host path it is.
     pub mounts: Vec<MountUse<'a>>,
     /// Paths of device nodes passed from the host (`linux.devices`).
     pub devices: Vec<String>,
-    /// A device cgroup rule allows every device (type `a`, no major/minor).
-    pub device_cgroup_allows_all: bool,
+    /// Device cgroup allow rules beyond the runtime's defaults, described.
+    pub device_rules: Vec<String>,
+    /// config.json's hooks, each known to the node or not.
+    pub hooks: Vec<HookUse>,
+    /// Mounts the kernel has in the container that config.json does not
+    /// account for (hook mode), described.
+    pub undeclared_mounts: Vec<String>,
     pub sysctls: BTreeMap<String, String>,
     /// `None` when `linux.seccomp` is absent or null: the container is unconfined.
     pub seccomp_default_action: Option<String>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
-    pub masked_paths: Vec<String>,
-    pub readonly_paths: Vec<String>,
+    /// Why `/proc` is Unmasked (`None`: the runtimes' Default masks).
+    pub proc_unmasked: Option<String>,
     pub root_readonly: bool,
     pub rootfs_propagation: Option<String>,
     /// Host ports the runtime told us about through annotations; `None` when
@@ -74,10 +86,55 @@ impl ContainerView<'_> {
         }
     }
 
-    /// The container has its own user namespace whose root is an
-    /// unprivileged host uid (Kubernetes `hostUsers: false`).
+    /// The container has its own user namespace, known to map nothing to
+    /// host root (Kubernetes `hostUsers: false`).
     pub fn root_is_unprivileged_on_host(&self) -> bool {
-        self.userns_root_host_uid.is_some_and(|h| h != 0)
+        self.id_maps.unprivileged_on_host()
+    }
+
+    /// Everything that makes the container privileged, described: device
+    /// access, writable kernel filesystems, Bidirectional propagation,
+    /// filesystems and mounts no volume type covers, unknown hooks. Read by
+    /// the `privileged` check and the facts alike.
+    pub fn privileged_evidence(&self) -> Vec<String> {
+        let shared = |p: &str| matches!(p, "shared" | "rshared");
+        let mut out = self.device_rules.clone();
+        out.extend(
+            self.devices
+                .iter()
+                .map(|d| format!("host device {d} is passed to the container")),
+        );
+        if let Some(p) = self.rootfs_propagation.as_deref().filter(|p| shared(p)) {
+            out.push(format!(
+                "root filesystem has {p} mount propagation (Bidirectional)"
+            ));
+        }
+        for mount in &self.mounts {
+            if mount.writable_kernel_fs() {
+                out.push(format!(
+                    "{} mounted writable at {}",
+                    mount.fstype, mount.destination
+                ));
+            }
+            if let Some(p) = mount.propagation.filter(|p| mount.bind && shared(p)) {
+                out.push(format!(
+                    "{} is mounted at {} with {p} propagation (Bidirectional)",
+                    mount.source, mount.destination
+                ));
+            }
+            if let MountKind::Privileged { why } = &mount.kind {
+                out.push(why.clone());
+            }
+        }
+        out.extend(self.hooks.iter().filter(|h| !h.known).map(|h| {
+            format!(
+                "config.json's {} hook {} is none the node installed (hooks.d, CDI, \
+                 allowedHooks): it would run as root on the host",
+                h.stage, h.path
+            )
+        }));
+        out.extend(self.undeclared_mounts.iter().cloned());
+        out
     }
 
     /// `namespace/pod/container` for Kubernetes containers, else the runtime id.

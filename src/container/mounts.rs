@@ -61,7 +61,7 @@ const USERDATA_LEAVES: &[&str] = &[
 const CRI_SANDBOX_LEAVES: &[&str] = &["hosts", "hostname", "resolv.conf", "shm"];
 
 /// Root and state directories of containerd: upstream, and k3s/RKE2's own.
-const CONTAINERD_ROOTS: &[&str] = &[
+pub const CONTAINERD_ROOTS: &[&str] = &[
     "/var/lib/containerd",
     "/run/containerd",
     "/var/run/containerd",
@@ -71,7 +71,7 @@ const CONTAINERD_ROOTS: &[&str] = &[
 ];
 
 /// Where podman and CRI-O keep containers (`containers/storage`).
-const STORAGE_ROOTS: &[&str] = &[
+pub const STORAGE_ROOTS: &[&str] = &[
     "/var/lib/containers/storage",
     "/run/containers/storage",
     "/var/run/containers/storage",
@@ -110,6 +110,9 @@ pub enum MountKind {
     },
     /// A path of the host, resolved.
     HostPath { resolved: PathBuf },
+    /// Privileged evidence: a mount no policy short of privileged admits
+    /// (`remount`, a filesystem other than the runtimes' own), and why.
+    Privileged { why: String },
 }
 
 /// Its strings are borrowed from config.json's text where they have no
@@ -121,8 +124,10 @@ pub struct MountUse<'a> {
     pub fstype: Cow<'a, str>,
     pub bind: bool,
     pub read_only: bool,
-    /// config.json asks for `ro`, but the kernel mounted it read-write (hook
-    /// mode; then `read_only` is false, the truth).
+    /// An `rbind` whose submounts stay writable (`ro` without `rro`).
+    pub writable_submounts: bool,
+    /// config.json asks for `ro`, but the kernel mounted it (or a submount of
+    /// it) read-write (hook mode; then `read_only` is false, the truth).
     pub writable_in_kernel: bool,
     /// `shared`, `rshared`, `slave`… when the options set a propagation.
     pub propagation: Option<&'static str>,
@@ -164,7 +169,7 @@ impl MountUse<'_> {
     /// most specific first.
     pub fn volume_types(&self) -> VolumeTypes<'_> {
         let (first, also) = match &self.kind {
-            MountKind::RuntimeManaged => (None, &[][..]),
+            MountKind::RuntimeManaged | MountKind::Privileged { .. } => (None, &[][..]),
             MountKind::HostPath { .. } => (Some(&HOST_PATH), &[][..]),
             MountKind::Volume { fs_type, also, .. } => (Some(fs_type), *also),
         };
@@ -257,30 +262,144 @@ const PROPAGATIONS: &[&str] = &[
     "runbindable",
 ];
 
+/// The options runc reads as mount flags and does nothing else with
+/// (`nosuid`, `relatime`…): none of them grants anything.
+const PLAIN_FLAGS: &[&str] = &[
+    "async",
+    "atime",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "relatime",
+    "silent",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    // runc's own extension: copy the image's directory into a new tmpfs.
+    "tmpcopyup",
+];
+
+/// The recursive attributes (`mount_setattr`, runc ≥ 1.1) other than
+/// `rro`/`rrw`, which the checks read.
+const RECURSIVE_FLAGS: &[&str] = &[
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
+/// What runc passes to the filesystem as data (`mode=1777`, `newinstance`):
+/// only the ones the runtimes write for their tmpfs, devpts, mqueue, proc,
+/// sysfs and cgroup mounts, and SELinux's labels. Any other goes to the
+/// filesystem unread by this hook, so it is refused.
+const DATA_OPTIONS: &[&str] = &[
+    "mode",
+    "size",
+    "nr_inodes",
+    "nr_blocks",
+    "uid",
+    "gid",
+    "newinstance",
+    "ptmxmode",
+    "context",
+    "fscontext",
+    "defcontext",
+    "rootcontext",
+    "seclabel",
+];
+
 /// What a mount's options say that the checks read, taken in order as runc
 /// applies them: a later `rw` undoes an earlier `ro`, the last propagation
-/// wins. Read while config.json is parsed, so no list is kept.
+/// wins, and the recursive `rro`/`rrw` are applied after the mount flags.
+/// Read while config.json is parsed, so no list is kept. An option outside
+/// runc's table and the known filesystem data is refused ([`MountOptions::add`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MountOptions {
     /// `bind` or `rbind`: a bind mount whatever its type.
     pub bind: bool,
-    pub read_only: bool,
+    /// `rbind`: submounts of the source come along.
+    pub recursive: bool,
+    /// The mount flag `ro` (`rw` clears it).
+    pub read_only_flag: bool,
+    /// `rro` (`Some(true)`) or `rrw` (`Some(false)`), the last one given.
+    pub recursive_read_only: Option<bool>,
+    /// `remount`: changes a mount that is already there.
+    pub remount: bool,
     /// `shared`, `rshared`, `slave`…, as the table spells it.
     pub propagation: Option<&'static str>,
 }
 
 impl MountOptions {
-    pub fn add(&mut self, option: &str) {
+    /// Read one option; the reason when it is none runc or this hook knows.
+    pub fn add(&mut self, option: &str) -> Result<(), String> {
         match option {
-            "bind" | "rbind" => self.bind = true,
-            "ro" => self.read_only = true,
-            "rw" => self.read_only = false,
+            "bind" => self.bind = true,
+            "rbind" => {
+                self.bind = true;
+                self.recursive = true;
+            }
+            "ro" => self.read_only_flag = true,
+            "rw" => self.read_only_flag = false,
+            "rro" => self.recursive_read_only = Some(true),
+            "rrw" => self.recursive_read_only = Some(false),
+            "remount" => self.remount = true,
             other => {
                 if let Some(p) = PROPAGATIONS.iter().find(|p| **p == other) {
                     self.propagation = Some(p);
+                } else if !PLAIN_FLAGS.contains(&other)
+                    && !RECURSIVE_FLAGS.contains(&other)
+                    && !DATA_OPTIONS.contains(&other.split_once('=').map_or(other, |(k, _)| k))
+                {
+                    return Err(format!(
+                        "unknown mount option {other:?}: runc would hand it to the filesystem, \
+                         which this hook cannot judge"
+                    ));
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Whether the mount ends up read-only: `rro`, or `ro` not undone by a
+    /// later `rrw` (runc clears the flag recursively after mounting).
+    pub fn read_only(&self) -> bool {
+        self.recursive_read_only.unwrap_or(self.read_only_flag)
+    }
+
+    /// Whether its submounts are read-only too (`rro`): a plain `ro` bind
+    /// leaves the submounts an `rbind` brings along writable.
+    pub fn submounts_read_only(&self) -> bool {
+        !self.recursive || self.recursive_read_only == Some(true)
     }
 
     /// A whole list at once: for tests (the hook adds each option as
@@ -289,34 +408,60 @@ impl MountOptions {
     pub fn of<S: AsRef<str>>(options: &[S]) -> MountOptions {
         let mut all = MountOptions::default();
         for option in options {
-            all.add(option.as_ref());
+            all.add(option.as_ref()).unwrap();
         }
         all
     }
 }
 
-/// `pod_uid`: the container's pod (from its annotations), when known.
+/// Whose runtime files and kubelet directories are the container's own: a
+/// file of another container, sandbox or pod is a host path like any other.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Own<'a> {
+    /// The runtime id of the container.
+    pub id: &'a str,
+    /// Its pod sandbox's id, when a CRI runtime said so.
+    pub sandbox_id: Option<&'a str>,
+    /// Its pod's UID, when a CRI runtime said so.
+    pub pod_uid: Option<&'a str>,
+}
+
+impl Own<'_> {
+    /// The container's own id or its sandbox's.
+    fn is_own_or_sandbox(&self, id: &str) -> bool {
+        id == self.id || self.sandbox_id == Some(id)
+    }
+}
+
 pub fn classify<'a>(
     destination: impl Into<Cow<'a, str>>,
     source: impl Into<Cow<'a, str>>,
     fstype: impl Into<Cow<'a, str>>,
     options: MountOptions,
     ctx: &MountContext,
-    pod_uid: Option<&str>,
+    own: &Own,
 ) -> MountUse<'a> {
     let (destination, source, fstype) = (destination.into(), source.into(), fstype.into());
     let bind = fstype == "bind" || options.bind;
-    let kind = if bind {
-        classify_bind(&source, ctx, pod_uid)
+    let kind = if options.remount {
+        MountKind::Privileged {
+            why: format!(
+                "mount option remount at {destination}: it changes a mount that is already there"
+            ),
+        }
+    } else if bind {
+        classify_bind(&source, ctx, own)
     } else {
         classify_filesystem(&destination, &source, &fstype)
     };
+    let read_only = options.read_only();
     MountUse {
         destination,
         source,
         fstype,
         bind,
-        read_only: options.read_only,
+        read_only,
+        writable_submounts: bind && read_only && !options.submounts_read_only(),
         writable_in_kernel: false,
         propagation: options.propagation,
         declared_source: None,
@@ -345,10 +490,16 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
     } else if fstype == "tmpfs" {
         EMPTY_DIR
     } else {
-        // Any other filesystem (a block device, nfs, a second proc…) exposes
-        // something of the host: judge it like a host path.
-        MountKind::HostPath {
-            resolved: PathBuf::from(source),
+        // Any other filesystem (a block device, an overlay of host
+        // directories, a second proc or sysfs, nfs…) is the host's or the
+        // kernel's, mounted by the runtime as root: no volume type says what
+        // it exposes.
+        MountKind::Privileged {
+            why: format!(
+                "{} filesystem {source:?} mounted at {destination} (not one the runtimes mount \
+                 for every container)",
+                if fstype.is_empty() { "untyped" } else { fstype }
+            ),
         }
     }
 }
@@ -361,7 +512,7 @@ fn is_normal(path: &str) -> bool {
         .is_some_and(|rest| rest.split('/').all(|c| !matches!(c, "" | "." | "..")))
 }
 
-fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> MountKind {
+fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     let resolved = ctx.resolve_source(source);
     // A path that is not UTF-8 is none of the runtimes' or kubelet's.
     let Some(path) = resolved.to_str() else {
@@ -375,8 +526,8 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
         .kubelet_root
         .to_str()
         .and_then(|r| below(path, r.trim_end_matches('/')))
-        .filter(|rest| match (&rest[..], pod_uid) {
-            (["pods", uid, ..], Some(own)) => *uid == own,
+        .filter(|rest| match &rest[..] {
+            ["pods", uid, ..] => own.pod_uid == Some(*uid),
             _ => true,
         });
     // The runtimes' roots do not nest: a path is below one of each at most.
@@ -386,10 +537,14 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
         kubelet.as_deref(),
         storage.as_deref(),
         containerd.as_deref(),
+        own,
     ) {
         return MountKind::RuntimeManaged;
     }
-    if containerd.as_deref().is_some_and(is_image_volume) {
+    if containerd
+        .as_deref()
+        .is_some_and(|rest| is_image_volume(rest, own))
+    {
         // A fresh directory per container, like an emptyDir.
         return EMPTY_DIR;
     }
@@ -401,15 +556,10 @@ fn classify_bind(source: &str, ctx: &MountContext, pod_uid: Option<&str>) -> Mou
 
 /// The kernel mounted `real` where config.json names `source`: judge the
 /// truth, keeping what config.json said for messages.
-pub fn replace_source(
-    mount: &mut MountUse<'_>,
-    real: &Path,
-    ctx: &MountContext,
-    pod_uid: Option<&str>,
-) {
+pub fn replace_source(mount: &mut MountUse<'_>, real: &Path, ctx: &MountContext, own: &Own) {
     let declared = std::mem::replace(&mut mount.source, Cow::Owned(real.display().to_string()));
     mount.declared_source = Some(declared);
-    mount.kind = classify_bind(&mount.source, ctx, pod_uid);
+    mount.kind = classify_bind(&mount.source, ctx, own);
 }
 
 fn is_container_id(s: &str) -> bool {
@@ -532,21 +682,24 @@ fn is_runtime_managed(
     below_kubelet: Option<&[&str]>,
     below_storage: Option<&[&str]>,
     below_containerd: Option<&[&str]>,
+    own: &Own,
 ) -> bool {
-    // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>
+    // podman and CRI-O: <storage>/overlay-containers/<id>/userdata/<leaf>,
+    // of the container itself or of its sandbox (CRI-O's shm, resolv.conf)
     let podman = matches!(
         below_storage,
         Some(["overlay-containers", id, "userdata", leaf @ ..])
-            if is_container_id(id) && leaf_in(leaf, USERDATA_LEAVES)
+            if own.is_own_or_sandbox(id) && leaf_in(leaf, USERDATA_LEAVES)
     );
     // containerd's CRI plugin: <root>/io.containerd.grpc.v1.cri/sandboxes/<id>/<leaf>
     let containerd = matches!(
         below_containerd,
         Some(["io.containerd.grpc.v1.cri", "sandboxes", id, leaf @ ..])
-            if is_container_id(id) && leaf_in(leaf, CRI_SANDBOX_LEAVES)
+            if own.is_own_or_sandbox(id) && leaf_in(leaf, CRI_SANDBOX_LEAVES)
     );
     // kubelet: pods/<uid>/etc-hosts and the termination log
-    // pods/<uid>/containers/<container>/<file>
+    // pods/<uid>/containers/<container>/<file>, of the container's own pod
+    // (the caller has dropped other pods' directories)
     let kubelet = matches!(
         below_kubelet,
         Some(["pods", _, "etc-hosts"] | ["pods", _, "containers", _, _])
@@ -557,11 +710,11 @@ fn is_runtime_managed(
 /// An image's `VOLUME` as containerd's CRI plugin backs it:
 /// `<root>/io.containerd.grpc.v1.cri/containers/<id>/volumes/<id>`.
 /// `below_containerd`: the path's components below a containerd root.
-fn is_image_volume(below_containerd: &[&str]) -> bool {
+fn is_image_volume(below_containerd: &[&str], own: &Own) -> bool {
     matches!(
         below_containerd,
         ["io.containerd.grpc.v1.cri", "containers", id, "volumes", vol]
-            if is_container_id(id) && is_container_id(vol)
+            if *id == own.id && is_container_id(vol)
     )
 }
 
@@ -894,9 +1047,21 @@ mod tests {
     /// No options.
     const NONE: MountOptions = MountOptions {
         bind: false,
-        read_only: false,
+        recursive: false,
+        read_only_flag: false,
+        recursive_read_only: None,
+        remount: false,
         propagation: None,
     };
+
+    /// A container of pod `pod_uid`, of no particular runtime id.
+    fn own(pod_uid: Option<&str>) -> Own<'_> {
+        Own {
+            id: "",
+            sandbox_id: None,
+            pod_uid,
+        }
+    }
 
     fn types<'a>(m: &'a MountUse<'_>) -> Vec<&'a str> {
         m.volume_types().collect()
@@ -917,7 +1082,7 @@ mod tests {
             "none",
             opts(&["rbind", "ro"]),
             &MountContext::default(),
-            None,
+            &own(None),
         );
         assert!(m.bind);
         assert!(m.read_only);
@@ -933,7 +1098,7 @@ mod tests {
             "bind",
             opts(&[]),
             &MountContext::default(),
-            None,
+            &own(None),
         );
         assert!(m.bind);
     }
@@ -947,7 +1112,7 @@ mod tests {
             "bind",
             opts(&["rbind"]),
             &MountContext::default(),
-            None,
+            &own(None),
         );
         assert_eq!(
             m.kind,
@@ -971,7 +1136,7 @@ mod tests {
             "bind",
             opts(&["rbind"]),
             &ctx(&dir),
-            None,
+            &own(Some("u1")),
         );
         assert_eq!(
             m.kind,
@@ -985,7 +1150,7 @@ mod tests {
             "bind",
             opts(&["rbind"]),
             &ctx(&dir),
-            None,
+            &own(Some("u1")),
         );
         assert_eq!(types(&m), ["emptyDir"]);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -995,7 +1160,7 @@ mod tests {
     fn another_pods_directory_is_a_host_path() {
         let c = MountContext::default();
         let src = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~secret/token";
-        let of = |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, pod_uid).kind;
+        let of = |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
         assert_eq!(
             of(Some("attacker")),
             MountKind::HostPath {
@@ -1003,9 +1168,16 @@ mod tests {
             }
         );
         let hosts = "/var/lib/kubelet/pods/victim/etc-hosts";
-        let m = classify("/etc/hosts", hosts, "bind", opts(&["rbind"]), &c, Some("a"));
+        let m = classify(
+            "/etc/hosts",
+            hosts,
+            "bind",
+            opts(&["rbind"]),
+            &c,
+            &own(Some("a")),
+        );
         assert!(matches!(m.kind, MountKind::HostPath { .. }));
-        // Its own pod's, or a container of unknown pod (no annotation): a volume.
+        // Its own pod's is a volume; without a pod UID it is no pod's.
         assert_eq!(
             types(&classify(
                 "/t",
@@ -1013,11 +1185,11 @@ mod tests {
                 "bind",
                 opts(&["rbind"]),
                 &c,
-                Some("victim")
+                &own(Some("victim"))
             )),
             ["secret"]
         );
-        assert!(matches!(of(None), MountKind::Volume { .. }));
+        assert!(matches!(of(None), MountKind::HostPath { .. }));
     }
 
     #[test]
@@ -1025,7 +1197,7 @@ mod tests {
         let c = MountContext::default();
         let vol = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", src, "bind", opts(&["rbind"]), &c, None)
+            classify("/v", src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c")))
         };
         assert_eq!(types(&vol("kubernetes.io~configmap")), ["configMap"]);
         assert_eq!(types(&vol("kubernetes.io~secret")), ["secret"]);
@@ -1057,7 +1229,7 @@ mod tests {
             "bind",
             opts(&["rbind"]),
             &ctx(&dir),
-            None,
+            &own(Some("u2")),
         );
         assert!(
             matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com")
@@ -1071,7 +1243,7 @@ mod tests {
             "bind",
             opts(&["rbind"]),
             &ctx(&dir),
-            None,
+            &own(Some("u2")),
         );
         assert_eq!(types(&m)[0], "csi");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -1081,6 +1253,11 @@ mod tests {
     fn runtime_managed_files_of_each_runtime() {
         let c = MountContext::default();
         let id = "a".repeat(64);
+        let mine = Own {
+            id: &id,
+            sandbox_id: None,
+            pod_uid: Some("1234"),
+        };
         for src in [
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/hosts"),
             format!("/run/containers/storage/overlay-containers/{id}/userdata/resolv.conf"),
@@ -1090,7 +1267,7 @@ mod tests {
             "/var/lib/kubelet/pods/1234/etc-hosts".to_string(),
             "/var/lib/kubelet/pods/1234/containers/app/5f2a9c1e".to_string(),
         ] {
-            let m = classify("/etc/hosts", &src, "bind", opts(&["rbind"]), &c, None);
+            let m = classify("/etc/hosts", &src, "bind", opts(&["rbind"]), &c, &mine);
             assert_eq!(m.kind, MountKind::RuntimeManaged, "{src}");
         }
         // not the runtime's: another leaf, or the whole userdata directory
@@ -1098,8 +1275,18 @@ mod tests {
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata"),
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/config.json"),
             "/var/lib/containers/storage/overlay-containers/short/userdata/hosts".to_string(),
+            // another container's, sandbox's or pod's
+            format!(
+                "/var/lib/containers/storage/overlay-containers/{}/userdata/hosts",
+                "b".repeat(64)
+            ),
+            format!(
+                "/run/containerd/io.containerd.grpc.v1.cri/sandboxes/{}/shm",
+                "b".repeat(64)
+            ),
+            "/var/lib/kubelet/pods/5678/etc-hosts".to_string(),
         ] {
-            let m = classify("/x", &src, "bind", opts(&["rbind"]), &c, None);
+            let m = classify("/x", &src, "bind", opts(&["rbind"]), &c, &mine);
             assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
         }
     }
@@ -1108,20 +1295,45 @@ mod tests {
     fn standard_pseudo_filesystems_and_tmpfs() {
         let c = MountContext::default();
         assert_eq!(
-            classify("/proc", "proc", "proc", NONE, &c, None).kind,
+            classify("/proc", "proc", "proc", NONE, &c, &own(None)).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            classify("/dev/shm", "shm", "tmpfs", NONE, &c, None).kind,
+            classify("/dev/shm", "shm", "tmpfs", NONE, &c, &own(None)).kind,
             MountKind::RuntimeManaged
         );
         assert_eq!(
-            types(&classify("/scratch", "tmpfs", "tmpfs", NONE, &c, None)),
+            types(&classify(
+                "/scratch",
+                "tmpfs",
+                "tmpfs",
+                NONE,
+                &c,
+                &own(None)
+            )),
             ["emptyDir"]
         );
-        assert_eq!(
-            types(&classify("/host-proc", "proc", "proc", NONE, &c, None)),
-            ["hostPath"]
+        // any other filesystem, or a standard one elsewhere, is privileged
+        for (dest, source, fstype) in [
+            ("/host-proc", "proc", "proc"),
+            ("/sys2", "sysfs", "sysfs"),
+            ("/disk", "/dev/vda1", "ext4"),
+            ("/o", "overlay", "overlay"),
+        ] {
+            let m = classify(dest, source, fstype, NONE, &c, &own(None));
+            assert!(matches!(m.kind, MountKind::Privileged { .. }), "{fstype}");
+            assert_eq!(types(&m), Vec::<&str>::new());
+        }
+        let remount = classify(
+            "/sys",
+            "tmpfs",
+            "tmpfs",
+            opts(&["remount", "rw"]),
+            &c,
+            &own(None),
+        );
+        assert!(
+            matches!(remount.kind, MountKind::Privileged { ref why } if why.contains("remount"))
         );
     }
 
@@ -1131,7 +1343,14 @@ mod tests {
             bundle: Some("/srv/bundle".into()),
             ..Default::default()
         };
-        let m = classify("/data", "data/../files", "bind", opts(&["rbind"]), &c, None);
+        let m = classify(
+            "/data",
+            "data/../files",
+            "bind",
+            opts(&["rbind"]),
+            &c,
+            &own(None),
+        );
         assert_eq!(
             m.kind,
             MountKind::HostPath {
@@ -1155,7 +1374,7 @@ mod tests {
             "bind",
             opts(&["rbind", "rprivate", "rshared"]),
             &MountContext::default(),
-            None,
+            &own(None),
         );
         assert_eq!(m.propagation, Some("rshared"));
     }
@@ -1164,11 +1383,67 @@ mod tests {
     /// (checked with runc 1.1 here), so such a mount is no read-only one.
     #[test]
     fn a_later_rw_undoes_ro() {
-        let read_only = |o: &[&str]| MountOptions::of(o).read_only;
+        let read_only = |o: &[&str]| MountOptions::of(o).read_only();
         assert!(read_only(&["rbind", "ro"]));
         assert!(!read_only(&["rbind", "ro", "rw"]));
         assert!(read_only(&["rw", "ro"]));
         assert!(!read_only(&["rbind"]));
+    }
+
+    /// runc applies `rro`/`rrw` recursively after mounting: `rrw` undoes an
+    /// earlier `ro`, and only `rro` makes an rbind's submounts read-only.
+    #[test]
+    fn recursive_read_only_attributes() {
+        let o = MountOptions::of;
+        assert!(!o(&["rbind", "ro", "rrw"]).read_only());
+        assert!(o(&["rbind", "rw", "rro"]).read_only());
+        assert!(o(&["rbind", "rro"]).submounts_read_only());
+        assert!(!o(&["rbind", "ro"]).submounts_read_only());
+        assert!(o(&["bind", "ro"]).submounts_read_only());
+        let m = classify(
+            "/d",
+            "/srv",
+            "bind",
+            o(&["rbind", "ro"]),
+            &MountContext::default(),
+            &own(None),
+        );
+        assert!(m.read_only && m.writable_submounts);
+    }
+
+    /// An option outside runc's table and the runtimes' filesystem data is
+    /// refused, naming it; the data options the runtimes write pass.
+    #[test]
+    fn unknown_options_are_refused() {
+        let mut options = MountOptions::default();
+        for known in [
+            "nosuid",
+            "mode=755",
+            "size=65536k",
+            "newinstance",
+            "ptmxmode=0666",
+            "gid=5",
+            "rnoexec",
+            "tmpcopyup",
+            "rslave",
+            "context=\"system_u:object_r:x:s0\"",
+        ] {
+            assert_eq!(options.add(known), Ok(()), "{known}");
+        }
+        for unknown in [
+            "frobnicate",
+            "lowerdir=/etc",
+            "upperdir=/x",
+            "x-gvfs",
+            "MODE=1",
+            "",
+        ] {
+            let err = options.add(unknown).unwrap_err();
+            assert!(
+                err.contains(&format!("unknown mount option {unknown:?}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -1182,7 +1457,7 @@ mod tests {
             "none",
             borrowed,
             &MountContext::default(),
-            None,
+            &own(None),
         );
         assert!(m.bind && m.read_only);
         assert_eq!(m.propagation, Some("rshared"));
@@ -1191,7 +1466,7 @@ mod tests {
     #[test]
     fn standard_destinations_compared_normalized() {
         let c = MountContext::default();
-        let kind = |dest| classify(dest, "shm", "tmpfs", NONE, &c, None).kind;
+        let kind = |dest| classify(dest, "shm", "tmpfs", NONE, &c, &own(None)).kind;
         for dest in [
             "/dev/shm",
             "/dev/shm/",
@@ -1287,11 +1562,36 @@ mod tests {
     fn deep_paths_below_the_roots() {
         let c = MountContext::default();
         let id = "a".repeat(64);
-        let kind = |src: &str| classify("/x", src, "bind", opts(&["rbind"]), &c, None).kind;
+        let kind = |src: &str| {
+            classify(
+                "/x",
+                src,
+                "bind",
+                opts(&["rbind"]),
+                &c,
+                &Own {
+                    id: &id,
+                    sandbox_id: None,
+                    pod_uid: Some("u"),
+                },
+            )
+            .kind
+        };
         // Deeper than Parts splits: a volume's files are still the volume.
         let deep = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/tok/a/b/c/d/e/f";
         assert_eq!(
-            types(&classify("/x", deep, "bind", opts(&["rbind"]), &c, None)),
+            types(&classify(
+                "/x",
+                deep,
+                "bind",
+                opts(&["rbind"]),
+                &c,
+                &Own {
+                    id: &id,
+                    sandbox_id: None,
+                    pod_uid: Some("u")
+                }
+            )),
             ["secret"]
         );
         // A two-component runtime leaf, and ones deeper than any leaf.
@@ -1415,7 +1715,7 @@ mod tests {
         let c = MountContext::default();
         let kind = |plugin: &str| {
             let src = format!("/var/lib/kubelet/pods/0b5c/volumes/{plugin}/v1");
-            classify("/v", &src, "bind", opts(&["rbind"]), &c, None).kind
+            classify("/v", &src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c"))).kind
         };
         let flex = |driver: &str| MountKind::Volume {
             fs_type: "flexVolume".into(),

@@ -142,23 +142,38 @@ impl NamespaceProbe for ProcProbe {
 }
 
 /// Judge one namespace from its config.json entry (`None`: no entry) and, in
-/// hook mode, the container process.
+/// hook mode, the container process. In hook mode the kernel must answer:
+/// a namespace file that cannot be read is an error, never a fallback to
+/// what config.json claims.
 pub fn judge(
     kind: NamespaceKind,
     entry: Option<Option<&str>>,
     pid: Option<i32>,
     probe: &dyn NamespaceProbe,
-) -> NamespaceState {
+) -> Result<NamespaceState, String> {
     // The own namespace is a /proc lookup; skip it where nothing compares.
     let compared = pid.is_some() || matches!(entry, Some(Some(_)));
     let own = if compared { probe.own(kind) } else { None };
-    if let (Some(pid), Some(own)) = (pid, own) {
+    if let Some(pid) = pid {
         let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-        if probe.identity(Path::new(&path)) == Some(own) {
-            return NamespaceState::Host(HostReason::ProcessInHost(pid));
+        let own = own.ok_or_else(|| {
+            format!(
+                "cannot read the hook's own /proc/self/ns/{}: the {} namespace cannot be judged",
+                kind.proc_name(),
+                kind.display()
+            )
+        })?;
+        let process = probe.identity(Path::new(&path)).ok_or_else(|| {
+            format!(
+                "cannot read {path}: the container's {} namespace cannot be judged",
+                kind.display()
+            )
+        })?;
+        if process == own {
+            return Ok(NamespaceState::Host(HostReason::ProcessInHost(pid)));
         }
     }
-    match entry {
+    Ok(match entry {
         None => NamespaceState::Host(HostReason::NoEntry),
         Some(None) => NamespaceState::Private,
         Some(Some(path)) => match (probe.identity(Path::new(path)), own) {
@@ -168,5 +183,5 @@ pub fn judge(
             (None, Some(_)) => NamespaceState::Unresolved(path.to_string()),
             _ => NamespaceState::Joined(path.to_string()),
         },
-    }
+    })
 }

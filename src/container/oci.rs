@@ -26,7 +26,26 @@ pub struct Config<'a> {
     pub linux: Option<Linux<'a>>,
     /// In file order; a later duplicate key wins, as in Go's maps.
     pub annotations: Option<Vec<(Str<'a>, Str<'a>)>>,
+    /// Every hook of every stage, in file order.
+    pub hooks: Vec<Hook<'a>>,
 }
+
+/// One entry of `hooks.<stage>`: a host program the runtime runs as root.
+#[derive(Debug)]
+pub struct Hook<'a> {
+    pub stage: &'static str,
+    pub path: Str<'a>,
+}
+
+/// The hook stages of the runtime spec (runc runs every one of them).
+pub const HOOK_STAGES: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
 
 #[derive(Debug, Default)]
 pub struct Root<'a> {
@@ -72,6 +91,7 @@ pub struct Capabilities<'a> {
 pub struct Linux<'a> {
     pub namespaces: Option<Vec<Namespace<'a>>>,
     pub uid_mappings: Option<Vec<IdMapping>>,
+    pub gid_mappings: Option<Vec<IdMapping>>,
     /// In file order; a later duplicate key wins.
     pub sysctl: Option<Vec<(Str<'a>, Str<'a>)>>,
     /// `resources.devices`: the device cgroup rules.
@@ -127,11 +147,16 @@ pub struct DeviceRule {
     pub typ: Option<u8>,
     pub major: Option<i64>,
     pub minor: Option<i64>,
+    /// `None` or empty: runc reads it as `rwm`.
+    pub access: Option<String>,
 }
 
 #[derive(Debug)]
 pub struct Device<'a> {
     pub path: Str<'a>,
+    pub typ: u8,
+    pub major: i64,
+    pub minor: i64,
 }
 
 #[derive(Debug)]
@@ -169,7 +194,7 @@ fn config<'a>(r: &mut Reader<'a>) -> Result<Config<'a>> {
     let mut c = Config::default();
     r.object(
         "config.json",
-        &["root", "mounts", "process", "linux", "annotations"],
+        &["root", "mounts", "process", "linux", "annotations", "hooks"],
         |r, field| {
             if r.null()? {
                 return Ok(());
@@ -179,7 +204,8 @@ fn config<'a>(r: &mut Reader<'a>) -> Result<Config<'a>> {
                 1 => c.mounts = Some(list(r, "mounts", mount)?),
                 2 => c.process = Some(process(r)?),
                 3 => c.linux = Some(linux(r)?),
-                _ => c.annotations = Some(string_map(r, "annotations")?),
+                4 => c.annotations = Some(string_map(r, "annotations")?),
+                _ => c.hooks = hooks(r)?,
             }
             Ok(())
         },
@@ -227,6 +253,32 @@ fn optional<'a, T>(
     }
 }
 
+fn hooks<'a>(r: &mut Reader<'a>) -> Result<Vec<Hook<'a>>> {
+    let mut out = Vec::new();
+    r.object("hooks", &HOOK_STAGES, |r, stage| {
+        let stage = HOOK_STAGES[stage];
+        if r.null()? {
+            return Ok(());
+        }
+        r.array("hooks", |r| {
+            let at = r.offset();
+            let mut path = None;
+            r.object("hooks[]", &["path"], |r, _| {
+                path = Some(r.str("hooks[].path")?);
+                Ok(())
+            })?;
+            match path {
+                Some(path) => {
+                    out.push(Hook { stage, path });
+                    Ok(())
+                }
+                None => r.spec_error(at, format!("hooks.{stage}[]: missing field \"path\"")),
+            }
+        })
+    })?;
+    Ok(out)
+}
+
 fn root<'a>(r: &mut Reader<'a>) -> Result<Root<'a>> {
     let mut root = Root::default();
     r.object("root", &["path", "readonly"], |r, field| {
@@ -257,8 +309,12 @@ fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
                 _ => {
                     if !r.null()? {
                         r.array("mounts[].options", |r| {
-                            m.options.add(&r.str("mounts[].options")?);
-                            Ok(())
+                            let at = r.offset();
+                            let option = r.str("mounts[].options")?;
+                            match m.options.add(&option) {
+                                Ok(()) => Ok(()),
+                                Err(why) => r.spec_error(at, format!("mounts[].options: {why}")),
+                            }
                         })?;
                     }
                 }
@@ -336,6 +392,7 @@ fn linux<'a>(r: &mut Reader<'a>) -> Result<Linux<'a>> {
         &[
             "namespaces",
             "uidMappings",
+            "gidMappings",
             "sysctl",
             "resources",
             "devices",
@@ -351,12 +408,13 @@ fn linux<'a>(r: &mut Reader<'a>) -> Result<Linux<'a>> {
             match field {
                 0 => l.namespaces = Some(list(r, "linux.namespaces", namespace)?),
                 1 => l.uid_mappings = Some(list(r, "linux.uidMappings", id_mapping)?),
-                2 => l.sysctl = Some(string_map(r, "linux.sysctl")?),
-                3 => l.device_rules = resources(r)?,
-                4 => l.devices = Some(list(r, "linux.devices", device)?),
-                5 => l.seccomp = Some(seccomp(r)?),
-                6 => l.rootfs_propagation = Some(r.str("linux.rootfsPropagation")?),
-                7 => l.masked_paths = Some(strings(r, "linux.maskedPaths")?),
+                2 => l.gid_mappings = Some(list(r, "linux.gidMappings", id_mapping)?),
+                3 => l.sysctl = Some(string_map(r, "linux.sysctl")?),
+                4 => l.device_rules = resources(r)?,
+                5 => l.devices = Some(list(r, "linux.devices", device)?),
+                6 => l.seccomp = Some(seccomp(r)?),
+                7 => l.rootfs_propagation = Some(r.str("linux.rootfsPropagation")?),
+                8 => l.masked_paths = Some(strings(r, "linux.maskedPaths")?),
                 _ => l.readonly_paths = Some(strings(r, "linux.readonlyPaths")?),
             }
             Ok(())
@@ -436,15 +494,20 @@ fn device_type(r: &mut Reader<'_>, what: &str) -> Result<u8> {
 fn device_rule(r: &mut Reader<'_>) -> Result<DeviceRule> {
     let mut d = DeviceRule::default();
     let what = "linux.resources.devices[]";
-    r.object(what, &["allow", "type", "major", "minor"], |r, field| {
-        match field {
-            0 => d.allow = optional(r, |r| r.boolean(what))?.unwrap_or(false),
-            1 => d.typ = optional(r, |r| device_type(r, what))?,
-            2 => d.major = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
-            _ => d.minor = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
-        }
-        Ok(())
-    })?;
+    r.object(
+        what,
+        &["allow", "type", "major", "minor", "access"],
+        |r, field| {
+            match field {
+                0 => d.allow = optional(r, |r| r.boolean(what))?.unwrap_or(false),
+                1 => d.typ = optional(r, |r| device_type(r, what))?,
+                2 => d.major = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
+                3 => d.minor = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?,
+                _ => d.access = optional(r, |r| r.str(what))?.map(Cow::into_owned),
+            }
+            Ok(())
+        },
+    )?;
     Ok(d)
 }
 
@@ -452,22 +515,25 @@ fn device<'a>(r: &mut Reader<'a>) -> Result<Device<'a>> {
     let at = r.offset();
     let what = "linux.devices[]";
     let mut path = None;
-    let mut typed = false;
-    r.object(what, &["path", "type"], |r, field| {
+    let mut typ = None;
+    let (mut major, mut minor) = (0, 0);
+    r.object(what, &["path", "type", "major", "minor"], |r, field| {
         match field {
             0 => path = optional(r, |r| r.str(what))?,
-            _ => {
-                device_type(r, what)?;
-                typed = true;
-            }
+            1 => typ = Some(device_type(r, what)?),
+            2 => major = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?.unwrap_or(0),
+            _ => minor = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?.unwrap_or(0),
         }
         Ok(())
     })?;
-    if !typed {
+    let Some(typ) = typ else {
         return r.spec_error(at, format!("{what}: missing field \"type\""));
-    }
+    };
     Ok(Device {
         path: path.unwrap_or_default(),
+        typ,
+        major,
+        minor,
     })
 }
 
@@ -585,7 +651,7 @@ mod tests {
         let m = c.mounts.unwrap();
         assert!(matches!(m[0].destination, Cow::Borrowed("/a")));
         assert_eq!(m[0].source.as_deref(), Some("/x/y"));
-        assert!(m[0].options.bind && m[0].options.read_only);
+        assert!(m[0].options.bind && m[0].options.read_only());
         assert!(m[1].typ.is_none() && m[1].options == MountOptions::default());
         let e = parse(br#"{"mounts": [{"source": "/"}]}"#).unwrap_err();
         assert!(e.contains("mounts[]: missing field \"destination\""), "{e}");

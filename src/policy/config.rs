@@ -37,6 +37,8 @@ struct File {
     default_policies: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     bindings: Vec<Binding>,
+    #[serde(default)]
+    allowed_hooks: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +62,9 @@ pub struct Config {
     /// Bindings naming a policy that exists nowhere, with the reason. The hook
     /// blocks the containers such a binding selects; `lint` fails.
     pub broken: Vec<PolicyError>,
+    /// Executables config.json's hooks may run besides the node's hooks.d
+    /// and CDI hooks (absolute paths).
+    pub allowed_hooks: Vec<PathBuf>,
 }
 
 impl Config {
@@ -120,7 +125,18 @@ impl Config {
             bindings: Vec::new(),
             policies,
             broken: Vec::new(),
+            allowed_hooks: Vec::new(),
         };
+        for (i, hook) in raw.allowed_hooks.iter().enumerate() {
+            if !Path::new(&hook.value).is_absolute() {
+                return Err(at.spanned(
+                    hook,
+                    &format!("allowedHooks[{i}]"),
+                    format!("{:?} is not an absolute path", hook.value),
+                ));
+            }
+            config.allowed_hooks.push(PathBuf::from(&hook.value));
+        }
         let defaults = raw.default_policies.unwrap_or_else(|| {
             vec![Spanned::new(
                 format!("{}baseline", builtin::PREFIX),

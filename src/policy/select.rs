@@ -147,6 +147,15 @@ impl Sources {
         }
     }
 
+    /// Executables config.json's hooks may run besides the node's hooks.d
+    /// and CDI hooks (the configuration's `allowedHooks`).
+    pub fn allowed_hooks(&self) -> &[std::path::PathBuf] {
+        match self {
+            Sources::Config(c) => &c.allowed_hooks,
+            _ => &[],
+        }
+    }
+
     /// Everything loaded, for `lint`.
     pub fn all_policies(&self) -> Vec<Policy> {
         match self {
