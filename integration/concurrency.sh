@@ -109,12 +109,14 @@ for ((i = 0; i < COUNT; i++)); do
 	id=$(printf 'psp-conc-%s-%02d' "$$" "$i")
 	bundle="$WORK/bundles/$id"
 	mkdir -p "$bundle"
+	# the rootfs inside the bundle (one outside is a host path)
+	cp -al "$ROOTFS" "$bundle/rootfs"
 	if ((i % 2 == 0)); then
-		edit="compliant('$ROOTFS', '$id'); $HOOK_EDIT"
+		edit="compliant('$bundle/rootfs', '$id'); $HOOK_EDIT"
 		EXPECT+=(allow)
 	else
 		k=$(((i / 2) % ${#BREAKS[@]}))
-		edit="compliant('$ROOTFS', '$id'); ${BREAKS[k]}; $HOOK_EDIT"
+		edit="compliant('$bundle/rootfs', '$id'); ${BREAKS[k]}; $HOOK_EDIT"
 		EXPECT+=("${BREAK_FIELDS[k]}")
 	fi
 	if ! edit_config "$SPEC" "$bundle/config.json" "$edit"; then
@@ -156,7 +158,7 @@ for ((i = 0; i < COUNT; i++)); do
 	RC=$(cat "$RESULTS/$id.rc" 2>/dev/null || echo missing)
 	OUT=$(cat "$RESULTS/$id.out" 2>/dev/null)
 	ERR=$(cat "$RESULTS/$id.err" 2>/dev/null)
-	MARKER_FILE="$ROOTFS/markers/$id"
+	MARKER_FILE="$WORK/bundles/$id/rootfs/markers/$id"
 	if [ "$RC" = missing ]; then
 		fail "$id" "runc run left no exit code"
 	elif [ "$expect" = allow ]; then

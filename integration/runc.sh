@@ -40,10 +40,13 @@ on_exit runc_cleanup
 runc_case() {
 	local name=$1 edit=$2 bundle="$WORK/bundles/$1" id="psp-$1-$$"
 	shift 2
-	MARKER_FILE="$ROOTFS/markers/$name"
-	rm -f "$MARKER_FILE"
+	# The rootfs inside the bundle, as runtimes keep it (one outside is a
+	# host path): a hard-linked copy of the shared one.
+	rm -rf "$bundle"
 	mkdir -p "$bundle"
-	if ! edit_config "$SPEC" "$bundle/config.json" "compliant('$ROOTFS', '$name'); $edit" "$@"; then
+	cp -al "$ROOTFS" "$bundle/rootfs"
+	MARKER_FILE="$bundle/rootfs/markers/$name"
+	if ! edit_config "$SPEC" "$bundle/config.json" "compliant('$bundle/rootfs', '$name'); $edit" "$@"; then
 		RC=125 OUT="" ERR="test setup: editing config.json for $name failed"
 		return
 	fi

@@ -92,9 +92,17 @@ impl Dir {
         path
     }
 
-    /// A bundle directory holding a copy of a fixture as config.json.
+    /// A bundle directory holding a copy of a fixture as config.json, named
+    /// as its runtime names it: `<id>/userdata` for podman's, `<id>` for the
+    /// others (the id [`runtime_id`] gives).
     fn bundle(&self, name: &str) -> PathBuf {
-        let bundle = self.0.join("bundles").join(name.replace('/', "-"));
+        let id = runtime_id(name);
+        let dir = self.0.join("bundles").join(name.replace('/', "-"));
+        let bundle = if podman_id(name).is_some() {
+            dir.join(&id).join("userdata")
+        } else {
+            dir.join(&id)
+        };
         std::fs::create_dir_all(&bundle).unwrap();
         std::fs::copy(fixture(name), bundle.join("config.json")).unwrap();
         bundle
@@ -104,6 +112,51 @@ impl Dir {
 impl Drop for Dir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The runtime id of a captured podman container: its mounts of podman's
+/// per-container files (`<storage>/overlay-containers/<id>/userdata/…`)
+/// keep it, and they are runtime-managed for that container only.
+fn podman_id(name: &str) -> Option<String> {
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+    config["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["source"].as_str())
+        .find_map(|source| {
+            let (_, rest) = source.split_once("/overlay-containers/")?;
+            rest.split('/').next().map(str::to_string)
+        })
+}
+
+/// The runtime id the container of a fixture had: podman's (see
+/// [`podman_id`]); a pod sandbox's is the sandbox id its CRI runtime
+/// annotated; any other's is the fixture's name.
+fn runtime_id(name: &str) -> String {
+    if let Some(id) = podman_id(name) {
+        return id;
+    }
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+    let annotation = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| config["annotations"][k].as_str())
+            .map(str::to_string)
+    };
+    let kind = annotation(&[
+        "io.kubernetes.cri.container-type",
+        "io.kubernetes.cri-o.ContainerType",
+    ]);
+    match kind.as_deref() {
+        Some("sandbox") => annotation(&[
+            "io.kubernetes.cri.sandbox-id",
+            "io.kubernetes.cri-o.SandboxID",
+        ])
+        .unwrap_or_else(|| panic!("{name}: a sandbox without its sandbox id")),
+        _ => name.rsplit('/').next().unwrap().to_string(),
     }
 }
 
@@ -153,10 +206,16 @@ fn advice_lints_and_admits_every_input() {
         &["podman-privileged"],
         &["podman-restricted-ok", "runc-restricted-ok"],
     ] {
-        let paths: Vec<PathBuf> = inputs.iter().map(|n| fixture(n)).collect();
+        let paths: Vec<PathBuf> = inputs.iter().map(|n| dir.bundle(n)).collect();
         let mut args = vec!["advise", "--explain"];
         args.extend(paths.iter().map(|p| s(p)));
         let advice = bin(&args).ok();
+        // podman's files of each container are its runtime's, no host path
+        assert!(
+            !advice.stdout.contains("overlay-containers"),
+            "{}",
+            advice.stdout
+        );
         let policy = dir.write("advised.yaml", &advice.stdout);
         admits_all(&policy, &paths);
     }
@@ -167,8 +226,8 @@ fn advice_admits_nothing_more() {
     let dir = Dir::new();
     let advice = bin(&[
         "advise",
-        s(&fixture("podman-restricted-ok")),
-        s(&fixture("runc-restricted-ok")),
+        s(&dir.bundle("podman-restricted-ok")),
+        s(&dir.bundle("runc-restricted-ok")),
     ])
     .ok();
     assert!(
@@ -185,7 +244,7 @@ fn advice_admits_nothing_more() {
         "podman-root-user",
     ] {
         assert_eq!(
-            check(&policy, &fixture(more)),
+            check(&policy, &dir.bundle(more)),
             Some(1),
             "{more} is admitted"
         );
@@ -226,11 +285,13 @@ fn one_policy_per_namespace_with_bindings() {
         "team-b-shipper",
         "kube-system-proxy",
     ];
+    // each in a bundle named by its runtime id (a sandbox's is its
+    // sandbox id)
     let mut inputs: Vec<PathBuf> = cri
         .iter()
-        .map(|n| fixture(&format!("advise/{n}")))
+        .map(|n| dir.bundle(&format!("advise/{n}")))
         .collect();
-    inputs.push(fixture("podman-default"));
+    inputs.push(dir.bundle("podman-default"));
     let config = dir.0.join("advised-config.yaml");
     let mut args = vec![
         "advise",
@@ -260,8 +321,18 @@ fn one_policy_per_namespace_with_bindings() {
         &format!("{config_text}policyDirectory: policies.d\n"),
     );
     bin(&["lint", "--config", s(&config)]).ok();
-    for input in &inputs {
-        let r = bin(&["check", "--config", s(&config), s(input)]);
+    // The CRI captures judged as the node judges them (`--cri`: their
+    // runtime made them); podman's container is no CRI runtime's.
+    let (cri_inputs, podman) = inputs.split_at(cri.len());
+    for (input, flags) in cri_inputs
+        .iter()
+        .map(|i| (i, &["--cri"][..]))
+        .chain(podman.iter().map(|i| (i, &[][..])))
+    {
+        let mut args = vec!["check", "--config", s(&config)];
+        args.extend_from_slice(flags);
+        args.push(s(input));
+        let r = bin(&args);
         assert_eq!(
             r.code,
             Some(0),
@@ -269,15 +340,41 @@ fn one_policy_per_namespace_with_bindings() {
             input.display()
         );
     }
+    // the sandbox was judged as one, a pod-level check only
+    let sandbox = &inputs[1];
+    let r = bin(&[
+        "check",
+        "--config",
+        s(&config),
+        "--cri",
+        "--output",
+        "json",
+        s(sandbox),
+    ]);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["container"]["sandbox"], true, "{json}");
     // kube-proxy's privileges are kube-system's only
     let proxy = std::fs::read_to_string(fixture("advise/kube-system-proxy"))
         .unwrap()
         .replace("\"kube-system\"", "\"team-a\"");
     let moved = dir.write("moved/config.json", &proxy);
     assert_eq!(
-        bin(&["check", "--config", s(&config), s(&moved)]).code,
+        bin(&["check", "--config", s(&config), "--cri", s(&moved)]).code,
         Some(1)
     );
+    // ... and a CRI runtime's: claimed by a config.json no CRI runtime made,
+    // kube-system selects nothing (the defaults deny it)
+    let r = bin(&[
+        "check",
+        "--config",
+        s(&config),
+        "--output",
+        "json",
+        s(&inputs[4]),
+    ]);
+    assert_eq!(r.code, Some(1), "{r:#?}");
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["chosenBy"], "defaultPolicies", "{json}");
 
     // Without --config-output the configuration is the last document.
     let mut args = vec!["advise", "--group-by", "namespace"];
@@ -312,9 +409,9 @@ fn from_the_log_of_the_hook_in_audit_mode() {
     ];
     let mut records = String::new();
     let mut bundles = Vec::new();
-    for (i, name) in inputs.iter().enumerate() {
+    for name in inputs {
         let bundle = dir.bundle(name);
-        let state = json!({"ociVersion": "1.0.2", "id": format!("c{i}"), "status": "creating", "bundle": bundle});
+        let state = json!({"ociVersion": "1.0.2", "id": runtime_id(name), "status": "creating", "bundle": bundle});
         let r = run(
             &["hook", "--config", s(&config)],
             &[("OCI_PSP_HOOK_LOG_SOCKET", &socket)],
@@ -351,6 +448,12 @@ fn from_the_log_of_the_hook_in_audit_mode() {
     }
     assert!(
         advice.stdout.contains("hostPID: false\n"),
+        "{}",
+        advice.stdout
+    );
+    // podman's files of each container were its runtime's, no host path
+    assert!(
+        !advice.stdout.contains("overlay-containers"),
         "{}",
         advice.stdout
     );

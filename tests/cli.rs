@@ -3,6 +3,7 @@
 //! on every container start and must never hang.
 
 use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -62,6 +63,9 @@ struct Sandbox {
 impl Sandbox {
     fn new() -> Sandbox {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        // The hook refuses a bundle its group or others can write: whatever
+        // the caller's umask, what the tests make is `go-w`.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
         let dir = std::env::temp_dir().join(format!(
             "oci-psp-hook-cli-{}-{}",
             std::process::id(),
@@ -95,6 +99,22 @@ impl Sandbox {
         )
         .unwrap();
         bundle
+    }
+
+    /// A bundle of a captured podman fixture where podman keeps it,
+    /// `<name>/<id>/userdata`, and its runtime id: the id its mounts of
+    /// podman's per-container files (`overlay-containers/<id>/userdata/…`)
+    /// name, which the hook counts as runtime-managed for that id only.
+    fn podman(&self, name: &str, fixture: &str) -> (PathBuf, String) {
+        let id = podman_id(fixture);
+        let bundle = self.path(name).join(&id).join("userdata");
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::copy(
+            manifest(&format!("tests/fixtures/{fixture}.json")),
+            bundle.join("config.json"),
+        )
+        .unwrap();
+        (bundle, id)
     }
 
     /// A configuration beside a `policies.d/` holding the restricted example.
@@ -176,6 +196,189 @@ fn containerd(namespace: &str) -> Vec<(&str, &str)> {
         ),
         ("io.kubernetes.cri.container-name", "app"),
     ]
+}
+
+/// The text of `tests/fixtures/<fixture>.json`.
+fn fixture_text(fixture: &str) -> String {
+    std::fs::read_to_string(manifest(&format!("tests/fixtures/{fixture}.json"))).unwrap()
+}
+
+/// The runtime id of a captured podman container: its mounts of podman's
+/// per-container files (`<storage>/overlay-containers/<id>/userdata/…`)
+/// keep it.
+fn podman_id(fixture: &str) -> String {
+    let config: Value = serde_json::from_str(&fixture_text(fixture)).unwrap();
+    config["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["source"].as_str())
+        .find_map(|source| {
+            let (_, rest) = source.split_once("/overlay-containers/")?;
+            rest.split('/').next().map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("{fixture}: no overlay-containers/<id>/ mount source"))
+}
+
+/// A runtime id no other run uses, shaped as the runtimes make them (64 hex
+/// digits).
+fn unique_id() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "0c1e{:012x}{:048x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether a test that needs root (a runtime's directory under /run,
+/// `chown`) can run; says so when it cannot.
+fn root_or_skip(test: &str) -> bool {
+    let root = is_root();
+    if !root {
+        eprintln!("{test}: skipped: needs root");
+    }
+    root
+}
+
+/// Where a CRI runtime keeps the bundle of its container `<id>`.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// containerd's tasks of a containerd namespace (`k8s.io`: its CRI
+    /// plugin's): `/run/containerd/io.containerd.runtime.v2.task/<ns>/<id>`.
+    Containerd(&'static str),
+    /// containers/storage, CRI-O's and podman's:
+    /// `/run/containers/storage/overlay-containers/<id>/userdata`.
+    Storage,
+}
+
+/// A bundle in a runtime's own directory under /run — where only root can
+/// make one — holding `config`. Removed on drop; the directories above it
+/// that the tests made go when the last bundle of this process does.
+struct RuntimeBundle {
+    /// The bundle directory.
+    path: PathBuf,
+    /// The runtime id, the directory's (or, for `<id>/userdata`, its
+    /// parent's) name.
+    id: String,
+    /// `<id>`: removed whole.
+    top: PathBuf,
+}
+
+/// The runtime bundles of this process alive, and the directories above
+/// them the tests made (outermost first): tests run in parallel, and one
+/// must not leave behind a directory another made, nor remove it under
+/// another.
+static RUNTIME_DIRS: std::sync::Mutex<(usize, Vec<PathBuf>)> =
+    std::sync::Mutex::new((0, Vec::new()));
+
+impl RuntimeBundle {
+    fn new(layout: Layout, id: &str, config: &str) -> RuntimeBundle {
+        let parent = match layout {
+            Layout::Containerd(namespace) => {
+                Path::new("/run/containerd/io.containerd.runtime.v2.task").join(namespace)
+            }
+            Layout::Storage => PathBuf::from("/run/containers/storage/overlay-containers"),
+        };
+        let top = parent.join(id);
+        let path = match layout {
+            Layout::Containerd(_) => top.clone(),
+            Layout::Storage => top.join("userdata"),
+        };
+        let bundle = RuntimeBundle {
+            path,
+            id: id.to_string(),
+            top,
+        };
+        let mut dirs = RUNTIME_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.0 += 1;
+        // Another process may remove an empty directory it made between two
+        // of our steps: start over then.
+        let mut attempts = 0;
+        while let Err(e) = bundle.make(&parent, &mut dirs.1) {
+            attempts += 1;
+            assert!(attempts < 50, "making {}: {e}", bundle.path.display());
+        }
+        drop(dirs);
+        let file = bundle.path.join("config.json");
+        std::fs::write(&file, config).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        bundle
+    }
+
+    /// Make `parent`'s missing directories, then the bundle's, root's and
+    /// mode 0755 as a runtime makes them.
+    fn make(&self, parent: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut dirs: Vec<&Path> = parent.ancestors().collect();
+        dirs.reverse();
+        for dir in dirs.into_iter().skip(1) {
+            match std::fs::create_dir(dir) {
+                Ok(()) => {
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+                    created.push(dir.to_path_buf());
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.top);
+        std::fs::create_dir_all(&self.path)?;
+        for dir in [&self.top, &self.path] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RuntimeBundle {
+    fn drop(&mut self) {
+        let mut dirs = RUNTIME_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = std::fs::remove_dir_all(&self.top);
+        dirs.0 -= 1;
+        if dirs.0 == 0 {
+            // Only when empty: another process's bundle may be in them.
+            for dir in dirs.1.drain(..).rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+/// containerd's CRI plugin's bundle directory: its annotations count.
+const K8S: Layout = Layout::Containerd("k8s.io");
+
+/// A fixture without its `linux.namespaces` entry of `typ`: the container
+/// shares the host's.
+fn without_namespace(fixture: &str, typ: &str) -> String {
+    let mut config: Value = serde_json::from_str(&fixture_text(fixture)).unwrap();
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    let before = namespaces.len();
+    namespaces.retain(|ns| ns["type"] != typ);
+    assert_eq!(
+        namespaces.len() + 1,
+        before,
+        "{fixture}: one {typ} namespace"
+    );
+    config.to_string()
+}
+
+/// A fixture with its Kubernetes annotations (what a CRI runtime writes in
+/// config.json) set to `annotations`.
+fn with_annotations(fixture: &str, annotations: &[(&str, &str)]) -> String {
+    let mut config: Value = serde_json::from_str(&fixture_text(fixture)).unwrap();
+    let mut map = config["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (k, v) in annotations {
+        map.insert(k.to_string(), Value::from(*v));
+    }
+    config["annotations"] = Value::Object(map);
+    config.to_string()
 }
 
 #[derive(Debug)]
@@ -334,13 +537,205 @@ fn missing_bundle_blocks() {
     let s = Sandbox::new();
     let bundle = s.path("no-such-bundle");
     let run = s.hook(&["--profile", "baseline"], &state("c1", &bundle, &[]));
+    // the bundle directory is what cannot be read (its trust is checked
+    // first), not config.json
     run.blocked(
         2,
-        &[&format!(
-            "cannot read {}",
-            bundle.join("config.json").display()
-        )],
+        &[
+            "container c1 blocked",
+            &format!(
+                "cannot read {}: No such file or directory",
+                bundle.display()
+            ),
+        ],
     );
+    assert!(!run.stderr.contains("config.json"), "{run:#?}");
+}
+
+/// The hook reads config.json after the runtime did: whoever could change
+/// the bundle in between could have it judge another config.json than the
+/// one the runtime applies. So the bundle, every directory above it and
+/// config.json must be root's (or the hook's user's) and writable by no one
+/// else — a sticky directory such as /tmp excepted — and config.json must
+/// be a regular file, not a link. Otherwise: blocked, whatever the verdict.
+#[test]
+fn a_bundle_others_can_change_is_refused() {
+    let s = Sandbox::new();
+    let (bundle, id) = s.podman("b", "podman-default");
+    let (deny, deny_id) = s.podman("d", "podman-host-pid");
+    let config = bundle.join("config.json");
+    let above = s.path("b");
+    let real = |p: &Path| p.canonicalize().unwrap().display().to_string();
+    let chmod = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let hook =
+        |bundle: &Path, id: &str| s.hook(&["--profile", "baseline"], &state(id, bundle, &[]));
+    let refused = |path: &str, why: &str| {
+        hook(&bundle, &id).blocked(
+            2,
+            &[
+                &format!("container {id} blocked: {path} is {why}: refusing the container"),
+                "chown root, chmod go-w",
+            ],
+        );
+    };
+    // The twins: root's, 0644 and 0755 — the verdict as usual.
+    let as_usual = || {
+        let run = hook(&bundle, &id);
+        assert_eq!(run.code, Some(0), "{run:#?}");
+        assert_eq!(run.stderr, "", "{run:#?}");
+        hook(&deny, &deny_id).blocked(1, &["hostPID: "]);
+    };
+    for dir in [s.dir.as_path(), &above, bundle.parent().unwrap(), &bundle] {
+        chmod(dir, 0o755);
+    }
+    chmod(&config, 0o644);
+    as_usual();
+
+    // config.json writable by everyone, or by its group
+    chmod(&config, 0o666);
+    refused(
+        &config.display().to_string(),
+        "writable by everyone (mode 666)",
+    );
+    chmod(&config, 0o664);
+    refused(
+        &config.display().to_string(),
+        "writable by its group (mode 664)",
+    );
+    chmod(&config, 0o644);
+    as_usual();
+
+    // the bundle directory writable by everyone, or by its group
+    chmod(&bundle, 0o777);
+    refused(&real(&bundle), "writable by everyone (mode 777)");
+    chmod(&bundle, 0o775);
+    refused(&real(&bundle), "writable by its group (mode 775)");
+    chmod(&bundle, 0o755);
+    // a directory above it
+    chmod(&above, 0o777);
+    refused(&real(&above), "writable by everyone (mode 777)");
+    // ... unless sticky, as /tmp is: no one can replace what is not theirs
+    chmod(&above, 0o1777);
+    as_usual();
+    chmod(&above, 0o755);
+    as_usual();
+
+    // config.json a symbolic link, even to a file root owns and alone writes
+    let target = s.write("elsewhere/config.json", &fixture_text("podman-default"));
+    chmod(&target, 0o644);
+    std::fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink(&target, &config).unwrap();
+    refused(&config.display().to_string(), "a symbolic link");
+    std::fs::remove_file(&config).unwrap();
+    std::fs::copy(&target, &config).unwrap();
+    chmod(&config, 0o644);
+    as_usual();
+
+    // owned by another user, mode 0644 and 0755 notwithstanding (only root
+    // can give a file away)
+    if !root_or_skip("a_bundle_others_can_change_is_refused: chown") {
+        return;
+    }
+    let nobody = Some(65534);
+    let why = "owned by uid 65534, neither root nor the hook's user";
+    std::os::unix::fs::chown(&config, nobody, nobody).unwrap();
+    refused(&config.display().to_string(), why);
+    std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
+    as_usual();
+    std::os::unix::fs::chown(&bundle, nobody, nobody).unwrap();
+    refused(&real(&bundle), why);
+    std::os::unix::fs::chown(&bundle, Some(0), Some(0)).unwrap();
+    std::os::unix::fs::chown(&above, nobody, nobody).unwrap();
+    refused(&real(&above), why);
+    std::os::unix::fs::chown(&above, Some(0), Some(0)).unwrap();
+    as_usual();
+}
+
+/// `check` judges a captured config.json wherever it lies: the bundle's
+/// owner and modes are the hook's concern only.
+#[test]
+fn check_judges_a_bundle_the_hook_would_refuse() {
+    let s = Sandbox::new();
+    let (bundle, _) = s.podman("b", "podman-default");
+    std::fs::set_permissions(
+        bundle.join("config.json"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let run = s.run(
+        &["check", "--profile", "baseline", bundle.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, Some(0), "{run:#?}");
+}
+
+/// In hook mode the kernel says which namespaces the container has: a
+/// namespace file that cannot be read blocks, it never falls back to what
+/// config.json claims.
+#[test]
+fn unreadable_namespace_files_block() {
+    let s = Sandbox::new();
+    let (bundle, id) = s.podman("b", "podman-default");
+    // No process has this pid: pid_max is at most 4194304 (PID_MAX_LIMIT),
+    // and pids are below it.
+    let mut st = state(&id, &bundle, &[]);
+    st["pid"] = Value::from(4_194_304);
+    s.hook(&["--profile", "baseline"], &st).blocked(
+        2,
+        &[
+            &format!("container {id} blocked: "),
+            "cannot read /proc/4194304/ns/",
+            "namespace cannot be judged",
+        ],
+    );
+    // the same state without a pid: config.json's namespaces are judged
+    st["pid"] = Value::Null;
+    let run = s.hook(&["--profile", "baseline"], &st);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+}
+
+/// A live container process: its namespaces, id maps and mount table are
+/// the kernel's answer. A process in the hook's own namespaces shares the
+/// host's, whatever config.json says.
+#[test]
+fn a_live_process_is_judged_by_the_kernel() {
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let s = Sandbox::new();
+    let bundle = s.bundle("b", "ctr-run-default");
+    let child = Child(
+        Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep"),
+    );
+    let pid = child.0.id();
+    let mut st = state("c-live", &bundle, &[]);
+    st["pid"] = Value::from(pid);
+    let run = s.hook(&["--profile", "baseline"], &st);
+    drop(child);
+    let why = format!("(process {pid} is in the host's namespace)");
+    run.blocked(
+        1,
+        &[
+            &format!("hostNetwork: container shares the host network namespace {why}"),
+            &format!("hostPID: container shares the host PID namespace {why}"),
+            &format!("hostIPC: container shares the host IPC namespace {why}"),
+            "(container c-live)",
+        ],
+    );
+    // config.json alone: namespaces of its own
+    st["pid"] = Value::Null;
+    let run = s.hook(&["--profile", "baseline"], &st);
+    assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
 #[test]
@@ -564,25 +959,69 @@ fn config_flag_with_policy_flags_blocks() {
 #[test]
 fn baseline_allows_podman_default() {
     let s = Sandbox::new();
-    let bundle = s.bundle("b", "podman-default");
-    let run = s.hook(&["--profile", "baseline"], &state("c1", &bundle, &[]));
+    let (bundle, id) = s.podman("b", "podman-default");
+    let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert_eq!(run.stderr, "", "an allowed container is silent");
     assert_eq!(run.stdout, "");
 }
 
+/// podman's per-container files (`overlay-containers/<id>/userdata/…`) are
+/// the runtime's only for the container `<id>`: to any other container they
+/// are host files, a hostPath volume.
+#[test]
+fn another_containers_runtime_files_are_host_paths() {
+    let s = Sandbox::new();
+    let (bundle, id) = s.podman("b", "podman-default");
+    let other = unique_id();
+    let run = s.hook(&["--profile", "baseline"], &state(&other, &bundle, &[]));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"builtin:baseline\": volumes: hostPath volume ",
+            &format!("/overlay-containers/{id}/userdata/"),
+            &format!("(container {other})"),
+        ],
+    );
+    // offline alike: the bundle's name stands for the id, `--id` overrides it
+    let check = |bundle: &Path, extra: &[&str]| {
+        let mut args = vec!["check", "--profile", "baseline"];
+        args.extend_from_slice(extra);
+        args.push(bundle.to_str().unwrap());
+        s.run(&args, b"")
+    };
+    let run = check(&bundle, &[]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let run = check(&bundle, &["--id", &other]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "volumes: hostPath volume /run/containers/storage/overlay-containers/{id}/userdata/hostname"
+        )),
+        "{run:#?}"
+    );
+    // a bundle not named by the id is judged as another container's
+    let renamed = s.bundle("renamed", "podman-default");
+    let run = check(&renamed, &[]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let run = check(&renamed, &["--id", &id]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+}
+
 #[test]
 fn baseline_denies_host_pid() {
     let s = Sandbox::new();
-    let bundle = s.bundle("b", "podman-host-pid");
-    let run = s.hook(&["--profile", "baseline"], &state("c-pid", &bundle, &[]));
+    let (bundle, id) = s.podman("b", "podman-host-pid");
+    let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     run.blocked(
         1,
         &[
             "denied by policy \"builtin:baseline\": hostPID: container shares the host PID namespace",
-            "(container c-pid)",
+            &format!("(container {id})"),
         ],
     );
+    // that and nothing else: its own runtime files are no hostPath
+    assert!(!run.stderr.contains("volumes:"), "{run:#?}");
 }
 
 #[test]
@@ -650,11 +1089,8 @@ fn any_admitting_policy_allows() {
 #[test]
 fn decision_is_logged_once() {
     let s = Sandbox::new();
-    let bundle = s.bundle("b", "podman-host-pid");
-    let run = s.hook(
-        &["--profile", "baseline"],
-        &state("ctr-log-1", &bundle, &[]),
-    );
+    let (bundle, id) = s.podman("b", "podman-host-pid");
+    let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.lines().len(), 1, "logged: no complaint: {run:#?}");
     let record = s.record(DEADLINE).expect("a log record");
@@ -667,7 +1103,7 @@ fn decision_is_logged_once() {
         .unwrap_or_else(|| panic!("{record}"));
     let json: Value = serde_json::from_str(record[at + "decision ".len()..].trim_end())
         .unwrap_or_else(|e| panic!("{e}: {record}"));
-    assert_eq!(json["container"]["id"], "ctr-log-1", "{json}");
+    assert_eq!(json["container"]["id"], id.as_str(), "{json}");
     assert_eq!(json["verdict"], "deny", "{json}");
     assert_eq!(json["allowed"], false, "{json}");
     assert_eq!(json["policies"], serde_json::json!(["builtin:baseline"]));
@@ -680,6 +1116,7 @@ fn decision_is_logged_once() {
                 .is_some_and(|m| m.contains("host PID namespace"))),
         "{json}"
     );
+    assert!(violations.iter().all(|v| v["field"] == "hostPID"), "{json}");
     assert_eq!(
         s.record(Duration::from_millis(100)),
         None,
@@ -692,7 +1129,7 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
     // 3000 tmpfs mounts: ~80 bytes of facts each make a record of ~250 KB,
     // over the 208 KiB a unix datagram socket sends by default.
     let s = Sandbox::new();
-    let bundle = s.bundle("big", "podman-default");
+    let (bundle, id) = s.podman("big", "podman-default");
     let path = bundle.join("config.json");
     let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let mounts = config["mounts"].as_array_mut().unwrap();
@@ -705,7 +1142,7 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
         }));
     }
     std::fs::write(&path, config.to_string()).unwrap();
-    let run = s.hook(&["--profile", "baseline"], &state("c-big", &bundle, &[]));
+    let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert!(!run.stderr.contains("not logged"), "{run:#?}");
     let record = s.record(DEADLINE).expect("a log record");
@@ -719,12 +1156,12 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
 #[test]
 fn allow_and_error_are_logged_too() {
     let s = Sandbox::new();
-    let bundle = s.bundle("b", "podman-default");
-    let run = s.hook(&["--profile", "baseline"], &state("c-allow", &bundle, &[]));
+    let (bundle, id) = s.podman("b", "podman-default");
+    let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     let record = s.record(DEADLINE).expect("a log record");
     assert!(record.contains("\"verdict\":\"allow\""), "{record}");
-    assert!(record.contains("\"id\":\"c-allow\""), "{record}");
+    assert!(record.contains(&format!("\"id\":\"{id}\"")), "{record}");
 
     let run = s.run(&["hook", "--profile", "baseline"], b"garbage");
     assert_eq!(run.code, Some(2), "{run:#?}");
@@ -741,10 +1178,10 @@ fn unreachable_log_still_decides() {
     let s = Sandbox::new();
     let missing = s.path("no-such.sock");
     let env = [("OCI_PSP_HOOK_LOG_SOCKET", missing.as_os_str())];
-    let deny = s.bundle("deny", "podman-host-pid");
-    let allow = s.bundle("allow", "podman-default");
-    for (bundle, code) in [(&deny, 1), (&allow, 0)] {
-        let st = state("c1", bundle, &[]).to_string();
+    let deny = s.podman("deny", "podman-host-pid");
+    let allow = s.podman("allow", "podman-default");
+    for ((bundle, id), code) in [(&deny, 1), (&allow, 0)] {
+        let st = state(id, bundle, &[]).to_string();
         let run = run(&["hook", "--profile", "baseline"], st.as_bytes(), &env);
         assert_eq!(run.code, Some(code), "{run:#?}");
         let complaints = run
@@ -774,10 +1211,10 @@ fn unreachable_log_still_decides() {
 
 fn stalled_log_does_not_hang() {
     let s = Sandbox::new();
-    let bundle = s.bundle("b", "podman-default");
+    let (bundle, id) = s.podman("b", "podman-default");
     let socket = s.path("log.sock");
     let env = [("OCI_PSP_HOOK_LOG_SOCKET", socket.as_os_str())];
-    let st = state("c1", &bundle, &[]).to_string();
+    let st = state(&id, &bundle, &[]).to_string();
     // nothing reads s.log: more runs than the default queue length (10)
     for _ in 0..16 {
         let run = run(&["hook", "--profile", "baseline"], st.as_bytes(), &env);
@@ -802,21 +1239,49 @@ fn control_characters_stay_on_one_line() {
     );
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.lines().len(), 1, "{run:#?}");
+    assert!(
+        run.stderr.contains("(container c1\\nsecond line)"),
+        "{run:#?}"
+    );
+    // The namespace is shown only for a container a CRI runtime made: one
+    // in containerd's CRI directory, under an id with a newline too.
+    if !root_or_skip("control_characters_stay_on_one_line") {
+        return;
+    }
+    let id = format!("{}\nsecond line", unique_id());
+    let cri = RuntimeBundle::new(K8S, &id, &fixture_text("ctr-run-host-network"));
+    let run = s.hook(
+        &["--profile", "baseline"],
+        &state(&id, &cri.path, &annotations),
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(run.lines().len(), 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("(container ns\\noci-psp-hook: allowed/p/?)"),
+        "{run:#?}"
+    );
 }
 
 // -------------------------------------------- Kubernetes identity and config
 
 #[test]
 fn bindings_follow_the_namespace_annotations() {
+    if !root_or_skip("bindings_follow_the_namespace_annotations") {
+        return;
+    }
     let s = Sandbox::new();
     let config = s.config(
         "bindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n  - namespaces: [team-b]\n    policies: [nosuch]\n",
     );
     let args = ["--config", config.to_str().unwrap()];
-    let root = s.bundle("root", "ctr-run-default");
+    // Where containerd's CRI plugin keeps its containers' bundles: their
+    // annotations are a CRI runtime's.
+    let root = RuntimeBundle::new(K8S, &unique_id(), &fixture_text("ctr-run-default"));
+    let hook =
+        |annotations: &[(&str, &str)]| s.hook(&args, &state(&root.id, &root.path, annotations));
 
-    let run = s.hook(&args, &state("c-a", &root, &containerd("team-a")));
-    run.blocked(
+    hook(&containerd("team-a")).blocked(
         1,
         &[
             "denied by policy \"restricted\": runAsUser: uid 0 not in 32767-32768",
@@ -825,54 +1290,194 @@ fn bindings_follow_the_namespace_annotations() {
     );
 
     // another namespace: defaultPolicies (builtin:baseline) admit it
-    let run = s.hook(&args, &state("c-o", &root, &containerd("other")));
+    let run = hook(&containerd("other"));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert_eq!(run.stderr, "");
     // so does a container without Kubernetes annotations
-    let run = s.hook(&args, &state("c-p", &root, &[]));
+    let run = hook(&[]);
     assert_eq!(run.code, Some(0), "{run:#?}");
 
-    // the binding to a missing policy blocks only its namespace's containers
-    let run = s.hook(&args, &state("c-b", &root, &containerd("team-b")));
+    // the restricted-ok container in team-a is still allowed
+    let ok = RuntimeBundle::new(K8S, &unique_id(), &fixture_text("runc-restricted-ok"));
+    let run = s.hook(&args, &state(&ok.id, &ok.path, &containerd("team-a")));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+
+    // The same claims on a bundle no CRI runtime made bind nothing: the
+    // container has no Kubernetes identity and gets defaultPolicies.
+    let tmp = s.bundle("root", "ctr-run-default");
+    for ns in ["team-a", "team-b"] {
+        let run = s.hook(&args, &state(&root.id, &tmp, &containerd(ns)));
+        assert_eq!(run.code, Some(0), "{ns}: {run:#?}");
+        assert_eq!(run.stderr, "", "{ns}: {run:#?}");
+    }
+}
+
+/// A binding to a missing policy blocks only its namespace's containers, and
+/// says which container it blocked.
+#[test]
+fn a_binding_to_a_missing_policy_blocks_its_namespace() {
+    if !root_or_skip("a_binding_to_a_missing_policy_blocks_its_namespace") {
+        return;
+    }
+    let s = Sandbox::new();
+    let config = s.config(
+        "bindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n  - namespaces: [team-b]\n    policies: [nosuch]\n",
+    );
+    let args = ["--config", config.to_str().unwrap()];
+    let ok = RuntimeBundle::new(K8S, &unique_id(), &fixture_text("runc-restricted-ok"));
+    let run = s.hook(&args, &state(&ok.id, &ok.path, &containerd("team-a")));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let run = s.hook(&args, &state(&ok.id, &ok.path, &containerd("team-b")));
     run.blocked(
         2,
         &[
+            "invalid policy binding: ",
             "policy \"nosuch\" does not exist",
             &config.display().to_string(),
-            "team-b/web-0/app",
+            "container team-b/web-0/app blocked",
         ],
     );
-    // the restricted-ok container in team-a is still allowed
-    let ok = s.bundle("ok", "runc-restricted-ok");
-    let run = s.hook(&args, &state("c-ok", &ok, &containerd("team-a")));
+    // claimed from /tmp, team-b is not the container's namespace: the
+    // defaults admit it
+    let tmp = s.bundle("ok", "runc-restricted-ok");
+    let run = s.hook(&args, &state(&ok.id, &tmp, &containerd("team-b")));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+}
+
+/// Anyone who can run a container can write Kubernetes annotations (podman
+/// `--annotation`, a config.json of their own for runc or ctr): they select
+/// a namespace's binding only for a container a CRI runtime made, one whose
+/// bundle is that runtime's own directory for its id. Otherwise the claim to
+/// be in kube-system is no way to its privileged binding.
+#[test]
+fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
+    let s = Sandbox::new();
+    let config = s.config(
+        "defaultPolicies: [builtin:restricted]\nbindings:\n  - namespaces: [kube-system]\n    policies: [builtin:privileged]\n",
+    );
+    let args = ["--config", config.to_str().unwrap()];
+    let claim = containerd("kube-system");
+    let privileged = with_annotations("ctr-run-privileged", &claim);
+    let denied = |run: &Run, id: &str| {
+        run.blocked(
+            1,
+            &[
+                "denied by policy \"builtin:restricted\": ",
+                "privileged: ",
+                &format!("(container {id})"),
+            ],
+        );
+        assert!(!run.stderr.contains("kube-system"), "{run:#?}");
+    };
+
+    // a bundle of its own in /tmp, the claim in the state and config.json
+    s.write("priv/config.json", &privileged);
+    let tmp = s.path("priv");
+    let run = s.hook(&args, &state("c-claim", &tmp, &claim));
+    denied(&run, "c-claim");
+    // offline likewise, unless told the config is a CRI runtime's
+    let check = |extra: &[&str]| {
+        let mut all = vec!["check", "--config", args[1], "--output", "json"];
+        all.extend_from_slice(extra);
+        all.push(tmp.to_str().unwrap());
+        s.run(&all, b"")
+    };
+    let run = check(&[]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(run.json()["chosenBy"], "defaultPolicies", "{run:#?}");
+    let run = check(&["--cri"]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(run.json()["chosenBy"], "bindings[0]", "{run:#?}");
+
+    if !root_or_skip("namespace_claims_bind_only_for_a_cri_runtimes_container") {
+        return;
+    }
+    // containerd's CRI plugin made it: kube-system's binding admits it
+    let cri = RuntimeBundle::new(K8S, &unique_id(), &privileged);
+    let run = s.hook(&args, &state(&cri.id, &cri.path, &claim));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(run.stderr, "", "{run:#?}");
+    // `check` of that bundle likewise, its name the id
+    let run = s.run(
+        &[
+            "check",
+            "--config",
+            args[1],
+            "--output",
+            "json",
+            cri.path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(run.json()["chosenBy"], "bindings[0]", "{run:#?}");
+    // that directory, but the runtime's id for the container is another
+    let other = unique_id();
+    denied(&s.hook(&args, &state(&other, &cri.path, &claim)), &other);
+    // containerd's directory of another namespace (ctr's `default`)
+    let ctr = RuntimeBundle::new(Layout::Containerd("default"), &unique_id(), &privileged);
+    denied(&s.hook(&args, &state(&ctr.id, &ctr.path, &claim)), &ctr.id);
+    // containers/storage, but podman's container, not CRI-O's
+    let mut podman = claim.clone();
+    podman.push(("io.container.manager", "libpod"));
+    let pod = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &podman),
+    );
+    denied(&s.hook(&args, &state(&pod.id, &pod.path, &podman)), &pod.id);
+    // CRI-O's: admitted
+    let mut crio = claim.clone();
+    crio.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &crio),
+    );
+    let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &crio));
     assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
 #[test]
 fn crio_annotations_and_sandboxes() {
+    if !root_or_skip("crio_annotations_and_sandboxes") {
+        return;
+    }
     let s = Sandbox::new();
     let config = s.config("bindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n");
     let args = ["--config", config.to_str().unwrap()];
-    let root = s.bundle("root", "ctr-run-default");
     let crio = [
+        ("io.container.manager", "cri-o"),
         ("io.kubernetes.cri-o.ContainerType", "container"),
         ("io.kubernetes.pod.namespace", "team-a"),
         ("io.kubernetes.pod.name", "db-1"),
         ("io.kubernetes.container.name", "postgres"),
     ];
-    let run = s.hook(&args, &state("c-crio", &root, &crio));
+    // where CRI-O keeps its bundles, `<storage>/overlay-containers/<id>/userdata`
+    let root = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-default", &crio),
+    );
+    let run = s.hook(&args, &state(&root.id, &root.path, &crio));
     run.blocked(
         1,
         &["denied by policy \"restricted\"", "team-a/db-1/postgres"],
     );
-    // A sandbox is judged on pod-level settings only (host namespaces here).
-    let host_pid = s.bundle("pid", "podman-host-pid");
+
+    // A sandbox is judged on pod-level settings only (host namespaces here):
+    // a container whose runtime id is the sandbox id its runtime wrote.
+    let host_pid = without_namespace("ctr-run-default", "pid");
+    let id = unique_id();
     let sandbox = [
         ("io.kubernetes.cri.container-type", "sandbox"),
+        ("io.kubernetes.cri.sandbox-id", id.as_str()),
         ("io.kubernetes.cri.sandbox-namespace", "team-a"),
         ("io.kubernetes.cri.sandbox-name", "web-0"),
+        ("io.kubernetes.cri.container-name", "POD"),
     ];
-    let run = s.hook(&args, &state("c-pause", &host_pid, &sandbox));
+    let pause = RuntimeBundle::new(K8S, &id, &host_pid);
+    let run = s.hook(&args, &state(&id, &pause.path, &sandbox));
     run.blocked(
         1,
         &[
@@ -880,6 +1485,34 @@ fn crio_annotations_and_sandboxes() {
             "team-a/web-0 (sandbox)",
         ],
     );
+    // the container-level checks are its containers'
+    assert!(!run.stderr.contains("runAsUser"), "{run:#?}");
+
+    // Another container of the pod claiming to be its sandbox is judged whole.
+    let app = RuntimeBundle::new(K8S, &unique_id(), &host_pid);
+    let run = s.hook(&args, &state(&app.id, &app.path, &sandbox));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"restricted\": ",
+            "hostPID: ",
+            "runAsUser: uid 0 not in 32767-32768",
+            "(container team-a/web-0/POD)",
+        ],
+    );
+    assert!(!run.stderr.contains("(sandbox)"), "{run:#?}");
+    // The sandbox's config outside a CRI runtime's directory: no Kubernetes
+    // identity at all, defaultPolicies, no relaxation.
+    s.write("pause/config.json", &host_pid);
+    let run = s.hook(&args, &state(&id, &s.path("pause"), &sandbox));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"builtin:baseline\": hostPID: ",
+            &format!("(container {id})"),
+        ],
+    );
+    assert!(!run.stderr.contains("team-a"), "{run:#?}");
 }
 
 /// Kubernetes identity comes from annotations, which podman (`--annotation`)
@@ -896,30 +1529,76 @@ fn sandbox_annotation_does_not_exempt_a_privileged_container() {
         &state("c-spoof", &privileged, &claim),
     );
     assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("runAsUser: "), "{run:#?}");
+    // a full claim naming its own id as the sandbox's, from /tmp
+    let id = unique_id();
+    let claim = [
+        ("io.kubernetes.cri.container-type", "sandbox"),
+        ("io.kubernetes.cri.sandbox-id", id.as_str()),
+        ("io.kubernetes.cri.sandbox-namespace", "kube-system"),
+        ("io.kubernetes.cri.sandbox-name", "pause"),
+    ];
+    let run = s.hook(
+        &["--profile", "restricted"],
+        &state(&id, &privileged, &claim),
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("runAsUser: "), "{run:#?}");
+    assert!(!run.stderr.contains("(sandbox)"), "{run:#?}");
+
+    if !root_or_skip("sandbox_annotation_does_not_exempt_a_privileged_container") {
+        return;
+    }
+    let config = fixture_text("ctr-run-privileged");
+    // a CRI runtime's container whose id is not the sandbox id it claims
+    let cri = RuntimeBundle::new(K8S, &unique_id(), &config);
+    let run = s.hook(
+        &["--profile", "restricted"],
+        &state(&cri.id, &cri.path, &claim),
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr.contains("runAsUser: "), "{run:#?}");
+    assert!(!run.stderr.contains("(sandbox)"), "{run:#?}");
+    // a real sandbox is relieved of only the container-level checks: a
+    // privileged one is still denied
+    let pause = RuntimeBundle::new(K8S, &id, &config);
+    let run = s.hook(
+        &["--profile", "restricted"],
+        &state(&id, &pause.path, &claim),
+    );
+    run.blocked(
+        1,
+        &["privileged: ", "(container kube-system/pause (sandbox))"],
+    );
+    assert!(!run.stderr.contains("runAsUser: "), "{run:#?}");
 }
 
 #[test]
 fn state_annotations_win_over_config_annotations() {
+    if !root_or_skip("state_annotations_win_over_config_annotations") {
+        return;
+    }
     // config.json of a CRI container carries annotations too; the state's win.
     let s = Sandbox::new();
     let config = s.config("bindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n");
     let args = ["--config", config.to_str().unwrap()];
-    let bundle = s.path("b");
-    let mut spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(manifest("tests/fixtures/ctr-run-default.json")).unwrap(),
-    )
-    .unwrap();
-    spec["annotations"] = serde_json::json!({
-        "io.kubernetes.cri.sandbox-namespace": "other",
-        "io.kubernetes.cri.sandbox-name": "web-0",
-        "io.kubernetes.cri.container-name": "app",
-    });
-    s.write("b/config.json", &spec.to_string());
+    let spec = with_annotations(
+        "ctr-run-default",
+        &[
+            ("io.kubernetes.cri.sandbox-namespace", "other"),
+            ("io.kubernetes.cri.sandbox-name", "web-0"),
+            ("io.kubernetes.cri.container-name", "app"),
+        ],
+    );
+    let bundle = RuntimeBundle::new(K8S, &unique_id(), &spec);
     // config.json alone: namespace other, allowed by the default
-    let run = s.hook(&args, &state("c1", &bundle, &[]));
+    let run = s.hook(&args, &state(&bundle.id, &bundle.path, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     // the state says team-a
-    let run = s.hook(&args, &state("c1", &bundle, &containerd("team-a")));
+    let run = s.hook(
+        &args,
+        &state(&bundle.id, &bundle.path, &containerd("team-a")),
+    );
     run.blocked(1, &["denied by policy \"restricted\"", "team-a/web-0/app"]);
 }
 
@@ -928,11 +1607,15 @@ fn audit_mode_allows_and_says_would_deny() {
     let s = Sandbox::new();
     let config =
         s.config("mode: audit\nbindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n");
-    let root = s.bundle("root", "ctr-run-default");
-    let run = s.hook(
-        &["--config", config.to_str().unwrap()],
-        &state("c-a", &root, &containerd("team-a")),
-    );
+    let args = ["--config", config.to_str().unwrap()];
+    // errors still block in audit mode
+    let run = s.run(&["hook", args[0], args[1]], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    if !root_or_skip("audit_mode_allows_and_says_would_deny") {
+        return;
+    }
+    let root = RuntimeBundle::new(K8S, &unique_id(), &fixture_text("ctr-run-default"));
+    let run = s.hook(&args, &state(&root.id, &root.path, &containerd("team-a")));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert_eq!(run.lines().len(), 1, "{run:#?}");
     assert!(
@@ -943,9 +1626,6 @@ fn audit_mode_allows_and_says_would_deny() {
     let record = s.record(DEADLINE).expect("a log record");
     assert!(record.contains("\"verdict\":\"deny\""), "{record}");
     assert!(record.contains("\"mode\":\"audit\""), "{record}");
-    // errors still block in audit mode
-    let run = s.run(&["hook", "--config", config.to_str().unwrap()], b"");
-    assert_eq!(run.code, Some(2), "{run:#?}");
 }
 
 // --------------------------------------------------------------------- check
@@ -1079,7 +1759,8 @@ fn check_text_output() {
     // every violation on its own line, none abbreviated
     assert!(!lines[1..].iter().any(|l| l.contains("more")), "{run:#?}");
 
-    let host_pid = s.bundle("pid", "podman-host-pid");
+    // podman's bundles, `<id>/userdata`: the id their own files name
+    let (host_pid, _) = s.podman("pid", "podman-host-pid");
     let run = s.run(
         &["check", "--profile", "baseline", host_pid.to_str().unwrap()],
         b"",
@@ -1088,7 +1769,8 @@ fn check_text_output() {
     assert!(run.stdout.contains(
         "  policy \"builtin:baseline\": hostPID: container shares the host PID namespace"
     ));
-    let ok = s.bundle("ok", "podman-default");
+    assert!(!run.stdout.contains("volumes:"), "{run:#?}");
+    let (ok, _) = s.podman("ok", "podman-default");
     let run = s.run(
         &["check", "--profile", "baseline", ok.to_str().unwrap()],
         b"",
@@ -1119,6 +1801,132 @@ fn check_uses_config_bindings() {
     );
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.json()["chosenBy"], "defaultPolicies");
+}
+
+/// A config.json captured from a CRI runtime is judged as the node judges
+/// it with `--cri` (its Kubernetes annotations honoured) and `--id` (the
+/// runtime id, by default the bundle directory's name); without `--cri`
+/// the annotations are claims that select nothing.
+#[test]
+fn check_cri_judges_a_captured_cri_config() {
+    let s = Sandbox::new();
+    let config = s.config("bindings:\n  - namespaces: [team-a]\n    policies: [restricted]\n");
+    let check = |path: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(path.to_str().unwrap());
+        let run = s.run(&args, b"");
+        let json = run.json();
+        (run, json)
+    };
+    // a container of team-a, captured in a bundle named by its id
+    let id = unique_id();
+    let app = s.write(
+        &format!("k8s.io/{id}/config.json"),
+        &with_annotations("ctr-run-default", &containerd("team-a")),
+    );
+    let (run, json) = check(&app, &["--cri"]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(json["chosenBy"], "bindings[0]", "{json}");
+    assert_eq!(json["container"]["namespace"], "team-a", "{json}");
+    let (run, json) = check(&app, &[]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(json["chosenBy"], "defaultPolicies", "{json}");
+    assert_eq!(json["container"]["namespace"], Value::Null, "{json}");
+
+    // a pod sandbox: one only as the container whose id is the sandbox id
+    let sandbox_id = unique_id();
+    let sandbox = [
+        ("io.kubernetes.cri.container-type", "sandbox"),
+        ("io.kubernetes.cri.sandbox-id", sandbox_id.as_str()),
+        ("io.kubernetes.cri.sandbox-namespace", "team-a"),
+        ("io.kubernetes.cri.sandbox-name", "web-0"),
+        ("io.kubernetes.cri.container-name", "POD"),
+    ];
+    let pause = s.write(
+        &format!("k8s.io/{sandbox_id}/config.json"),
+        &with_annotations("ctr-run-default", &sandbox),
+    );
+    let fields = |json: &Value| -> Vec<String> {
+        json["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["field"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // its bundle's name is the sandbox id: the sandbox, pod-level checks only
+    let (run, json) = check(&pause, &["--cri"]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(json["container"]["sandbox"], true, "{json}");
+    // the same config judged as another container (`--id`, or a bundle
+    // named otherwise): a container, judged whole
+    let (run, json) = check(&pause, &["--cri", "--id", &id]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(json["container"]["sandbox"], false, "{json}");
+    assert!(fields(&json).contains(&"runAsUser".to_string()), "{json}");
+    let renamed = s.write(
+        "k8s.io/renamed/config.json",
+        &with_annotations("ctr-run-default", &sandbox),
+    );
+    let (run, json) = check(&renamed, &["--cri"]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(json["container"]["sandbox"], false, "{json}");
+    let (run, json) = check(&renamed, &["--cri", "--id", &sandbox_id]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(json["container"]["sandbox"], true, "{json}");
+    // without --cri: no identity, no relaxation, defaultPolicies
+    let (run, json) = check(&pause, &[]);
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(json["chosenBy"], "defaultPolicies", "{json}");
+    assert_eq!(json["container"]["sandbox"], false, "{json}");
+}
+
+/// config.json's own hooks run as root on the host: one whose executable
+/// the node did not install (oci-psp-hook itself, hooks.d, CDI, the
+/// configuration's `allowedHooks`) is privileged.
+#[test]
+fn config_hooks_the_node_did_not_install_are_privileged() {
+    let s = Sandbox::new();
+    let program = s.write("bin/tool", "#!/bin/sh\nexit 0\n");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let with_hook = |name: &str, path: &Path| {
+        let mut config: Value = serde_json::from_str(&fixture_text("ctr-run-default")).unwrap();
+        config["hooks"] = serde_json::json!({"prestart": [{"path": path}]});
+        s.write(&format!("{name}/config.json"), &config.to_string());
+        s.path(name)
+    };
+    let foreign = with_hook("foreign", &program);
+    let own = with_hook("own", Path::new(BIN));
+    let run = s.hook(&["--profile", "baseline"], &state("c-hook", &foreign, &[]));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"builtin:baseline\": privileged: ",
+            &format!("prestart hook {}", program.display()),
+        ],
+    );
+    let run = s.run(
+        &["check", "--profile", "baseline", foreign.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    // oci-psp-hook itself
+    let run = s.hook(&["--profile", "baseline"], &state("c-own", &own, &[]));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    // a hook the configuration allows
+    let config = s.config(&format!("allowedHooks: [{}]\n", program.display()));
+    let run = s.hook(
+        &["--config", config.to_str().unwrap()],
+        &state("c-hook", &foreign, &[]),
+    );
+    assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
 // ---------------------------------------------------------------------- lint
@@ -1201,7 +2009,14 @@ fn help_of_each_subcommand() {
         ("hook", &["--policy", "--profile", "--config"][..]),
         (
             "check",
-            &["--policy", "--profile", "--config", "--output"][..],
+            &[
+                "--policy",
+                "--profile",
+                "--config",
+                "--output",
+                "--cri",
+                "--id",
+            ][..],
         ),
         ("lint", &["--policy", "--profile", "--config"][..]),
     ] {

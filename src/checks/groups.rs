@@ -6,7 +6,8 @@
 //! supplementalGroups and fsGroup into that one list, and the node cannot
 //! tell which gid came from which, so each gid must be admitted by either
 //! rule. A gid equal to the primary `process.user.gid` is skipped: containerd
-//! and podman repeat the primary gid there, and it is judged by `runAsGroup`.
+//! and podman repeat the primary gid there, and it is judged by `runAsGroup` —
+//! unless it is group root on the host, which every group rule judges as 0.
 //!
 //! Not verifiable at the node: fsGroup's volume ownership (kubelet chowns
 //! volumes before the container exists); and `MustRunAs` requiring at least
@@ -25,7 +26,9 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         .additional_gids
         .iter()
         .copied()
-        .filter(|&gid| gid != view.gid)
+        // The primary gid repeated is judged by runAsGroup, unless it is
+        // group root on the host: then every group rule judges it as 0.
+        .filter(|&gid| gid != view.gid || host_root(view, gid, false))
         .collect();
     gids.sort_unstable();
     gids.dedup();

@@ -52,6 +52,7 @@ pub fn decide<'a>(
     };
     crate::container::hooks::allow(&mut view.hooks, sources.allowed_hooks());
     let view: &'a ContainerView<'a> = Box::leak(Box::new(view));
+    let info = ContainerInfo::of(view);
     match sources.select(view) {
         Ok(selection) => Decision::evaluate(view, &selection),
         Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),
