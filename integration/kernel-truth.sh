@@ -23,7 +23,9 @@ RUNC_ROOT="$WORK/runc-state"
 ALLOWED="$WORK/allowed"
 LINK="$WORK/link"
 make_rootfs "$ROOTFS" || exit 1
-mkdir -p "$ROOTFS/data" "$ALLOWED/data" "$RUNC_ROOT" "$WORK/bundle"
+mkdir -p "$ROOTFS/data" "$ALLOWED/data" "$RUNC_ROOT" "$WORK/bundle" "$WORK/bundle-ro" "$WORK/bundle-ro-control"
+# Each bundle holds its rootfs (one outside is a host path): hard-linked copies.
+for b in bundle bundle-ro bundle-ro-control; do cp -al "$ROOTFS" "$WORK/$b/rootfs"; done
 echo allowed-content >"$ALLOWED/data/marker"
 
 cat >"$WORK/paths.yaml" <<YAML
@@ -42,18 +44,34 @@ YAML
 printf '#!/bin/sh\nln -sfn %s %s\n' "$ALLOWED/data" "$LINK" >"$WORK/swap.sh"
 chmod +x "$WORK/swap.sh"
 
+# hook_config NAME POLICY: a configuration judging by POLICY that allows the
+# test's own earlier createRuntime hooks (a hook config.json names is
+# privileged unless the node allows it).
+hook_config() {
+	mkdir -p "$WORK/$1/policies"
+	cp "$2" "$WORK/$1/policies/"
+	cat >"$WORK/$1/config.yaml" <<YAML
+apiVersion: oci-psp-hook/v1alpha1
+kind: HookConfiguration
+policyDirectory: policies
+defaultPolicies: [paths]
+allowedHooks: [$WORK/swap.sh, $WORK/remount-rw.sh]
+YAML
+}
+hook_config conf "$WORK/paths.yaml"
+
 runc spec --bundle "$WORK/bundle" || exit 1
-python3 - "$WORK/bundle/config.json" "$ROOTFS" "$LINK" "$WORK/swap.sh" "$OCI_PSP_HOOK_BIN" "$WORK/paths.yaml" <<'PY' || exit 1
+python3 - "$WORK/bundle/config.json" "$LINK" "$WORK/swap.sh" "$OCI_PSP_HOOK_BIN" "$WORK/conf/config.yaml" <<'PY' || exit 1
 import json, sys
-path, rootfs, link, swap, hook, policy = sys.argv[1:]
+path, link, swap, hook, config = sys.argv[1:]
 c = json.load(open(path))
-c["root"] = {"path": rootfs, "readonly": True}
+c["root"] = {"path": "rootfs", "readonly": True}
 c["process"]["terminal"] = False
 c["process"]["args"] = ["cat", "/data/marker"]
 c["mounts"].append({"destination": "/data", "type": "bind", "source": link, "options": ["rbind", "ro"]})
 c["hooks"] = {"createRuntime": [
     {"path": swap},
-    {"path": hook, "args": ["oci-psp-hook", "hook", "--policy", policy]},
+    {"path": hook, "args": ["oci-psp-hook", "hook", "--config", config]},
 ]}
 json.dump(c, open(path, "w"), indent=1)
 PY
@@ -109,14 +127,14 @@ fi
 # as a runtime reading the options otherwise than the hook would leave it.
 sed 's|allowedHostPaths: \[{pathPrefix: \(.*\)}\]|allowedHostPaths: [{pathPrefix: \1, readOnly: true}]|' \
 	"$WORK/paths.yaml" >"$WORK/paths-ro.yaml"
+hook_config conf-ro "$WORK/paths-ro.yaml"
 cat >"$WORK/remount-rw.sh" <<SH
 #!/bin/sh
 pid=\$(sed -n 's/.*"pid": *\([0-9][0-9]*\).*/\1/p')
-exec nsenter -t "\$pid" -m mount -o remount,bind,rw "$ROOTFS/data"
+exec nsenter -t "\$pid" -m mount -o remount,bind,rw "$WORK/bundle-ro/rootfs/data"
 SH
 chmod +x "$WORK/remount-rw.sh"
-mkdir -p "$WORK/bundle-ro" "$WORK/bundle-ro-control"
-python3 - "$WORK/bundle/config.json" "$WORK" "$WORK/remount-rw.sh" "$WORK/paths-ro.yaml" <<'PY' || exit 1
+python3 - "$WORK/bundle/config.json" "$WORK" "$WORK/remount-rw.sh" "$WORK/conf-ro/config.yaml" <<'PY' || exit 1
 import json, sys
 src, work, remount, policy = sys.argv[1:]
 c = json.load(open(src))
