@@ -382,3 +382,84 @@ with open(dst, "w") as f:
     json.dump(c, f, indent=2)
 PY
 }
+
+# oci_image_archive DIR NAME OUT: write OUT, an OCI image layout tar (what
+# `ctr images import` reads) of a single-layer image whose
+# filesystem is DIR (files owned by root, modes kept), named NAME (e.g.
+# localhost/psp-busybox:test), for the host's platform, with PATH=/bin and
+# the command `sh`. Built here, so no registry is needed.
+oci_image_archive() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import hashlib
+import io
+import json
+import os
+import platform
+import sys
+import tarfile
+
+src, name, out = sys.argv[1:4]
+ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+        "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def root_owned(info):
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mtime = 0
+    return info
+
+
+layer_buf = io.BytesIO()
+with tarfile.open(fileobj=layer_buf, mode="w", format=tarfile.PAX_FORMAT) as layer:
+    for entry in sorted(os.listdir(src)):
+        layer.add(os.path.join(src, entry), arcname=entry, filter=root_owned)
+layer_bytes = layer_buf.getvalue()
+
+
+def blob(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest(), data
+
+
+layer_digest, _ = blob(layer_bytes)
+config = {
+    "architecture": ARCH.get(platform.machine(), platform.machine()),
+    "os": "linux",
+    "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"},
+    "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+}
+config_digest, config_bytes = blob(json.dumps(config, sort_keys=True).encode())
+manifest = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": config_digest, "size": len(config_bytes)},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": layer_digest, "size": len(layer_bytes)}],
+}
+manifest_digest, manifest_bytes = blob(json.dumps(manifest, sort_keys=True).encode())
+index = {
+    "schemaVersion": 2,
+    "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest_digest, "size": len(manifest_bytes),
+        "annotations": {"io.containerd.image.name": name,
+                        "org.opencontainers.image.ref.name": name.rsplit(":", 1)[-1]},
+    }],
+}
+files = [("oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode()),
+         ("index.json", json.dumps(index, sort_keys=True).encode())]
+for digest, data in ((layer_digest, layer_bytes), (config_digest, config_bytes),
+                     (manifest_digest, manifest_bytes)):
+    files.append(("blobs/sha256/" + digest.split(":", 1)[1], data))
+with tarfile.open(out, mode="w") as archive:
+    for path in ("blobs", "blobs/sha256"):
+        info = root_owned(tarfile.TarInfo(path))
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        archive.addfile(info)
+    for path, data in files:
+        info = root_owned(tarfile.TarInfo(path))
+        info.size, info.mode = len(data), 0o644
+        archive.addfile(info, io.BytesIO(data))
+PY
+}
