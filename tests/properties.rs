@@ -297,6 +297,38 @@ enum Add {
     },
     /// `linux.rootfsPropagation` shared or rshared.
     SharedRootfsPropagation(&'static str),
+    /// A device cgroup allow rule of any type, numbers (`-1` and absent
+    /// included) and access.
+    DeviceRule {
+        typ: Option<&'static str>,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &'static str,
+    },
+    /// A mount of another filesystem, or `remount`, or `rrw` undoing a
+    /// read-only bind.
+    Filesystem {
+        fstype: &'static str,
+        source: &'static str,
+        destination: &'static str,
+        options: &'static [&'static str],
+    },
+    /// A hook of config.json at `stage`, running a host program.
+    Hook {
+        stage: &'static str,
+    },
+    /// A user namespace of its own whose maps make the process's uid
+    /// (`user`) or gid host id 0.
+    HostRootMapping {
+        user: bool,
+    },
+    /// `root.path` an absolute host directory.
+    ForeignRoot(&'static str),
+    /// One entry taken out of maskedPaths (0) or readonlyPaths (1).
+    TrimMask {
+        which: u8,
+        pick: usize,
+    },
 }
 
 /// A privilege taken away from a config (a no-op when it has none of the
@@ -465,6 +497,76 @@ impl Add {
             }
             Add::SharedRootfsPropagation(p) => {
                 object(config, "linux").insert("rootfsPropagation".into(), json!(p));
+            }
+            Add::DeviceRule {
+                typ,
+                major,
+                minor,
+                access,
+            } => {
+                let resources = object_in(object(config, "linux"), "resources");
+                let mut rule = json!({"allow": true, "access": access});
+                if let Some(t) = typ {
+                    rule["type"] = json!(t);
+                }
+                if let Some(n) = major {
+                    rule["major"] = json!(n);
+                }
+                if let Some(n) = minor {
+                    rule["minor"] = json!(n);
+                }
+                array(resources, "devices").push(rule);
+            }
+            Add::Filesystem {
+                fstype,
+                source,
+                destination,
+                options,
+            } => {
+                array(config.as_object_mut().unwrap(), "mounts").push(json!({
+                    "destination": destination, "type": fstype, "source": source,
+                    "options": options,
+                }));
+            }
+            Add::Hook { stage } => {
+                let hooks = object_in(config.as_object_mut().unwrap(), "hooks");
+                array(hooks, stage).push(json!({"path": "/bin/sh", "args": ["sh", "-c", "true"]}));
+            }
+            Add::HostRootMapping { user } => {
+                let process = object(config, "process");
+                let ids = object_in(process, "user");
+                let uid = ids.get("uid").and_then(Value::as_u64).unwrap_or(0);
+                let gid = ids.get("gid").and_then(Value::as_u64).unwrap_or(0);
+                let linux = object(config, "linux");
+                let namespaces = array(linux, "namespaces");
+                namespaces.retain(|n| n.get("type").and_then(Value::as_str) != Some("user"));
+                namespaces.push(json!({"type": "user"}));
+                // the id maps to host 0, everything else far from it
+                let map = |id: u64, root: bool| {
+                    let mut m = vec![
+                        json!({"containerID": id, "hostID": if root { 0 } else { 200_000 }, "size": 1}),
+                    ];
+                    if id > 0 {
+                        m.push(json!({"containerID": 0, "hostID": 300_000, "size": id}));
+                    }
+                    m
+                };
+                linux.insert("uidMappings".into(), json!(map(uid, *user)));
+                linux.insert("gidMappings".into(), json!(map(gid, !*user)));
+            }
+            Add::ForeignRoot(path) => {
+                object(config, "root").insert("path".into(), json!(path));
+            }
+            Add::TrimMask { which, pick } => {
+                let key = ["maskedPaths", "readonlyPaths"][usize::from(*which)];
+                if let Some(list) = object(config, "linux")
+                    .get_mut(key)
+                    .and_then(Value::as_array_mut)
+                    .filter(|l| !l.is_empty())
+                {
+                    let at = pick % list.len();
+                    list.remove(at);
+                }
             }
         }
     }
@@ -654,7 +756,58 @@ fn add() -> impl Strategy<Value = Add> {
         1 => any::<bool>().prop_map(|typed| Add::DeviceCgroupAllowAll { typed }),
         1 => any::<bool>().prop_map(|remove_key| Add::WritableRoot { remove_key }),
         1 => prop::sample::select(&["shared", "rshared"][..]).prop_map(Add::SharedRootfsPropagation),
+        3 => device_rule(),
+        3 => prop::sample::select(FILESYSTEMS).prop_map(|(fstype, source, destination, options)| {
+            Add::Filesystem { fstype, source, destination, options }
+        }),
+        1 => prop::sample::select(&HOOK_STAGES[..]).prop_map(|stage| Add::Hook { stage }),
+        1 => any::<bool>().prop_map(|user| Add::HostRootMapping { user }),
+        1 => prop::sample::select(&["/", "/srv/rootfs", "/var/lib/containers/storage/overlay/x/merged"][..]).prop_map(Add::ForeignRoot),
+        1 => (0u8..2, any::<usize>()).prop_map(|(which, pick)| Add::TrimMask { which, pick }),
     ]
+}
+
+const HOOK_STAGES: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
+/// Mounts beyond a bind: other filesystems, the standard ones elsewhere or
+/// writable, `remount`, `rrw`.
+const FILESYSTEMS: &[(&str, &str, &str, &[&str])] = &[
+    ("ext4", "/dev/vda1", "/disk", &[]),
+    ("ext4", "/var/log/../../dev/vda", "/disk", &["ro"]),
+    ("proc", "proc", "/proc2", &[]),
+    ("sysfs", "sysfs", "/sys", &["rw"]),
+    ("sysfs", "sysfs", "/sys", &["ro", "rrw"]),
+    ("sysfs", "sysfs", "/sys2", &["ro"]),
+    ("cgroup", "cgroup", "/sys/fs/cgroup", &["rw"]),
+    ("overlay", "overlay", "/o", &["lowerdir=/etc:/var"]),
+    ("tmpfs", "tmpfs", "/sys", &["remount", "rw"]),
+    ("none", "/var/log", "/logs", &["rbind", "ro", "rrw"]),
+    ("bind", "/etc", "/etc-ro", &["rbind", "ro", "rrw"]),
+    ("devpts", "devpts", "/mnt/pts", &[]),
+    ("mqueue", "mqueue", "/mnt/mq", &[]),
+];
+
+fn device_rule() -> impl Strategy<Value = Add> {
+    let number = prop_oneof![Just(None), Just(Some(-1i64)), (0i64..300).prop_map(Some)];
+    (
+        prop::sample::select(&[None, Some("a"), Some("b"), Some("c")][..]),
+        number.clone(),
+        number,
+        prop::sample::select(&["r", "w", "m", "rw", "rwm", "mr", ""][..]),
+    )
+        .prop_map(|(typ, major, minor, access)| Add::DeviceRule {
+            typ,
+            major,
+            minor,
+            access,
+        })
 }
 
 fn remove() -> impl Strategy<Value = Remove> {

@@ -294,6 +294,7 @@ fn root<'a>(r: &mut Reader<'a>) -> Result<Root<'a>> {
 fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
     let mut m = Mount::default();
     let mut destination = false;
+    let mut unknown = None;
     let at = r.offset();
     r.object(
         "mounts[]",
@@ -311,10 +312,10 @@ fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
                         r.array("mounts[].options", |r| {
                             let at = r.offset();
                             let option = r.str("mounts[].options")?;
-                            match m.options.add(&option) {
-                                Ok(()) => Ok(()),
-                                Err(why) => r.spec_error(at, format!("mounts[].options: {why}")),
+                            if let Err(why) = m.options.add(&option) {
+                                unknown.get_or_insert((at, why));
                             }
+                            Ok(())
                         })?;
                     }
                 }
@@ -325,7 +326,30 @@ fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
     if !destination {
         return r.spec_error(at, "mounts[]: missing field \"destination\"".into());
     }
-    Ok(m)
+    // An option runc hands to the filesystem unread matters where the mount
+    // could pass as something the policy admits: a bind or one of the
+    // runtimes' own filesystems. Any other filesystem is privileged as a
+    // whole, its data options (overlay's lowerdir…) included.
+    let judged = m.options.bind
+        || m.typ.as_deref().is_none_or(|t| {
+            matches!(
+                t,
+                "bind"
+                    | "proc"
+                    | "sysfs"
+                    | "tmpfs"
+                    | "shm"
+                    | "devpts"
+                    | "mqueue"
+                    | "cgroup"
+                    | "cgroup2"
+                    | ""
+            )
+        });
+    match unknown {
+        Some((at, why)) if judged => r.spec_error(at, format!("mounts[].options: {why}")),
+        _ => Ok(m),
+    }
 }
 
 fn process<'a>(r: &mut Reader<'a>) -> Result<Process<'a>> {
@@ -615,6 +639,30 @@ mod tests {
                 "{config}: {e}"
             );
         }
+    }
+
+    /// An option runc would hand unread to the filesystem is refused where
+    /// the mount could pass as an admitted one; another filesystem is
+    /// privileged whole, its data options included.
+    #[test]
+    fn unknown_mount_options_are_refused_where_they_could_hide() {
+        for mount in [
+            r#"{"destination": "/d", "type": "bind", "source": "/srv", "options": ["ro", "frobnicate"]}"#,
+            r#"{"destination": "/d", "source": "/srv", "options": ["rbind", "RO"]}"#,
+            r#"{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["huge=always"]}"#,
+        ] {
+            let e = parse(format!(r#"{{"mounts": [{mount}]}}"#).as_bytes()).unwrap_err();
+            assert!(
+                e.contains("mounts[].options: unknown mount option"),
+                "{mount}: {e}"
+            );
+        }
+        let c = parse(
+            br#"{"mounts": [{"destination": "/o", "type": "overlay", "source": "overlay",
+            "options": ["lowerdir=/a:/b", "upperdir=/u", "workdir=/w"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.mounts.unwrap().len(), 1);
     }
 
     #[test]
