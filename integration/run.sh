@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the real-runtime integration tests (as root):
 #
-#   integration/run.sh [runc|podman|ctr|kernel-truth|concurrency|install|deb]...   (default: all)
+#   integration/run.sh [runc|adversarial|podman|ctr|kernel-truth|concurrency|install|deb]...   (default: all)
 #
 # Builds the hook with `cargo build --release` unless OCI_PSP_HOOK_BIN names
 # a binary already, runs each script (each prints its own summary) and ends
@@ -13,10 +13,10 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(runc podman ctr kernel-truth concurrency install deb)
+[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman ctr kernel-truth concurrency install deb)
 for suite in "${suites[@]}"; do
 	if [ ! -x "$IT_DIR/$suite.sh" ]; then
-		echo "unknown suite '$suite' (expected runc, podman, ctr, kernel-truth, concurrency, install or deb)" >&2
+		echo "unknown suite '$suite' (expected runc, adversarial, podman, ctr, kernel-truth, concurrency, install or deb)" >&2
 		exit 2
 	fi
 done
