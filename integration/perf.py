@@ -15,6 +15,7 @@ Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
 """
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -70,11 +71,22 @@ def versus(name, goal, base, case, runs):
     return (name, m_case / m_base, goal, f"{m_case:.0f} us vs {m_base:.0f} us")
 
 
-def state_file(work, bundle, name):
+def state_file(work, bundle, name, container_id):
     path = os.path.join(work, name)
     with open(path, "w") as f:
-        json.dump({"ociVersion": "1.0.2", "id": name, "status": "creating", "bundle": bundle}, f)
+        json.dump({"ociVersion": "1.0.2", "id": container_id, "status": "creating", "bundle": bundle}, f)
     return path
+
+
+def capture_id(config):
+    """The runtime id a podman capture had: its userdata files carry it."""
+    return re.search(r"/overlay-containers/([0-9a-f]{64})/userdata", json.dumps(config)).group(1)
+
+
+# containerd's CRI plugin keeps a task's bundle here (the hook honours a
+# container's Kubernetes annotations only from such a bundle).
+CRI_TASKS = "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
+CRI_FIXTURE = os.path.join(REPO, "tests", "fixtures", "cri", "containerd-restricted-app.json")
 
 
 def bundle_with(work, name, config):
@@ -113,21 +125,33 @@ def lower_quartile(values):
 
 
 def typical_case(work):
-    """The restricted example policy, a real podman config.json (~10 KB)."""
-    return state_file(work, bundle_with(work, "typical", json.load(open(FIXTURE))), "typical.json")
+    """The restricted example policy, a real podman config.json (~10 KB),
+    started as the container it was captured from."""
+    config = json.load(open(FIXTURE))
+    return state_file(work, bundle_with(work, "typical", config), "typical.json", capture_id(config))
 
 
 def mounts_case(work):
-    """1000 mounts: kubelet volumes (configMaps, each its own directory) and
-    tmpfs (emptyDir), all admitted by the policy."""
-    base = json.load(open(FIXTURE))
-    pod = "/var/lib/kubelet/pods/7d0c5e7e-1b5e-4a53-9d0e-2f1c9c7b5a10/volumes"
+    """1000 mounts of a pod's container made by containerd's CRI plugin:
+    kubelet volumes of its pod (configMaps, each its own directory) and tmpfs
+    (emptyDir), all admitted by the policy. Its bundle is in containerd's
+    task directory (removed by `cleanup_cri_bundle`)."""
+    base = json.load(open(CRI_FIXTURE))
+    uid = base["annotations"]["io.kubernetes.cri.sandbox-uid"]
+    pod = f"/var/lib/kubelet/pods/{uid}/volumes"
     base["mounts"] += [
         {"destination": f"/m{i}", "type": "bind", "source": f"{pod}/kubernetes.io~configmap/cfg-{i}",
          "options": ["rbind", "ro"]}
         if i % 2 else {"destination": f"/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
         for i in range(1000)]
-    return state_file(work, bundle_with(work, "mounts", base), "mounts.json")
+    container_id = f"{os.getpid():064x}"
+    os.makedirs(CRI_TASKS, mode=0o711, exist_ok=True)
+    bundle = bundle_with(CRI_TASKS, container_id, base)
+    return state_file(work, bundle, "mounts.json", container_id)
+
+
+def cleanup_cri_bundle():
+    shutil.rmtree(os.path.join(CRI_TASKS, f"{os.getpid():064x}"), ignore_errors=True)
 
 
 def policies_case(work):
@@ -190,10 +214,14 @@ def main():
                           (["/bin/true"], typical), (argv, typical), runs))
 
     mounts = mounts_case(work)
-    spawn(argv, mounts)
+    _, code = spawn(argv, mounts)
+    if code != 0:
+        cleanup_cri_bundle()
+        sys.exit(f"perf.py: the 1000-mount case should be admitted, its mounts all volumes of its pod (exit {code})")
     results.append(versus("1000 mounts vs typical (median)", 2.0,
                           (argv, typical), (argv, mounts), runs // 2))
 
+    cleanup_cri_bundle()
     argv100 = [hook, "hook", "--config", policies_case(work)]
     _, code = spawn(argv100, typical)
     if code != 0:
@@ -226,17 +254,18 @@ def main():
 
 
 def runc_ratio(work, hook, log_socket):
-    rootfs = os.path.join(work, "rootfs")
-    os.makedirs(os.path.join(rootfs, "bin"))
-    subprocess.run(["cp", "/bin/busybox", os.path.join(rootfs, "bin", "busybox")], check=True)
-    os.symlink("busybox", os.path.join(rootfs, "bin", "true"))
     bundles = {}
     for name, hooked in (("plain", False), ("hooked", True)):
         bundle = os.path.join(work, "runc-" + name)
         os.makedirs(bundle)
+        # the rootfs in the bundle, as runtimes keep it
+        rootfs = os.path.join(bundle, "rootfs")
+        os.makedirs(os.path.join(rootfs, "bin"))
+        subprocess.run(["cp", "/bin/busybox", os.path.join(rootfs, "bin", "busybox")], check=True)
+        os.symlink("busybox", os.path.join(rootfs, "bin", "true"))
         subprocess.run(["runc", "spec", "--bundle", bundle], check=True)
         c = json.load(open(os.path.join(bundle, "config.json")))
-        c["root"] = {"path": rootfs, "readonly": True}
+        c["root"] = {"path": "rootfs", "readonly": True}
         c["process"].update(terminal=False, args=["/bin/true"], noNewPrivileges=True,
                             user={"uid": 32767, "gid": 32767, "additionalGids": [32767]}, capabilities={})
         if hooked:

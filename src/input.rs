@@ -134,8 +134,12 @@ fn untrusted(meta: &std::fs::Metadata, euid: u32) -> Option<String> {
 /// in between could have the hook judge another config than the one runc
 /// applies. So the bundle's directories up to `/` and the file must be owned
 /// by root or the hook's user and writable by no one else, and config.json
-/// must be a regular file, not a link.
-pub fn read_bundle_config(bundle: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+/// must be a regular file, not a link. Returns the text and the bundle
+/// resolved.
+pub fn read_bundle_config(
+    bundle: &Path,
+    limit: u64,
+) -> Result<(Vec<u8>, std::path::PathBuf), InputError> {
     use std::os::unix::fs::MetadataExt;
     let config = bundle.join("config.json");
     let shown = config.display().to_string();
@@ -176,7 +180,8 @@ pub fn read_bundle_config(bundle: &Path, limit: u64) -> Result<Vec<u8>, InputErr
         return Err(InputError::TooLarge { path: shown, limit });
     }
     let expected = usize::try_from(meta.size()).unwrap_or(0);
-    read_into(Vec::with_capacity(expected), file, limit, &shown)
+    let text = read_into(Vec::with_capacity(expected), file, limit, &shown)?;
+    Ok((text, real))
 }
 
 /// Read a stream (stdin) up to `limit` bytes; more is an error.
@@ -258,7 +263,7 @@ mod tests {
         let config = dir.join("config.json");
         std::fs::write(&config, "{}").unwrap();
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(read_bundle_config(&dir, 100).unwrap(), b"{}");
+        assert_eq!(read_bundle_config(&dir, 100).unwrap().0, b"{}");
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
         assert!(err.contains("config.json is writable by everyone"), "{err}");

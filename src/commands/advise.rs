@@ -175,7 +175,9 @@ fn from_path(path: &Path) -> Result<Input, String> {
         path.to_path_buf()
     };
     let bytes = read_bounded(&config, CONFIG_LIMIT).map_err(|e| e.to_string())?;
-    let bundle = config.parent().map(Path::to_path_buf);
+    let bundle = config
+        .parent()
+        .map(|b| b.canonicalize().unwrap_or_else(|_| b.to_path_buf()));
     input(&config, &bytes, label_of(path), None, bundle)
 }
 

@@ -53,8 +53,10 @@ fn decide_path<'c>(
         let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         (path.to_path_buf(), parent)
     };
-    // Relative bind sources are relative to the bundle: make it absolute.
+    // Relative bind sources are relative to the bundle: make it absolute,
+    // resolved.
     let bundle = std::path::absolute(&bundle).unwrap_or(bundle);
+    let bundle = bundle.canonicalize().unwrap_or(bundle);
     // Offline there is no runtime id: the bundle directory's name stands in
     // (podman's and CRI-O's bundles are `<id>/userdata`).
     let id = options

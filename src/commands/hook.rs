@@ -98,8 +98,11 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
         return Decision::error(info, "OCI state on stdin has no bundle");
     };
     let config_path = bundle.join("config.json");
-    *config = match read_bundle_config(&bundle, CONFIG_LIMIT) {
-        Ok(c) => c,
+    let bundle = match read_bundle_config(&bundle, CONFIG_LIMIT) {
+        Ok((text, bundle)) => {
+            *config = text;
+            bundle
+        }
         Err(e) => return Decision::error(info, e.to_string()),
     };
     let ctx = BuildContext {

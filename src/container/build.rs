@@ -59,15 +59,8 @@ pub fn build<'a>(
 
     let mut annotations: BTreeMap<String, String> = owned_pairs(config.annotations).collect();
     annotations.extend(ctx.state_annotations.clone());
-    let bundle = ctx
-        .mounts
-        .bundle
-        .as_ref()
-        .map(|b| std::fs::canonicalize(b).unwrap_or_else(|_| b.clone()));
-    let cri = ctx.trust_cri
-        || bundle
-            .as_deref()
-            .is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
+    let bundle = ctx.mounts.bundle.as_deref();
+    let cri = ctx.trust_cri || bundle.is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
     let identity = if cri {
         Identity::from_annotations(&annotations, &ctx.id)
     } else {
@@ -147,8 +140,8 @@ pub fn build<'a>(
     // regrowth copies the list (a thousand mounts: ~400 KB touched, not 190).
     let declared = config.mounts.unwrap_or_default();
     let mut mounts = Vec::with_capacity(declared.len() + 1);
-    let rootfs = root_path(config.root.as_ref(), bundle.as_deref());
-    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle.as_deref()) {
+    let rootfs = root_path(config.root.as_ref(), bundle);
+    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle) {
         mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
     }
     mounts.extend(declared.into_iter().map(|m| {
@@ -170,13 +163,21 @@ pub fn build<'a>(
 }
 
 /// `root.path` as the runtime reads it: relative to the bundle, resolved.
+/// runc refuses a root whose path holds a symlink, so the path cleaned is
+/// the one it mounts; a runtime that followed a link would mount where the
+/// link points, so a root that is a link is resolved (one `lstat`, not a
+/// resolution of every component on every start).
 fn root_path(root: Option<&oci::Root>, bundle: Option<&Path>) -> PathBuf {
     let path = PathBuf::from(root.map_or("rootfs", |r| &*r.path));
     let path = match bundle {
         Some(bundle) if path.is_relative() => bundle.join(path),
         _ => path,
     };
-    std::fs::canonicalize(&path).unwrap_or(path)
+    let path = super::mounts::lexical_normalize(&path);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(&path).unwrap_or(path),
+        _ => path,
+    }
 }
 
 /// Whether the root filesystem is the runtime's own: inside the bundle

@@ -217,7 +217,8 @@ impl<'a> Iterator for VolumeTypes<'a> {
 #[derive(Debug, Clone)]
 pub struct MountContext {
     pub kubelet_root: PathBuf,
-    /// The bundle (hook mode): a relative `root.path` is under it.
+    /// The bundle, resolved (no symlinks): a relative `root.path` and
+    /// relative bind sources are under it.
     pub bundle: Option<PathBuf>,
     /// Host paths resolved so far: a config naming one source many times
     /// (or resolving it again for the kernel check) asks the kernel once.
