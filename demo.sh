@@ -26,16 +26,18 @@ for tool in sh id echo; do ln -s busybox "$work/rootfs/bin/$tool"; done
 printf 'root:x:0:0:root:/:/bin/sh\napp:x:32767:32767:app:/:/bin/sh\n' > "$work/rootfs/etc/passwd"
 printf 'root:x:0:\napp:x:32767:\n' > "$work/rootfs/etc/group"
 
-# bundle NAME PYTHON-EDIT: a runc bundle whose config.json carries the hook.
+# bundle NAME PYTHON-EDIT: a runc bundle (its own copy of the rootfs inside
+# it, as runtimes keep it) whose config.json carries the hook.
 bundle() {
   local dir="$work/$1"
   mkdir -p "$dir"
+  cp -a "$work/rootfs" "$dir/rootfs"
   (cd "$dir" && runc spec)
-  python3 - "$dir/config.json" "$bin" "$policy" "$2" "$work/rootfs" <<'PY'
+  python3 - "$dir/config.json" "$bin" "$policy" "$2" <<'PY'
 import json, sys
-path, binary, policy, edit, rootfs = sys.argv[1:]
+path, binary, policy, edit = sys.argv[1:]
 c = json.load(open(path))
-c["root"]["path"] = rootfs
+c["root"]["path"] = "rootfs"
 c["process"]["terminal"] = False
 c["process"]["args"] = ["id"]
 c["hooks"] = {"createRuntime": [{"path": binary, "args": ["oci-psp-hook", "hook", "--policy", policy]}]}
