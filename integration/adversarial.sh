@@ -1024,4 +1024,34 @@ else
 	fail "10 twin: a container runc created" "runc create failed"
 fi
 
+# ---------------------------------------------------------------------------
+# 19.1 Runtime settings beyond the container, as runc 1.1.5 applies them.
+# (A cgroupsPath of "/" is judged offline only: runc sets the cgroup's limits
+# before createRuntime, so even a denied run would touch the host's root.)
+
+# A cgroup holding another process: runc moves the container into it.
+VICTIM_CG="psp-adv-victim-$$"
+mkdir -p "/sys/fs/cgroup/pids/$VICTIM_CG"
+sleep 300 </dev/null >/dev/null 2>&1 &
+VICTIM=$!
+echo "$VICTIM" >"/sys/fs/cgroup/pids/$VICTIM_CG/cgroup.procs"
+on_exit "kill -9 $VICTIM; sleep 0.2; rmdir /sys/fs/cgroup/*/$VICTIM_CG /sys/fs/cgroup/*/psp-adv-own-$$ 2>/dev/null"
+CGCMD="grep -q :pids:/$VICTIM_CG\$ /proc/self/cgroup && echo PRIV-CGROUP;"
+adv_run cgroup-real "$(cmd cgroup-real "$CGCMD"); restricted(); c['linux']['cgroupsPath'] = '/$VICTIM_CG'"
+expect_real "19 cgroupsPath of another process's cgroup: without the hook runc puts the container in it" "PRIV-CGROUP"
+adv_run cgroup-r "$(cmd cgroup-r "$CGCMD"); restricted(); c['linux']['cgroupsPath'] = '/$VICTIM_CG'" "${R[@]}"
+expect_blocked "19 cgroupsPath of another process's cgroup is blocked under builtin:restricted"
+adv_run cgroup-twin "$(cmd cgroup-twin "$CGCMD"); restricted(); c['linux']['cgroupsPath'] = '/psp-adv-own-$$'" "${R[@]}"
+expect_runs "19 twin: a cgroup of its own runs under builtin:restricted"
+
+# rlimits and oomScoreAdj beyond the host's need CAP_SYS_RESOURCE, which this
+# machine's root lacks (runc fails to apply them before any verdict): they are
+# judged offline in the unit tests (checks::privileged).
+
+# Annotations a runtime acts on (crun's; runc ignores them, so no proof here).
+adv_run annot-r "$(cmd annot-r ''); restricted(); annotate({'run.oci.keep_original_groups': '1'})" "${R[@]}"
+expect_blocked "19 annotation run.oci.keep_original_groups is blocked under builtin:restricted"
+adv_run annot-twin "$(cmd annot-twin ''); restricted(); annotate({'org.opencontainers.image.title': 'x'})" "${R[@]}"
+expect_runs "19 twin: an annotation no runtime acts on runs under builtin:restricted"
+
 summary

@@ -2,7 +2,8 @@
 //! `apparmor.security.beta.kubernetes.io/allowedProfileNames`, PSS
 //! `appArmorProfile.type`).
 //!
-//! Evidence: `process.apparmorProfile`. `unconfined` is unconfined; any other
+//! Evidence: `process.apparmorProfile`. `unconfined` (in any case, or in a
+//! stack `a//&unconfined`) is unconfined; any other
 //! name is a confining profile, admitted by `runtime/default` (runtimes name
 //! their defaults differently: containerd `cri-containerd.apparmor.d`, CRI-O
 //! `crio-default`, podman `containers-default-…`) or by `localhost/<name>`.
@@ -28,6 +29,14 @@ pub fn apparmor_enabled() -> bool {
         .is_ok_and(|s| s.trim() == "Y")
 }
 
+/// A profile name that confines nothing: `unconfined` in any case, or a
+/// stack (`a//&b`) with `unconfined` in it.
+fn confines_nothing(profile: &str) -> bool {
+    profile
+        .split("//&")
+        .any(|p| p.trim().eq_ignore_ascii_case("unconfined"))
+}
+
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     judge(view, policy, apparmor_enabled, findings);
 }
@@ -45,7 +54,8 @@ fn judge(view: &ContainerView, policy: &Policy, enabled: fn() -> bool, findings:
         .apparmor_profile
         .as_deref()
         .map(str::trim)
-        .filter(|p| !p.is_empty());
+        .filter(|p| !p.is_empty())
+        .map(|p| if confines_nothing(p) { "unconfined" } else { p });
     match profile {
         Some("unconfined") if !listed(allowed, "unconfined") => {
             findings.deny(FIELD, format!("container runs unconfined; allowed: {listed_text}"));
@@ -80,6 +90,26 @@ fn judge(view: &ContainerView, policy: &Policy, enabled: fn() -> bool, findings:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unconfined_spelled_otherwise_is_unconfined() {
+        for name in [
+            "unconfined",
+            "Unconfined",
+            " UNCONFINED ",
+            "unconfined//&crio-default",
+            "crio-default//&unconfined",
+        ] {
+            assert!(confines_nothing(name.trim()), "{name}");
+        }
+        for name in [
+            "crio-default",
+            "cri-containerd.apparmor.d",
+            "unconfined-ish",
+        ] {
+            assert!(!confines_nothing(name), "{name}");
+        }
+    }
     use crate::checks::fixtures;
     use crate::policy::{Origin, ProfileRule};
 

@@ -135,7 +135,7 @@ mod tests {
               {"destination":"/mnt/slave","type":"bind","source":"/var/lib/slave","options":["rbind","rslave"]},
               {"destination":"/sys/fs/cgroup","type":"cgroup2","source":"cgroup","options":["nosuid"]}
             ],
-            "linux":{"rootfsPropagation":"rshared"}}"#;
+            "linux":{"rootfsPropagation":"rshared","namespaces":[{"type":"mount"}]}}"#;
         let view = fixtures::view_of("bidirectional", json);
         assert_eq!(
             findings(&view, false),
@@ -148,11 +148,50 @@ mod tests {
         assert!(findings(&view, true).is_empty());
     }
 
+    /// What the runtime applies as root beyond the container, each privileged
+    /// evidence; the kubelet's own settings pass.
+    #[test]
+    fn runtime_settings_beyond_the_container() {
+        let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"scheduler":{"policy":"SCHED_FIFO","nice":-5},
+              "ioPriority":{"class":"IOPRIO_CLASS_RT"},"oomScoreAdj":-1000,
+              "rlimits":[{"type":"RLIMIT_RTPRIO","hard":99,"soft":99},
+                {"type":"RLIMIT_MEMLOCK","hard":18446744073709551615,"soft":65536},
+                {"type":"RLIMIT_NOFILE","hard":1048576,"soft":1048576}]},
+            "annotations":{"run.oci.keep_original_groups":"1","org.systemd.property.Delegate":"yes",
+              "io.kubernetes.cri.container-type":"container"},
+            "linux":{"cgroupsPath":"/","netDevices":{"eth1":{"name":"eth1"}},
+              "namespaces":[{"type":"pid"}]}}"#;
+        let found = findings(&fixtures::view_of("settings", json), false);
+        for text in [
+            "linux.cgroupsPath \"/\"",
+            "netDevices moves host network interface eth1",
+            "SCHED_FIFO",
+            "nice -5",
+            "IOPRIO_CLASS_RT",
+            "oomScoreAdj -1000",
+            "RLIMIT_RTPRIO raised",
+            "RLIMIT_MEMLOCK raised",
+            "no mount namespace",
+            "annotation run.oci.keep_original_groups",
+            "annotation org.systemd.property.Delegate",
+        ] {
+            assert!(found.iter().any(|f| f.contains(text)), "{text}: {found:?}");
+        }
+        assert_eq!(found.len(), 11, "{found:?}");
+        let kubelet = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"oomScoreAdj":-998,"scheduler":{"policy":"SCHED_OTHER"},
+              "rlimits":[{"type":"RLIMIT_NOFILE","hard":1048576,"soft":1048576}]},
+            "linux":{"cgroupsPath":"kubepods.slice:cri-containerd:abc",
+              "namespaces":[{"type":"mount"}]}}"#;
+        assert!(findings(&fixtures::view_of("kubelet", kubelet), false).is_empty());
+    }
+
     #[test]
     fn host_to_container_propagation_passes() {
         let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
             "mounts":[{"destination":"/mnt","type":"bind","source":"/var/lib/x","options":["rbind","rslave"]}],
-            "linux":{"rootfsPropagation":"rslave"}}"#;
+            "linux":{"rootfsPropagation":"rslave","namespaces":[{"type":"mount"}]}}"#;
         assert!(findings(&fixtures::view_of("hostToContainer", json), false).is_empty());
     }
 }

@@ -21,6 +21,7 @@ use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_so
 use super::namespaces::{NamespaceKind, NamespaceProbe, NamespaceState, judge};
 use super::oci::{self, NamespaceType};
 use super::proc_masks;
+use super::runtime_settings;
 use super::{ContainerView, HostPort};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,11 @@ pub fn build<'a>(
     let process = config.process.unwrap_or_default();
     let user = &process.user;
     let linux = config.linux.unwrap_or_default();
+    let mut runtime_settings =
+        runtime_settings::evidence(&process, &linux, annotations.keys().map(String::as_str));
+    if let Some(shared) = ctx.pid.and_then(runtime_settings::shared_cgroup) {
+        runtime_settings.push(shared);
+    }
     let masked_paths = owned(linux.masked_paths);
     let readonly_paths = owned(linux.readonly_paths);
     let declared_devices = linux.devices.unwrap_or_default();
@@ -105,6 +111,7 @@ pub fn build<'a>(
             &declared_devices,
         ),
         hooks: HookUse::of(&config.hooks),
+        runtime_settings,
         host_ports: host_ports(&annotations),
         ..Default::default()
     };

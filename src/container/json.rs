@@ -275,6 +275,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An integer in `0..=u64::MAX` (rlimits: `RLIM_INFINITY` is the top).
+    pub fn u64(&mut self, what: &str) -> Result<u64> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return self.wrong_type(what, "an integer from 0 to 18446744073709551615");
+        }
+        let start = self.pos;
+        let text = self.number()?;
+        match text.parse::<u64>() {
+            Ok(v) => Ok(v),
+            Err(_) => self.spec_error(
+                start,
+                format!("{what}: expected an integer from 0 to 18446744073709551615, found {text}"),
+            ),
+        }
+    }
+
     pub fn u32(&mut self, what: &str) -> Result<u32> {
         let v = self.integer(what, 0, u32::MAX.into())?;
         Ok(u32::try_from(v).unwrap_or(u32::MAX))

@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod oci;
 pub mod proc_masks;
+pub mod runtime_settings;
 
 use std::collections::BTreeMap;
 
@@ -54,6 +55,10 @@ pub struct ContainerView<'a> {
     /// Mounts the kernel has in the container that config.json does not
     /// account for (hook mode), described.
     pub undeclared_mounts: Vec<String>,
+    /// Settings the runtime applies as root that reach beyond the container
+    /// (cgroup, host network devices, real-time scheduling, rlimits, OOM
+    /// score, mount namespace, annotations runtimes act on), described.
+    pub runtime_settings: Vec<String>,
     pub sysctls: BTreeMap<String, String>,
     /// `None` when `linux.seccomp` is absent or null: the container is unconfined.
     pub seccomp_default_action: Option<String>,
@@ -134,6 +139,7 @@ impl ContainerView<'_> {
             )
         }));
         out.extend(self.undeclared_mounts.iter().cloned());
+        out.extend(self.runtime_settings.iter().cloned());
         out
     }
 

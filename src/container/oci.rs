@@ -72,6 +72,19 @@ pub struct Process<'a> {
     pub no_new_privileges: Option<bool>,
     pub apparmor_profile: Option<Str<'a>>,
     pub selinux_label: Option<Str<'a>>,
+    pub rlimits: Vec<Rlimit<'a>>,
+    pub oom_score_adj: Option<i64>,
+    /// `scheduler.policy` and `scheduler.nice`.
+    pub scheduler: Option<(Str<'a>, i64)>,
+    /// `ioPriority.class`.
+    pub io_priority_class: Option<Str<'a>>,
+}
+
+#[derive(Debug)]
+pub struct Rlimit<'a> {
+    pub typ: Str<'a>,
+    pub hard: u64,
+    pub soft: u64,
 }
 
 #[derive(Debug, Default)]
@@ -102,6 +115,9 @@ pub struct Linux<'a> {
     pub rootfs_propagation: Option<Str<'a>>,
     pub masked_paths: Option<Vec<Str<'a>>>,
     pub readonly_paths: Option<Vec<Str<'a>>>,
+    pub cgroups_path: Option<Str<'a>>,
+    /// The names of `linux.netDevices` (host interfaces moved in).
+    pub net_devices: Vec<Str<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +378,10 @@ fn process<'a>(r: &mut Reader<'a>) -> Result<Process<'a>> {
             "noNewPrivileges",
             "apparmorProfile",
             "selinuxLabel",
+            "rlimits",
+            "oomScoreAdj",
+            "scheduler",
+            "ioPriority",
         ],
         |r, field| {
             match field {
@@ -369,12 +389,63 @@ fn process<'a>(r: &mut Reader<'a>) -> Result<Process<'a>> {
                 1 => p.capabilities = optional(r, capabilities)?,
                 2 => p.no_new_privileges = optional(r, |r| r.boolean("process.noNewPrivileges"))?,
                 3 => p.apparmor_profile = optional(r, |r| r.str("process.apparmorProfile"))?,
-                _ => p.selinux_label = optional(r, |r| r.str("process.selinuxLabel"))?,
+                4 => p.selinux_label = optional(r, |r| r.str("process.selinuxLabel"))?,
+                5 => {
+                    p.rlimits =
+                        optional(r, |r| list(r, "process.rlimits", rlimit))?.unwrap_or_default()
+                }
+                6 => {
+                    p.oom_score_adj = optional(r, |r| {
+                        r.integer("process.oomScoreAdj", i64::MIN, i64::MAX as u64)
+                    })?
+                }
+                7 => p.scheduler = optional(r, scheduler)?,
+                _ => p.io_priority_class = optional(r, io_priority)?,
             }
             Ok(())
         },
     )?;
     Ok(p)
+}
+
+fn rlimit<'a>(r: &mut Reader<'a>) -> Result<Rlimit<'a>> {
+    let what = "process.rlimits[]";
+    let mut l = Rlimit {
+        typ: Str::Borrowed(""),
+        hard: 0,
+        soft: 0,
+    };
+    r.object(what, &["type", "hard", "soft"], |r, field| {
+        match field {
+            0 => l.typ = r.str(what)?,
+            1 => l.hard = optional(r, |r| r.u64(what))?.unwrap_or(0),
+            _ => l.soft = optional(r, |r| r.u64(what))?.unwrap_or(0),
+        }
+        Ok(())
+    })?;
+    Ok(l)
+}
+
+fn scheduler<'a>(r: &mut Reader<'a>) -> Result<(Str<'a>, i64)> {
+    let what = "process.scheduler";
+    let (mut policy, mut nice) = (Str::Borrowed(""), 0);
+    r.object(what, &["policy", "nice"], |r, field| {
+        match field {
+            0 => policy = r.str(what)?,
+            _ => nice = optional(r, |r| r.integer(what, i64::MIN, i64::MAX as u64))?.unwrap_or(0),
+        }
+        Ok(())
+    })?;
+    Ok((policy, nice))
+}
+
+fn io_priority<'a>(r: &mut Reader<'a>) -> Result<Str<'a>> {
+    let mut class = Str::Borrowed("");
+    r.object("process.ioPriority", &["class"], |r, _| {
+        class = r.str("process.ioPriority.class")?;
+        Ok(())
+    })?;
+    Ok(class)
 }
 
 fn user(r: &mut Reader<'_>) -> Result<User> {
@@ -424,6 +495,8 @@ fn linux<'a>(r: &mut Reader<'a>) -> Result<Linux<'a>> {
             "rootfsPropagation",
             "maskedPaths",
             "readonlyPaths",
+            "cgroupsPath",
+            "netDevices",
         ],
         |r, field| {
             if r.null()? {
@@ -439,7 +512,14 @@ fn linux<'a>(r: &mut Reader<'a>) -> Result<Linux<'a>> {
                 6 => l.seccomp = Some(seccomp(r)?),
                 7 => l.rootfs_propagation = Some(r.str("linux.rootfsPropagation")?),
                 8 => l.masked_paths = Some(strings(r, "linux.maskedPaths")?),
-                _ => l.readonly_paths = Some(strings(r, "linux.readonlyPaths")?),
+                9 => l.readonly_paths = Some(strings(r, "linux.readonlyPaths")?),
+                10 => l.cgroups_path = Some(r.str("linux.cgroupsPath")?),
+                _ => {
+                    r.entries("linux.netDevices", |r, name, _| {
+                        l.net_devices.push(name);
+                        r.skip()
+                    })?;
+                }
             }
             Ok(())
         },
