@@ -49,7 +49,8 @@ enum Command {
         #[arg(long)]
         cri: bool,
         /// The container's runtime id (default: the bundle directory's name,
-        /// or its parent's for a `<id>/userdata` bundle).
+        /// or its parent's for a `<id>/userdata` bundle): its runtime files
+        /// and image are its own.
         #[arg(long, value_name = "ID")]
         id: Option<String>,
         /// A bundle directory or a config.json file.

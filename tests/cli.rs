@@ -117,6 +117,32 @@ impl Sandbox {
         (bundle, id)
     }
 
+    /// A podman capture run from a plain bundle, as the hook judges it there:
+    /// its rootfs inside the bundle and podman's per-container files left
+    /// out (the hook takes them, and podman's image mount, as the
+    /// container's own only from podman's storage, which a test cannot fake
+    /// without writing podman's database). Returns the bundle and the id.
+    fn localized(&self, name: &str, fixture: &str) -> (PathBuf, String) {
+        let id = podman_id(fixture);
+        let bundle = self.path(name).join(&id);
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        let mut config: Value = serde_json::from_str(&fixture_text(fixture)).unwrap();
+        config["root"]["path"] = serde_json::json!("rootfs");
+        if let Some(mounts) = config["mounts"].as_array_mut() {
+            mounts.retain(|m| {
+                !m["source"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("/containers/storage/"))
+            });
+        }
+        std::fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+        (bundle, id)
+    }
+
     /// A configuration beside a `policies.d/` holding the restricted example.
     fn config(&self, body: &str) -> PathBuf {
         self.write(
@@ -561,8 +587,8 @@ fn missing_bundle_blocks() {
 #[test]
 fn a_bundle_others_can_change_is_refused() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-default");
-    let (deny, deny_id) = s.podman("d", "podman-host-pid");
+    let (bundle, id) = s.localized("b", "podman-default");
+    let (deny, deny_id) = s.localized("d", "podman-host-pid");
     let config = bundle.join("config.json");
     let above = s.path("b");
     let real = |p: &Path| p.canonicalize().unwrap().display().to_string();
@@ -623,7 +649,10 @@ fn a_bundle_others_can_change_is_refused() {
     as_usual();
 
     // config.json a symbolic link, even to a file root owns and alone writes
-    let target = s.write("elsewhere/config.json", &fixture_text("podman-default"));
+    let target = s.write(
+        "elsewhere/config.json",
+        &std::fs::read_to_string(&config).unwrap(),
+    );
     chmod(&target, 0o644);
     std::fs::remove_file(&config).unwrap();
     std::os::unix::fs::symlink(&target, &config).unwrap();
@@ -658,14 +687,21 @@ fn a_bundle_others_can_change_is_refused() {
 #[test]
 fn check_judges_a_bundle_the_hook_would_refuse() {
     let s = Sandbox::new();
-    let (bundle, _) = s.podman("b", "podman-default");
+    let (bundle, id) = s.podman("b", "podman-default");
     std::fs::set_permissions(
         bundle.join("config.json"),
         std::fs::Permissions::from_mode(0o666),
     )
     .unwrap();
     let run = s.run(
-        &["check", "--profile", "baseline", bundle.to_str().unwrap()],
+        &[
+            "check",
+            "--profile",
+            "baseline",
+            "--id",
+            &id,
+            bundle.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(run.code, Some(0), "{run:#?}");
@@ -677,7 +713,7 @@ fn check_judges_a_bundle_the_hook_would_refuse() {
 #[test]
 fn unreadable_namespace_files_block() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-default");
+    let (bundle, id) = s.localized("b", "podman-default");
     // No process has this pid: pid_max is at most 4194304 (PID_MAX_LIMIT),
     // and pids are below it.
     let mut st = state(&id, &bundle, &[]);
@@ -959,7 +995,7 @@ fn config_flag_with_policy_flags_blocks() {
 #[test]
 fn baseline_allows_podman_default() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-default");
+    let (bundle, id) = s.localized("b", "podman-default");
     let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert_eq!(run.stderr, "", "an allowed container is silent");
@@ -983,15 +1019,18 @@ fn another_containers_runtime_files_are_host_paths() {
             &format!("(container {other})"),
         ],
     );
-    // offline alike: the bundle's name stands for the id, `--id` overrides it
+    // offline alike: `--id` says whose files they are; without it the
+    // bundle's name is no runtime's id (it is in no runtime's layout)
     let check = |bundle: &Path, extra: &[&str]| {
         let mut args = vec!["check", "--profile", "baseline"];
         args.extend_from_slice(extra);
         args.push(bundle.to_str().unwrap());
         s.run(&args, b"")
     };
-    let run = check(&bundle, &[]);
+    let run = check(&bundle, &["--id", &id]);
     assert_eq!(run.code, Some(0), "{run:#?}");
+    let run = check(&bundle, &[]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
     let run = check(&bundle, &["--id", &other]);
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(
@@ -1011,7 +1050,7 @@ fn another_containers_runtime_files_are_host_paths() {
 #[test]
 fn baseline_denies_host_pid() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-host-pid");
+    let (bundle, id) = s.localized("b", "podman-host-pid");
     let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     run.blocked(
         1,
@@ -1089,7 +1128,7 @@ fn any_admitting_policy_allows() {
 #[test]
 fn decision_is_logged_once() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-host-pid");
+    let (bundle, id) = s.localized("b", "podman-host-pid");
     let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.lines().len(), 1, "logged: no complaint: {run:#?}");
@@ -1129,7 +1168,7 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
     // 3000 tmpfs mounts: ~80 bytes of facts each make a record of ~250 KB,
     // over the 208 KiB a unix datagram socket sends by default.
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("big", "podman-default");
+    let (bundle, id) = s.localized("big", "podman-default");
     let path = bundle.join("config.json");
     let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let mounts = config["mounts"].as_array_mut().unwrap();
@@ -1156,7 +1195,7 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
 #[test]
 fn allow_and_error_are_logged_too() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-default");
+    let (bundle, id) = s.localized("b", "podman-default");
     let run = s.hook(&["--profile", "baseline"], &state(&id, &bundle, &[]));
     assert_eq!(run.code, Some(0), "{run:#?}");
     let record = s.record(DEADLINE).expect("a log record");
@@ -1178,8 +1217,8 @@ fn unreachable_log_still_decides() {
     let s = Sandbox::new();
     let missing = s.path("no-such.sock");
     let env = [("OCI_PSP_HOOK_LOG_SOCKET", missing.as_os_str())];
-    let deny = s.podman("deny", "podman-host-pid");
-    let allow = s.podman("allow", "podman-default");
+    let deny = s.localized("deny", "podman-host-pid");
+    let allow = s.localized("allow", "podman-default");
     for ((bundle, id), code) in [(&deny, 1), (&allow, 0)] {
         let st = state(id, bundle, &[]).to_string();
         let run = run(&["hook", "--profile", "baseline"], st.as_bytes(), &env);
@@ -1211,7 +1250,7 @@ fn unreachable_log_still_decides() {
 
 fn stalled_log_does_not_hang() {
     let s = Sandbox::new();
-    let (bundle, id) = s.podman("b", "podman-default");
+    let (bundle, id) = s.localized("b", "podman-default");
     let socket = s.path("log.sock");
     let env = [("OCI_PSP_HOOK_LOG_SOCKET", socket.as_os_str())];
     let st = state(&id, &bundle, &[]).to_string();
@@ -1760,9 +1799,16 @@ fn check_text_output() {
     assert!(!lines[1..].iter().any(|l| l.contains("more")), "{run:#?}");
 
     // podman's bundles, `<id>/userdata`: the id their own files name
-    let (host_pid, _) = s.podman("pid", "podman-host-pid");
+    let (host_pid, pid_id) = s.podman("pid", "podman-host-pid");
     let run = s.run(
-        &["check", "--profile", "baseline", host_pid.to_str().unwrap()],
+        &[
+            "check",
+            "--profile",
+            "baseline",
+            "--id",
+            &pid_id,
+            host_pid.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(run.code, Some(1), "{run:#?}");
@@ -1770,9 +1816,16 @@ fn check_text_output() {
         "  policy \"builtin:baseline\": hostPID: container shares the host PID namespace"
     ));
     assert!(!run.stdout.contains("volumes:"), "{run:#?}");
-    let (ok, _) = s.podman("ok", "podman-default");
+    let (ok, ok_id) = s.podman("ok", "podman-default");
     let run = s.run(
-        &["check", "--profile", "baseline", ok.to_str().unwrap()],
+        &[
+            "check",
+            "--profile",
+            "baseline",
+            "--id",
+            &ok_id,
+            ok.to_str().unwrap(),
+        ],
         b"",
     );
     assert_eq!(run.code, Some(0), "{run:#?}");
@@ -1898,7 +1951,8 @@ fn config_hooks_the_node_did_not_install_are_privileged() {
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
     let with_hook = |name: &str, path: &Path| {
         let mut config: Value = serde_json::from_str(&fixture_text("ctr-run-default")).unwrap();
-        config["hooks"] = serde_json::json!({"prestart": [{"path": path}]});
+        config["hooks"] =
+            serde_json::json!({"prestart": [{"path": path, "args": ["oci-psp-hook", "hook"]}]});
         s.write(&format!("{name}/config.json"), &config.to_string());
         s.path(name)
     };

@@ -1270,6 +1270,7 @@ impl NamespaceProbe for KnowsNothing {
 fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision<'static>, String> {
     let ctx = BuildContext {
         trust_cri: false,
+        trust_id: false,
         id: "properties".into(),
         pid: None,
         state_annotations: Default::default(),

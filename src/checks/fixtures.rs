@@ -74,6 +74,8 @@ pub fn captured(name: &str, bytes: &[u8]) -> ContainerView<'static> {
 fn view_trusting(name: &str, bytes: &[u8], trust_cri: bool) -> ContainerView<'static> {
     let ctx = BuildContext {
         trust_cri,
+        // the capture's own id (`check --id`)
+        trust_id: true,
         id: capture_id(name, bytes),
         pid: None,
         state_annotations: Default::default(),

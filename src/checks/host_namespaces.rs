@@ -147,6 +147,7 @@ mod tests {
         );
         let ctx = BuildContext {
             trust_cri: false,
+            trust_id: false,
             id: "joined".into(),
             pid: None,
             state_annotations: Default::default(),

@@ -230,8 +230,11 @@ fn input(
         (Some(b), None) => crate::container::identity::bundle_id(b),
         _ => id,
     };
+    // The id of a path input is its bundle directory's name: ids are taken
+    // as the runtime's only from the runtime's own layout.
     let ctx = BuildContext {
         trust_cri: true,
+        trust_id: false,
         id,
         pid,
         state_annotations: Default::default(),

@@ -75,6 +75,10 @@ fn decide_path<'c>(
     };
     let ctx = BuildContext {
         trust_cri: options.cri,
+        // Like the hook, the bundle directory's name is taken as the
+        // runtime's id only in a runtime's own layout; `--id` is the
+        // admin's word for which container this was.
+        trust_id: options.id.is_some(),
         id,
         pid: None,
         state_annotations: Default::default(),

@@ -107,6 +107,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
     };
     let ctx = BuildContext {
         trust_cri: false,
+        trust_id: false,
         id: state.id,
         pid: state.pid.filter(|p| *p > 0),
         state_annotations: state.annotations,

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::capabilities::CapabilitySets;
 use super::devices;
 use super::hooks::HookUse;
-use super::identity::{Identity, created_by_cri};
+use super::identity::{Identity, Layout, created_by_cri, runtime_layout};
 use super::ids::IdMaps;
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_source};
@@ -45,6 +45,10 @@ pub struct BuildContext<'a> {
     /// bundle (`check --cri`, for a captured config.json); otherwise only a
     /// bundle in a CRI runtime's own layout is a CRI runtime's.
     pub trust_cri: bool,
+    /// Take `id` as the runtime's id of the container whatever the bundle
+    /// (`check --id`): its runtime files and image are its own. Otherwise
+    /// only a bundle in a runtime's own layout ties the id to them.
+    pub trust_id: bool,
 }
 
 pub fn build<'a>(
@@ -61,6 +65,9 @@ pub fn build<'a>(
     let mut annotations: BTreeMap<String, String> = owned_pairs(config.annotations).collect();
     annotations.extend(ctx.state_annotations.clone());
     let bundle = ctx.mounts.bundle.as_deref();
+    let layout = bundle.and_then(|b| runtime_layout(b, &ctx.id));
+    // An id a plain runc user chose names nothing of a runtime's.
+    let id_is_runtimes = ctx.trust_cri || ctx.trust_id || layout.is_some();
     let cri = ctx.trust_cri || bundle.is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
     let identity = if cri {
         Identity::from_annotations(&annotations, &ctx.id)
@@ -73,8 +80,9 @@ pub fn build<'a>(
     let linux = config.linux.unwrap_or_default();
     let mut runtime_settings =
         runtime_settings::evidence(&process, &linux, annotations.keys().map(String::as_str));
-    if let Some(shared) = ctx.pid.and_then(runtime_settings::shared_cgroup) {
-        runtime_settings.push(shared);
+    if let Some(pid) = ctx.pid {
+        runtime_settings.extend(runtime_settings::shared_cgroup(pid));
+        runtime_settings.extend(runtime_settings::host_mount_namespace(pid));
     }
     let masked_paths = owned(linux.masked_paths);
     let readonly_paths = owned(linux.readonly_paths);
@@ -139,7 +147,7 @@ pub fn build<'a>(
     };
 
     let own = Own {
-        id: &ctx.id,
+        id: if id_is_runtimes { &ctx.id } else { "" },
         sandbox_id: view.identity.sandbox_id.as_deref(),
         pod_uid: view.identity.pod_uid.as_deref(),
     };
@@ -148,18 +156,34 @@ pub fn build<'a>(
     let declared = config.mounts.unwrap_or_default();
     let mut mounts = Vec::with_capacity(declared.len() + 1);
     let rootfs = root_path(config.root.as_ref(), bundle);
-    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle) {
+    let image_of = |layer: &str| {
+        ctx.trust_cri
+            || ctx.trust_id
+            || (layout == Some(Layout::Storage) && storage_layer(&ctx.id).as_deref() == Some(layer))
+    };
+    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle, image_of) {
         mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
     }
     mounts.extend(declared.into_iter().map(|m| {
-        classify(
+        let mut mount = classify(
             m.destination,
             m.source.unwrap_or_default(),
             m.typ.unwrap_or_default(),
             m.options,
             &ctx.mounts,
             &own,
-        )
+        );
+        if mount.bind && from_rootfs(&mount.source, &rootfs, &ctx.mounts) {
+            mount.kind = MountKind::Privileged {
+                why: format!(
+                    "{} is mounted at {} from the container's own root filesystem: runc \
+                     resolves such a source in the container, through its mounts (its own \
+                     /proc among them)",
+                    mount.source, mount.destination
+                ),
+            };
+        }
+        mount
     }));
     if let Some(pid) = ctx.pid {
         let devices: Vec<&str> = declared_devices.iter().map(|d| &*d.path).collect();
@@ -188,10 +212,16 @@ fn root_path(root: Option<&oci::Root>, bundle: Option<&Path>) -> PathBuf {
 }
 
 /// Whether the root filesystem is the runtime's own: inside the bundle
-/// (resolved), or an image mount of podman's and CRI-O's storage
-/// (`<storage>/overlay/<id>/merged`). Without a bundle (a view built from
-/// text alone) a relative path that stays below it counts as inside.
-fn runtime_rootfs(root: Option<&oci::Root>, rootfs: &Path, bundle: Option<&Path>) -> bool {
+/// (resolved), or the container's own image mount in podman's and CRI-O's
+/// storage (`<storage>/overlay/<layer>/merged`, `image_of(layer)`: another
+/// container's is another's root). Without a bundle (a view built from text
+/// alone) a relative path that stays below it counts as inside.
+fn runtime_rootfs(
+    root: Option<&oci::Root>,
+    rootfs: &Path,
+    bundle: Option<&Path>,
+    image_of: impl Fn(&str) -> bool,
+) -> bool {
     let inside_bundle = match bundle {
         Some(b) => rootfs.starts_with(b) && rootfs != b,
         None => {
@@ -208,11 +238,38 @@ fn runtime_rootfs(root: Option<&oci::Root>, rootfs: &Path, bundle: Option<&Path>
     let storage = super::mounts::STORAGE_ROOTS.iter().any(|root| {
         rootfs.strip_prefix(root).ok().is_some_and(|rest| {
             let parts: Vec<_> = rest.iter().filter_map(|c| c.to_str()).collect();
-            matches!(parts[..], ["overlay", id, "merged"]
-                if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            matches!(parts[..], ["overlay", layer, "merged"] if image_of(layer))
         })
     });
     inside_bundle || storage
+}
+
+/// Whether a bind source is in the container's root filesystem, as written
+/// or resolved on the host.
+fn from_rootfs(source: &str, rootfs: &Path, ctx: &MountContext) -> bool {
+    let written = super::mounts::lexical_normalize(&ctx.host_path(source));
+    written.starts_with(rootfs) || ctx.resolve_source(source).starts_with(rootfs)
+}
+
+/// The layer of container `id` in containers/storage's records
+/// (`<graph root>/overlay-containers/containers.json`): its image mount is
+/// `<graph root>/overlay/<layer>/merged`.
+fn storage_layer(id: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        id: String,
+        #[serde(default)]
+        layer: String,
+    }
+    super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
+        let file = Path::new(root).join("overlay-containers/containers.json");
+        let text = crate::input::read_bounded(&file, 64 << 20).ok()?;
+        let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
+        records
+            .into_iter()
+            .find(|r| r.id == id && !r.layer.is_empty())
+            .map(|r| r.layer)
+    })
 }
 
 /// A root filesystem that is not the runtime's own is a host directory the
@@ -290,6 +347,11 @@ fn verify_mounts(
                     mount.destination, mount.fstype
                 ));
             }
+            // runc applies `rro` to binds only: the kernel's flags tell.
+            if mount.read_only && tables.kernel_fs_writable(&point) {
+                mount.read_only = false;
+                mount.writable_in_kernel = true;
+            }
             continue;
         }
         // Judge what the kernel did: options the runtime read otherwise than
@@ -302,9 +364,13 @@ fn verify_mounts(
         match tables.verify(&point, &expected) {
             Truth::Matches => {}
             Truth::Differs(real) => replace_source(mount, &real, ctx, &own),
-            Truth::Unknown(why) => view
-                .unverified_mounts
-                .push(format!("{}: {why}", mount.destination)),
+            // What the kernel mounted cannot be told (a filesystem the host
+            // does not show, the container's own proc through its image):
+            // no host path to judge it by, so it is judged as privileged.
+            Truth::Unknown(why) => view.undeclared_mounts.push(format!(
+                "the bind mount at {} cannot be traced to a host path: {why}",
+                mount.destination
+            )),
         }
         // The submounts an rbind brought along are the host's below the
         // source; a plain `ro` leaves them writable.

@@ -1,11 +1,18 @@
 //! config.json's own hooks: host programs the runtime runs as root around
-//! the container's life. A hook is accepted only when its executable is one
-//! the node put there: oci-psp-hook itself (this binary, or the package's
-//! path), a hook of the node's hooks.d
-//! directories (what podman and CRI-O inject), a hook a CDI spec of the node
-//! declares, or one the configuration's `allowedHooks` lists. Any other is
-//! privileged evidence: whoever wrote config.json would run code as root on
-//! the host.
+//! the container's life. A hook entry is accepted only when the node put it
+//! there, whole — its executable, arguments and environment:
+//! - oci-psp-hook itself (this binary, or where the package installs it)
+//!   running its `hook` command (any other command, `uninstall` say, would
+//!   act as root on the author's behalf);
+//! - an entry of the node's hooks.d files (what podman, CRI-O and NRI's
+//!   hook injector put in) or of its CDI specs, as defined there;
+//! - an executable the configuration's `allowedHooks` lists.
+//!
+//! And always: an absolute path whose every component is owned by root (or
+//! the hook's user) and writable by no one else, so what is judged now is
+//! what runs later; no loader variables (`LD_*`, `GLIBC_TUNABLES`) in its
+//! environment beyond what its definition sets. Any other entry is
+//! privileged evidence.
 
 use std::path::{Path, PathBuf};
 
@@ -20,31 +27,42 @@ pub const HOOKS_DIRS: &[&str] = &[
 /// Where CDI specs live (the CDI spec's default directories).
 pub const CDI_DIRS: &[&str] = &["/etc/cdi", "/var/run/cdi"];
 
+/// Where the package installs oci-psp-hook (a root-owned directory).
+pub const INSTALLED_PATH: &str = "/usr/libexec/oci/hooks.d/oci-psp-hook";
+
 /// A hooks.d or CDI file larger than this is not a hook definition.
 const DEFINITION_LIMIT: u64 = 1 << 20;
 
-/// One hook of config.json and whether the node knows its executable.
+/// One hook of config.json and whether the node put it there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookUse {
     pub stage: &'static str,
     pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
     pub known: bool,
 }
 
-/// Where the package installs oci-psp-hook (a root-owned directory).
-pub const INSTALLED_PATH: &str = "/usr/libexec/oci/hooks.d/oci-psp-hook";
+/// A hook as a hooks.d file or CDI spec defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Definition {
+    path: PathBuf,
+    args: Vec<String>,
+    env: Vec<String>,
+}
 
 impl HookUse {
-    /// config.json's hooks, judged against the node's: oci-psp-hook itself
-    /// (this binary, or where the package installs it), the hooks.d files
-    /// and CDI specs. The directories are read only when some hook is not
-    /// oci-psp-hook (the common case reads nothing).
+    /// config.json's hooks, judged against the node's. The directories are
+    /// read only when some hook is not oci-psp-hook (the common case reads
+    /// nothing).
     pub fn of(hooks: &[Hook]) -> Vec<HookUse> {
         let mut out: Vec<HookUse> = hooks
             .iter()
             .map(|h| HookUse {
                 stage: h.stage,
                 path: h.path.to_string(),
+                args: h.args.iter().map(|a| a.to_string()).collect(),
+                env: h.env.iter().map(|e| e.to_string()).collect(),
                 known: false,
             })
             .collect();
@@ -52,24 +70,32 @@ impl HookUse {
             return out;
         }
         let own = std::fs::canonicalize("/proc/self/exe").ok();
-        let mut node: Option<Vec<PathBuf>> = None;
+        let mut node: Option<Vec<Definition>> = None;
         for hook in &mut out {
-            if hook.path == INSTALLED_PATH {
-                hook.known = true;
+            if !trusted_path(&hook.path) {
                 continue;
             }
-            let Ok(real) = std::fs::canonicalize(&hook.path) else {
-                continue; // not there now: unknown
+            let real = std::fs::canonicalize(&hook.path).ok();
+            let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
+            hook.known = if is_self {
+                hook.args.get(1).is_some_and(|a| a == "hook") && !loader_env(&hook.env)
+            } else {
+                let defs = node.get_or_insert_with(node_hooks);
+                real.is_some_and(|real| hook.defined_in(&real, defs))
             };
-            hook.known =
-                Some(&real) == own.as_ref() || node.get_or_insert_with(node_hooks).contains(&real);
         }
         out
+    }
+
+    /// Whether a definition of the node's is this entry, as written.
+    fn defined_in(&self, real: &Path, defs: &[Definition]) -> bool {
+        defs.iter()
+            .any(|d| d.path == real && d.args == self.args && d.env == self.env)
     }
 }
 
 /// Accept the hooks whose executable the configuration's `allowedHooks`
-/// lists.
+/// lists (any arguments; no loader variables).
 pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
     if allowed.is_empty() || hooks.iter().all(|h| h.known) {
         return;
@@ -79,20 +105,64 @@ pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
     for hook in hooks.iter_mut().filter(|h| !h.known) {
-        hook.known = std::fs::canonicalize(&hook.path).is_ok_and(|real| allowed.contains(&real));
+        hook.known = trusted_path(&hook.path)
+            && !loader_env(&hook.env)
+            && std::fs::canonicalize(&hook.path).is_ok_and(|real| allowed.contains(&real));
     }
 }
 
-/// The executables of the node's hooks.d files and CDI specs, resolved.
-fn node_hooks() -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = Vec::new();
+/// Environment variables that make the dynamic loader run other code.
+fn loader_env(env: &[String]) -> bool {
+    env.iter()
+        .any(|e| e.starts_with("LD_") || e.starts_with("GLIBC_TUNABLES="))
+}
+
+/// An absolute path whose every component, as written, is owned by root or
+/// the hook's user and not writable by others (a sticky directory may be):
+/// nobody else can point it elsewhere between now and when it runs. A path
+/// that does not exist (yet) passes when only root could create it: the
+/// runtime cannot run it now, and nobody else can put it there.
+fn trusted_path(path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let path = Path::new(path);
+    if !path.is_absolute() {
+        return false;
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    let mut prefix = PathBuf::from("/");
+    // whether others may create entries in the directory last seen (sticky)
+    let mut others_create = false;
+    for c in std::iter::once(None).chain(path.components().skip(1).map(Some)) {
+        if let Some(c) = c {
+            prefix.push(c);
+        }
+        let m = match std::fs::symlink_metadata(&prefix) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return !others_create,
+            Err(_) => return false,
+        };
+        let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
+        others_create = sticky_dir && m.mode() & 0o022 != 0;
+        let owned = m.uid() == 0 || m.uid() == euid;
+        // a link's own mode bits mean nothing; its owner and directory do
+        let unwritable = m.mode() & 0o022 == 0 || sticky_dir || m.file_type().is_symlink();
+        if !owned || !unwritable {
+            return false;
+        }
+    }
+    true
+}
+
+/// The hooks the node's hooks.d files and CDI specs define, executables
+/// resolved.
+fn node_hooks() -> Vec<Definition> {
+    let mut defs = Vec::new();
     for dir in HOOKS_DIRS {
         for text in definitions(Path::new(dir), &["json"]) {
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&text) else {
-                continue;
-            };
-            if let Some(p) = value.pointer("/hook/path").and_then(|p| p.as_str()) {
-                paths.push(PathBuf::from(p));
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&text)
+                && let Some(def) = value.get("hook").and_then(definition)
+            {
+                defs.push(def);
             }
         }
     }
@@ -102,20 +172,34 @@ fn node_hooks() -> Vec<PathBuf> {
                 continue;
             };
             // JSON is YAML: one reader for both.
-            let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(text) else {
-                continue;
-            };
-            cdi_hooks(&value, &mut paths);
+            if let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(text) {
+                cdi_hooks(&value, &mut defs);
+            }
         }
     }
-    paths
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect()
+    defs
 }
 
-/// `containerEdits.hooks[].path` of a CDI spec and of each of its devices.
-fn cdi_hooks(spec: &serde_json::Value, out: &mut Vec<PathBuf>) {
+/// `{path, args, env}` of a hook definition, its path resolved.
+fn definition(hook: &serde_json::Value) -> Option<Definition> {
+    let strings = |key: &str| -> Vec<String> {
+        hook.get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let path = hook.get("path")?.as_str()?;
+    Some(Definition {
+        path: std::fs::canonicalize(path).ok()?,
+        args: strings("args"),
+        env: strings("env"),
+    })
+}
+
+/// `containerEdits.hooks[]` of a CDI spec and of each of its devices.
+fn cdi_hooks(spec: &serde_json::Value, out: &mut Vec<Definition>) {
     let edits = std::iter::once(spec.get("containerEdits")).chain(
         spec.get("devices")
             .and_then(|d| d.as_array())
@@ -124,12 +208,7 @@ fn cdi_hooks(spec: &serde_json::Value, out: &mut Vec<PathBuf>) {
             .map(|d| d.get("containerEdits")),
     );
     for hooks in edits.flatten().filter_map(|e| e.get("hooks")?.as_array()) {
-        out.extend(
-            hooks
-                .iter()
-                .filter_map(|h| h.get("path")?.as_str())
-                .map(PathBuf::from),
-        );
+        out.extend(hooks.iter().filter_map(definition));
     }
 }
 
@@ -156,42 +235,112 @@ fn definitions(dir: &Path, extensions: &[&str]) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn hook<'a>(stage: &'static str, path: &'a str, args: &[&'a str], env: &[&'a str]) -> Hook<'a> {
+        Hook {
+            stage,
+            path: path.into(),
+            args: args.iter().map(|a| (*a).into()).collect(),
+            env: env.iter().map(|e| (*e).into()).collect(),
+        }
+    }
+
     #[test]
     fn cdi_hooks_of_the_spec_and_its_devices() {
         let spec: serde_json::Value = serde_saphyr::from_str(
-            "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ncontainerEdits:\n  hooks:\n  - hookName: createContainer\n    path: /usr/bin/nvidia-ctk\ndevices:\n- name: '0'\n  containerEdits:\n    hooks:\n    - hookName: createRuntime\n      path: /usr/bin/other\n",
+            "cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ncontainerEdits:\n  hooks:\n  - hookName: createContainer\n    path: /bin/sh\n    args: [sh, -c, x]\ndevices:\n- name: '0'\n  containerEdits:\n    hooks:\n    - hookName: createRuntime\n      path: /bin/true\n",
         )
         .unwrap();
         let mut out = Vec::new();
         cdi_hooks(&spec, &mut out);
+        let sh = std::fs::canonicalize("/bin/sh").unwrap();
+        assert_eq!(out.len(), 2);
         assert_eq!(
-            out,
-            [
-                PathBuf::from("/usr/bin/nvidia-ctk"),
-                PathBuf::from("/usr/bin/other")
-            ]
+            (&out[0].path, &out[0].args[..]),
+            (&sh, &["sh".to_string(), "-c".into(), "x".into()][..])
         );
+        // the entry must be the definition, whole
+        let entry = HookUse::of(&[hook("createContainer", "/bin/sh", &["sh", "-c", "x"], &[])]);
+        assert!(entry[0].defined_in(&sh, &out));
+        let other = HookUse::of(&[hook("createContainer", "/bin/sh", &["sh", "-c", "y"], &[])]);
+        assert!(!other[0].defined_in(&sh, &out));
     }
 
     #[test]
-    fn the_hook_itself_and_allowed_ones_are_known() {
+    fn the_hook_itself_only_running_its_hook_command() {
         let own = std::fs::canonicalize("/proc/self/exe").unwrap();
         let own = own.to_str().unwrap();
-        fn hook<'a>(stage: &'static str, path: &'a str) -> Hook<'a> {
-            Hook {
-                stage,
-                path: path.into(),
-            }
-        }
-        let mut hooks = HookUse::of(&[
-            hook("createRuntime", own),
-            hook("prestart", "/bin/sh"),
-            hook("poststop", "/nonexistent/hook"),
-            hook("createRuntime", INSTALLED_PATH),
+        let hooks = HookUse::of(&[
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &[],
+            ),
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "uninstall", "--root", "/"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &["LD_PRELOAD=/x.so"],
+            ),
+            hook("prestart", "/bin/sh", &["sh"], &[]),
+            hook("poststop", "/nonexistent/hook", &[], &[]),
+            hook(
+                "createRuntime",
+                "bin/oci-psp-hook",
+                &["oci-psp-hook", "hook"],
+                &[],
+            ),
         ]);
-        assert!(hooks[0].known && hooks[3].known);
-        assert!(!hooks[1].known && !hooks[2].known);
+        let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
+        assert_eq!(known, [true, false, false, false, false, false]);
+        // this binary (where it is built: a root-owned tree in CI and here)
+        if trusted_path(own) {
+            let me = HookUse::of(&[hook(
+                "createRuntime",
+                own,
+                &["x", "hook", "--profile", "builtin:restricted"],
+                &[],
+            )]);
+            assert!(me[0].known);
+        }
+    }
+
+    #[test]
+    fn allowed_hooks_by_executable() {
+        let mut hooks = HookUse::of(&[
+            hook("prestart", "/bin/sh", &["sh", "-c", "true"], &[]),
+            hook("prestart", "/bin/sh", &["sh"], &["LD_PRELOAD=/tmp/x.so"]),
+        ]);
         allow(&mut hooks, &[PathBuf::from("/bin/sh")]);
-        assert!(hooks[1].known && !hooks[2].known);
+        assert!(hooks[0].known && !hooks[1].known);
+    }
+
+    #[test]
+    fn a_path_others_can_change_is_untrusted() {
+        assert!(trusted_path("/bin/sh"));
+        assert!(!trusted_path("bin/sh"));
+        assert!(trusted_path("/usr/libexec/no-such-hook"));
+        assert!(!trusted_path("/tmp/no-such-hook-anyone-could-create"));
+        let dir = std::env::temp_dir().join(format!("psp-hookpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let link = dir.join("hook");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/bin/true", &link).unwrap();
+        assert!(!trusted_path(link.to_str().unwrap()));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert!(trusted_path(link.to_str().unwrap()));
+            std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+            assert!(!trusted_path(link.to_str().unwrap()));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -24,30 +24,58 @@ pub struct Identity {
     pub sandbox: bool,
 }
 
+/// Which runtime's own layout a bundle (resolved) is in, for the container
+/// of runtime id `id`. Only root can create containers there, so the id is
+/// the runtime's, not a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// containerd: `<state>/io.containerd.runtime.v2.task/<namespace>/<id>`.
+    Containerd { cri: bool },
+    /// podman and CRI-O (containers/storage): `<root>/overlay-containers/<id>/userdata`.
+    Storage,
+}
+
+pub fn runtime_layout(bundle: &Path, id: &str) -> Option<Layout> {
+    if id.is_empty() {
+        return None;
+    }
+    let under = |roots: &[&str], rest: &[&str]| {
+        roots.iter().any(|root| {
+            bundle
+                .strip_prefix(root)
+                .ok()
+                .map(|r| r.iter().filter_map(|c| c.to_str()).collect::<Vec<_>>())
+                .is_some_and(|parts| parts == rest)
+        })
+    };
+    let task_dir = |ns: &str| under(CONTAINERD_ROOTS, &["io.containerd.runtime.v2.task", ns, id]);
+    if task_dir("k8s.io") {
+        return Some(Layout::Containerd { cri: true });
+    }
+    let namespace = bundle
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if !namespace.is_empty() && task_dir(namespace) {
+        return Some(Layout::Containerd { cri: false });
+    }
+    under(STORAGE_ROOTS, &["overlay-containers", id, "userdata"]).then_some(Layout::Storage)
+}
+
 /// Whether a CRI runtime created the container whose bundle is `bundle`
 /// (resolved) and whose runtime id is `id`: containerd's CRI plugin keeps its
 /// tasks' bundles in `<state>/io.containerd.runtime.v2.task/k8s.io/<id>`,
 /// CRI-O in `<storage>/overlay-containers/<id>/userdata` (the layout podman
-/// shares, told apart by `io.container.manager`). Only root can create
-/// containers there.
+/// shares, told apart by `io.container.manager`).
 pub fn created_by_cri(bundle: &Path, id: &str, annotations: &BTreeMap<String, String>) -> bool {
-    if id.is_empty() {
-        return false;
+    match runtime_layout(bundle, id) {
+        Some(Layout::Containerd { cri }) => cri,
+        Some(Layout::Storage) => {
+            annotations.get("io.container.manager").map(String::as_str) == Some("cri-o")
+        }
+        None => false,
     }
-    let under = |roots: &[&str], rest: &[&str]| {
-        roots.iter().any(|root| {
-            let mut expected = Path::new(root).to_path_buf();
-            expected.extend(rest);
-            bundle == expected
-        })
-    };
-    let containerd = under(
-        CONTAINERD_ROOTS,
-        &["io.containerd.runtime.v2.task", "k8s.io", id],
-    );
-    let crio = annotations.get("io.container.manager").map(String::as_str) == Some("cri-o")
-        && under(STORAGE_ROOTS, &["overlay-containers", id, "userdata"]);
-    containerd || crio
 }
 
 /// The runtime id a bundle directory stands for offline: its name, or its

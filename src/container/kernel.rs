@@ -68,6 +68,19 @@ impl MountTables {
         self.container.get(mount_point)
     }
 
+    /// Whether the kernel's sysfs or cgroup filesystem at `mount_point` is
+    /// writable: the mount there, or on cgroup v1 (a tmpfs of controllers)
+    /// any controller below it.
+    pub fn kernel_fs_writable(&self, mount_point: &Path) -> bool {
+        match self.at(mount_point) {
+            Some(e) if e.fstype == "tmpfs" => self.container.values().any(|c| {
+                c.fstype == "cgroup" && c.mount_point.starts_with(mount_point) && !c.read_only
+            }),
+            Some(e) if matches!(&*e.fstype, "sysfs" | "cgroup" | "cgroup2") => !e.read_only,
+            _ => false,
+        }
+    }
+
     /// The filesystem type the kernel mounted at `mount_point`.
     pub fn fstype(&self, mount_point: &Path) -> Option<&str> {
         self.at(mount_point).map(|e| e.fstype.as_str())

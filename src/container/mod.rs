@@ -71,9 +71,6 @@ pub struct ContainerView<'a> {
     /// Host ports the runtime told us about through annotations; `None` when
     /// no annotation carries them (then hostPorts cannot be judged).
     pub host_ports: Option<Vec<HostPort>>,
-    /// Bind mounts whose kernel truth could not be established in hook mode
-    /// (offline `check` verifies none and says nothing here).
-    pub unverified_mounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

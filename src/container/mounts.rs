@@ -455,7 +455,12 @@ pub fn classify<'a>(
     } else {
         classify_filesystem(&destination, &source, &fstype)
     };
-    let read_only = options.read_only();
+    // runc applies the recursive attributes (`rro`, `rrw`) to binds only.
+    let read_only = if bind {
+        options.read_only()
+    } else {
+        options.read_only_flag
+    };
     MountUse {
         destination,
         source,

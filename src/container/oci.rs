@@ -35,6 +35,8 @@ pub struct Config<'a> {
 pub struct Hook<'a> {
     pub stage: &'static str,
     pub path: Str<'a>,
+    pub args: Vec<Str<'a>>,
+    pub env: Vec<Str<'a>>,
 }
 
 /// The hook stages of the runtime spec (runc runs every one of them).
@@ -279,13 +281,23 @@ fn hooks<'a>(r: &mut Reader<'a>) -> Result<Vec<Hook<'a>>> {
         r.array("hooks", |r| {
             let at = r.offset();
             let mut path = None;
-            r.object("hooks[]", &["path"], |r, _| {
-                path = Some(r.str("hooks[].path")?);
+            let (mut args, mut env) = (Vec::new(), Vec::new());
+            r.object("hooks[]", &["path", "args", "env"], |r, field| {
+                match field {
+                    0 => path = Some(r.str("hooks[].path")?),
+                    1 => args = optional(r, |r| strings(r, "hooks[].args"))?.unwrap_or_default(),
+                    _ => env = optional(r, |r| strings(r, "hooks[].env"))?.unwrap_or_default(),
+                }
                 Ok(())
             })?;
             match path {
                 Some(path) => {
-                    out.push(Hook { stage, path });
+                    out.push(Hook {
+                        stage,
+                        path,
+                        args,
+                        env,
+                    });
                     Ok(())
                 }
                 None => r.spec_error(at, format!("hooks.{stage}[]: missing field \"path\"")),

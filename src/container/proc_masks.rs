@@ -6,11 +6,10 @@
 //! a container missing any of them can reach what Default hides (a
 //! `readonlyPaths` without `/proc/sys` leaves `kernel.core_pattern`
 //! writable), so it counts as Unmasked. A path masked counts as read-only
-//! too (masking is the stronger of the two).
-
-use std::path::Path;
-
-use super::mounts::lexical_normalize;
+//! too (masking is the stronger of the two). Entries are compared as
+//! written: runc resolves them in the container (`/proc/net/../sys` is
+//! `/proc/<pid>/sys` through the `/proc/net` link) and skips one that does
+//! not exist, so only the exact path masks what it names.
 
 /// In every runtime's default `maskedPaths`.
 pub const REQUIRED_MASKED: &[&str] = &[
@@ -42,22 +41,15 @@ pub fn unmasked_reason(masked: &[String], readonly: &[String]) -> Option<String>
         (false, true) => return Some("no readonlyPaths".into()),
         (false, false) => {}
     }
-    let normalize = |paths: &[String]| -> Vec<std::path::PathBuf> {
-        paths
-            .iter()
-            .map(|p| lexical_normalize(Path::new(p)))
-            .collect()
-    };
-    let (masked, readonly) = (normalize(masked), normalize(readonly));
     let missing_masked: Vec<&str> = REQUIRED_MASKED
         .iter()
         .copied()
-        .filter(|p| !masked.iter().any(|m| m == Path::new(p)))
+        .filter(|p| !masked.iter().any(|m| m == p))
         .collect();
     let missing_readonly: Vec<&str> = REQUIRED_READONLY
         .iter()
         .copied()
-        .filter(|p| !readonly.iter().chain(&masked).any(|m| m == Path::new(p)))
+        .filter(|p| !readonly.iter().chain(masked).any(|m| m == p))
         .collect();
     let mut parts = Vec::new();
     if !missing_masked.is_empty() {
@@ -85,9 +77,9 @@ mod tests {
         let masked = strings(REQUIRED_MASKED);
         let readonly = strings(REQUIRED_READONLY);
         assert_eq!(unmasked_reason(&masked, &readonly), None);
-        // masking a read-only path is stronger, and spellings are normalized
+        // masking a read-only path is stronger
         let mut more = masked.clone();
-        more.push("/proc/sys/".into());
+        more.push("/proc/sys".into());
         let ro: Vec<String> = readonly
             .iter()
             .filter(|p| *p != "/proc/sys")

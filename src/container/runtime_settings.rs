@@ -91,11 +91,22 @@ pub fn evidence<'a>(
             "process.oomScoreAdj {adj}: below kubelet's lowest ({LOWEST_KUBELET_OOM_SCORE_ADJ})"
         ));
     }
-    let mount_namespace = linux
-        .namespaces
-        .iter()
-        .flatten()
-        .any(|n| n.typ == NamespaceType::Mount);
+    let namespaces = linux.namespaces.iter().flatten();
+    for ns in namespaces.clone() {
+        let joined_kind = match ns.typ {
+            NamespaceType::Mount => "mount",
+            NamespaceType::Cgroup => "cgroup",
+            NamespaceType::Time => "time",
+            _ => continue,
+        };
+        if let Some(path) = ns.path.as_deref() {
+            out.push(format!(
+                "the {joined_kind} namespace joins {path}: another's namespace (runc would \
+                 pivot the other's root into this image, or share its view)"
+            ));
+        }
+    }
+    let mount_namespace = namespaces.clone().any(|n| n.typ == NamespaceType::Mount);
     if !mount_namespace {
         out.push(
             "no mount namespace entry in config.json: the container would share the host's \
@@ -125,6 +136,16 @@ fn own_cgroup(path: &str) -> bool {
         any |= part != ".";
     }
     any
+}
+
+/// Hook mode: the container process must be in a mount namespace other than
+/// the hook's (the host's); `None` when it is, else why not.
+pub fn host_mount_namespace(pid: i32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let own = id("/proc/self/ns/mnt")?;
+    (id(&format!("/proc/{pid}/ns/mnt")) == Some(own))
+        .then(|| format!("container process {pid} is in the host's mount namespace"))
 }
 
 /// Hook mode: the container's cgroup (as the kernel has it) must hold only
