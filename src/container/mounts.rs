@@ -144,6 +144,13 @@ const EMPTY_DIR: MountKind = MountKind::Volume {
     driver: None,
 };
 
+/// A Kubernetes image volume: the `image` volume type.
+const IMAGE: MountKind = MountKind::Volume {
+    fs_type: Cow::Borrowed("image"),
+    also: &[],
+    driver: None,
+};
+
 /// The `volumes` name of every host path (a `static`, for a `'static` borrow).
 static HOST_PATH: Cow<'static, str> = Cow::Borrowed("hostPath");
 
@@ -549,6 +556,12 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     }
     if containerd
         .as_deref()
+        .is_some_and(|rest| is_pod_image_volume(rest, own))
+    {
+        return IMAGE;
+    }
+    if containerd
+        .as_deref()
         .is_some_and(|rest| is_image_volume(rest, own))
     {
         // A fresh directory per container, like an emptyDir.
@@ -711,6 +724,17 @@ fn is_runtime_managed(
         Some(["pods", _, "etc-hosts"] | ["pods", _, "containers", _, _])
     );
     podman || containerd || kubelet
+}
+
+/// A Kubernetes image volume (`volumes[].image`) as containerd 2.x's CRI
+/// plugin mounts it: `<state>/io.containerd.grpc.v1.cri/image-volumes/<sandbox id>/<image id>`,
+/// of the container's own pod.
+fn is_pod_image_volume(below_containerd: &[&str], own: &Own) -> bool {
+    matches!(
+        below_containerd,
+        ["io.containerd.grpc.v1.cri", "image-volumes", sandbox, _image, ..]
+            if own.is_own_or_sandbox(sandbox)
+    )
 }
 
 /// An image's `VOLUME` as containerd's CRI plugin backs it:
@@ -1295,6 +1319,40 @@ mod tests {
             let m = classify("/x", &src, "bind", opts(&["rbind"]), &c, &mine);
             assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
         }
+    }
+
+    /// containerd 2.x mounts a pod's image volumes from its state directory,
+    /// per sandbox: the pod's own are `image` volumes, another pod's a host
+    /// path.
+    #[test]
+    fn kubernetes_image_volumes_of_the_pod() {
+        let c = MountContext::default();
+        let sandbox = "a".repeat(64);
+        let src =
+            format!("/run/containerd/io.containerd.grpc.v1.cri/image-volumes/{sandbox}/sha256-1");
+        let mine = Own {
+            id: "app",
+            sandbox_id: Some(&sandbox),
+            pod_uid: None,
+        };
+        let m = classify(
+            "/data",
+            src.as_str(),
+            "bind",
+            opts(&["rbind", "ro"]),
+            &c,
+            &mine,
+        );
+        assert_eq!(types(&m), ["image"]);
+        let m = classify(
+            "/data",
+            src.as_str(),
+            "bind",
+            opts(&["rbind", "ro"]),
+            &c,
+            &own(None),
+        );
+        assert!(matches!(m.kind, MountKind::HostPath { .. }));
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub const RESTRICTED_VOLUMES: &[&str] = &[
     "downwardAPI",
     "emptyDir",
     "ephemeral",
+    "image",
     "persistentVolumeClaim",
     "projected",
     "secret",

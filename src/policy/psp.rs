@@ -193,6 +193,7 @@ pub const VOLUME_TYPES: &[&str] = &[
     "storageos",
     "csi",
     "ephemeral",
+    "image",
     "*",
     "none",
 ];
