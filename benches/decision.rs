@@ -42,6 +42,7 @@ fn restricted() -> Vec<Policy> {
 fn context() -> BuildContext<'static> {
     BuildContext {
         trust_cri: false,
+        trust_id: false,
         id: "bench".into(),
         pid: None,
         state_annotations: Default::default(),

@@ -62,6 +62,7 @@ fn context() -> BuildContext<'static> {
         probe: &NoProbe,
         // The annotations' paths through the checks are fuzzed too.
         trust_cri: true,
+        trust_id: true,
     }
 }
 
