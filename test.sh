@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# All tests: installs what they need (runc, podman, containerd, busybox-static from Debian), then
+# All tests: installs what they need (runc, podman, containerd, busybox-static from Debian; the CRI
+# peers are built from Go modules by integration/run.sh cri), then
 # formatting, lints, unit and integration tests, the real-runtime tests of integration/, and a
 # short fuzz smoke run (fuzz/run-smoke.sh; skipped without a nightly toolchain).
 # Run as root: sudo ./test.sh

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Run the real-runtime integration tests (as root):
 #
-#   integration/run.sh [runc|adversarial|podman|ctr|kernel-truth|concurrency|install|deb]...   (default: all)
+#   integration/run.sh [runc|adversarial|podman|ctr|kernel-truth|concurrency|install|deb|cri|oracle]...   (default: all)
+#
+# cri builds its peers first (integration/peers/build.sh: containerd 2.x,
+# crictl, a current runc, NRI's hook injector; cached outside the clone);
+# oracle is integration/oracle/run.sh (the privilege oracle's smoke run and
+# the replay of its findings).
 #
 # Builds the hook with `cargo build --release` unless OCI_PSP_HOOK_BIN names
 # a binary already, runs each script (each prints its own summary) and ends
@@ -13,10 +18,14 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman ctr kernel-truth concurrency install deb)
+[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman ctr kernel-truth concurrency install deb cri oracle)
+# script SUITE: the script that runs it.
+script() {
+	if [ "$1" = oracle ]; then echo "$IT_DIR/oracle/run.sh"; else echo "$IT_DIR/$1.sh"; fi
+}
 for suite in "${suites[@]}"; do
-	if [ ! -x "$IT_DIR/$suite.sh" ]; then
-		echo "unknown suite '$suite' (expected runc, adversarial, podman, ctr, kernel-truth, concurrency, install or deb)" >&2
+	if [ ! -x "$(script "$suite")" ]; then
+		echo "unknown suite '$suite' (expected runc, adversarial, podman, ctr, kernel-truth, concurrency, install, deb, cri or oracle)" >&2
 		exit 2
 	fi
 done
@@ -38,7 +47,7 @@ total_passed=0
 total_failed=0
 for suite in "${suites[@]}"; do
 	echo "### $suite.sh"
-	"$IT_DIR/$suite.sh" 2>&1 | tee "$out"
+	"$(script "$suite")" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
 	if [ -z "$line" ]; then
