@@ -1032,7 +1032,7 @@ fi
 # A cgroup holding another process: runc moves the container into it.
 VICTIM_CG="psp-adv-victim-$$"
 mkdir -p "/sys/fs/cgroup/pids/$VICTIM_CG"
-sleep 300 </dev/null >/dev/null 2>&1 &
+sleep 300 >/dev/null 2>&1 &
 VICTIM=$!
 echo "$VICTIM" >"/sys/fs/cgroup/pids/$VICTIM_CG/cgroup.procs"
 on_exit "kill -9 $VICTIM; sleep 0.2; rmdir /sys/fs/cgroup/*/$VICTIM_CG /sys/fs/cgroup/*/psp-adv-own-$$ 2>/dev/null"
@@ -1053,5 +1053,140 @@ adv_run annot-r "$(cmd annot-r ''); restricted(); annotate({'run.oci.keep_origin
 expect_blocked "19 annotation run.oci.keep_original_groups is blocked under builtin:restricted"
 adv_run annot-twin "$(cmd annot-twin ''); restricted(); annotate({'org.opencontainers.image.title': 'x'})" "${R[@]}"
 expect_runs "19 twin: an annotation no runtime acts on runs under builtin:restricted"
+
+# ===========================================================================
+# 20. Findings of a security review: configurations an older hook admitted.
+log "-- 20. review findings"
+
+# 20.1 Namespaces joined by path: another process's mount namespace (runc
+# would set the rootfs up in it and pivot that process's root: never run
+# without the hook) or cgroup namespace is the host's business, not the
+# container's.
+unshare -m -C --propagation private sleep 300 </dev/null >/dev/null 2>&1 &
+NS_VICTIM=$!
+on_exit "kill -9 $NS_VICTIM"
+for ((i = 0; i < 50; i++)); do
+	[ "$(readlink "/proc/$NS_VICTIM/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && break
+	sleep 0.1
+done
+if [ "$(readlink "/proc/$NS_VICTIM/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+	[ "$(readlink "/proc/$NS_VICTIM/ns/cgroup")" != "$(readlink /proc/self/ns/cgroup)" ]; then
+	JOIN_MNT="c['linux']['namespaces'] = [dict(n, path='/proc/$NS_VICTIM/ns/mnt') if n['type'] == 'mount' else n for n in c['linux']['namespaces']]"
+	adv_run join-mnt "$(cmd join-mnt ''); restricted(); $JOIN_MNT" "${R[@]}"
+	expect_blocked "20.1 a mount namespace joined by path (/proc/<another process>/ns/mnt) is blocked under builtin:restricted"
+	JOIN_CG="c['linux']['namespaces'].append({'type': 'cgroup', 'path': '/proc/$NS_VICTIM/ns/cgroup'})"
+	adv_run join-cgroup "$(cmd join-cgroup ''); restricted(); $JOIN_CG" "${R[@]}"
+	expect_blocked "20.1 a cgroup namespace joined by path (/proc/<another process>/ns/cgroup) is blocked under builtin:restricted"
+else
+	fail "20.1 a mount and cgroup namespace to join by path" "unshare's process did not get namespaces of its own"
+fi
+adv_run join-twin "$(cmd join-twin ''); restricted()" "${R[@]}"
+expect_runs "20.1 twin: a private mount namespace of its own runs under builtin:restricted"
+adv_run join-twin-cg "$(cmd join-twin-cg ''); restricted(); c['linux']['namespaces'].append({'type': 'cgroup'})" "${R[@]}"
+expect_runs "20.1 twin: a cgroup namespace of its own runs under builtin:restricted"
+
+# 20.2 Hook entries dressed as oci-psp-hook, or reaching an executable
+# through a path others can change.
+R_PY=$(pylist "${R[@]}")
+LINT_HOOK="AFTER['poststart'] = [{'path': hook_bin, 'args': ['oci-psp-hook', 'lint', '--profile', 'builtin:privileged']}]"
+adv_run self-lint "$(cmd self-lint ''); restricted(); $LINT_HOOK" "${R[@]}"
+expect_blocked "20.2 a poststart hook running oci-psp-hook's lint command (not hook) is blocked under builtin:restricted"
+# What runc hands a hook's env: the loader of a dynamically linked program
+# honours LD_PRELOAD.
+PRELOAD_PROOF="AFTER['createRuntime'] = [dict(sh_hook('[ \"\$LD_PRELOAD\" = /nonexistent.so ] && touch $HOOK_LOG/preload-real'), env=['LD_PRELOAD=/nonexistent.so'])]"
+adv_run preload-real "$(cmd preload-real ''); restricted(); $PRELOAD_PROOF"
+if [ "$RC" -eq 0 ] && [ -e "$HOOK_LOG/preload-real" ]; then
+	pass "20.2 a hook's env: without oci-psp-hook runc runs the hook with LD_PRELOAD set"
+else
+	fail "20.2 a hook's env: without oci-psp-hook runc runs the hook with LD_PRELOAD set" "exit $RC; $(err_excerpt)"
+fi
+PRELOAD_HOOK="AFTER['createRuntime'] = [dict(oci($R_PY), env=['LD_PRELOAD=/nonexistent.so'])]"
+adv_run self-preload "$(cmd self-preload ''); restricted(); $PRELOAD_HOOK" "${R[@]}"
+expect_blocked "20.2 an oci-psp-hook hook entry with env LD_PRELOAD=/nonexistent.so is blocked under builtin:restricted"
+adv_run self-twin "$(cmd self-twin ''); restricted(); AFTER['createRuntime'] = [oci($R_PY)]" "${R[@]}"
+expect_runs "20.2 twin: a second createRuntime entry identical to oci-psp-hook's own runs under builtin:restricted"
+
+# A hook path through a symlink in a directory anyone can write (no sticky
+# bit): judged now, swapped before runc runs it. Under a configuration that
+# allows /bin/true as a hook, so only the path is at stake.
+OPEN_DIR="$WORK/open"
+CLOSED_DIR="$WORK/closed"
+mkdir -p "$OPEN_DIR" "$CLOSED_DIR"
+chmod 0777 "$OPEN_DIR"
+chmod 0755 "$CLOSED_DIR"
+ln -s /bin/true "$OPEN_DIR/hooklink"
+ln -s /bin/true "$CLOSED_DIR/hooklink"
+printf '#!/bin/sh\ntouch %s/open-real\n' "$HOOK_LOG" >"$WORK/open-real.sh"
+chmod 755 "$WORK/open-real.sh"
+ln -s "$WORK/open-real.sh" "$OPEN_DIR/swapped"
+ALLOWCONF="$WORK/hookconf-allowed"
+mkdir -p "$ALLOWCONF/policies.d"
+cat >"$ALLOWCONF/config.yaml" <<'YAML'
+apiVersion: oci-psp-hook/v1alpha1
+kind: HookConfiguration
+policyDirectory: policies.d
+mode: enforce
+defaultPolicies: [builtin:restricted]
+allowedHooks: [/bin/true]
+YAML
+chmod 644 "$ALLOWCONF/config.yaml"
+ALLOW=(--config "$ALLOWCONF/config.yaml")
+adv_run open-real "$(cmd open-real ''); restricted(); AFTER['poststop'] = [{'path': '$OPEN_DIR/swapped'}]"
+if [ "$RC" -eq 0 ] && [ -e "$HOOK_LOG/open-real" ]; then
+	pass "20.2 a hook path through a symlink in a 0777 directory: without oci-psp-hook runc runs whatever the link names now"
+else
+	fail "20.2 a hook path through a symlink in a 0777 directory: without oci-psp-hook runc runs whatever the link names now" "exit $RC; $(err_excerpt)"
+fi
+adv_run open-link "$(cmd open-link ''); restricted(); AFTER['poststop'] = [{'path': '$OPEN_DIR/hooklink'}]" "${ALLOW[@]}"
+expect_blocked "20.2 a poststop hook $OPEN_DIR/hooklink -> /bin/true (directory 0777, not sticky) is blocked under a configuration allowing /bin/true"
+adv_run open-twin-link "$(cmd open-twin-link ''); restricted(); AFTER['poststop'] = [{'path': '$CLOSED_DIR/hooklink'}]" "${ALLOW[@]}"
+expect_runs "20.2 twin: the same link in a root-owned 0755 directory runs under that configuration"
+adv_run open-twin-true "$(cmd open-twin-true ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true'}]" "${ALLOW[@]}"
+expect_runs "20.2 twin: a poststop hook /bin/true runs under that configuration"
+
+# 20.3 The /proc masks spelled through a symlink: in the container /proc/net
+# is self/net, so /proc/net/../sys is /proc/1/sys, which does not exist, and
+# runc skips it: /proc/sys stays writable.
+SPELLCMD='probe openw /proc/sys/kernel/core_pattern /proc/sysrq-trigger; probe mnt /proc/sys /proc/sysrq-trigger;'
+SPELLED="c['linux']['readonlyPaths'] = [{'/proc/sys': '/proc/net/../sys', '/proc/sysrq-trigger': '/proc/net/../sysrq-trigger'}.get(p, p) for p in c['linux']['readonlyPaths']]"
+PROOF=("PRIV-OPENW:/proc/sys/kernel/core_pattern" "UNMOUNTED:/proc/sys")
+[ -e /proc/sysrq-trigger ] && PROOF+=("PRIV-OPENW:/proc/sysrq-trigger")
+adv_run spelled-real "$(cmd spelled-real "$SPELLCMD"); root_default_caps(); $SPELLED"
+expect_real "20.3 readonlyPaths /proc/net/../sys and /proc/net/../sysrq-trigger: without the hook root opens them for writing" "${PROOF[@]}"
+adv_run spelled-b "$(cmd spelled-b "$SPELLCMD"); root_default_caps(); $SPELLED" "${B[@]}"
+expect_blocked "20.3 readonlyPaths /proc/net/../sys and /proc/net/../sysrq-trigger are blocked under builtin:baseline (root)"
+adv_run spelled-twin "$(cmd spelled-twin "$SPELLCMD"); root_default_caps()" "${B[@]}"
+expect_runs "20.3 twin: the exact default lists run under builtin:baseline (root), /proc/sys not writable" \
+	"NO-OPENW:/proc/sys/kernel/core_pattern" "MNT:/proc/sys:proc:ro"
+
+# 20.4 rro on a filesystem runc mounts itself: runc 1.1 applies rro (and
+# rrw) to bind mounts only, so a sysfs with rro and no ro is read-write.
+SYSFILE=/sys/kernel/mm/transparent_hugepage/enabled
+[ -e "$SYSFILE" ] || SYSFILE=/sys/kernel/uevent_helper
+SYSCMD="probe openw $SYSFILE; probe mnt /sys;"
+sys_opts() { echo "next(m for m in c['mounts'] if m['destination'] == '/sys')['options'] = $1"; }
+SYS_RRO=$(sys_opts "['nosuid', 'noexec', 'nodev', 'rro']")
+adv_run sysrro-real "$(cmd sysrro-real "$SYSCMD"); root_default_caps(); $SYS_RRO"
+expect_real "20.4 sysfs at /sys with [nosuid, noexec, nodev, rro]: without the hook root opens $SYSFILE for writing" \
+	"PRIV-OPENW:$SYSFILE" "PRIV-MNT-RW:/sys"
+adv_run sysrro-b "$(cmd sysrro-b "$SYSCMD"); root_default_caps(); $SYS_RRO" "${B[@]}"
+expect_blocked "20.4 sysfs at /sys with [nosuid, noexec, nodev, rro] (no ro) is blocked under builtin:baseline (root)"
+adv_run sysrro-twin "$(cmd sysrro-twin "$SYSCMD"); root_default_caps(); $(sys_opts "['nosuid', 'noexec', 'nodev', 'ro']")" "${B[@]}"
+expect_runs "20.4 twin: sysfs at /sys with [nosuid, noexec, nodev, ro] runs under builtin:baseline (root), read-only" \
+	"NO-OPENW:$SYSFILE" "MNT:/sys:sysfs:ro"
+
+# 20.5 A bind source inside the container's own rootfs: runc mounts proc at
+# rootfs/proc first, so rootfs/proc/sys is the container's own /proc/sys,
+# bound again where readonlyPaths does not reach.
+OWNCMD='probe openw /mnt/kernel/core_pattern /proc/sys/kernel/core_pattern; probe mnt /mnt;'
+OWN_BIND=$(mnt /mnt bind "$ROOTFS/proc/sys" "['rbind', 'nosuid', 'nodev']")
+adv_run ownproc-real "$(cmd ownproc-real "$OWNCMD"); root_default_caps(); $OWN_BIND"
+expect_real "20.5 a bind of <bundle>/rootfs/proc/sys at /mnt: without the hook root opens /mnt/kernel/core_pattern for writing" \
+	"PRIV-OPENW:/mnt/kernel/core_pattern" "NO-OPENW:/proc/sys/kernel/core_pattern"
+adv_run ownproc-b "$(cmd ownproc-b "$OWNCMD"); root_default_caps(); $OWN_BIND" "${B[@]}"
+expect_blocked "20.5 a bind of <bundle>/rootfs/proc/sys at /mnt is blocked under builtin:baseline (root)"
+adv_run ownproc-twin "$(cmd ownproc-twin "$OWNCMD"); root_default_caps()" "${B[@]}"
+expect_runs "20.5 twin: the same container without that mount runs under builtin:baseline (root)" \
+	"NO-OPENW:/mnt/kernel/core_pattern" "NO-OPENW:/proc/sys/kernel/core_pattern"
 
 summary
