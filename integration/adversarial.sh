@@ -1029,14 +1029,16 @@ fi
 # (A cgroupsPath of "/" is judged offline only: runc sets the cgroup's limits
 # before createRuntime, so even a denied run would touch the host's root.)
 
-# A cgroup holding another process: runc moves the container into it.
+# A cgroup holding another process: runc moves the container into it (on
+# cgroup v1, the pids hierarchy; on a unified host, the one hierarchy).
 VICTIM_CG="psp-adv-victim-$$"
-mkdir -p "/sys/fs/cgroup/pids/$VICTIM_CG"
+if [ -d /sys/fs/cgroup/pids ]; then CG_DIR=/sys/fs/cgroup/pids CG_LINE=":pids:"; else CG_DIR=/sys/fs/cgroup CG_LINE="0::"; fi
+mkdir -p "$CG_DIR/$VICTIM_CG"
 sleep 300 >/dev/null 2>&1 &
 VICTIM=$!
-echo "$VICTIM" >"/sys/fs/cgroup/pids/$VICTIM_CG/cgroup.procs"
-on_exit "kill -9 $VICTIM; sleep 0.2; rmdir /sys/fs/cgroup/*/$VICTIM_CG /sys/fs/cgroup/*/psp-adv-own-$$ 2>/dev/null"
-CGCMD="grep -q :pids:/$VICTIM_CG\$ /proc/self/cgroup && echo PRIV-CGROUP;"
+echo "$VICTIM" >"$CG_DIR/$VICTIM_CG/cgroup.procs"
+on_exit "kill -9 $VICTIM; sleep 0.2; rmdir /sys/fs/cgroup/*/$VICTIM_CG /sys/fs/cgroup/*/psp-adv-own-$$ /sys/fs/cgroup/$VICTIM_CG /sys/fs/cgroup/psp-adv-own-$$ 2>/dev/null"
+CGCMD="grep -q $CG_LINE/$VICTIM_CG\$ /proc/self/cgroup && echo PRIV-CGROUP;"
 adv_run cgroup-real "$(cmd cgroup-real "$CGCMD"); restricted(); c['linux']['cgroupsPath'] = '/$VICTIM_CG'"
 expect_real "19 cgroupsPath of another process's cgroup: without the hook runc puts the container in it" "PRIV-CGROUP"
 adv_run cgroup-r "$(cmd cgroup-r "$CGCMD"); restricted(); c['linux']['cgroupsPath'] = '/$VICTIM_CG'" "${R[@]}"
