@@ -3,6 +3,8 @@
 //! files, per namespace with the generated bindings, and from a log written
 //! by the real hook in audit mode.
 
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -121,15 +123,7 @@ impl Drop for Dir {
 fn podman_id(name: &str) -> Option<String> {
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
-    config["mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["source"].as_str())
-        .find_map(|source| {
-            let (_, rest) = source.split_once("/overlay-containers/")?;
-            rest.split('/').next().map(str::to_string)
-        })
+    common::podman_id(&config)
 }
 
 /// The runtime id the container of a fixture had: podman's (see

@@ -2,6 +2,8 @@
 //! stderr, stdout and the log record. Every run has a deadline: the hook sits
 //! on every container start and must never hang.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
@@ -234,15 +236,7 @@ fn fixture_text(fixture: &str) -> String {
 /// keep it.
 fn podman_id(fixture: &str) -> String {
     let config: Value = serde_json::from_str(&fixture_text(fixture)).unwrap();
-    config["mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["source"].as_str())
-        .find_map(|source| {
-            let (_, rest) = source.split_once("/overlay-containers/")?;
-            rest.split('/').next().map(str::to_string)
-        })
+    common::podman_id(&config)
         .unwrap_or_else(|| panic!("{fixture}: no overlay-containers/<id>/ mount source"))
 }
 
