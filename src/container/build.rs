@@ -98,7 +98,6 @@ pub fn build<'a>(
         no_new_privileges: process.no_new_privileges.unwrap_or(false),
         apparmor_profile: process.apparmor_profile.map(Cow::into_owned),
         selinux_label: process.selinux_label.map(Cow::into_owned),
-        seccomp_default_action: linux.seccomp.map(|s| s.default_action.into_owned()),
         root_readonly: config
             .root
             .as_ref()
@@ -123,6 +122,11 @@ pub fn build<'a>(
         host_ports: host_ports(&annotations),
         ..Default::default()
     };
+    // Judged with the capabilities: the runtimes' rules for a capability.
+    view.seccomp = linux
+        .seccomp
+        .as_ref()
+        .map(|s| super::seccomp::Profile::of(s, &view.capabilities));
 
     let entries = linux.namespaces.unwrap_or_default();
     for kind in NamespaceKind::ALL {

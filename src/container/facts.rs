@@ -202,7 +202,7 @@ pub struct Facts<'a> {
     pub shared_propagation: bool,
     /// `linux.sysctl` names (dotted), sorted.
     pub sysctls: Vec<String>,
-    /// A seccomp profile that does not allow every syscall.
+    /// A seccomp profile that confines ([`Profile::confines`](super::seccomp::Profile::confines)).
     pub seccomp_confined: bool,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
@@ -213,10 +213,6 @@ pub struct Facts<'a> {
     /// `None`: the runtime passed no port mappings.
     pub host_ports: Option<Vec<HostPortFact>>,
 }
-
-/// seccomp default actions that let every syscall through (as the seccomp
-/// check reads them).
-const ALLOW_ALL_ACTIONS: &[&str] = &["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
 
 impl<'a> Facts<'a> {
     /// The facts of `view`, borrowing its mounts.
@@ -262,9 +258,9 @@ impl<'a> Facts<'a> {
             shared_propagation: shared_propagation(view),
             sysctls: view.sysctls.keys().cloned().collect(),
             seccomp_confined: view
-                .seccomp_default_action
-                .as_deref()
-                .is_some_and(|a| !ALLOW_ALL_ACTIONS.contains(&a)),
+                .seccomp
+                .as_ref()
+                .is_some_and(super::seccomp::Profile::confines),
             apparmor_profile: non_empty(view.apparmor_profile.as_deref()),
             selinux_label: non_empty(view.selinux_label.as_deref()),
             unmasked_proc: view.proc_unmasked.is_some(),
@@ -388,6 +384,8 @@ mod tests {
         assert_eq!(f.capabilities.len(), 11);
         assert!(!f.host_network && !f.host_pid && !f.host_ipc);
         assert!(f.seccomp_confined);
+        let containerd = fixtures::facts("cri-captured/base-spec/containerd-pss-restricted-ok-app");
+        assert!(containerd.seccomp_confined);
         assert!(!f.unmasked_proc && !f.no_new_privileges && !f.root_readonly);
         assert!(!f.privileged());
         assert_eq!(f.sysctls, ["net.ipv4.ping_group_range"]);

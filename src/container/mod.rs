@@ -16,6 +16,7 @@ pub mod namespaces;
 pub mod oci;
 pub mod proc_masks;
 pub mod runtime_settings;
+pub mod seccomp;
 
 use std::collections::BTreeMap;
 
@@ -60,8 +61,9 @@ pub struct ContainerView<'a> {
     /// score, mount namespace, annotations runtimes act on), described.
     pub runtime_settings: Vec<String>,
     pub sysctls: BTreeMap<String, String>,
-    /// `None` when `linux.seccomp` is absent or null: the container is unconfined.
-    pub seccomp_default_action: Option<String>,
+    /// `linux.seccomp`, judged; `None` when it is absent or null: the
+    /// container is unconfined.
+    pub seccomp: Option<seccomp::Profile>,
     pub apparmor_profile: Option<String>,
     pub selinux_label: Option<String>,
     /// Why `/proc` is Unmasked (`None`: the runtimes' Default masks).

@@ -8,7 +8,8 @@
 //! containerd and CRI-O decode. Two parts are read leniently, because a
 //! runtime newer than this build may write values this build does not know:
 //! the capability sets (kept as names, judged by name) and the seccomp
-//! profile (only its presence and default action matter here).
+//! profile (actions kept as names; of the syscall names only those
+//! [`seccomp`](super::seccomp) judges are kept, the rest read and dropped).
 
 use std::borrow::Cow;
 
@@ -177,9 +178,37 @@ pub struct Device<'a> {
     pub minor: i64,
 }
 
-#[derive(Debug)]
+/// `linux.seccomp`, as far as [`seccomp`](super::seccomp) judges it.
+#[derive(Debug, Default)]
 pub struct Seccomp<'a> {
     pub default_action: Str<'a>,
+    /// `listenerPath`: the host socket `SCMP_ACT_NOTIFY` hands calls to.
+    pub listener_path: Option<Str<'a>>,
+    /// `syscalls`, in file order.
+    pub syscalls: Vec<SeccompRule<'a>>,
+}
+
+/// One entry of `linux.seccomp.syscalls`.
+#[derive(Debug, Default)]
+pub struct SeccompRule<'a> {
+    /// The names [`guarded`](super::seccomp::guarded) (the others are read
+    /// and dropped: only these change the verdict).
+    pub names: Vec<Str<'a>>,
+    /// How many names the rule has in all.
+    pub name_count: usize,
+    pub action: Str<'a>,
+    /// The `args` conditions (all must hold for the rule to apply).
+    pub args: Vec<SeccompArg<'a>>,
+}
+
+/// One `args` condition: `op` compares argument `index` with `value`
+/// (`SCMP_CMP_MASKED_EQ`: the argument masked by `value` equals `value_two`).
+#[derive(Debug, Default)]
+pub struct SeccompArg<'a> {
+    pub index: u64,
+    pub value: u64,
+    pub value_two: u64,
+    pub op: Str<'a>,
 }
 
 /// Parse config.json; the error says whether it is not JSON at all or JSON
@@ -655,15 +684,73 @@ fn device<'a>(r: &mut Reader<'a>) -> Result<Device<'a>> {
 
 fn seccomp<'a>(r: &mut Reader<'a>) -> Result<Seccomp<'a>> {
     let at = r.offset();
-    let mut default_action = None;
-    r.object("linux.seccomp", &["defaultAction"], |r, _| {
-        default_action = Some(r.str("linux.seccomp.defaultAction")?);
+    let mut s = Seccomp::default();
+    let mut default_action = false;
+    r.object(
+        "linux.seccomp",
+        &["defaultAction", "listenerPath", "syscalls"],
+        |r, field| {
+            match field {
+                0 => {
+                    s.default_action = r.str("linux.seccomp.defaultAction")?;
+                    default_action = true;
+                }
+                1 => s.listener_path = optional(r, |r| r.str("linux.seccomp.listenerPath"))?,
+                _ => {
+                    s.syscalls = optional(r, |r| list(r, "linux.seccomp.syscalls", seccomp_rule))?
+                        .unwrap_or_default()
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if !default_action {
+        return r.spec_error(at, "linux.seccomp: missing field \"defaultAction\"".into());
+    }
+    Ok(s)
+}
+
+fn seccomp_rule<'a>(r: &mut Reader<'a>) -> Result<SeccompRule<'a>> {
+    let what = "linux.seccomp.syscalls[]";
+    let mut rule = SeccompRule::default();
+    r.object(what, &["names", "action", "args"], |r, field| {
+        match field {
+            0 => {
+                if !r.null()? {
+                    r.array("linux.seccomp.syscalls[].names", |r| {
+                        let name = r.str("linux.seccomp.syscalls[].names")?;
+                        rule.name_count += 1;
+                        if super::seccomp::guarded(&name) {
+                            rule.names.push(name);
+                        }
+                        Ok(())
+                    })?;
+                }
+            }
+            1 => rule.action = optional(r, |r| r.str(what))?.unwrap_or_default(),
+            _ => {
+                rule.args = optional(r, |r| list(r, "linux.seccomp.syscalls[].args", seccomp_arg))?
+                    .unwrap_or_default()
+            }
+        }
         Ok(())
     })?;
-    match default_action {
-        Some(default_action) => Ok(Seccomp { default_action }),
-        None => r.spec_error(at, "linux.seccomp: missing field \"defaultAction\"".into()),
-    }
+    Ok(rule)
+}
+
+fn seccomp_arg<'a>(r: &mut Reader<'a>) -> Result<SeccompArg<'a>> {
+    let what = "linux.seccomp.syscalls[].args[]";
+    let mut arg = SeccompArg::default();
+    r.object(what, &["index", "value", "valueTwo", "op"], |r, field| {
+        match field {
+            0 => arg.index = optional(r, |r| r.u64(what))?.unwrap_or(0),
+            1 => arg.value = optional(r, |r| r.u64(what))?.unwrap_or(0),
+            2 => arg.value_two = optional(r, |r| r.u64(what))?.unwrap_or(0),
+            _ => arg.op = optional(r, |r| r.str(what))?.unwrap_or_default(),
+        }
+        Ok(())
+    })?;
+    Ok(arg)
 }
 
 #[cfg(test)]
@@ -678,10 +765,61 @@ mod tests {
         .unwrap();
         let caps = c.process.unwrap().capabilities.unwrap();
         assert_eq!(caps.sets[0].as_deref().unwrap(), ["CAP_FUTURE_THING"]);
+        let s = c.linux.unwrap().seccomp.unwrap();
+        assert_eq!(s.default_action, "SCMP_ACT_SOMETHING_NEW");
+        assert_eq!(s.syscalls[0].action, "NEW");
+    }
+
+    /// Of a rule's names only those the seccomp judgement reads are kept;
+    /// its action and conditions are read as the spec's Go types read them.
+    #[test]
+    fn seccomp_rules_keep_what_is_judged() {
+        let c = parse(
+            br#"{"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+            "listenerPath": "/run/agent.sock", "listenerMetadata": "x", "flags": [],
+            "syscalls": [
+              {"names": ["read", "bpf", "write", "userfaultfd"], "action": "SCMP_ACT_ALLOW"},
+              {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "comment": "x",
+               "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                        {"index": 1, "value": 18446744073709551615, "op": "SCMP_CMP_NE"}]},
+              {"names": null, "action": null, "args": null},
+              {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}}}"#,
+        )
+        .unwrap();
+        let s = c.linux.unwrap().seccomp.unwrap();
+        assert_eq!(s.listener_path.as_deref(), Some("/run/agent.sock"));
+        let r = &s.syscalls;
+        assert_eq!(r.len(), 4);
         assert_eq!(
-            c.linux.unwrap().seccomp.unwrap().default_action,
-            "SCMP_ACT_SOMETHING_NEW"
+            (r[0].names.as_slice(), r[0].name_count),
+            (&["bpf".into(), "userfaultfd".into()][..], 4)
         );
+        assert!(r[0].args.is_empty());
+        assert_eq!(r[1].args.len(), 2);
+        let a = &r[1].args[1];
+        assert_eq!(
+            (a.index, a.value, a.value_two, &*a.op),
+            (1, u64::MAX, 0, "SCMP_CMP_NE")
+        );
+        assert_eq!(r[1].args[0].value, 2114060288);
+        assert!(r[2].names.is_empty() && r[2].action.is_empty() && r[2].args.is_empty());
+        assert_eq!((&*r[3].action, r[3].name_count), ("SCMP_ACT_ERRNO", 1));
+
+        for (bad, says) in [
+            (r#"{"names": "unshare"}"#, "linux.seccomp.syscalls[].names"),
+            (
+                r#"{"args": [{"index": -1}]}"#,
+                "linux.seccomp.syscalls[].args[]",
+            ),
+            (r#"{"action": 1}"#, "linux.seccomp.syscalls[]"),
+            (r#"{"Names": ["unshare"]}"#, r#"is not the spec's "names""#),
+        ] {
+            let json = format!(
+                r#"{{"linux": {{"seccomp": {{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{bad}]}}}}}}"#
+            );
+            let e = parse(json.as_bytes()).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]
@@ -1019,6 +1157,56 @@ mod tests {
                 seccomp,
                 "{at}"
             );
+            let name = |v: String| v.trim_matches('"').to_string();
+            let rules = linux.and_then(|l| l.seccomp().as_ref()).map(|s| {
+                let rules: Vec<_> = s
+                    .syscalls()
+                    .iter()
+                    .flatten()
+                    .map(|r| {
+                        let names: Vec<String> = r
+                            .names()
+                            .iter()
+                            .filter(|n| super::super::seccomp::guarded(n))
+                            .cloned()
+                            .collect();
+                        let args: Vec<_> = r
+                            .args()
+                            .iter()
+                            .flatten()
+                            .map(|a| {
+                                (
+                                    a.index() as u64,
+                                    a.value(),
+                                    a.value_two().unwrap_or(0),
+                                    name(serde_json::to_string(&a.op()).unwrap()),
+                                )
+                            })
+                            .collect();
+                        let action = name(serde_json::to_string(&r.action()).unwrap());
+                        (names, r.names().len(), action, args)
+                    })
+                    .collect();
+                let listener = s.listener_path().as_ref().map(|p| p.display().to_string());
+                (listener, rules)
+            });
+            let our_rules = ours_l.and_then(|l| l.seccomp.as_ref()).map(|s| {
+                let rules: Vec<_> = s
+                    .syscalls
+                    .iter()
+                    .map(|r| {
+                        let args: Vec<_> = r
+                            .args
+                            .iter()
+                            .map(|a| (a.index, a.value, a.value_two, a.op.to_string()))
+                            .collect();
+                        let names: Vec<String> = r.names.iter().map(|n| n.to_string()).collect();
+                        (names, r.name_count, r.action.to_string(), args)
+                    })
+                    .collect();
+                (s.listener_path.as_ref().map(|p| p.to_string()), rules)
+            });
+            assert_eq!(our_rules, rules, "{at}");
             assert_eq!(
                 ours_l.and_then(|l| l.rootfs_propagation.as_deref().map(str::to_string)),
                 linux.and_then(|l| l.rootfs_propagation().clone()),
