@@ -2,9 +2,17 @@
 //! config.json and policy files. A FIFO, a device or an endless file must not
 //! hang or exhaust the hook that sits on every container start.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 /// Largest OCI state accepted on stdin (annotations included).
 pub const STATE_LIMIT: u64 = 4 << 20;
@@ -22,12 +30,22 @@ pub enum InputError {
     },
     #[error("{path} is not a regular file")]
     NotAFile { path: String },
+    #[error("{path} is not a directory")]
+    NotADirectory { path: String },
     #[error("{path} is larger than {limit} bytes")]
     TooLarge { path: String, limit: u64 },
     #[error(
-        "{path} is {why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
+        "{path} is {why}: refusing it, as anyone who can write it could change the policy (chown root, chmod go-w)"
     )]
     Untrusted { path: String, why: String },
+    #[error(
+        "{dir} is {why}: refusing {path} below it, as anyone who can write in {dir} could put another policy in its place (chown root {dir}, chmod go-w {dir})"
+    )]
+    UntrustedDir {
+        dir: String,
+        path: String,
+        why: String,
+    },
     #[error(
         "{path} is {why}: refusing the container, as whoever can change its bundle could have the hook judge another config.json than the runtime's (chown root, chmod go-w)"
     )]
@@ -40,12 +58,16 @@ impl InputError {
         match self {
             InputError::Io { source, .. } => format!("cannot read it: {source}"),
             InputError::NotAFile { .. } => "not a regular file".into(),
+            InputError::NotADirectory { .. } => "not a directory".into(),
             InputError::TooLarge { limit, .. } => format!("larger than {limit} bytes"),
             InputError::Untrusted { why, .. } => {
                 format!(
-                    "{why}: refusing it, as anyone who can write it could change the policy (chmod o-w, chown root)"
+                    "{why}: refusing it, as anyone who can write it could change the policy (chown root, chmod go-w)"
                 )
             }
+            InputError::UntrustedDir { dir, why, .. } => format!(
+                "{dir}, a directory above it, is {why}: refusing it, as anyone who can write in {dir} could put another policy in its place (chown root {dir}, chmod go-w {dir})"
+            ),
             InputError::UntrustedBundle { .. } => self.to_string(),
         }
     }
@@ -76,30 +98,535 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     read_into(Vec::with_capacity(expected), file, limit, &shown)
 }
 
-/// Read a policy or configuration file: like [`read_bounded`], and refused
-/// (like sudoers) when anyone but root or the file's reader could change it.
+/// Read a policy or configuration file, trusted the way sudo trusts sudoers:
+/// refused unless it and every directory from `/` down to it could be
+/// changed by no one but root or the hook's user. See [`read_trusted_real`].
 pub fn read_trusted(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
-    use std::os::unix::fs::MetadataExt;
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let euid = nix::unistd::geteuid().as_raw();
-    let why = if meta.mode() & 0o002 != 0 {
-        Some("world-writable".to_string())
-    } else if meta.uid() != 0 && meta.uid() != euid {
-        Some(format!(
-            "owned by uid {}, neither root nor the hook's user",
-            meta.uid()
-        ))
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        return Err(InputError::Untrusted { path: shown, why });
+    read_trusted_real(path, limit).map(|(text, _)| text)
+}
+
+/// Read a policy or configuration file as [`read_trusted`] does, and return
+/// where its symbolic links led (the installed set's directory behind
+/// `current`).
+///
+/// The path is walked from `/` one component at a time, each directory
+/// opened (`O_PATH`, never following a link) relative to the one before and
+/// judged by the `fstat` of what was opened: owned by root or the hook's
+/// user, writable by neither group nor others unless sticky (`/tmp`, where
+/// no one can replace what they do not own, and what is below is judged in
+/// turn). A symbolic link on the way is read once per resolution (see
+/// [`one_resolution`]) and its target walked the same way; the links of
+/// `/proc` (`/proc/self`, an open file's `/proc/self/fd/N`) are the
+/// kernel's, followed by it, and what they lead to judged. The file is then
+/// opened relative to its judged directory, never following a link, and
+/// judged by the `fstat` of the open file: a regular file, owned by root or
+/// the hook's user, writable by neither group nor others. What is read is
+/// that open file, so there is no moment between judging a file and opening
+/// it in which another could take its place.
+pub fn read_trusted_real(path: &Path, limit: u64) -> Result<(Vec<u8>, PathBuf), InputError> {
+    one_resolution(|| in_resolution(|r| r.read(path, limit)))
+}
+
+/// Where the links of `path` lead, and the `fstat` of what is there (a
+/// regular file or a directory), judged as [`read_trusted`] judges it, in
+/// the current resolution, without opening it to read.
+pub fn trusted_stat(path: &Path) -> Result<(PathBuf, FileStat), InputError> {
+    one_resolution(|| {
+        in_resolution(|r| {
+            let walked = r.walk(path, Last::Stat)?;
+            Ok((walked.real, walked.stat))
+        })
+    })
+}
+
+/// The entries of a trusted directory (judged with every directory above
+/// it, as [`read_trusted`] judges them), listed from the directory opened:
+/// where its links led, and each entry's name and whether it is a symbolic
+/// link. Recorded for the cache like a file read.
+pub fn list_trusted_dir(path: &Path) -> Result<(PathBuf, Vec<(OsString, bool)>), InputError> {
+    one_resolution(|| in_resolution(|r| r.list(path)))
+}
+
+/// A file or directory read as trusted: the path as named, where its links
+/// led, and the `fstat` of what was opened, taken before it was read.
+#[derive(Clone)]
+pub struct Opened {
+    pub path: PathBuf,
+    pub real: PathBuf,
+    pub stat: FileStat,
+}
+
+/// Run `f` with every symbolic link on the way to a trusted file read at
+/// most once: the installed set's `current` link (and any other) is read the
+/// first time a path passes it and taken as read for every other path until
+/// `f` returns, so a configuration and its policies come from one set even
+/// while an installer swaps `current`. Nested calls share the outer
+/// resolution. The directories judged stay open for the same time and later
+/// paths are opened relative to them.
+pub fn one_resolution<T>(f: impl FnOnce() -> T) -> T {
+    if RESOLUTION.with(|r| r.borrow().is_some()) {
+        return f();
     }
-    read_bounded(path, limit)
+    struct End;
+    impl Drop for End {
+        fn drop(&mut self) {
+            let ended = RESOLUTION.with(|r| r.borrow_mut().take());
+            drop(ended);
+        }
+    }
+    RESOLUTION.with(|r| *r.borrow_mut() = Some(Resolution::default()));
+    let _end = End;
+    f()
+}
+
+/// Run `f` in one resolution (joining the current one), and return what it
+/// read as trusted, each with the `fstat` of what was read; `None` when a
+/// file or directory changed while it was read (what was read is then not
+/// to be cached).
+pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Option<Vec<Opened>>) {
+    one_resolution(|| {
+        let (mark, changed) = in_resolution(|r| (r.opened.len(), std::mem::take(&mut r.changed)));
+        let value = f();
+        let opened = in_resolution(|r| {
+            let opened = r.opened.split_off(mark.min(r.opened.len()));
+            let stable = !r.changed;
+            r.changed |= changed;
+            stable.then_some(opened)
+        });
+        (value, opened)
+    })
+}
+
+thread_local! {
+    static RESOLUTION: RefCell<Option<Resolution>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the current resolution (callers are inside [`one_resolution`]).
+fn in_resolution<R>(f: impl FnOnce(&mut Resolution) -> R) -> R {
+    RESOLUTION.with(|cell| match cell.borrow_mut().as_mut() {
+        Some(r) => f(r),
+        None => f(&mut Resolution::default()),
+    })
+}
+
+/// Links taken as read, directories judged and open, files read.
+#[derive(Default)]
+struct Resolution {
+    /// Each symbolic link read, by its place (its directory resolved).
+    links: BTreeMap<PathBuf, OsString>,
+    /// Directories judged trusted, open (`O_PATH`), by their place.
+    dirs: BTreeMap<PathBuf, OwnedFd>,
+    opened: Vec<Opened>,
+    /// A file or directory changed while it was read.
+    changed: bool,
+}
+
+/// What the last component of a walk is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// A regular file, opened to be read.
+    Read,
+    /// A regular file or a directory, only looked at.
+    Stat,
+    /// A directory, kept open to be listed.
+    Dir,
+}
+
+struct Walked {
+    real: PathBuf,
+    stat: FileStat,
+    /// The file opened (`Last::Read`).
+    file: Option<std::fs::File>,
+}
+
+/// The most symbolic links one path may pass (as the kernel's `MAXSYMLINKS`).
+const MAX_LINKS: usize = 40;
+
+impl Resolution {
+    fn read(&mut self, path: &Path, limit: u64) -> Result<(Vec<u8>, PathBuf), InputError> {
+        let shown = path.display().to_string();
+        let walked = self.walk(path, Last::Read)?;
+        #[cfg(test)]
+        test_hook::run(test_hook::Moment::AfterOpen, path);
+        let Some(file) = walked.file else {
+            return Err(InputError::NotAFile { path: shown });
+        };
+        let size = u64::try_from(walked.stat.st_size).unwrap_or(u64::MAX);
+        if size > limit {
+            return Err(InputError::TooLarge { path: shown, limit });
+        }
+        // Sized up front: one allocation, no regrowth copies.
+        let expected = usize::try_from(size).unwrap_or(0);
+        let text = read_into(Vec::with_capacity(expected), &file, limit, &shown)?;
+        // Written to while it was read: the text may be half of each.
+        if !fstat(&file).is_ok_and(|after| same_file(&after, &walked.stat)) {
+            self.changed = true;
+        }
+        #[cfg(test)]
+        test_hook::run(test_hook::Moment::AfterRead, path);
+        self.opened.push(Opened {
+            path: path.to_path_buf(),
+            real: walked.real.clone(),
+            stat: walked.stat,
+        });
+        Ok((text, walked.real))
+    }
+
+    fn list(&mut self, path: &Path) -> Result<(PathBuf, Vec<(OsString, bool)>), InputError> {
+        let io = |source: std::io::Error| InputError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let walked = self.walk(path, Last::Dir)?;
+        let dir = self
+            .dirs
+            .get(&walked.real)
+            .ok_or_else(|| io(Errno::EBADF.into()))?;
+        let before = fstat(dir).map_err(|e| io(e.into()))?;
+        // The directory judged, reopened through its descriptor; without
+        // /proc, the path it was judged at.
+        let listed = std::fs::read_dir(format!("/proc/self/fd/{}", dir.as_raw_fd()))
+            .or_else(|_| std::fs::read_dir(&walked.real))
+            .map_err(io)?;
+        let mut entries = Vec::new();
+        for entry in listed {
+            let entry = entry.map_err(io)?;
+            let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            entries.push((entry.file_name(), link));
+        }
+        if !fstat(dir).is_ok_and(|after| same_file(&after, &before)) {
+            self.changed = true;
+        }
+        self.opened.push(Opened {
+            path: path.to_path_buf(),
+            real: walked.real.clone(),
+            stat: before,
+        });
+        Ok((walked.real, entries))
+    }
+
+    /// Walk `path` from `/`: see [`read_trusted_real`].
+    fn walk(&mut self, path: &Path, last: Last) -> Result<Walked, InputError> {
+        let shown = || path.display().to_string();
+        let io = |source: Errno| InputError::Io {
+            path: shown(),
+            source: source.into(),
+        };
+        let euid = nix::unistd::geteuid().as_raw();
+        let absolute;
+        let path_from_root = if path.is_absolute() {
+            path
+        } else {
+            let cwd = std::env::current_dir().map_err(|source| InputError::Io {
+                path: shown(),
+                source,
+            })?;
+            absolute = cwd.join(path);
+            absolute.as_path()
+        };
+        let mut rest: VecDeque<OsString> = VecDeque::new();
+        push_components(&mut rest, path_from_root, false);
+        let root = PathBuf::from("/");
+        if !self.dirs.contains_key(&root) {
+            let fd = nix::fcntl::open(
+                "/",
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io)?;
+            let stat = fstat(&fd).map_err(io)?;
+            judge_dir(&root, path, &stat, euid, rest.is_empty())?;
+            self.dirs.insert(root.clone(), fd);
+        }
+        let mut cur = root;
+        let mut links = 0;
+        let follow = |links: &mut usize| {
+            *links += 1;
+            if *links > MAX_LINKS {
+                Err(io(Errno::ELOOP))
+            } else {
+                Ok(())
+            }
+        };
+        loop {
+            let Some(name) = rest.pop_front() else {
+                // The path names a directory passed already (`/`, `a/..`).
+                let dir = self.dirs.get(&cur).ok_or_else(|| io(Errno::EBADF))?;
+                let stat = fstat(dir).map_err(io)?;
+                return match last {
+                    Last::Read => Err(InputError::NotAFile { path: shown() }),
+                    Last::Stat | Last::Dir => Ok(Walked {
+                        real: cur,
+                        stat,
+                        file: None,
+                    }),
+                };
+            };
+            if name == ".." {
+                cur.pop();
+                continue;
+            }
+            let here = cur.join(&name);
+            if let Some(target) = self.links.get(&here) {
+                follow(&mut links)?;
+                push_components(&mut rest, Path::new(target), true);
+                if Path::new(target).is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                continue;
+            }
+            let final_component = rest.is_empty();
+            if (!final_component || last == Last::Dir) && self.dirs.contains_key(&here) {
+                cur = here;
+                continue;
+            }
+            let dir = self.dirs.get(&cur).ok_or_else(|| io(Errno::EBADF))?;
+            if final_component && last != Last::Dir {
+                #[cfg(test)]
+                test_hook::run(test_hook::Moment::BeforeOpen, path);
+                let opened = match last {
+                    Last::Read => openat(
+                        dir,
+                        name.as_os_str(),
+                        OFlag::O_RDONLY
+                            | OFlag::O_NONBLOCK
+                            | OFlag::O_NOCTTY
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .and_then(|fd| Ok((fstat(&fd)?, Some(fd)))),
+                    _ => fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .map(|stat| (stat, None)),
+                };
+                let (stat, file) = match opened {
+                    // A link, which O_NOFOLLOW does not open.
+                    Err(Errno::ELOOP) if last == Last::Read => (
+                        fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io)?,
+                        None,
+                    ),
+                    Err(e) => return Err(io(e)),
+                    Ok(opened) => opened,
+                };
+                if is(&stat, libc::S_IFLNK) {
+                    if on_procfs(dir) {
+                        return self.kernel_link(path, &here, &name, last, euid);
+                    }
+                    follow(&mut links)?;
+                    let target = readlinkat(dir, name.as_os_str()).map_err(io)?;
+                    push_components(&mut rest, Path::new(&target), true);
+                    if Path::new(&target).is_absolute() {
+                        cur = PathBuf::from("/");
+                    }
+                    self.links.insert(here, target);
+                    continue;
+                }
+                judge_last(&here, path, &stat, last, euid)?;
+                return Ok(Walked {
+                    real: here,
+                    stat,
+                    file: file.map(std::fs::File::from),
+                });
+            }
+            // A directory on the way (or the directory asked for).
+            let fd = openat(
+                dir,
+                name.as_os_str(),
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io)?;
+            let stat = fstat(&fd).map_err(io)?;
+            if is(&stat, libc::S_IFLNK) {
+                if on_procfs(dir) {
+                    let followed = openat(
+                        dir,
+                        name.as_os_str(),
+                        OFlag::O_PATH | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(io)?;
+                    let stat = fstat(&followed).map_err(io)?;
+                    if !is(&stat, libc::S_IFDIR) {
+                        return Err(not_a_directory(path, final_component, last));
+                    }
+                    judge_dir(&here, path, &stat, euid, final_component)?;
+                    self.dirs.insert(here.clone(), followed);
+                    cur = here;
+                    continue;
+                }
+                follow(&mut links)?;
+                let target = readlinkat(dir, name.as_os_str()).map_err(io)?;
+                push_components(&mut rest, Path::new(&target), true);
+                if Path::new(&target).is_absolute() {
+                    cur = PathBuf::from("/");
+                }
+                self.links.insert(here, target);
+                continue;
+            }
+            if !is(&stat, libc::S_IFDIR) {
+                return Err(not_a_directory(path, final_component, last));
+            }
+            judge_dir(&here, path, &stat, euid, final_component)?;
+            self.dirs.insert(here.clone(), fd);
+            cur = here;
+        }
+    }
+
+    /// A link of `/proc` at the end of a path (`/proc/self/fd/N`, which may
+    /// name a file no path leads to, such as a memfd): opened by the kernel
+    /// through it, and judged by what was opened.
+    fn kernel_link(
+        &mut self,
+        path: &Path,
+        here: &Path,
+        name: &OsStr,
+        last: Last,
+        euid: u32,
+    ) -> Result<Walked, InputError> {
+        let io = |source: Errno| InputError::Io {
+            path: path.display().to_string(),
+            source: source.into(),
+        };
+        let parent = here.parent().unwrap_or(Path::new("/"));
+        let dir = self.dirs.get(parent).ok_or_else(|| io(Errno::EBADF))?;
+        let flags = match last {
+            Last::Read => OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Last::Stat | Last::Dir => OFlag::O_PATH | OFlag::O_CLOEXEC,
+        };
+        let fd = openat(dir, name, flags, Mode::empty()).map_err(io)?;
+        let stat = fstat(&fd).map_err(io)?;
+        judge_last(here, path, &stat, last, euid)?;
+        let file = match last {
+            Last::Read => Some(std::fs::File::from(fd)),
+            Last::Dir => {
+                self.dirs.insert(here.to_path_buf(), fd);
+                None
+            }
+            Last::Stat => None,
+        };
+        Ok(Walked {
+            real: here.to_path_buf(),
+            stat,
+            file,
+        })
+    }
+}
+
+/// Queue the components of `path` in front of `rest` (`front`) or as the
+/// whole of it.
+fn push_components(rest: &mut VecDeque<OsString>, path: &Path, front: bool) {
+    let names: Vec<OsString> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    if front {
+        for name in names.into_iter().rev() {
+            rest.push_front(name);
+        }
+    } else {
+        rest.extend(names);
+    }
+}
+
+fn is(stat: &FileStat, kind: libc::mode_t) -> bool {
+    stat.st_mode & libc::S_IFMT == kind
+}
+
+fn on_procfs(dir: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(dir)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// The same file, unchanged: identity, size, times, mode and owner.
+fn same_file(a: &FileStat, b: &FileStat) -> bool {
+    (
+        a.st_dev,
+        a.st_ino,
+        a.st_size,
+        a.st_mtime,
+        a.st_mtime_nsec,
+        a.st_ctime,
+        a.st_ctime_nsec,
+        a.st_mode,
+        a.st_uid,
+    ) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime,
+        b.st_mtime_nsec,
+        b.st_ctime,
+        b.st_ctime_nsec,
+        b.st_mode,
+        b.st_uid,
+    )
+}
+
+fn not_a_directory(path: &Path, final_component: bool, last: Last) -> InputError {
+    if final_component && last == Last::Dir {
+        InputError::NotADirectory {
+            path: path.display().to_string(),
+        }
+    } else {
+        InputError::Io {
+            path: path.display().to_string(),
+            source: Errno::ENOTDIR.into(),
+        }
+    }
+}
+
+/// A directory on the way to `path`, or (`itself`) the directory `path`
+/// names.
+fn judge_dir(
+    dir: &Path,
+    path: &Path,
+    stat: &FileStat,
+    euid: u32,
+    itself: bool,
+) -> Result<(), InputError> {
+    match untrusted_mode(stat.st_uid, stat.st_mode, euid) {
+        None => Ok(()),
+        Some(why) if itself => Err(InputError::Untrusted {
+            path: path.display().to_string(),
+            why,
+        }),
+        Some(why) => Err(InputError::UntrustedDir {
+            dir: dir.display().to_string(),
+            path: path.display().to_string(),
+            why,
+        }),
+    }
+}
+
+/// The last component of a walk, by the `fstat` of what was opened.
+fn judge_last(
+    here: &Path,
+    path: &Path,
+    stat: &FileStat,
+    last: Last,
+    euid: u32,
+) -> Result<(), InputError> {
+    let shown = || path.display().to_string();
+    match last {
+        Last::Dir if !is(stat, libc::S_IFDIR) => {
+            return Err(InputError::NotADirectory { path: shown() });
+        }
+        Last::Dir => return judge_dir(here, path, stat, euid, true),
+        Last::Stat if is(stat, libc::S_IFDIR) => return judge_dir(here, path, stat, euid, true),
+        Last::Read | Last::Stat if !is(stat, libc::S_IFREG) => {
+            return Err(InputError::NotAFile { path: shown() });
+        }
+        Last::Read | Last::Stat => {}
+    }
+    match untrusted_mode(stat.st_uid, stat.st_mode, euid) {
+        None => Ok(()),
+        Some(why) => Err(InputError::Untrusted { path: shown(), why }),
+    }
 }
 
 /// Why a file or directory anyone but root or the hook's user could change
@@ -108,24 +635,45 @@ pub fn read_trusted(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
 /// not own in it, and what is in it is checked in turn.
 fn untrusted(meta: &std::fs::Metadata, euid: u32) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let sticky_dir = meta.is_dir() && meta.mode() & 0o1000 != 0;
-    if meta.uid() != 0 && meta.uid() != euid {
+    untrusted_mode(meta.uid(), meta.mode(), euid)
+}
+
+/// [`untrusted`] by owner and `st_mode` (file type bits included).
+fn untrusted_mode(uid: u32, mode: u32, euid: u32) -> Option<String> {
+    let sticky_dir = mode & libc::S_IFMT == libc::S_IFDIR && mode & 0o1000 != 0;
+    if uid != 0 && uid != euid {
         Some(format!(
-            "owned by uid {}, neither root nor the hook's user",
-            meta.uid()
+            "owned by uid {uid}, neither root nor the hook's user{}",
+            outside_owner(uid)
         ))
-    } else if meta.mode() & 0o022 != 0 && !sticky_dir {
+    } else if mode & 0o022 != 0 && !sticky_dir {
         Some(format!(
             "writable by {} (mode {:o})",
-            if meta.mode() & 0o002 != 0 {
+            if mode & 0o002 != 0 {
                 "everyone"
             } else {
                 "its group"
             },
-            meta.mode() & 0o7777
+            mode & 0o7777
         ))
     } else {
         None
+    }
+}
+
+/// Inside a user namespace (a rootless runtime's), the owners it does not
+/// map, root among them, show as the overflow uid 65534: say so, as the
+/// file may well be root's.
+fn outside_owner(uid: u32) -> &'static str {
+    const OVERFLOW_UID: u32 = 65534;
+    let identity =
+        |map: &str| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+    if uid == OVERFLOW_UID
+        && std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !identity(&map))
+    {
+        " (seen from the hook's user namespace, where every owner it does not map, root included, shows as 65534)"
+    } else {
+        ""
     }
 }
 
@@ -211,6 +759,51 @@ fn read_into(
     Ok(buf)
 }
 
+/// Test-only moments inside a walk, where a test can change the file system
+/// as an attacker racing the hook would.
+#[cfg(test)]
+pub(crate) mod test_hook {
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Moment {
+        /// Every directory above the file judged, the file not yet opened.
+        BeforeOpen,
+        /// The file opened and judged, not yet read.
+        AfterOpen,
+        /// The file read, before the next one.
+        AfterRead,
+    }
+
+    type Hook = Box<dyn FnMut(Moment, &Path)>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Run `f` with `hook` called at each moment of this thread's walks.
+    pub(crate) fn with<T>(hook: impl FnMut(Moment, &Path) + 'static, f: impl FnOnce() -> T) -> T {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        struct End;
+        impl Drop for End {
+            fn drop(&mut self) {
+                HOOK.with(|h| h.borrow_mut().take());
+            }
+        }
+        let _end = End;
+        f()
+    }
+
+    pub(super) fn run(moment: Moment, path: &Path) {
+        HOOK.with(|h| {
+            if let Some(hook) = h.borrow_mut().as_mut() {
+                hook(moment, path);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,17 +834,389 @@ mod tests {
         assert!(err.is_err());
     }
 
-    #[test]
-    fn world_writable_policy_is_refused() {
+    /// A temporary directory (mode 0755) below the sticky /tmp, removed on
+    /// drop.
+    struct Tmp(PathBuf);
+
+    impl Tmp {
+        fn new(name: &str) -> Tmp {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "psp-trust-{name}-{}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            chmod(&path, 0o755);
+            Tmp(path)
+        }
+
+        /// A file (its directories made, 0755) with `text` and `mode`.
+        fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+            let path = self.0.join(name);
+            let parent = path.parent().unwrap();
+            std::fs::create_dir_all(parent).unwrap();
+            chmod(parent, 0o755);
+            std::fs::write(&path, text).unwrap();
+            chmod(&path, mode);
+            path
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn chmod(path: &Path, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
-        let path = std::env::temp_dir().join(format!("psp-perm-{}.yaml", std::process::id()));
-        std::fs::write(&path, "x").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    /// Replace `path` by a file with `text` and `mode` in one rename(2).
+    fn swap_in(path: &Path, text: &str, mode: u32) {
+        let tmp = path.with_extension("swap");
+        std::fs::write(&tmp, text).unwrap();
+        chmod(&tmp, mode);
+        std::fs::rename(&tmp, path).unwrap();
+    }
+
+    /// Point the link `link` at `target` in one rename(2), as `install`
+    /// swaps `current`.
+    fn relink(link: &Path, target: &str) {
+        let tmp = link.with_extension("new");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).unwrap();
+        std::fs::rename(&tmp, link).unwrap();
+    }
+
+    fn text(r: Result<Vec<u8>, InputError>) -> Result<String, String> {
+        r.map(|b| String::from_utf8(b).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn world_or_group_writable_policy_is_refused() {
+        let dir = Tmp::new("mode");
+        let path = dir.file("p.yaml", "x", 0o666);
         let err = read_trusted(&path, 100).unwrap_err().to_string();
-        assert!(err.contains("is world-writable: refusing it"), "{err}");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            err.contains("p.yaml is writable by everyone (mode 666): refusing it"),
+            "{err}"
+        );
+        assert!(err.ends_with("(chown root, chmod go-w)"), "{err}");
+        // Group-writable is refused too: a member of the group could rewrite
+        // the policy.
+        chmod(&path, 0o664);
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.contains("p.yaml is writable by its group (mode 664): refusing it"),
+            "{err}"
+        );
+        chmod(&path, 0o620);
+        assert!(read_trusted(&path, 100).is_err());
+        chmod(&path, 0o644);
         assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
-        std::fs::remove_file(&path).unwrap();
+        chmod(&path, 0o600);
+        assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
+        // The reason, for messages that name the file already.
+        chmod(&path, 0o664);
+        let reason = read_trusted(&path, 100).unwrap_err().reason();
+        assert!(
+            reason.starts_with("writable by its group (mode 664): refusing it"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_directory_above_writable_by_others_is_refused_unless_sticky() {
+        let dir = Tmp::new("above");
+        let path = dir.file("a/b/p.yaml", "x", 0o644);
+        let a = dir.0.join("a");
+        chmod(&a, 0o757);
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is writable by everyone (mode 757): refusing {} below it",
+                a.display(),
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.ends_with(&format!(
+                "(chown root {}, chmod go-w {})",
+                a.display(),
+                a.display()
+            )),
+            "{err}"
+        );
+        chmod(&a, 0o775);
+        let err = read_trusted(&path, 100).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{} is writable by its group (mode 775)",
+                a.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.reason().starts_with(&format!(
+                "{}, a directory above it, is writable by its group (mode 775): refusing it",
+                a.display()
+            )),
+            "{}",
+            err.reason()
+        );
+        // A sticky directory writable by all, like /tmp: no one can replace
+        // what they do not own in it; what is below is judged in turn.
+        chmod(&a, 0o1777);
+        assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
+        let b = a.join("b");
+        chmod(&b, 0o777);
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{} is writable by everyone", b.display())),
+            "{err}"
+        );
+        chmod(&b, 0o755);
+        // The policy directory itself too, as read or listed.
+        chmod(&b, 0o775);
+        let err = list_trusted_dir(&b).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is writable by its group (mode 775): refusing it",
+                b.display()
+            )),
+            "{err}"
+        );
+        chmod(&b, 0o755);
+        let (real, names) = list_trusted_dir(&b).unwrap();
+        assert_eq!(real, b);
+        assert_eq!(names, [(OsString::from("p.yaml"), false)]);
+        if !root() {
+            return; // only root can give a directory away
+        }
+        // A sticky directory's child owned by another user is not.
+        std::os::unix::fs::chown(&b, Some(65534), Some(65534)).unwrap();
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is owned by uid 65534, neither root nor the hook's user: refusing {} below it",
+                b.display(),
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_policy_directory_of_another_user_is_refused() {
+        if !root() {
+            return; // only root can give a directory away
+        }
+        let dir = Tmp::new("owner");
+        let path = dir.file("policies.d/p.yaml", "x", 0o644);
+        let policies = dir.0.join("policies.d");
+        assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
+        // mode 0755: only its owner can write it, and its owner is not root
+        std::os::unix::fs::chown(&policies, Some(65534), Some(65534)).unwrap();
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is owned by uid 65534, neither root nor the hook's user: refusing {} below it",
+                policies.display(),
+                path.display()
+            )),
+            "{err}"
+        );
+        let err = list_trusted_dir(&policies).unwrap_err().to_string();
+        assert!(err.contains("is owned by uid 65534"), "{err}");
+        // The file itself given away.
+        std::os::unix::fs::chown(&policies, Some(0), Some(0)).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{} is owned by uid 65534, neither root nor the hook's user: refusing it",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+
+    /// The old reader judged `stat(path)` and then opened the path again, so
+    /// whoever could rename in between had an unjudged file read as trusted.
+    /// A test helper that swaps the file "after the check, before the open"
+    /// has no such moment to use any more: the file is judged by the
+    /// `fstat` of the descriptor that is then read. Swapped before the open,
+    /// the file swapped in is what is judged; swapped after, the file
+    /// already open is what is read.
+    #[test]
+    fn a_file_is_judged_as_it_was_opened() {
+        let dir = Tmp::new("swap");
+        let path = dir.file("p.yaml", "trusted", 0o644);
+        let swap_once = |moment: test_hook::Moment, text: &'static str, mode: u32| {
+            let mut done = false;
+            move |m: test_hook::Moment, p: &Path| {
+                if m == moment && !done {
+                    done = true;
+                    swap_in(p, text, mode);
+                }
+            }
+        };
+        // Every directory judged, then a group-writable file put in place:
+        // it is that file that is opened and judged.
+        let read = test_hook::with(
+            swap_once(test_hook::Moment::BeforeOpen, "untrusted", 0o664),
+            || text(read_trusted(&path, 100)),
+        );
+        let err = read.unwrap_err();
+        assert!(err.contains("is writable by its group"), "{err}");
+        // And the other way round: the trusted file swapped in is read.
+        let read = test_hook::with(
+            swap_once(test_hook::Moment::BeforeOpen, "trusted", 0o644),
+            || text(read_trusted(&path, 100)),
+        );
+        assert_eq!(read.unwrap(), "trusted");
+        // Opened and judged, then replaced: what is read is what was judged.
+        let read = test_hook::with(
+            swap_once(test_hook::Moment::AfterOpen, "untrusted", 0o664),
+            || text(read_trusted(&path, 100)),
+        );
+        assert_eq!(read.unwrap(), "trusted");
+        assert!(read_trusted(&path, 100).is_err(), "the swapped-in file");
+    }
+
+    /// Files swapped as fast as rename(2) goes while the hook reads: for a
+    /// bounded time, and not once is the untrusted one read.
+    #[test]
+    fn a_swap_race_admits_nothing() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = Tmp::new("race");
+        let path = dir.file("p.yaml", "trusted", 0o644);
+        let good = dir.file("good", "trusted", 0o644);
+        let bad = dir.file("bad", "untrusted", 0o664);
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (stop, path) = (stop.clone(), path.clone());
+            let tmp = dir.0.join("next");
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for from in [&bad, &good] {
+                        let _ = std::fs::remove_file(&tmp);
+                        std::fs::hard_link(from, &tmp).unwrap();
+                        std::fs::rename(&tmp, &path).unwrap();
+                    }
+                }
+            })
+        };
+        let (mut admitted, mut refused) = (0, 0);
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            match text(read_trusted(&path, 100)) {
+                Ok(t) => {
+                    assert_eq!(t, "trusted", "an untrusted file was read as trusted");
+                    admitted += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        assert!(admitted + refused > 0);
+    }
+
+    #[test]
+    fn links_are_read_once_per_resolution() {
+        let dir = Tmp::new("links");
+        dir.file("versions/a/p.yaml", "a/p", 0o644);
+        dir.file("versions/a/q.yaml", "a/q", 0o644);
+        dir.file("versions/b/p.yaml", "b/p", 0o644);
+        dir.file("versions/b/q.yaml", "b/q", 0o644);
+        let current = dir.0.join("current");
+        relink(&current, "versions/a");
+        std::os::unix::fs::symlink("current/p.yaml", dir.0.join("p.yaml")).unwrap();
+        let (p, q) = (dir.0.join("p.yaml"), current.join("q.yaml"));
+        let (first, second, real) = one_resolution(|| {
+            let first = text(read_trusted(&p, 100)).unwrap();
+            // An installer publishes the next set in between.
+            relink(&current, "versions/b");
+            let (second, real) = read_trusted_real(&q, 100).unwrap();
+            (first, String::from_utf8(second).unwrap(), real)
+        });
+        assert_eq!((first.as_str(), second.as_str()), ("a/p", "a/q"));
+        assert_eq!(real, dir.0.join("versions/a/q.yaml"));
+        // The next resolution reads the link again.
+        assert_eq!(text(read_trusted(&q, 100)).unwrap(), "b/q");
+        assert_eq!(text(read_trusted(&p, 100)).unwrap(), "b/p");
+        assert_eq!(trusted_stat(&p).unwrap().0, dir.0.join("versions/b/p.yaml"));
+        // A loop of links ends.
+        std::os::unix::fs::symlink("loop", dir.0.join("loop")).unwrap();
+        let err = read_trusted(&dir.0.join("loop"), 100).unwrap_err();
+        assert!(err.to_string().contains("symbolic links"), "{err}");
+        // A relative path, and `..` after a link: taken where the link led
+        // (current/.. is versions/), as the kernel takes it.
+        let cwd = std::env::current_dir().unwrap();
+        let relative = std::iter::repeat_n("..", cwd.components().count())
+            .collect::<PathBuf>()
+            .join(dir.0.join("current/../b/q.yaml").strip_prefix("/").unwrap());
+        assert_eq!(text(read_trusted(&relative, 100)).unwrap(), "b/q");
+    }
+
+    /// `install` hands the loader an edited configuration as a memfd through
+    /// /proc/self/fd: /proc's links are followed by the kernel, and the file
+    /// it opens is judged like any other.
+    #[test]
+    fn proc_fd_links_are_followed_by_the_kernel() {
+        use std::io::Write;
+        let fd = nix::sys::memfd::memfd_create("psp-trust", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .unwrap();
+        let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        let mut file = std::fs::File::from(fd);
+        file.write_all(b"memfd").unwrap();
+        // A memfd starts 0777.
+        let err = read_trusted(&path, 100).unwrap_err().to_string();
+        assert!(err.contains("writable by everyone (mode 777)"), "{err}");
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        let (read, real) = read_trusted_real(&path, 100).unwrap();
+        assert_eq!(read, b"memfd");
+        assert!(real.starts_with("/proc/"), "{}", real.display());
+    }
+
+    /// A file written to while it was read is not recorded as stable: the
+    /// cache does not keep what was read.
+    #[test]
+    fn a_file_changed_while_read_is_not_recorded_stable() {
+        let dir = Tmp::new("record");
+        let path = dir.file("p.yaml", "before", 0o644);
+        let (read, opened) = recording(|| read_trusted(&path, 100));
+        assert_eq!(read.unwrap(), b"before");
+        let opened = opened.unwrap();
+        assert_eq!(opened.len(), 1);
+        assert_eq!(opened[0].path, path);
+        assert_eq!(opened[0].real, path);
+        let (read, opened) = test_hook::with(
+            |m, p| {
+                if m == test_hook::Moment::AfterOpen {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    std::fs::write(p, "after, and longer").unwrap();
+                }
+            },
+            || recording(|| read_trusted(&path, 100)),
+        );
+        assert!(read.is_ok());
+        assert!(opened.is_none(), "changed while it was read");
     }
 
     #[test]

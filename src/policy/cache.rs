@@ -6,10 +6,16 @@
 //! it loaded — the configuration and its policies, normalized — in
 //! `/run/oci-psp-hook/cache/` in the [`compact`] binary format, keyed by its
 //! flags and its own executable (the format's layout is the build's), with
-//! the identity of every file it read (device, inode, size, modification and
-//! change times; for the policy directory too, so an added or removed file
-//! counts). Any difference and the files are read again: a changed policy is
-//! never judged by an old copy. Only root writes the cache (directory 0700,
+//! the identity of every file it read as it was read (the `fstat` of the
+//! file opened: device, inode, size, modification and change times, mode and
+//! owner; for the policy directory too, so an added or removed file counts)
+//! and where the links on its path led. An entry is used only when every
+//! path still leads to the same file through the links as the hook reads
+//! them now (once per decision, as the files would be read), and the file
+//! and every directory above it are still trusted as a read would trust
+//! them (`crate::input::read_trusted`): any difference and the files are
+//! read again, so a changed, swapped or newly group-writable policy is never
+//! judged by an old copy. Only root writes the cache (directory 0700,
 //! files 0600, written beside and renamed into place); an entry that is not
 //! root's own is ignored. `lint` and `check` never use it.
 
@@ -19,11 +25,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Origin;
 use super::compact;
 use super::load::PolicyError;
 use super::select::{Flags, Sources};
-use crate::input::read_bounded;
+use crate::input::{Opened, one_resolution, read_bounded, recording, trusted_stat};
 
 pub const DEFAULT_DIR: &str = "/run/oci-psp-hook/cache";
 /// Test override of the cache directory; empty disables the cache.
@@ -35,14 +40,20 @@ const MAX_ENTRIES: usize = 64;
 /// key after it must read the same in every build.
 const MAGIC: &[u8] = b"PSPHOOK\x01";
 
-/// A file read, and what identifies its content without reading it.
+/// A file (or the policy directory) read: the path as named, where its links
+/// led, and what identifies its content without reading it, as it was when
+/// it was read (the `fstat` of the file opened).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     path: PathBuf,
+    real: PathBuf,
     id: FileId,
 }
 
-/// Device, inode, size, modification and change times.
+/// Device, inode, size, modification and change times, mode and owner. The
+/// change time moves with a chmod or chown too, but only by the clock's
+/// tick; the mode and owner themselves are compared, so a file made
+/// group-writable after it was cached is never served from the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct FileId {
     dev: u64,
@@ -50,6 +61,8 @@ struct FileId {
     size: u64,
     mtime: (i64, i64),
     ctime: (i64, i64),
+    mode: u32,
+    uid: u32,
 }
 
 impl FileId {
@@ -60,49 +73,35 @@ impl FileId {
             size: u64::try_from(st.st_size).unwrap_or(u64::MAX),
             mtime: (st.st_mtime, st.st_mtime_nsec),
             ctime: (st.st_ctime, st.st_ctime_nsec),
+            mode: st.st_mode,
+            uid: st.st_uid,
         }
     }
 }
 
 impl Stamp {
-    /// Following symlinks, as the file is read.
-    fn of(path: &Path) -> Option<Stamp> {
-        let st = nix::sys::stat::stat(path).ok()?;
-        Some(Stamp {
-            path: path.to_path_buf(),
-            id: FileId::of(&st),
-        })
+    fn of(opened: &Opened) -> Stamp {
+        Stamp {
+            path: opened.path.clone(),
+            real: opened.real.clone(),
+            id: FileId::of(&opened.stat),
+        }
     }
 
+    /// The path still leads, through the links as this resolution reads
+    /// them, to the same file, unchanged, and is trusted as a read of it
+    /// would be now: every directory from `/` and the file itself.
     fn still_holds(&self) -> bool {
-        Stamp::of(&self.path).as_ref() == Some(self)
+        trusted_stat(&self.path)
+            .is_ok_and(|(real, st)| real == self.real && FileId::of(&st) == self.id)
     }
 }
 
-/// Whether every stamp still holds. The files of one directory (a policy
-/// directory of a hundred PSPs) are looked up relative to it: one path walk
-/// for the directory instead of one per file.
+/// Whether every stamp still holds, each path resolved through one
+/// resolution (the caller's, see [`load`]): the directories judged are
+/// opened once, each file looked up relative to its directory.
 fn all_hold(stamps: &[Stamp]) -> bool {
-    let mut dir: Option<(&Path, std::fs::File)> = None;
-    stamps.iter().all(|stamp| {
-        let (Some(parent), Some(name)) = (stamp.path.parent(), stamp.path.file_name()) else {
-            return stamp.still_holds();
-        };
-        if dir.as_ref().is_none_or(|(open, _)| *open != parent) {
-            let opened = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-                .open(parent);
-            match opened {
-                Ok(fd) => dir = Some((parent, fd)),
-                Err(_) => return false,
-            }
-        }
-        dir.as_ref().is_some_and(|(_, fd)| {
-            nix::sys::stat::fstatat(fd, name, nix::fcntl::AtFlags::empty())
-                .is_ok_and(|st| FileId::of(&st) == stamp.id)
-        })
-    })
+    one_resolution(|| stamps.iter().all(Stamp::still_holds))
 }
 
 /// Written whole after [`MAGIC`]; read field by field (the format puts
@@ -116,34 +115,44 @@ struct Entry<'a> {
 }
 
 /// The sources for these flags: from the cache when every file is as it
-/// was, else loaded (and cached when possible).
+/// was, else loaded (and cached when possible). One resolution of the links
+/// on the way serves the whole decision: the entry's stamps are checked, and
+/// on a miss the files read, through `current` as it was read first.
 pub fn load(flags: &Flags) -> Result<Sources, PolicyError> {
-    let Some(dir) = cache_dir() else {
-        return Sources::load(flags);
-    };
-    let Some(key) = key(flags) else {
-        return Sources::load(flags);
-    };
-    let path = entry_path(&dir, &key);
-    if let Some(sources) = lookup(&path, &key) {
-        return Ok(sources);
+    match cache_dir() {
+        Some(dir) => load_in(&dir, flags),
+        None => one_resolution(|| Sources::load(flags)),
     }
-    // Stamped before reading, so a file changed while it is read is read
-    // again next time.
-    let before = stamps_before(flags);
-    let sources = Sources::load(flags)?;
-    if let Some(stamps) = stamps_of(&sources, before) {
-        store(
-            &dir,
-            &path,
-            &Entry {
-                key: &key,
-                stamps: &stamps,
-                sources: &sources,
-            },
-        );
-    }
-    Ok(sources)
+}
+
+/// [`load`] with the cache in `dir`.
+fn load_in(dir: &Path, flags: &Flags) -> Result<Sources, PolicyError> {
+    one_resolution(|| {
+        let Some(key) = key(flags) else {
+            return Sources::load(flags);
+        };
+        let path = entry_path(dir, &key);
+        if let Some(sources) = lookup(&path, &key) {
+            return Ok(sources);
+        }
+        // Stamped with what was read: the fstat of each file opened, taken
+        // before it was read (a file that changed while it was read is not
+        // cached at all).
+        let (sources, opened) = recording(|| Sources::load(flags));
+        let sources = sources?;
+        if let Some(stamps) = stamps_of(&sources, opened) {
+            store(
+                dir,
+                &path,
+                &Entry {
+                    key: &key,
+                    stamps: &stamps,
+                    sources: &sources,
+                },
+            );
+        }
+        Ok(sources)
+    })
 }
 
 fn cache_dir() -> Option<PathBuf> {
@@ -214,41 +223,18 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
     Some(sources)
 }
 
-/// The files the flags name (the configuration file, or the policy files),
-/// stamped before they are read.
-fn stamps_before(flags: &Flags) -> Vec<Option<Stamp>> {
-    let explicit = !flags.policies.is_empty() || !flags.profiles.is_empty();
-    let config = match (&flags.config, explicit) {
-        (Some(path), _) => Some(path.clone()),
-        (None, false) => Some(PathBuf::from(super::config::DEFAULT_PATH)),
-        (None, true) => None,
-    };
-    config
-        .iter()
-        .chain(flags.policies.iter())
-        .map(|p| Stamp::of(p))
-        .collect()
-}
-
-/// Every file the sources came from; `None` when one cannot be stamped or
-/// changed while it was read (then nothing is cached).
-fn stamps_of(sources: &Sources, before: Vec<Option<Stamp>>) -> Option<Vec<Stamp>> {
+/// The stamps of every file the sources came from, and of the policy
+/// directory (so an added or removed file counts); `None` when nothing is
+/// worth caching, or a file changed while it was read.
+fn stamps_of(sources: &Sources, opened: Option<Vec<Opened>>) -> Option<Vec<Stamp>> {
     // No configuration file at the default path: nothing to parse, nothing
     // worth caching (and its absence cannot be stamped).
     if matches!(sources, Sources::Default) {
         return None;
     }
-    let mut stamps: Vec<Stamp> = before.into_iter().collect::<Option<Vec<_>>>()?;
-    if let Sources::Config(config) = sources {
-        stamps.push(Stamp::of(&config.policy_directory)?);
-        for policy in config.policies.values() {
-            if let Origin::File(file) = &policy.origin {
-                stamps.push(Stamp::of(file)?);
-            }
-        }
-    }
+    let mut stamps: Vec<Stamp> = opened?.iter().map(Stamp::of).collect();
     stamps.dedup();
-    all_hold(&stamps).then_some(stamps)
+    Some(stamps)
 }
 
 /// Write the entry beside its place and rename it in: a reader sees the old
@@ -309,6 +295,7 @@ fn prune(dir: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Origin;
     use super::*;
 
     struct Dir(PathBuf);
@@ -331,6 +318,14 @@ mod tests {
         )
         .unwrap();
         path
+    }
+
+    /// Load as the cache does: the sources, and the stamps of what was read.
+    fn load_stamped(flags: &Flags) -> (Sources, Vec<Stamp>) {
+        let (sources, opened) = recording(|| Sources::load(flags));
+        let sources = sources.unwrap();
+        let stamps = stamps_of(&sources, opened).expect("nothing changed while it was read");
+        (sources, stamps)
     }
 
     /// Sources through the cache's format: read back unchanged, and no
@@ -407,13 +402,13 @@ mod tests {
             size: 3,
             mtime: (4, 5),
             ctime: (6, 7),
+            mode: 0o100755,
+            uid: 0,
         };
         let other = key_for(&flags, &other_exe);
         assert_ne!(other, key);
         let path = entry_path(&cache, &key);
-        let before = stamps_before(&flags);
-        let sources = Sources::load(&flags).unwrap();
-        let stamps = stamps_of(&sources, before).unwrap();
+        let (sources, stamps) = load_stamped(&flags);
         let write = |key: &str| {
             let entry = Entry {
                 key,
@@ -471,9 +466,7 @@ mod tests {
 
         let key = key(&flags).unwrap();
         let entry_path = cache.join(format!("{:016x}.bin", fnv1a(key.as_bytes())));
-        let before = stamps_before(&flags);
-        let sources = Sources::load(&flags).unwrap();
-        let stamps = stamps_of(&sources, before).unwrap();
+        let (sources, stamps) = load_stamped(&flags);
         store(
             &cache,
             &entry_path,
@@ -518,9 +511,7 @@ mod tests {
             config: Some(config),
             ..Default::default()
         };
-        let before = stamps_before(&flags);
-        let sources = Sources::load(&flags).unwrap();
-        let stamps = stamps_of(&sources, before).unwrap();
+        let (_, stamps) = load_stamped(&flags);
         assert!(all_hold(&stamps));
         assert!(stamps.iter().all(Stamp::still_holds));
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -539,5 +530,174 @@ mod tests {
         assert!(all_hold(&files));
         std::fs::remove_file(policies.join("one.yaml")).unwrap();
         assert!(!all_hold(&files), "a removed policy file");
+    }
+
+    /// Load as the cache does and store the entry: its path and key.
+    fn cached(cache: &Path, flags: &Flags) -> (PathBuf, String) {
+        let key = key(flags).unwrap();
+        let path = entry_path(cache, &key);
+        let (sources, stamps) = load_stamped(flags);
+        store(
+            cache,
+            &path,
+            &Entry {
+                key: &key,
+                stamps: &stamps,
+                sources: &sources,
+            },
+        );
+        assert!(lookup(&path, &key).is_some());
+        (path, key)
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// What a fresh read would refuse, the cache does not serve: a policy
+    /// file made group-writable after the entry was written (its mode is
+    /// compared, whatever the change time's tick), the policy directory or
+    /// a directory above it made writable by others (judged again on every
+    /// lookup).
+    #[test]
+    fn what_a_read_would_refuse_is_not_served() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root caches
+        }
+        let base =
+            Dir(std::env::temp_dir().join(format!("psp-cache-trust-{}", std::process::id())));
+        let above = base.0.join("above");
+        let policies = above.join("policies.d");
+        std::fs::create_dir_all(&policies).unwrap();
+        for d in [&base.0, &above, &policies] {
+            chmod(d, 0o755);
+        }
+        let file = policy_file(&policies, "one");
+        chmod(&file, 0o644);
+        let config = above.join("config.yaml");
+        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
+        chmod(&config, 0o644);
+        let cache = base.0.join("cache");
+        for flags in [
+            Flags {
+                config: Some(config.clone()),
+                ..Default::default()
+            },
+            Flags {
+                policies: vec![file.clone()],
+                ..Default::default()
+            },
+        ] {
+            let (entry, key) = cached(&cache, &flags);
+            chmod(&file, 0o664);
+            assert!(lookup(&entry, &key).is_none(), "a group-writable file");
+            assert!(Sources::load(&flags).is_err());
+            chmod(&file, 0o644);
+
+            let (entry, key) = cached(&cache, &flags);
+            for (dir, mode) in [(&above, 0o757), (&base.0, 0o775)] {
+                chmod(dir, mode);
+                assert!(lookup(&entry, &key).is_none(), "{} {mode:o}", dir.display());
+                assert!(Sources::load(&flags).is_err());
+                chmod(dir, 0o755);
+                // Only the trust of the directories above is judged again,
+                // not their times: the entry serves again.
+                assert!(lookup(&entry, &key).is_some());
+            }
+            chmod(&policies, 0o775);
+            assert!(
+                lookup(&entry, &key).is_none(),
+                "a group-writable policy directory"
+            );
+            assert!(Sources::load(&flags).is_err());
+            chmod(&policies, 0o755);
+            let (entry, key) = cached(&cache, &flags);
+            std::os::unix::fs::chown(&above, Some(65534), Some(65534)).unwrap();
+            assert!(lookup(&entry, &key).is_none(), "a directory given away");
+            std::os::unix::fs::chown(&above, Some(0), Some(0)).unwrap();
+            assert!(lookup(&entry, &key).is_some());
+        }
+    }
+
+    /// The installed layout with the policy directory named through the
+    /// `current` link: the entry's stamps are of the set that was read, all
+    /// of it through one reading of `current`, and a set published later
+    /// (or in the middle of the read) is never served from an entry of
+    /// another.
+    #[test]
+    fn an_entry_is_of_one_set() {
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root caches
+        }
+        let base = Dir(std::env::temp_dir().join(format!("psp-cache-set-{}", std::process::id())));
+        let root = base.0.join("etc");
+        for set in ["a", "b"] {
+            let policies = root.join(format!("versions/{set}/policies.d"));
+            std::fs::create_dir_all(&policies).unwrap();
+            policy_file(&policies, set);
+            std::fs::write(
+                root.join(format!("versions/{set}/config.yaml")),
+                format!(
+                    "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: {}\ndefaultPolicies: [{set}]\n",
+                    root.join("policies.d").display()
+                ),
+            )
+            .unwrap();
+        }
+        fn link(root: &Path, target: &str, name: &str) {
+            let tmp = root.join(format!("{name}.new"));
+            let _ = std::fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).unwrap();
+            std::fs::rename(&tmp, root.join(name)).unwrap();
+        }
+        link(&root, "versions/a", "current");
+        link(&root, "current/config.yaml", "config.yaml");
+        link(&root, "current/policies.d", "policies.d");
+        let flags = Flags {
+            config: Some(root.join("config.yaml")),
+            ..Default::default()
+        };
+        let cache = base.0.join("cache");
+        let key = key(&flags).unwrap();
+        let entry = entry_path(&cache, &key);
+        let defaults = |s: &Sources| match s {
+            Sources::Config(c) => (
+                c.default_policies.clone(),
+                c.policies.keys().cloned().collect::<Vec<_>>(),
+            ),
+            other => panic!("{other:?}"),
+        };
+        let set = |name: &str| (vec![name.to_string()], vec![name.to_string()]);
+
+        // `current` flips to b right after config.yaml of a is read.
+        let flip = {
+            let root = root.clone();
+            move |moment, path: &Path| {
+                if moment == crate::input::test_hook::Moment::AfterRead
+                    && path.ends_with("config.yaml")
+                {
+                    link(&root, "versions/b", "current");
+                }
+            }
+        };
+        let load = |flags: &Flags| load_in(&cache, flags);
+        let sources = crate::input::test_hook::with(flip, || load(&flags)).unwrap();
+        assert_eq!(defaults(&sources), set("a"));
+        let bytes = std::fs::read(&entry).unwrap();
+        let mut decoded = compact::Deserializer::new(bytes.strip_prefix(MAGIC).unwrap());
+        assert_eq!(decoded.decode::<&str>().unwrap(), key);
+        let stamps: Vec<Stamp> = decoded.decode().unwrap();
+        let a = root.join("versions/a");
+        assert!(stamps.iter().all(|s| s.real.starts_with(&a)), "{stamps:#?}");
+        assert_eq!(stamps.len(), 3, "config.yaml, policies.d, a.yaml");
+        // b is current: the entry of a is not served.
+        assert!(lookup(&entry, &key).is_none());
+        assert_eq!(defaults(&load(&flags).unwrap()), set("b"));
+        assert!(lookup(&entry, &key).is_some());
+        assert_eq!(defaults(&load(&flags).unwrap()), set("b"));
+        // Rolled back to a: b's entry is not served either.
+        link(&root, "versions/a", "current");
+        assert!(lookup(&entry, &key).is_none());
+        assert_eq!(defaults(&load(&flags).unwrap()), set("a"));
     }
 }

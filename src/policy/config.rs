@@ -11,7 +11,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::load::{At, PolicyError, load_file};
 use super::{Policy, builtin};
-use crate::input::{POLICY_LIMIT, read_trusted};
+use crate::input::{POLICY_LIMIT, read_trusted_real};
 
 pub const DEFAULT_PATH: &str = "/etc/oci-psp-hook/config.yaml";
 pub const DEFAULT_POLICY_DIRECTORY: &str = "/etc/oci-psp-hook/policies.d";
@@ -27,6 +27,47 @@ pub enum Mode {
     Audit,
 }
 
+/// How seccomp profiles are read (`seccomp:` of the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeccompReading {
+    /// A profile confines only if its rules, too, deny what the runtimes'
+    /// default profiles deny (see `container::seccomp`).
+    #[default]
+    Strict,
+    /// The Pod Security Standards' reading: any profile that does not let
+    /// syscalls through by its default action or a host agent counts as
+    /// `RuntimeDefault`/`Localhost`, its rules not inspected.
+    Pss,
+}
+
+/// What [`read_seccomp_as_pss`] notes in a policy: `lint` shows it, and the
+/// `seccomp` check reads its policies so ([`seccomp_read_as_pss`]). The
+/// policy carries it from the configuration to the check (and through the
+/// hook's cache).
+pub const SECCOMP_PSS_NOTE: &str = "seccomp (HookConfiguration `seccomp: pss`): a profile's rules \
+     are not inspected; any profile whose default action stops syscalls and that hands none to a \
+     host agent counts as runtime/default or localhost/*";
+
+/// Mark `policy` to be read as the Pod Security Standards read seccomp
+/// profiles, where it restricts them.
+pub fn read_seccomp_as_pss(policy: &mut Policy) {
+    let restricts = policy
+        .seccomp
+        .allowed
+        .as_ref()
+        .is_some_and(|a| !a.iter().any(|n| n == "*"));
+    if restricts && !seccomp_read_as_pss(policy) {
+        policy.not_enforced.push(SECCOMP_PSS_NOTE.to_string());
+    }
+}
+
+/// Whether the configuration asked for `policy`'s seccomp profiles to be
+/// read as the Pod Security Standards read them.
+pub fn seccomp_read_as_pss(policy: &Policy) -> bool {
+    policy.not_enforced.iter().any(|n| n == SECCOMP_PSS_NOTE)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct File {
@@ -39,6 +80,7 @@ struct File {
     bindings: Vec<Binding>,
     #[serde(default)]
     allowed_hooks: Vec<Spanned<String>>,
+    seccomp: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,18 +107,26 @@ pub struct Config {
     /// Executables config.json's hooks may run besides the node's hooks.d
     /// and CDI hooks (absolute paths).
     pub allowed_hooks: Vec<PathBuf>,
+    /// How seccomp profiles are read; the policies it names carry it
+    /// ([`read_seccomp_as_pss`]).
+    pub seccomp: SeccompReading,
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, PolicyError> {
-        let file = path.display().to_string();
-        let at = At { file: &file };
-        // Resolve symlinks once: the installer swaps a `current` link between
-        // policy sets, and config.yaml and its policies must come from one.
-        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let bytes = read_trusted(&real, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
-        let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
-        Config::parse(path, &real, &text)
+        // One resolution of the links on the way for the file and its policy
+        // directory: the installer swaps a `current` link between policy
+        // sets, and config.yaml and its policies must come from one, even
+        // when policyDirectory names the directory through that link
+        // (/etc/oci-psp-hook/policies.d -> current/policies.d).
+        crate::input::one_resolution(|| {
+            let file = path.display().to_string();
+            let at = At { file: &file };
+            let (bytes, real) =
+                read_trusted_real(path, POLICY_LIMIT).map_err(|e| at.err(None, "", e.reason()))?;
+            let text = String::from_utf8(bytes).map_err(|_| at.err(None, "", "not UTF-8 text"))?;
+            Config::parse(path, &real, &text)
+        })
     }
 
     /// Parse the text of a configuration file read from `path`; `real` is
@@ -116,7 +166,24 @@ impl Config {
             Some(parent) => parent.join(dir),
             None => PathBuf::from(dir),
         };
-        let policies = load_directory(&policy_directory, real, &at)?;
+        let seccomp = match &raw.seccomp {
+            None => SeccompReading::Strict,
+            Some(v) => match v.value.as_str() {
+                "strict" => SeccompReading::Strict,
+                "pss" => SeccompReading::Pss,
+                other => {
+                    return Err(at.spanned(
+                        v,
+                        "seccomp",
+                        format!("{other:?} is not strict or pss"),
+                    ));
+                }
+            },
+        };
+        let mut policies = load_directory(&policy_directory, real, &at)?;
+        if seccomp == SeccompReading::Pss {
+            policies.values_mut().for_each(read_seccomp_as_pss);
+        }
         let mut config = Config {
             path: path.to_path_buf(),
             mode: raw.mode.unwrap_or(Mode::Enforce),
@@ -126,6 +193,7 @@ impl Config {
             policies,
             broken: Vec::new(),
             allowed_hooks: Vec::new(),
+            seccomp,
         };
         for (i, hook) in raw.allowed_hooks.iter().enumerate() {
             if !Path::new(&hook.value).is_absolute() {
@@ -179,7 +247,12 @@ impl Config {
     /// A policy by the name a binding uses: `builtin:*` or a PSP name.
     pub fn resolve(&self, name: &str) -> Option<Cow<'_, Policy>> {
         if name.starts_with(builtin::PREFIX) {
-            builtin::profile(name).map(Cow::Owned)
+            builtin::profile(name).map(|mut p| {
+                if self.seccomp == SeccompReading::Pss {
+                    read_seccomp_as_pss(&mut p);
+                }
+                Cow::Owned(p)
+            })
         } else {
             self.policies.get(name).map(Cow::Borrowed)
         }
@@ -200,33 +273,37 @@ impl Config {
 }
 
 /// Every PSP of the directory (`*.yaml`, `*.yml`, `*.json`), by name; two
-/// policies of one name are an error. The configuration file itself is
-/// skipped when it lies in the directory (`policyDirectory: .`).
+/// policies of one name are an error. The configuration file itself (`config`,
+/// its links resolved) is skipped when it lies in the directory
+/// (`policyDirectory: .`). The directory is trusted as a policy file is (it
+/// and every directory above it), listed from the directory judged, and
+/// resolved in the configuration's resolution: through the links its file
+/// was read through, as they were then.
 fn load_directory(
     dir: &Path,
     config: &Path,
     at: &At,
 ) -> Result<BTreeMap<String, Policy>, PolicyError> {
-    let config = config.canonicalize().ok();
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        at.err(
-            None,
-            "policyDirectory",
-            format!("cannot read {}: {e}", dir.display()),
-        )
-    })?;
+    let (real, entries) = crate::input::list_trusted_dir(dir)
+        .map_err(|e| at.err(None, "policyDirectory", e.to_string()))?;
     let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let hidden = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            let ext = p.extension().and_then(|e| e.to_str());
+        .into_iter()
+        .filter(|(name, _)| {
+            let name = Path::new(name);
+            let hidden = name.to_str().is_some_and(|n| n.starts_with('.'));
+            let ext = name.extension().and_then(|e| e.to_str());
             !hidden && matches!(ext, Some("yaml" | "yml" | "json"))
         })
-        .filter(|p| config.is_none() || p.canonicalize().ok() != config)
+        .filter(|(name, link)| {
+            // A link is followed to see whether it leads to the configuration;
+            // one that leads nowhere trusted is reported when it is read.
+            if *link {
+                crate::input::trusted_stat(&dir.join(name)).map_or(true, |(to, _)| to != config)
+            } else {
+                real.join(name) != config
+            }
+        })
+        .map(|(name, _)| dir.join(name))
         .collect();
     files.sort();
     let mut policies: BTreeMap<String, Policy> = BTreeMap::new();
@@ -622,5 +699,280 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(config.bound(None).0, ["restricted", "builtin:restricted"]);
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// The installed layout (see `commands::policy_set`): config.yaml and
+    /// policies.d through `current`, here with the policy directory named
+    /// absolutely, through its link (as examples/config.yaml names
+    /// /etc/oci-psp-hook/policies.d). Set `a` admits by policy `a`, set `b`
+    /// by policy `b`; `current` flips from one to the other right after the
+    /// configuration file is read. One load reads one set: config.yaml of a
+    /// with a's policies, never a's bindings with b's policies (a binding to
+    /// a policy that is not there).
+    #[test]
+    fn a_rollout_during_a_load_reads_one_set() {
+        let dir = Dir::new();
+        let root = &dir.0;
+        for set in ["a", "b"] {
+            let policies = root.join(format!("versions/{set}/policies.d"));
+            std::fs::create_dir_all(&policies).unwrap();
+            std::fs::write(
+                policies.join(format!("{set}.yaml")),
+                RESTRICTED.replace("name: restricted", &format!("name: {set}")),
+            )
+            .unwrap();
+            std::fs::write(
+                root.join(format!("versions/{set}/config.yaml")),
+                format!(
+                    "{HEADER}policyDirectory: {}\ndefaultPolicies: [{set}]\n",
+                    root.join("policies.d").display()
+                ),
+            )
+            .unwrap();
+        }
+        fn link(root: &Path, target: &str, name: &str) {
+            let tmp = root.join(format!("{name}.new"));
+            let _ = std::fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).unwrap();
+            std::fs::rename(&tmp, root.join(name)).unwrap();
+        }
+        std::fs::remove_dir_all(root.join("policies.d")).unwrap();
+        link(root, "versions/a", "current");
+        link(root, "current/config.yaml", "config.yaml");
+        link(root, "current/policies.d", "policies.d");
+        let config = root.join("config.yaml");
+
+        let flip = |to: &'static str| {
+            let root = root.clone();
+            move |moment, path: &Path| {
+                if moment == crate::input::test_hook::Moment::AfterRead
+                    && path.ends_with("config.yaml")
+                {
+                    link(&root, to, "current");
+                }
+            }
+        };
+        let loaded = crate::input::test_hook::with(flip("versions/b"), || Config::load(&config));
+        let loaded = loaded.unwrap();
+        assert!(loaded.broken.is_empty(), "{:?}", loaded.broken);
+        assert_eq!(loaded.default_policies, ["a"]);
+        assert_eq!(loaded.policies.keys().collect::<Vec<_>>(), ["a"]);
+        // The next load reads the link again: all of b.
+        let loaded = Config::load(&config).unwrap();
+        assert_eq!(loaded.default_policies, ["b"]);
+        assert_eq!(loaded.policies.keys().collect::<Vec<_>>(), ["b"]);
+        // And back, mid-load again.
+        let loaded =
+            crate::input::test_hook::with(flip("versions/a"), || Config::load(&config)).unwrap();
+        assert_eq!(loaded.default_policies, ["b"]);
+        assert_eq!(loaded.policies.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(
+            loaded.resolve("b").unwrap().origin,
+            Origin::File(root.join("policies.d/b.yaml"))
+        );
+    }
+
+    #[test]
+    fn policy_files_and_directories_others_can_change_are_refused() {
+        let dir = Dir::new();
+        chmod(&dir.0, 0o755);
+        let policies = dir.0.join("policies.d");
+        let policy = policies.join("restricted-psp.yaml");
+        chmod(&policies, 0o755);
+        chmod(&policy, 0o644);
+        dir.load(&team_config()).unwrap();
+
+        // A policy file its group could rewrite.
+        chmod(&policy, 0o664);
+        let e = dir.error(&team_config());
+        assert_eq!(e.file, policy.display().to_string());
+        assert!(
+            e.message
+                .starts_with("writable by its group (mode 664): refusing it"),
+            "{e}"
+        );
+        chmod(&policy, 0o644);
+
+        // The policy directory, where others could add or swap a policy.
+        chmod(&policies, 0o775);
+        let e = dir.error(&team_config());
+        assert_eq!(e.field.as_deref(), Some("policyDirectory"));
+        assert!(
+            e.message.starts_with(&format!(
+                "{} is writable by its group (mode 775): refusing it",
+                policies.display()
+            )),
+            "{e}"
+        );
+        chmod(&policies, 0o755);
+
+        // A directory above the configuration file.
+        chmod(&dir.0, 0o777);
+        let e = dir.error(&team_config());
+        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert!(
+            e.message.starts_with(&format!(
+                "{}, a directory above it, is writable by everyone (mode 777)",
+                dir.0.display()
+            )),
+            "{e}"
+        );
+        chmod(&dir.0, 0o755);
+        dir.load(&team_config()).unwrap();
+
+        if !nix::unistd::geteuid().is_root() {
+            return; // only root can give a directory away
+        }
+        std::os::unix::fs::chown(&policies, Some(65534), Some(65534)).unwrap();
+        let e = dir.error(&team_config());
+        assert_eq!(e.field.as_deref(), Some("policyDirectory"));
+        assert!(
+            e.message.starts_with(&format!(
+                "{} is owned by uid 65534, neither root nor the hook's user",
+                policies.display()
+            )),
+            "{e}"
+        );
+        std::os::unix::fs::chown(&policies, Some(0), Some(0)).unwrap();
+        dir.load(&team_config()).unwrap();
+    }
+
+    /// A PSP admitting podman-restricted-ok in everything but, perhaps, its
+    /// seccomp profile (`runtime/default` only).
+    const SECCOMP_PSP: &str = "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: seccomp-default\n  annotations:\n    seccomp.security.alpha.kubernetes.io/allowedProfileNames: runtime/default\nspec:\n  privileged: false\n  allowPrivilegeEscalation: false\n  requiredDropCapabilities: [ALL]\n  runAsUser:\n    rule: MustRunAsNonRoot\n  seLinux:\n    rule: RunAsAny\n  supplementalGroups:\n    rule: RunAsAny\n  fsGroup:\n    rule: RunAsAny\n  volumes: ['*']\n";
+
+    /// The decision on `fixture` under the configuration `seccomp` (omitted
+    /// when `None`) naming `policy` as the default: what `check --config`
+    /// decides, offline.
+    fn decide_seccomp(seccomp: Option<&str>, policy: &str, fixture: &str) -> Vec<String> {
+        let dir = Dir::new();
+        dir.write("policies.d/seccomp-default.yaml", SECCOMP_PSP);
+        let key = seccomp.map_or(String::new(), |s| format!("seccomp: {s}\n"));
+        let config = dir
+            .load(&format!(
+                "{HEADER}policyDirectory: policies.d\n{key}defaultPolicies: [{policy}]\n"
+            ))
+            .unwrap();
+        let sources = crate::policy::select::Sources::Config(Box::new(config));
+        // podman's fixture with a profile letting a container without
+        // capabilities use bpf and userfaultfd; containerd's as captured
+        let mut json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("tests/fixtures/{fixture}.json")).unwrap(),
+        )
+        .unwrap();
+        if fixture.starts_with("podman") {
+            json["linux"]["seccomp"]["syscalls"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"names": ["bpf", "userfaultfd"], "action": "SCMP_ACT_ALLOW"}));
+        }
+        let view = crate::checks::fixtures::view_of(fixture, json.to_string().as_bytes());
+        let selection = sources.select(&view).unwrap();
+        let decision = crate::decision::Decision::evaluate(&view, &selection);
+        let violations: Vec<String> = decision
+            .violations()
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        assert_eq!(
+            decision.verdict == crate::decision::Verdict::Allow,
+            violations.is_empty(),
+            "{violations:?}"
+        );
+        violations
+    }
+
+    #[test]
+    fn seccomp_reading_is_strict_unless_pss() {
+        // a profile letting a container without capabilities use bpf: strict
+        // denies it, the Pod Security Standards' reading admits it, for the
+        // built-in profile and a PSP alike.
+        for policy in ["builtin:restricted", "seccomp-default"] {
+            for strict in [None, Some("strict")] {
+                let denied = decide_seccomp(strict, policy, "podman-restricted-ok");
+                assert_eq!(denied.len(), 1, "{policy}: {denied:?}");
+                assert!(
+                    denied[0]
+                        .starts_with("seccomp: container's seccomp profile does not confine: ")
+                        && denied[0].contains("bpf, userfaultfd"),
+                    "{denied:?}"
+                );
+            }
+            assert!(
+                decide_seccomp(Some("pss"), policy, "podman-restricted-ok").is_empty(),
+                "{policy}"
+            );
+        }
+        // containerd's RuntimeDefault confines either way.
+        let containerd = "cri-captured/base-spec/containerd-pss-restricted-ok-app";
+        for reading in [None, Some("pss")] {
+            let found = decide_seccomp(reading, "seccomp-default", containerd);
+            assert!(
+                !found.iter().any(|v| v.starts_with("seccomp:")),
+                "{found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pss_reading_is_carried_by_the_policies_it_restricts() {
+        let dir = Dir::new();
+        dir.write("policies.d/seccomp-default.yaml", SECCOMP_PSP);
+        let text =
+            |reading: &str| format!("{HEADER}policyDirectory: policies.d\nseccomp: {reading}\n");
+        let config = dir.load(&text("pss")).unwrap();
+        assert_eq!(config.seccomp, SeccompReading::Pss);
+        // a PSP and a built-in that restrict profiles carry it (lint shows it)
+        assert!(seccomp_read_as_pss(
+            &config.resolve("seccomp-default").unwrap()
+        ));
+        let restricted = config.resolve("builtin:restricted").unwrap();
+        assert!(
+            restricted
+                .not_enforced
+                .iter()
+                .any(|n| n == SECCOMP_PSS_NOTE)
+        );
+        // one that does not restrict them has nothing to read
+        assert!(!seccomp_read_as_pss(&config.resolve("restricted").unwrap()));
+        assert!(!seccomp_read_as_pss(
+            &config.resolve("builtin:privileged").unwrap()
+        ));
+        let config = dir.load(&text("strict")).unwrap();
+        assert_eq!(config.seccomp, SeccompReading::Strict);
+        assert!(!seccomp_read_as_pss(
+            &config.resolve("builtin:restricted").unwrap()
+        ));
+        assert!(!seccomp_read_as_pss(
+            &config.resolve("seccomp-default").unwrap()
+        ));
+        // marking twice notes once
+        let mut p = builtin::restricted();
+        read_seccomp_as_pss(&mut p);
+        read_seccomp_as_pss(&mut p);
+        assert_eq!(p.not_enforced, [SECCOMP_PSS_NOTE]);
+    }
+
+    #[test]
+    fn unknown_seccomp_reading_names_file_line_and_field() {
+        let dir = Dir::new();
+        for value in ["PSS", "loose", "\"\""] {
+            let e = dir.error(&format!(
+                "{HEADER}policyDirectory: policies.d\nseccomp: {value}\n"
+            ));
+            assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+            assert_eq!(e.line, Some(4), "{e}");
+            assert_eq!(e.field.as_deref(), Some("seccomp"), "{e}");
+            assert!(e.message.contains("is not strict or pss"), "{e}");
+        }
+        let e = dir.error(&format!(
+            "{HEADER}policyDirectory: policies.d\nseccomp: [pss]\n"
+        ));
+        assert_eq!(e.line, Some(4), "{e}");
     }
 }

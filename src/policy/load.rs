@@ -80,7 +80,10 @@ impl At<'_> {
     }
 }
 
-/// Read and parse one policy file.
+/// Read and parse one policy file, trusted only as sudo trusts sudoers (see
+/// [`read_trusted`]: it and every directory above it changeable by root or
+/// the hook's user alone, judged as opened). Within one resolution
+/// ([`crate::input::one_resolution`]) its links are read as they were first.
 pub fn load_file(path: &Path) -> Result<Vec<Policy>, PolicyError> {
     let file = path.display().to_string();
     let at = At { file: &file };
@@ -763,5 +766,43 @@ mod tests {
             e.starts_with("/nonexistent/psp.yaml: cannot read it: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn policy_file_others_can_change_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        let dir = std::env::temp_dir().join(format!("psp-load-trust-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("policies.d")).unwrap();
+        chmod(&dir, 0o755);
+        chmod(&dir.join("policies.d"), 0o755);
+        let path = dir.join("policies.d/p.yaml");
+        std::fs::write(&path, include_str!("../../examples/restricted-psp.yaml")).unwrap();
+        chmod(&path, 0o644);
+        assert_eq!(load_file(&path).unwrap()[0].name, "restricted");
+        chmod(&path, 0o664);
+        let e = load_file(&path).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: writable by its group (mode 664): refusing it, as anyone who can write it could change the policy (chown root, chmod go-w)",
+                path.display()
+            )
+        );
+        chmod(&path, 0o644);
+        chmod(&dir.join("policies.d"), 0o775);
+        let e = load_file(&path).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}: {}, a directory above it, is writable by its group (mode 775): refusing it",
+                path.display(),
+                dir.join("policies.d").display()
+            )),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
