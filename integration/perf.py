@@ -15,6 +15,7 @@ Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
 """
 import json
 import os
+import atexit
 import re
 import shutil
 import socket
@@ -27,7 +28,6 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = os.path.join(REPO, "examples", "restricted-psp.yaml")
-FIXTURE = os.path.join(REPO, "tests", "fixtures", "podman-default.json")
 
 
 # The environment of every measured process: the log sink's socket.
@@ -78,11 +78,6 @@ def state_file(work, bundle, name, container_id):
     return path
 
 
-def capture_id(config):
-    """The runtime id a podman capture had: its userdata files carry it."""
-    return re.search(r"/overlay-containers/([0-9a-f]{64})/userdata", json.dumps(config)).group(1)
-
-
 # containerd's CRI plugin keeps a task's bundle here (the hook honours a
 # container's Kubernetes annotations only from such a bundle).
 CRI_TASKS = "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
@@ -124,34 +119,57 @@ def lower_quartile(values):
     return statistics.quantiles(values, n=4)[0]
 
 
+def cri_case(work, name, extra_mounts):
+    """A pod's container as containerd's CRI plugin makes it (the restricted
+    app of tests/fixtures/cri) with `extra_mounts` more, its bundle in
+    containerd's task directory (the hook honours its pod's identity only
+    there; removed at exit)."""
+    base = json.load(open(CRI_FIXTURE))
+    base["mounts"] += extra_mounts(base)
+    container_id = f"{os.getpid():056x}{len(CREATED):08x}"
+    os.makedirs(CRI_TASKS, mode=0o711, exist_ok=True)
+    bundle = bundle_with(CRI_TASKS, container_id, base)
+    CREATED.append(bundle)
+    return state_file(work, bundle, f"{name}.json", container_id)
+
+
+# The task directories this run made.
+CREATED = []
+atexit.register(lambda: [shutil.rmtree(b, ignore_errors=True) for b in CREATED])
+
+
 def typical_case(work):
-    """The restricted example policy, a real podman config.json (~10 KB),
-    started as the container it was captured from."""
-    config = json.load(open(FIXTURE))
-    return state_file(work, bundle_with(work, "typical", config), "typical.json", capture_id(config))
+    """The restricted example policy, a pod's container (~10 KB of
+    config.json) as containerd's CRI plugin writes it."""
+    return cri_case(work, "typical", lambda base: [])
+
+
+def root_case(work):
+    """The same container run as root with the runtime's default
+    capabilities and privilege escalation: the 100-policy case, which only
+    its last policy admits."""
+    def as_root(base):
+        base["process"]["user"] = {"uid": 0, "gid": 0, "additionalGids": [0]}
+        caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"]
+        base["process"]["capabilities"] = {s: caps for s in ("bounding", "effective", "permitted")}
+        base["process"]["noNewPrivileges"] = False
+        return []
+    return cri_case(work, "root", as_root)
 
 
 def mounts_case(work):
-    """1000 mounts of a pod's container made by containerd's CRI plugin:
-    kubelet volumes of its pod (configMaps, each its own directory) and tmpfs
-    (emptyDir), all admitted by the policy. Its bundle is in containerd's
-    task directory (removed by `cleanup_cri_bundle`)."""
-    base = json.load(open(CRI_FIXTURE))
-    uid = base["annotations"]["io.kubernetes.cri.sandbox-uid"]
-    pod = f"/var/lib/kubelet/pods/{uid}/volumes"
-    base["mounts"] += [
-        {"destination": f"/m{i}", "type": "bind", "source": f"{pod}/kubernetes.io~configmap/cfg-{i}",
-         "options": ["rbind", "ro"]}
-        if i % 2 else {"destination": f"/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
-        for i in range(1000)]
-    container_id = f"{os.getpid():064x}"
-    os.makedirs(CRI_TASKS, mode=0o711, exist_ok=True)
-    bundle = bundle_with(CRI_TASKS, container_id, base)
-    return state_file(work, bundle, "mounts.json", container_id)
-
-
-def cleanup_cri_bundle():
-    shutil.rmtree(os.path.join(CRI_TASKS, f"{os.getpid():064x}"), ignore_errors=True)
+    """The same container with 1000 mounts more: kubelet volumes of its pod
+    (configMaps, each its own directory) and tmpfs (emptyDir), all admitted
+    by the policy."""
+    def thousand(base):
+        uid = base["annotations"]["io.kubernetes.cri.sandbox-uid"]
+        pod = f"/var/lib/kubelet/pods/{uid}/volumes"
+        return [
+            {"destination": f"/m{i}", "type": "bind", "source": f"{pod}/kubernetes.io~configmap/cfg-{i}",
+             "options": ["rbind", "ro"]}
+            if i % 2 else {"destination": f"/m{i}", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+            for i in range(1000)]
+    return cri_case(work, "mounts", thousand)
 
 
 def policies_case(work):
@@ -180,10 +198,13 @@ def policies_case(work):
 def setup(work):
     """Write the cases into WORK and print how to run each (for profiling)."""
     os.makedirs(work, exist_ok=True)
-    typical, mounts, config = typical_case(work), mounts_case(work), policies_case(work)
+    typical, mounts, root = typical_case(work), mounts_case(work), root_case(work)
+    config = policies_case(work)
     print(f"typical:      HOOK hook --policy {POLICY} < {typical}")
     print(f"1000 mounts:  HOOK hook --policy {POLICY} < {mounts}")
-    print(f"100 policies: HOOK hook --config {config} < {typical}")
+    print(f"100 policies: HOOK hook --config {config} < {root}")
+    print(f"(the bundles stay in {CRI_TASKS} until removed: " + " ".join(CREATED) + ")")
+    CREATED.clear()
     print("(perf.py also sets OCI_PSP_HOOK_LOG_SOCKET to a datagram socket it reads: logging counts)")
 
 
@@ -216,18 +237,17 @@ def main():
     mounts = mounts_case(work)
     _, code = spawn(argv, mounts)
     if code != 0:
-        cleanup_cri_bundle()
         sys.exit(f"perf.py: the 1000-mount case should be admitted, its mounts all volumes of its pod (exit {code})")
     results.append(versus("1000 mounts vs typical (median)", 2.0,
                           (argv, typical), (argv, mounts), runs // 2))
 
-    cleanup_cri_bundle()
+    root = root_case(work)
     argv100 = [hook, "hook", "--config", policies_case(work)]
-    _, code = spawn(argv100, typical)
+    _, code = spawn(argv100, root)
     if code != 0:
         sys.exit(f"perf.py: the 100-policy case should be admitted by the last policy (exit {code})")
-    results.append(versus("100 policies, last admits, vs typical (median)", 2.0,
-                          (argv, typical), (argv100, typical), runs // 2))
+    results.append(versus("100 policies, last admits, vs one (median)", 2.0,
+                          (argv, root), (argv100, root), runs // 2))
 
     # Peak RSS, typical case: through GNU time, which forks (a vfork'd child
     # would report the parent's RSS from before its exec).

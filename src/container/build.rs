@@ -177,7 +177,7 @@ pub fn build<'a>(
             &ctx.mounts,
             &own,
         );
-        if mount.bind && from_rootfs(&mount.source, &rootfs, &ctx.mounts) {
+        if mount.bind && from_rootfs(&mount, &rootfs, &ctx.mounts) {
             mount.kind = MountKind::Privileged {
                 why: format!(
                     "{} is mounted at {} from the container's own root filesystem: runc \
@@ -249,10 +249,36 @@ fn runtime_rootfs(
 }
 
 /// Whether a bind source is in the container's root filesystem, as written
-/// or resolved on the host.
-fn from_rootfs(source: &str, rootfs: &Path, ctx: &MountContext) -> bool {
+/// or resolved on the host (a host path's resolution is its kind's; the
+/// runtimes' and kubelet's directories are never inside a rootfs). Compared
+/// as bytes: the classified sources of a thousand mounts are not walked
+/// again.
+fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let root = rootfs.as_os_str().as_bytes();
+    let under = |p: &[u8]| p.starts_with(root) && matches!(p.get(root.len()), None | Some(b'/'));
+    if let MountKind::HostPath { resolved } = &mount.kind
+        && under(resolved.as_os_str().as_bytes())
+    {
+        return true;
+    }
+    let source = mount.source.as_bytes();
+    if source.first() == Some(&b'/') {
+        if under(source) {
+            return true;
+        }
+        // Only `.`, `..` or an empty component can make a path other than
+        // it reads; one pass finds them.
+        let plain = !source
+            .windows(2)
+            .any(|w| w[0] == b'/' && matches!(w[1], b'.' | b'/'));
+        if plain {
+            return false;
+        }
+    }
+    let source = &*mount.source;
     let written = super::mounts::lexical_normalize(&ctx.host_path(source));
-    written.starts_with(rootfs) || ctx.resolve_source(source).starts_with(rootfs)
+    under(written.as_os_str().as_bytes())
 }
 
 /// The layer of container `id` in containers/storage's records

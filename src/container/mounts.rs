@@ -271,39 +271,43 @@ const PROPAGATIONS: &[&str] = &[
 ];
 
 /// The options runc reads as mount flags and does nothing else with
-/// (`nosuid`, `relatime`…): none of them grants anything.
-const PLAIN_FLAGS: &[&str] = &[
-    "async",
-    "atime",
-    "defaults",
-    "dev",
-    "diratime",
-    "dirsync",
-    "exec",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "relatime",
-    "silent",
-    "strictatime",
-    "suid",
-    "symfollow",
-    "sync",
-    // runc's own extension: copy the image's directory into a new tmpfs.
-    "tmpcopyup",
-];
+/// (`nosuid`, `relatime`…): none of them grants anything. (A `match`: it
+/// compiles to length-first comparisons, a list was scanned per option.)
+fn plain_flag(option: &str) -> bool {
+    matches!(
+        option,
+        "async"
+            | "atime"
+            | "defaults"
+            | "dev"
+            | "diratime"
+            | "dirsync"
+            | "exec"
+            | "iversion"
+            | "lazytime"
+            | "loud"
+            | "mand"
+            | "noatime"
+            | "nodev"
+            | "nodiratime"
+            | "noexec"
+            | "noiversion"
+            | "nolazytime"
+            | "nomand"
+            | "norelatime"
+            | "nostrictatime"
+            | "nosuid"
+            | "nosymfollow"
+            | "relatime"
+            | "silent"
+            | "strictatime"
+            | "suid"
+            | "symfollow"
+            | "sync"
+            // runc's own extension: copy the image's directory into a new tmpfs.
+            | "tmpcopyup"
+    )
+}
 
 /// The recursive attributes (`mount_setattr`, runc ≥ 1.1) other than
 /// `rro`/`rrw`, which the checks read.
@@ -382,10 +386,11 @@ impl MountOptions {
             "rrw" => self.recursive_read_only = Some(false),
             "remount" => self.remount = true,
             other => {
-                if let Some(p) = PROPAGATIONS.iter().find(|p| **p == other) {
+                if plain_flag(other) {
+                    // nothing the checks read
+                } else if let Some(p) = PROPAGATIONS.iter().find(|p| **p == other) {
                     self.propagation = Some(p);
-                } else if !PLAIN_FLAGS.contains(&other)
-                    && !RECURSIVE_FLAGS.contains(&other)
+                } else if !RECURSIVE_FLAGS.contains(&other)
                     && !DATA_OPTIONS.contains(&other.split_once('=').map_or(other, |(k, _)| k))
                 {
                     return Err(format!(
