@@ -696,10 +696,43 @@ pub fn read_bundle_config(
         source,
     };
     let euid = nix::unistd::geteuid().as_raw();
-    let real = bundle.canonicalize().map_err(|e| io(bundle, e))?;
-    for dir in real.ancestors() {
-        let meta = std::fs::metadata(dir).map_err(|e| io(dir, e))?;
-        if let Some(why) = untrusted(&meta, euid) {
+    // The runtimes hand a clean absolute path: one `lstat` per directory
+    // both judges it and shows it holds no link (then it is its own
+    // resolution); otherwise it is resolved first.
+    let clean = bundle.is_absolute()
+        && bundle
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    let direct: Option<Vec<(PathBuf, std::fs::Metadata)>> = clean
+        .then(|| {
+            bundle
+                .ancestors()
+                .map(|dir| {
+                    std::fs::symlink_metadata(dir)
+                        .ok()
+                        .filter(|m| !m.file_type().is_symlink())
+                        .map(|m| (dir.to_path_buf(), m))
+                })
+                .collect()
+        })
+        .flatten();
+    let (real, judged) = match direct {
+        Some(judged) => (bundle.to_path_buf(), judged),
+        None => {
+            let real = bundle.canonicalize().map_err(|e| io(bundle, e))?;
+            let judged = real
+                .ancestors()
+                .map(|dir| {
+                    std::fs::metadata(dir)
+                        .map(|m| (dir.to_path_buf(), m))
+                        .map_err(|e| io(dir, e))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (real, judged)
+        }
+    };
+    for (dir, meta) in &judged {
+        if let Some(why) = untrusted(meta, euid) {
             return Err(InputError::UntrustedBundle {
                 path: dir.display().to_string(),
                 why,
@@ -1217,6 +1250,34 @@ mod tests {
         );
         assert!(read.is_ok());
         assert!(opened.is_none(), "changed while it was read");
+    }
+
+    /// A bundle named through a link is judged, and returned, as the
+    /// directory the link leads to.
+    #[test]
+    fn a_bundle_through_a_link_is_its_real_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("psp-bundle-link-{}", std::process::id()));
+        let real = dir.join("real");
+        std::fs::create_dir_all(&real).unwrap();
+        for d in [&dir, &real] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        std::fs::write(real.join("config.json"), "{}").unwrap();
+        std::fs::set_permissions(
+            real.join("config.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let link = dir.join("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let (text, resolved) = read_bundle_config(&link, 100).unwrap();
+        assert_eq!(text, b"{}");
+        assert_eq!(resolved, real.canonicalize().unwrap());
+        let (_, direct) = read_bundle_config(&real, 100).unwrap();
+        assert_eq!(direct, real);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
