@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::input::{CONFIG_LIMIT, read_bounded};
 
-pub const DEFAULT_HOOK_PATH: &str = "/usr/libexec/oci/hooks.d/oci-psp-hook";
+pub const DEFAULT_HOOK_PATH: &str = crate::container::hooks::INSTALLED_PATH;
 
 /// Print the base spec with the hook; exit 0, or 2 with the reason.
 pub fn run(

@@ -347,7 +347,7 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
 /// Shared propagation of the root filesystem or of a bind mount (as the
 /// privileged check).
 fn shared_propagation(view: &ContainerView) -> bool {
-    let shared = |p: &str| matches!(p, "shared" | "rshared");
+    let shared = super::mounts::is_shared_propagation;
     view.rootfs_propagation.as_deref().is_some_and(shared)
         || view
             .mounts

@@ -101,7 +101,7 @@ impl ContainerView<'_> {
     /// filesystems and mounts no volume type covers, unknown hooks. Read by
     /// the `privileged` check and the facts alike.
     pub fn privileged_evidence(&self) -> Vec<String> {
-        let shared = |p: &str| matches!(p, "shared" | "rshared");
+        let shared = mounts::is_shared_propagation;
         let mut out = self.device_rules.clone();
         out.extend(
             self.devices

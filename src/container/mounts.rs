@@ -350,6 +350,12 @@ const DATA_OPTIONS: &[&str] = &[
     "seclabel",
 ];
 
+/// Shared propagation (`shared`, `rshared`): Kubernetes' Bidirectional,
+/// which only privileged containers may use.
+pub fn is_shared_propagation(propagation: &str) -> bool {
+    matches!(propagation, "shared" | "rshared")
+}
+
 /// What a mount's options say that the checks read, taken in order as runc
 /// applies them: a later `rw` undoes an earlier `ro`, the last propagation
 /// wins, and the recursive `rro`/`rrw` are applied after the mount flags.
