@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -216,6 +217,9 @@ struct Resolution {
     links: BTreeMap<PathBuf, OsString>,
     /// Directories judged trusted, open (`O_PATH`), by their place.
     dirs: BTreeMap<PathBuf, OwnedFd>,
+    /// Directories judged trusted by their `lstat` alone (see
+    /// [`Resolution::walk_clean`]): a few, compared as bytes.
+    judged: Vec<PathBuf>,
     opened: Vec<Opened>,
     /// A file or directory changed while it was read.
     changed: bool,
@@ -307,6 +311,9 @@ impl Resolution {
 
     /// Walk `path` from `/`: see [`read_trusted_real`].
     fn walk(&mut self, path: &Path, last: Last) -> Result<Walked, InputError> {
+        if let Some(walked) = self.walk_clean(path, last) {
+            return walked;
+        }
         let shown = || path.display().to_string();
         let io = |source: Errno| InputError::Io {
             path: shown(),
@@ -473,6 +480,84 @@ impl Resolution {
         }
     }
 
+    /// The walk of a clean absolute path (no `.`, `..` or link recorded in
+    /// this resolution on the way) with one `lstat` per directory not judged
+    /// before, the file then opened by its path (`O_NOFOLLOW`) and judged by
+    /// the `fstat` of what was opened. As safe as the walk by descriptors:
+    /// every directory on the way is judged changeable by root or the
+    /// hook's user alone (or sticky, where no one replaces what they do not
+    /// own), so no one else can make the path lead elsewhere between the
+    /// `lstat`s and the open. `None` (walk by descriptors instead, which
+    /// also words the errors) at a link, at anything but a directory on
+    /// the way, or when a lookup fails; a directory judged untrusted is the
+    /// same error either way.
+    fn walk_clean(&mut self, path: &Path, last: Last) -> Option<Result<Walked, InputError>> {
+        let bytes = path.as_os_str().as_bytes();
+        if last == Last::Dir || !is_clean(bytes) {
+            return None;
+        }
+        // A link read before on the way is taken as read: walk by descriptors.
+        let below = |link: &PathBuf| {
+            let link = link.as_os_str().as_bytes();
+            bytes.starts_with(link) && bytes.get(link.len()).is_none_or(|b| *b == b'/')
+        };
+        if self.links.keys().any(below) {
+            return None;
+        }
+        let euid = nix::unistd::geteuid().as_raw();
+        // Each directory above, from `/` down (`/`, `/a`, `/a/b` of `/a/b/c`).
+        let ends = std::iter::once(1).chain(
+            bytes
+                .iter()
+                .enumerate()
+                .skip(1)
+                .filter(|(_, b)| **b == b'/')
+                .map(|(i, _)| i),
+        );
+        for end in ends {
+            let dir = Path::new(OsStr::from_bytes(&bytes[..end]));
+            if self.judged.iter().any(|d| d.as_os_str() == dir.as_os_str())
+                || self.dirs.contains_key(dir)
+            {
+                continue;
+            }
+            let stat = nix::sys::stat::lstat(dir).ok()?;
+            if !is(&stat, libc::S_IFDIR) {
+                return None;
+            }
+            if let Err(e) = judge_dir(dir, path, &stat, euid, false) {
+                return Some(Err(e));
+            }
+            self.judged.push(dir.to_path_buf());
+        }
+        #[cfg(test)]
+        test_hook::run(test_hook::Moment::BeforeOpen, path);
+        let (stat, file) = match last {
+            Last::Read => {
+                let fd = nix::fcntl::open(
+                    path,
+                    OFlag::O_RDONLY
+                        | OFlag::O_NONBLOCK
+                        | OFlag::O_NOCTTY
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()?;
+                (fstat(&fd).ok()?, Some(std::fs::File::from(fd)))
+            }
+            Last::Stat | Last::Dir => (nix::sys::stat::lstat(path).ok()?, None),
+        };
+        if is(&stat, libc::S_IFLNK) {
+            return None;
+        }
+        Some(judge_last(path, path, &stat, last, euid).map(|()| Walked {
+            real: path.to_path_buf(),
+            stat,
+            file,
+        }))
+    }
+
     /// A link of `/proc` at the end of a path (`/proc/self/fd/N`, which may
     /// name a file no path leads to, such as a memfd): opened by the kernel
     /// through it, and judged by what was opened.
@@ -531,6 +616,18 @@ fn push_components(rest: &mut VecDeque<OsString>, path: &Path, front: bool) {
     } else {
         rest.extend(names);
     }
+}
+
+/// An absolute path with no empty, `.` or `..` component and no trailing
+/// `/`, other than `/` itself.
+fn is_clean(path: &[u8]) -> bool {
+    let [b'/', rest @ ..] = path else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .split(|b| *b == b'/')
+            .all(|name| !name.is_empty() && name != b"." && name != b"..")
 }
 
 fn is(stat: &FileStat, kind: libc::mode_t) -> bool {

@@ -111,10 +111,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
         id: state.id,
         pid: state.pid.filter(|p| *p > 0),
         state_annotations: state.annotations,
-        mounts: MountContext {
-            bundle: Some(bundle.clone()),
-            ..Default::default()
-        },
+        mounts: MountContext::of_resolved_bundle(bundle.clone()),
         probe: &ProcProbe,
     };
     decide(

@@ -243,6 +243,23 @@ impl Default for MountContext {
 }
 
 impl MountContext {
+    /// The context of a bundle as [`crate::input::read_bundle_config`]
+    /// returns it: resolved, every directory from `/` down to it seen to be
+    /// a directory and no link, so sources below them (a CRI runtime's
+    /// state directories are beside its bundles) are not looked up again.
+    pub fn of_resolved_bundle(bundle: PathBuf) -> MountContext {
+        let known = bundle
+            .ancestors()
+            .filter(|dir| dir.parent().is_some())
+            .map(|dir| (dir.as_os_str().to_owned(), (dir.to_path_buf(), true)))
+            .collect();
+        MountContext {
+            bundle: Some(bundle),
+            resolved: std::cell::RefCell::new(known),
+            ..Default::default()
+        }
+    }
+
     /// A bind source as the runtime reads it: a relative one is relative to
     /// the bundle (runc's rule). Otherwise it is borrowed.
     pub fn host_path<'a>(&self, source: &'a str) -> Cow<'a, Path> {

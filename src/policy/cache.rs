@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::compact;
 use super::load::PolicyError;
 use super::select::{Flags, Sources};
-use crate::input::{Opened, one_resolution, read_bounded, recording, trusted_stat};
+use crate::input::{Opened, one_resolution, recording, trusted_stat};
 
 pub const DEFAULT_DIR: &str = "/run/oci-psp-hook/cache";
 /// Test override of the cache directory; empty disables the cache.
@@ -201,15 +201,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Only root's own entries, writable by no one else, are trusted.
 fn trusted(path: &Path) -> bool {
-    std::fs::symlink_metadata(path)
-        .is_ok_and(|m| m.uid() == 0 && m.permissions().mode() & 0o077 == 0)
+    std::fs::symlink_metadata(path).is_ok_and(|m| trusted_meta(&m))
+}
+
+fn trusted_meta(m: &std::fs::Metadata) -> bool {
+    m.uid() == 0 && m.permissions().mode() & 0o077 == 0
 }
 
 fn lookup(path: &Path, key: &str) -> Option<Sources> {
-    if !trusted(path.parent()?) || !trusted(path) {
+    if !trusted(path.parent()?) {
         return None;
     }
-    let bytes = read_bounded(path, ENTRY_LIMIT).ok()?;
+    // Judged by the file opened (never through a link), then read.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || !trusted_meta(&meta) || meta.len() > ENTRY_LIMIT {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, ENTRY_LIMIT), &mut bytes).ok()?;
     let mut entry = compact::Deserializer::new(bytes.strip_prefix(MAGIC)?);
     if entry.decode::<&str>().ok()? != key {
         return None;
