@@ -40,7 +40,13 @@ impl Run {
 
 /// Run the binary with a deadline.
 fn run(args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
+    run_in(Path::new("."), args, env, stdin)
+}
+
+/// [`run`] in directory `cwd`.
+fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
     let mut child = Command::new(BIN)
+        .current_dir(cwd)
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
         .stdin(Stdio::piped())
@@ -261,6 +267,64 @@ fn advice_admits_nothing_more() {
             Some(1),
             "{more} is admitted"
         );
+    }
+}
+
+/// A capability name runc ignores is advised by name (never as every
+/// capability), and a relative bind source as the host directory it names
+/// in its bundle, a bare `config.json` included: the advice admits the
+/// container and neither a real capability nor another host path.
+#[test]
+fn advice_never_widens() {
+    let dir = Dir::new();
+    let bundle = dir.bundle("runc-restricted-ok");
+    std::fs::create_dir_all(bundle.join("data")).unwrap();
+    let with = |caps: &[&str], source: &str| {
+        let mut c: Value =
+            serde_json::from_slice(&std::fs::read(fixture("runc-restricted-ok")).unwrap()).unwrap();
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set] = json!(caps);
+        }
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "bind", "source": source, "options": ["rbind", "ro"]
+        }));
+        serde_json::to_string(&c).unwrap()
+    };
+    std::fs::write(
+        bundle.join("config.json"),
+        with(&["CAP_FUTURE_THING"], "data"),
+    )
+    .unwrap();
+    let advice = run_in(&bundle, &["advise", "config.json"], &[], b"").ok();
+    assert!(
+        advice
+            .stdout
+            .contains("allowedCapabilities:\n  - CAP_FUTURE_THING\n"),
+        "{}",
+        advice.stdout
+    );
+    let data = bundle.canonicalize().unwrap().join("data");
+    assert!(
+        advice
+            .stdout
+            .contains(&format!("pathPrefix: {}, readOnly: true", data.display())),
+        "{}",
+        advice.stdout
+    );
+    let policy = dir.write("advised.yaml", &advice.stdout);
+    let lint = bin(&["lint", "--policy", s(&policy)]).ok();
+    assert!(
+        lint.stdout
+            .contains("CAP_FUTURE_THING is no capability this build knows"),
+        "{lint:#?}"
+    );
+    admits_all(&policy, std::slice::from_ref(&bundle));
+    for (caps, source) in [
+        (&["CAP_SYS_ADMIN"][..], "data"),
+        (&["CAP_FUTURE_THING"][..], "/"),
+    ] {
+        std::fs::write(bundle.join("config.json"), with(caps, source)).unwrap();
+        assert_eq!(check(&policy, &bundle), Some(1), "{caps:?} {source}");
     }
 }
 

@@ -283,34 +283,41 @@ fn split(label: &str) -> [Option<&str>; 4] {
 /// (`requiredDropCapabilities: [ALL]`, which also empties the runtime's
 /// default set), the used ones are allowed by name.
 fn capabilities(usage: &Usage, spec: &mut Map<String, Value>, doc: &mut Document) {
-    let used: Vec<&String> = usage.capabilities.keys().collect();
     spec.insert("requiredDropCapabilities".into(), json!(["ALL"]));
-    if used.is_empty() {
-        return;
-    }
-    let unknown: Vec<&str> = used
-        .iter()
-        .filter(|c| !known(c))
-        .map(|c| c.as_str())
-        .collect();
-    if !unknown.is_empty() {
-        spec.insert("allowedCapabilities".into(), json!(["*"]));
+    // Each by name: a known one as PSP manifests name it, one this build
+    // does not know (runc ignores it) as written, which the policy loader
+    // takes by name. A name no policy can spell is left out, and said.
+    let mut allowed: Vec<&str> = Vec::new();
+    for (cap, users) in &usage.capabilities {
+        let name = if known(cap) {
+            bare(cap)
+        } else if crate::policy::load::kernel_form(cap) {
+            cap.as_str()
+        } else {
+            doc.note(
+                &["spec", "requiredDropCapabilities", "0"],
+                format!(
+                    "{cap:?} ({}) is no capability name a policy can hold; runc ignores it, but the hook denies a container asking for it",
+                    needed_by(users)
+                ),
+            );
+            continue;
+        };
         doc.note(
-            &["spec", "allowedCapabilities", "0"],
-            format!(
-                "every capability: this build cannot name {} in a policy",
-                unknown.join(", ")
-            ),
+            &["spec", "allowedCapabilities", &allowed.len().to_string()],
+            if known(cap) {
+                needed_by(users)
+            } else {
+                format!(
+                    "{}; no capability this build knows (runc ignores it)",
+                    needed_by(users)
+                )
+            },
         );
-        return;
+        allowed.push(name);
     }
-    let allowed: Vec<&str> = used.iter().map(|c| bare(c)).collect();
-    spec.insert("allowedCapabilities".into(), json!(allowed));
-    for (i, users) in usage.capabilities.values().enumerate() {
-        doc.note(
-            &["spec", "allowedCapabilities", &i.to_string()],
-            needed_by(users),
-        );
+    if !allowed.is_empty() {
+        spec.insert("allowedCapabilities".into(), json!(allowed));
     }
 }
 

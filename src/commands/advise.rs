@@ -169,16 +169,9 @@ fn collect(options: &Options) -> Result<Vec<Input>, String> {
 
 /// A bundle directory or a config.json file.
 fn from_path(path: &Path) -> Result<Input, String> {
-    let config = if path.is_dir() {
-        path.join("config.json")
-    } else {
-        path.to_path_buf()
-    };
+    let (config, bundle) = super::config_and_bundle(path);
     let bytes = read_bounded(&config, CONFIG_LIMIT).map_err(|e| e.to_string())?;
-    let bundle = config
-        .parent()
-        .map(|b| b.canonicalize().unwrap_or_else(|_| b.to_path_buf()));
-    input(&config, &bytes, label_of(path), None, bundle)
+    input(&config, &bytes, label_of(path), None, Some(bundle))
 }
 
 /// How an input is named: the bundle directory's name (`check` does the

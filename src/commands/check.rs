@@ -47,16 +47,7 @@ fn decide_path<'c>(
     options: &Options,
     config: &'c mut Vec<u8>,
 ) -> Decision<'c> {
-    let (config_path, bundle) = if path.is_dir() {
-        (path.join("config.json"), path.to_path_buf())
-    } else {
-        let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        (path.to_path_buf(), parent)
-    };
-    // Relative bind sources are relative to the bundle: make it absolute,
-    // resolved.
-    let bundle = std::path::absolute(&bundle).unwrap_or(bundle);
-    let bundle = bundle.canonicalize().unwrap_or(bundle);
+    let (config_path, bundle) = super::config_and_bundle(path);
     // Offline there is no runtime id: the bundle directory's name stands in
     // (podman's and CRI-O's bundles are `<id>/userdata`).
     let id = options

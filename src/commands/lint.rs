@@ -25,6 +25,9 @@ pub fn run(flags: &Flags) -> i32 {
         for note in &p.not_enforced {
             println!("  not enforced at the node: {note}");
         }
+        for note in &p.notes {
+            println!("  note: {note}");
+        }
     }
     match &sources {
         Sources::Config(c) => println!(

@@ -58,3 +58,22 @@ pub fn decide<'a>(
         Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),
     }
 }
+
+/// A bundle directory or a config.json file named on the command line, as
+/// `check` and `advise` read it: the config.json and the bundle its relative
+/// paths (`root.path`, bind sources) are relative to, absolute and resolved
+/// (a bare `config.json` is in the current directory's bundle).
+pub fn config_and_bundle(path: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (config, bundle) = if path.is_dir() {
+        (path.join("config.json"), path.to_path_buf())
+    } else {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        (path.to_path_buf(), parent.to_path_buf())
+    };
+    let bundle = std::path::absolute(&bundle).unwrap_or(bundle);
+    let bundle = bundle.canonicalize().unwrap_or(bundle);
+    (config, bundle)
+}

@@ -334,6 +334,17 @@ fn known_capability(name: &str) -> bool {
     caps::all().iter().any(|c| c.to_string() == normalized)
 }
 
+/// `CAP_` followed by capitals, digits and `_`, as the kernel names them
+/// (a name a policy may allow without this build knowing it).
+pub fn kernel_form(name: &str) -> bool {
+    name.strip_prefix("CAP_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    })
+}
+
 fn capabilities(
     at: &At,
     p: &mut Policy,
@@ -341,9 +352,16 @@ fn capabilities(
     required_drop: &Option<Vec<Spanned<String>>>,
     allowed: &Option<Vec<Spanned<String>>>,
 ) -> Result<(), PolicyError> {
-    let list = |field: &str,
-                items: &Option<Vec<Spanned<String>>>,
-                wildcard: Option<&str>|
+    // A name this build does not know, written as the kernel's names are
+    // (`CAP_` and capitals), may be allowed or added: runc ignores a name it
+    // does not know, so allowing one admits a container asking for it and
+    // grants nothing. A name to drop must be one this build knows, or a typo
+    // would leave a capability in place.
+    let mut unknown_allowed = Vec::new();
+    let mut list = |field: &str,
+                    items: &Option<Vec<Spanned<String>>>,
+                    wildcard: Option<&str>,
+                    granting: bool|
      -> Result<Vec<(String, Spanned<String>)>, PolicyError> {
         items
             .iter()
@@ -354,15 +372,26 @@ fn capabilities(
                     Ok((v.to_string(), c.clone()))
                 } else if known_capability(v) {
                     Ok((normalize(v), c.clone()))
+                } else if granting && kernel_form(v) {
+                    unknown_allowed.push(format!(
+                        "{field}: {v} is no capability this build knows; admitted by name (runc ignores names it does not know)"
+                    ));
+                    Ok((v.to_string(), c.clone()))
                 } else {
                     Err(at.spanned(c, field, format!("unknown capability {:?}", c.value)))
                 }
             })
             .collect()
     };
-    let add = list("spec.defaultAddCapabilities", default_add, None)?;
-    let drop = list("spec.requiredDropCapabilities", required_drop, Some("ALL"))?;
-    let allow = list("spec.allowedCapabilities", allowed, Some("*"))?;
+    let add = list("spec.defaultAddCapabilities", default_add, None, true)?;
+    let drop = list(
+        "spec.requiredDropCapabilities",
+        required_drop,
+        Some("ALL"),
+        false,
+    )?;
+    let allow = list("spec.allowedCapabilities", allowed, Some("*"), true)?;
+    p.notes.extend(unknown_allowed);
     // As Kubernetes validated it: the same name on both sides. `ALL` with an
     // allowed capability is the usual "drop everything but NET_BIND_SERVICE".
     for (name, span) in add.iter().chain(allow.iter()) {
@@ -643,6 +672,34 @@ mod tests {
             p[0].allowed_capabilities,
             ["CAP_NET_ADMIN", "CAP_SYS_TIME", "*"]
         );
+    }
+
+    /// A name in the kernel's form that this build does not know may be
+    /// allowed or added (runc ignores it; lint says so), never required to
+    /// be dropped, and a name in another form stays a typo.
+    #[test]
+    fn unknown_kernel_names_are_allowed_by_name_only() {
+        let p = parse_spec(
+            "  allowedCapabilities: [CAP_FUTURE_THING]\n  defaultAddCapabilities: [CAP_OTHER_2]\n",
+        )
+        .unwrap();
+        assert_eq!(p[0].allowed_capabilities, ["CAP_FUTURE_THING"]);
+        assert_eq!(p[0].default_add_capabilities, ["CAP_OTHER_2"]);
+        assert_eq!(p[0].notes.len(), 2, "{:?}", p[0].notes);
+        assert!(
+            p[0].notes
+                .iter()
+                .any(|n| n.contains("CAP_FUTURE_THING is no capability this build knows"))
+        );
+        for bad in [
+            "  requiredDropCapabilities: [CAP_FUTURE_THING]\n",
+            "  allowedCapabilities: [cap_future_thing]\n",
+            "  allowedCapabilities: [FUTURE_THING]\n",
+            "  allowedCapabilities: [\"CAP_\"]\n",
+            "  allowedCapabilities: [\"CAP_A-B\"]\n",
+        ] {
+            assert!(error(bad).contains("unknown capability"), "{bad}");
+        }
     }
 
     #[test]

@@ -177,6 +177,8 @@ pub struct Policy {
     pub unmasked_proc_in_user_namespace: bool,
     /// Fields accepted but not enforceable at the node, for `lint`.
     pub not_enforced: Vec<String>,
+    /// Fields read in a way worth telling the admin, for `lint`.
+    pub notes: Vec<String>,
 }
 
 impl Policy {
@@ -213,6 +215,7 @@ impl Policy {
             user_namespace_relaxation: false,
             unmasked_proc_in_user_namespace: false,
             not_enforced: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
