@@ -620,6 +620,8 @@ class Stats:
         self.hooks_before_denial = set()
         self.over_denials = {}
         self.refusals = {}
+        # Per seed family: [tried, admitted].
+        self.families = {}
 
 
 # Privileged configurations run without the hook: the probe and the lattice
@@ -721,6 +723,9 @@ def first_line(err):
 def fuzz(env, args):
     policies = list(env.policies) if args.policy == "all" else [args.policy]
     seed_sets = {p: seedlib.load(REPO, p) for p in policies}
+    names = {n for seeds in seed_sets.values() for n, _ in seeds}
+    if args.family is not None and args.family not in names:
+        sys.exit(f"oracle.py: no seed family {args.family!r} (there are {', '.join(sorted(names))})")
     findings = Findings(args.findings)
     stats = Stats()
     failures = []
@@ -743,7 +748,8 @@ def fuzz(env, args):
             break
         rng = random.Random(f"{args.seed}:{i}")
         policy = policies[i % len(policies)] if args.policy == "all" else args.policy
-        seed_name, seed_cfg = rng.choice(seed_sets[policy])
+        family = [(n, c) for n, c in seed_sets[policy] if args.family in (None, n)]
+        seed_name, seed_cfg = rng.choice(family)
         for _attempt in range(20):
             muts = draw(rng, env)
             c, extras = build(seed_cfg, muts, policy, env)
@@ -759,8 +765,11 @@ def fuzz(env, args):
         o = run_config(env, c, extras, policy, f"{i}")
         stats.runs += 1
         labels = "; ".join(f"{m['kind']} {m['label']}" for m in muts)
+        tally = stats.families.setdefault(seed_name, [0, 0])
+        tally[0] += 1
         if o.verdict == "admitted":
             stats.admitted += 1
+            tally[1] += 1
         elif o.verdict == "denied":
             stats.denied += 1
             for h in getattr(o, "hooks_ran", []):
@@ -836,6 +845,8 @@ def fuzz(env, args):
     log(f"configs tried {stats.tried}: admitted {stats.admitted}, denied {stats.denied}, "
         f"refused by runc {stats.refused}, timed out {stats.timeout}, ran without a report {stats.blind}; "
         f"{stats.unsafe} unsafe draws skipped")
+    log("per seed family (tried/admitted): " + ", ".join(
+        f"{n} {t}/{a}" for n, (t, a) in sorted(stats.families.items())))
     log(f"admitted with excess privilege: {stats.excess_configs} configs; distinct findings: "
         f"{len(findings.observed)} ({len(findings.new)} new, "
         f"{len(findings.observed) - len(findings.new)} saved before)")
@@ -938,6 +949,9 @@ def main():
                     choices=["all", "restricted", "baseline", "psp", "psp-hostpath"],
                     help="the policy under test (default: all, in turn)")
     ap.add_argument("--seed", default="0", help="the random seed (default 0)")
+    ap.add_argument("--family", default=None, metavar="NAME",
+                    help="mutate only this seed family (runc-spec, podman-default, podman-restricted-ok, "
+                         "ctr-run-default, cri-containerd-app, cri-crio-app); default: all")
     ap.add_argument("--hook", default=os.environ.get("OCI_PSP_HOOK_BIN",
                                                      os.path.join(REPO, "target/release/oci-psp-hook")))
     ap.add_argument("--probe", default=os.environ.get("ORACLE_PROBE_BIN", ""),
