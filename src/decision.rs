@@ -233,8 +233,30 @@ impl<'a> Decision<'a> {
     /// The JSON of the log record, the findings of
     /// [`Self::deciding_results`], appended to `out`: written where the
     /// record is assembled, as a thousand mounts' facts make it ~80 KB.
+    /// Never more than [`RECORD_LIMIT`] bytes: a larger record is written
+    /// again without the container's facts, each string cut to
+    /// [`CUT_STRING`] bytes and as many findings as fit, and says so
+    /// (`"cut"`), so it still fits the one datagram a log socket takes.
     pub fn write_log_json(&self, out: &mut Vec<u8>) {
-        self.write_json(self.deciding_results(), out);
+        let start = out.len();
+        let results = self.deciding_results();
+        self.write_json(results.clone(), out);
+        if out.len() - start <= RECORD_LIMIT {
+            return;
+        }
+        let whole = out.len() - start;
+        let mut keep = usize::MAX;
+        loop {
+            out.truncate(start);
+            let owned = CutRecord::of(self, &results, keep, whole);
+            if json_writer::to_vec_into(out, &owned.record()).is_err() {
+                out.truncate(start);
+            }
+            if out.len() - start <= RECORD_LIMIT || keep == 0 {
+                return;
+            }
+            keep = keep.min(owned.findings()) / 2;
+        }
     }
 
     fn write_json(&self, results: Vec<&PolicyResult>, out: &mut Vec<u8>) {
@@ -262,37 +284,172 @@ impl<'a> Decision<'a> {
                 .collect()
         };
         Record {
-            admitted_by: &self.admitted_by,
-            allowed: self.exit_code() == 0,
-            chosen_by: &self.chosen_by,
-            container: &self.container,
-            error: &self.error,
-            facts: &self.facts,
-            mode: self.mode,
-            policies: self.results.iter().map(|r| r.policy.as_str()).collect(),
-            unverified: findings(|r| &r.unverified),
             verdict: self.verdict,
+            mode: self.mode,
+            allowed: self.exit_code() == 0,
+            container: &self.container,
+            admitted_by: &self.admitted_by,
+            chosen_by: &self.chosen_by,
+            error: &self.error,
+            cut: None,
+            policies: self.results.iter().map(|r| r.policy.as_str()).collect(),
             violations: findings(|r| &r.violations),
+            unverified: findings(|r| &r.unverified),
+            facts: &self.facts,
         }
     }
 }
 
-/// The decision record's fields, in the (sorted) order the record has
-/// always had.
+/// The decision record's fields. The verdict, mode and identity come
+/// first, the facts (the bulk) last: a syslog daemon that truncates long
+/// messages keeps what the decision was and whose.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
-    admitted_by: &'a Option<String>,
-    allowed: bool,
-    chosen_by: &'a Option<String>,
-    container: &'a ContainerInfo,
-    error: &'a Option<String>,
-    facts: &'a Option<Facts<'a>>,
-    mode: Mode,
-    policies: Vec<&'a str>,
-    unverified: Vec<Finding<'a>>,
     verdict: Verdict,
+    mode: Mode,
+    allowed: bool,
+    container: &'a ContainerInfo,
+    admitted_by: &'a Option<String>,
+    chosen_by: &'a Option<String>,
+    error: &'a Option<String>,
+    /// Set when the record was cut to fit one datagram: what was left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cut: Option<&'a str>,
+    policies: Vec<&'a str>,
     violations: Vec<Finding<'a>>,
+    unverified: Vec<Finding<'a>>,
+    facts: &'a Option<Facts<'a>>,
+}
+
+/// The most a log record may be. journald takes datagrams of several MiB
+/// (its socket buffer is 8 MiB) and the hook, as root, raises its own send
+/// buffer to fit the record (see `log::make_room`); a thousand mounts' facts
+/// take about 90 KiB, so a larger record is a config built to be one.
+pub const RECORD_LIMIT: usize = 1 << 20;
+/// What a cut record keeps of each string.
+const CUT_STRING: usize = 1024;
+
+/// A record too large for one datagram, cut: no facts, each string cut to
+/// [`CUT_STRING`] bytes, at most `keep` findings and policy names.
+struct CutRecord<'a> {
+    decision: &'a Decision<'a>,
+    container: ContainerInfo,
+    admitted_by: Option<String>,
+    chosen_by: Option<String>,
+    error: Option<String>,
+    policies: Vec<String>,
+    violations: Vec<(&'static str, String, String)>,
+    unverified: Vec<(&'static str, String, String)>,
+    /// How many findings there were in all.
+    total: usize,
+    note: String,
+}
+
+impl<'a> CutRecord<'a> {
+    fn of(
+        decision: &'a Decision<'a>,
+        results: &[&PolicyResult],
+        keep: usize,
+        whole: usize,
+    ) -> Self {
+        let cut_opt = |s: &Option<String>| s.as_deref().map(cut_str);
+        let findings = |of: fn(&PolicyResult) -> &[Violation]| -> Vec<_> {
+            results
+                .iter()
+                .flat_map(|r| {
+                    of(r)
+                        .iter()
+                        .map(|v| (v.field, cut_str(&v.message), cut_str(&r.policy)))
+                })
+                .collect()
+        };
+        let mut violations = findings(|r| &r.violations);
+        let mut unverified = findings(|r| &r.unverified);
+        let total = violations.len() + unverified.len();
+        violations.truncate(keep);
+        unverified.truncate(keep.saturating_sub(violations.len()));
+        let policies: Vec<String> = decision
+            .results
+            .iter()
+            .take(keep)
+            .map(|r| cut_str(&r.policy))
+            .collect();
+        let c = &decision.container;
+        let note = format!(
+            "the record ({whole} bytes) did not fit one log datagram ({RECORD_LIMIT} bytes): the container's facts are left out, strings cut to {CUT_STRING} bytes, {} of {total} findings and {} of {} policy names kept",
+            violations.len() + unverified.len(),
+            policies.len(),
+            decision.results.len()
+        );
+        CutRecord {
+            decision,
+            container: ContainerInfo {
+                id: cut_str(&c.id),
+                namespace: cut_opt(&c.namespace),
+                pod: cut_opt(&c.pod),
+                container: cut_opt(&c.container),
+                sandbox: c.sandbox,
+            },
+            admitted_by: cut_opt(&decision.admitted_by),
+            chosen_by: cut_opt(&decision.chosen_by),
+            error: cut_opt(&decision.error),
+            policies,
+            violations,
+            unverified,
+            total,
+            note,
+        }
+    }
+
+    fn findings(&self) -> usize {
+        self.total
+    }
+
+    fn record(&self) -> Record<'_> {
+        const NO_FACTS: &Option<Facts<'static>> = &None;
+        Record {
+            verdict: self.decision.verdict,
+            mode: self.decision.mode,
+            allowed: self.decision.exit_code() == 0,
+            container: &self.container,
+            admitted_by: &self.admitted_by,
+            chosen_by: &self.chosen_by,
+            error: &self.error,
+            cut: Some(&self.note),
+            policies: self.policies.iter().map(String::as_str).collect(),
+            violations: cut_findings(&self.violations),
+            unverified: cut_findings(&self.unverified),
+            facts: NO_FACTS,
+        }
+    }
+}
+
+fn cut_findings<'a>(list: &'a [(&'static str, String, String)]) -> Vec<Finding<'a>> {
+    list.iter()
+        .map(|(field, message, policy)| Finding {
+            field,
+            message,
+            policy,
+        })
+        .collect()
+}
+
+fn cut_str(s: &str) -> String {
+    cut_to(s, CUT_STRING)
+}
+
+/// `s`, or its first `limit` bytes (on a character boundary) and how much
+/// was cut.
+pub fn cut_to(s: &str, limit: usize) -> String {
+    if s.len() <= limit {
+        return s.to_string();
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[{} bytes cut]", &s[..end], s.len() - end)
 }
 
 /// One violation (or unverified field) with the policy it is of.
@@ -366,6 +523,42 @@ mod tests {
             chosen_by: "test".into(),
         };
         Decision::evaluate(&fixtures::view(name), &selection).into_owned()
+    }
+
+    /// A record too large for one datagram is written again, cut, and says
+    /// so; the verdict, mode and identity lead every record.
+    #[test]
+    fn a_record_always_fits_one_datagram() {
+        let mut d = decide("podman-default", vec![builtin::restricted()], Mode::Audit);
+        let mut small = Vec::new();
+        d.write_log_json(&mut small);
+        let small = String::from_utf8(small).unwrap();
+        assert!(small.starts_with(r#"{"verdict":"deny","mode":"audit","allowed":true,"container":{"id":"podman-default""#), "{small}");
+        assert!(!small.contains("\"cut\""), "{small}");
+        let huge = "X".repeat(RECORD_LIMIT);
+        d.container.pod = Some(huge.clone());
+        for r in &mut d.results {
+            for v in &mut r.violations {
+                v.message = huge.clone();
+            }
+        }
+        let mut out = Vec::new();
+        d.write_log_json(&mut out);
+        assert!(out.len() <= RECORD_LIMIT, "{}", out.len());
+        let record: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(record["verdict"], "deny");
+        assert_eq!(record["mode"], "audit");
+        assert!(record["facts"].is_null());
+        let pod = record["container"]["pod"].as_str().unwrap();
+        assert!(
+            pod.ends_with(&format!("…[{} bytes cut]", RECORD_LIMIT - CUT_STRING)),
+            "{}",
+            &pod[pod.len() - 40..]
+        );
+        let cut = record["cut"].as_str().unwrap();
+        assert!(cut.contains("did not fit one log datagram"), "{cut}");
+        assert!(!record["violations"].as_array().unwrap().is_empty());
+        assert!(out.starts_with(br#"{"verdict":"deny","mode":"audit""#));
     }
 
     #[test]

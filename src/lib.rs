@@ -10,3 +10,4 @@ pub mod input;
 pub mod json_writer;
 pub mod log;
 pub mod policy;
+pub mod undelivered;

@@ -107,6 +107,9 @@ fn severity(decision: &Decision) -> Severity {
     }
 }
 
+/// What the journal entry keeps of each field but the decision record.
+const JOURNAL_FIELD_LIMIT: usize = 4096;
+
 /// The journald native protocol datagram.
 pub fn journal_entry(decision: &Decision) -> Vec<u8> {
     let c = &decision.container;
@@ -143,6 +146,9 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
     ];
     let mut out = Vec::new();
     for (key, value) in fields {
+        // The decision record below is bounded; so are these, each a
+        // summary of it.
+        let value = crate::decision::cut_to(&value, JOURNAL_FIELD_LIMIT);
         if value.contains('\n') {
             // Binary-safe form: KEY\n<len u64 le><value>\n
             let _ = writeln!(out, "{key}");

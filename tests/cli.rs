@@ -434,6 +434,10 @@ fn run(args: &[&str], stdin: &[u8], env: &[(&str, &std::ffi::OsStr)]) -> Run {
     let start = Instant::now();
     let mut child = Command::new(BIN)
         .args(args)
+        .env(
+            "OCI_PSP_HOOK_UNDELIVERED_DIR",
+            std::env::temp_dir().join(format!("oci-psp-cli-undelivered-{}", std::process::id())),
+        )
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1186,6 +1190,40 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
     assert!(mounts > 3000, "{mounts} mounts' facts");
 }
 
+/// A container that makes its record larger than any log takes (a 2 MiB
+/// capability name, judged by name and named in its facts and violations)
+/// still gets one, cut: in audit mode it runs, so it must not go unlogged.
+#[test]
+fn a_record_too_large_for_any_log_is_cut_not_lost() {
+    let s = Sandbox::new();
+    let config = s.config("mode: audit\ndefaultPolicies: [restricted]\n");
+    let (bundle, id) = s.localized("huge", "podman-default");
+    let path = bundle.join("config.json");
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let name = format!("CAP_{}", "X".repeat(2 << 20));
+    c["process"]["capabilities"]["bounding"] = serde_json::json!([name]);
+    std::fs::write(&path, c.to_string()).unwrap();
+    let run = s.hook(
+        &["--config", config.to_str().unwrap()],
+        &state(&id, &bundle, &[]),
+    );
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert!(!run.stderr.contains("not logged"), "{run:#?}");
+    let record = s.record(DEADLINE).expect("a log record");
+    assert!(record.len() < 64 << 10, "{} bytes", record.len());
+    let at = record.find("decision {").unwrap();
+    let json: Value = serde_json::from_str(&record[at + "decision ".len()..]).unwrap();
+    assert_eq!(json["verdict"], "deny");
+    assert_eq!(json["mode"], "audit");
+    assert!(
+        json["cut"]
+            .as_str()
+            .unwrap()
+            .contains("did not fit one log datagram"),
+        "{json}"
+    );
+}
+
 #[test]
 fn allow_and_error_are_logged_too() {
     let s = Sandbox::new();
@@ -1224,6 +1262,17 @@ fn unreachable_log_still_decides() {
             .count();
         assert_eq!(complaints, 1, "{run:#?}");
         assert!(run.stderr.contains(&missing.display().to_string()));
+        // kept where doctor finds it: the record alone, as advise reads it
+        let kept = run.stderr.split("; kept in ").nth(1).expect("kept").trim();
+        let record = std::fs::read_to_string(kept).unwrap();
+        assert!(
+            record.starts_with(&format!(
+                "{{\"verdict\":\"{}\"",
+                ["allow", "deny"][code as usize]
+            )),
+            "{record}"
+        );
+        assert!(record.contains(&format!("\"id\":\"{id}\"")), "{record}");
         // one line: podman shows a single runtime error line
         assert_eq!(run.lines().len(), 1, "{run:#?}");
         // and no OS phrase that podman would pick instead of the verdict

@@ -97,6 +97,14 @@ pub fn read(path: &Path) -> Result<LogFacts, LogError> {
                 }
             }
             Found::NoFacts => log.without_facts += 1,
+            Found::Cut(container) => {
+                return Err(err(
+                    Some(number),
+                    format!(
+                        "the record of container {container} was cut to fit one log datagram, its facts left out: advise from its bundle (or --running) instead"
+                    ),
+                ));
+            }
             Found::NeverRan => log.denied_in_enforce_mode += 1,
         }
     }
@@ -166,6 +174,9 @@ fn journal_field(field: &Value) -> Result<String, String> {
 enum Found {
     Facts(Box<Facts<'static>>),
     NoFacts,
+    /// Cut to fit a datagram (`"cut"`): the container ran, its facts are
+    /// not in the log.
+    Cut(String),
     NeverRan,
 }
 
@@ -174,6 +185,10 @@ fn facts_of(decision: &Value) -> Result<Found, String> {
     let mode = decision.get("mode").and_then(Value::as_str);
     if verdict == Some("deny") && mode == Some("enforce") {
         return Ok(Found::NeverRan);
+    }
+    if decision.get("cut").is_some_and(|c| !c.is_null()) {
+        let container = decision.pointer("/container/id").and_then(Value::as_str);
+        return Ok(Found::Cut(container.unwrap_or("?").to_string()));
     }
     match decision.get("facts") {
         None | Some(Value::Null) => Ok(Found::NoFacts),
@@ -250,6 +265,16 @@ mod tests {
         assert!(log.facts.is_empty());
         assert_eq!((log.without_facts, log.denied_in_enforce_mode), (1, 1));
         assert!(log.skipped().unwrap().contains("1 without container facts"));
+    }
+
+    /// A container that ran but whose record was cut has no facts in the
+    /// log: advice from the rest could deny it.
+    #[test]
+    fn a_cut_record_is_an_error() {
+        let e = read_text("decision {\"verdict\":\"allow\",\"mode\":\"enforce\",\"container\":{\"id\":\"c1\"},\"cut\":\"the record did not fit\",\"facts\":null}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":1: the record of container c1 was cut"), "{e}");
     }
 
     #[test]

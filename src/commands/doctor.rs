@@ -82,12 +82,26 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
         });
     }
     let ok = items.iter().all(|i| i.ok);
+    // Records no log took: enforcement holds, but they are to be read.
+    let undelivered = crate::undelivered::summary(root).map(|(kept, dropped, newest)| {
+        let newest = newest.map_or_else(String::new, |n| format!(", newest {}", n.display()));
+        let dropped = if dropped > 0 {
+            format!("; {dropped} more found the directory full and are lost")
+        } else {
+            String::new()
+        };
+        format!(
+            "{kept} decision records no log took are kept in {}{newest}{dropped}: make journald or syslog answer, read them with `advise --from-log FILE`, then remove them",
+            crate::undelivered::dir_under(root).display()
+        )
+    });
     if json_output {
         let report = json!({
             "ok": ok,
             "version": env!("CARGO_PKG_VERSION"),
             "binary": {"path": binary, "version": binary_version.as_ref().ok()},
             "digest": digest,
+            "undelivered": undelivered,
             "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
         });
         println!("{report}");
@@ -108,6 +122,9 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             "info digest: {}",
             digest.as_deref().unwrap_or("none (no configuration)")
         );
+        if let Some(undelivered) = &undelivered {
+            println!("info decision log: {undelivered}");
+        }
         println!(
             "{}",
             if ok {

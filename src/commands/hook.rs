@@ -126,7 +126,15 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
 /// Log the decision, tell the runtime's user why on stderr — one line, as
 /// runtimes show the first or a matching line only — return the exit code.
 fn report(decision: &Decision) -> i32 {
-    let logged = log_decision(decision);
+    // A record no log took is kept for `doctor` (never lost silently).
+    let logged = log_decision(decision).map_err(|why| {
+        let mut record = Vec::new();
+        decision.write_log_json(&mut record);
+        match crate::undelivered::keep(&record) {
+            Ok(file) => format!("{why}; kept in {}", file.display()),
+            Err(not_kept) => format!("{why}; not kept either: {not_kept}"),
+        }
+    });
     let verdict_line = decision.verdict != Verdict::Allow || decision.mode == Mode::Audit;
     let line = match (verdict_line, logged) {
         (true, Ok(())) => Some(decision.one_line()),

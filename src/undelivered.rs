@@ -1,0 +1,122 @@
+//! Decision records no log took (no journald or syslog socket answered, or
+//! it refused the datagram), kept so that none is lost silently: one file
+//! per record, the record's JSON alone on one line (what `advise --from-log`
+//! reads), in a root-only directory that `doctor` reports on.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_DIR: &str = "/var/lib/oci-psp-hook/undelivered";
+/// Test override of the directory.
+pub const DIR_ENV: &str = "OCI_PSP_HOOK_UNDELIVERED_DIR";
+/// Records kept at most; past that each one is only counted (in
+/// [`DROPPED`]), so a broken log cannot fill the disk.
+pub const MAX_KEPT: usize = 1000;
+/// The file counting records that found the directory full.
+pub const DROPPED: &str = "dropped";
+
+fn dir() -> PathBuf {
+    std::env::var_os(DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+}
+
+/// Keep `record` (the decision's JSON); returns the file it is in, or why it
+/// could not be kept.
+pub fn keep(record: &[u8]) -> Result<PathBuf, String> {
+    keep_in(&dir(), record)
+}
+
+fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
+    let shown = dir.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {shown}: {e}"))?;
+    let kept = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    if kept >= MAX_KEPT {
+        let count = dropped(dir) + 1;
+        let _ = std::fs::write(dir.join(DROPPED), format!("{count}\n"));
+        return Err(format!(
+            "{shown} holds {MAX_KEPT} records already (counted in {shown}/{DROPPED}: {count})"
+        ));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let path = dir.join(format!(
+        "{}.{:09}-{}.json",
+        now.as_secs(),
+        now.subsec_nanos(),
+        std::process::id()
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(record).and_then(|()| f.write_all(b"\n")))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The directory of an installation under `root` (`/`: this node's).
+pub fn dir_under(root: &Path) -> PathBuf {
+    if root == Path::new("/") {
+        dir()
+    } else {
+        root.join(DEFAULT_DIR.trim_start_matches('/'))
+    }
+}
+
+/// How many records `root`'s directory keeps, how many found it full, and
+/// the newest file; `None` when there is none of either.
+pub fn summary(root: &Path) -> Option<(usize, u64, Option<PathBuf>)> {
+    let dir = dir_under(root);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let dropped = dropped(&dir);
+    (!files.is_empty() || dropped > 0).then(|| (files.len(), dropped, files.pop()))
+}
+
+fn dropped(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join(DROPPED))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_kept_then_counted_when_full() {
+        let dir = std::env::temp_dir().join(format!("oci-psp-undelivered-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = keep_in(&dir, b"{\"verdict\":\"deny\"}").unwrap();
+        assert_eq!(std::fs::read(&first).unwrap(), b"{\"verdict\":\"deny\"}\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&dir), mode(&first)), (0o700, 0o600));
+        for _ in 1..MAX_KEPT {
+            keep_in(&dir, b"{}").unwrap();
+        }
+        let err = keep_in(&dir, b"{}").unwrap_err();
+        assert!(err.contains("holds 1000 records already"), "{err}");
+        keep_in(&dir, b"{}").unwrap_err();
+        assert_eq!(dropped(&dir), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
