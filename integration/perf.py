@@ -7,8 +7,10 @@ runs; 1000 mounts and 100 policies each <= 2x the typical case; peak RSS under
 8 MiB) and exits 1 when one is missed. Timing is spawn-to-reap wall time of
 each process (posix_spawn + wait4), the same harness for both sides of a
 ratio; runs alternate so load drifts hit both alike. The hook logs every
-decision to a datagram socket standing in for journald/syslog, as on a node
-(the record carries every mount's facts, so logging grows with mounts).
+decision to a datagram socket standing in for journald, in journald's native
+protocol, as on a node running journald (the record carries every mount's
+facts, so logging grows with mounts; a syslog-only node adds the record's
+signature with the node's log key, see docs/performance.md).
 
 Usage: integration/perf.py HOOK_BINARY [--runs N]   (root, for runc)
        integration/perf.py --setup DIR   (write the cases, print their command lines)
@@ -205,7 +207,7 @@ def setup(work):
     print(f"100 policies: HOOK hook --config {config} < {root}")
     print(f"(the bundles stay in {CRI_TASKS} until removed: " + " ".join(CREATED) + ")")
     CREATED.clear()
-    print("(perf.py also sets OCI_PSP_HOOK_LOG_SOCKET to a datagram socket it reads: logging counts)")
+    print("(perf.py also sets OCI_PSP_HOOK_JOURNAL_SOCKET to a datagram socket it reads: logging counts)")
 
 
 def main():
@@ -224,7 +226,7 @@ def main():
     shutil.copy2(sys.argv[1], hook)
 
     sink = LogSink(work)
-    ENV["OCI_PSP_HOOK_LOG_SOCKET"] = sink.path
+    ENV["OCI_PSP_HOOK_JOURNAL_SOCKET"] = sink.path
     typical = typical_case(work)
     argv = [hook, "hook", "--policy", POLICY]
     spawn(argv, typical)  # warm the page cache and the policy cache
@@ -290,7 +292,7 @@ def runc_ratio(work, hook, log_socket):
                             user={"uid": 32767, "gid": 32767, "additionalGids": [32767]}, capabilities={})
         if hooked:
             c["hooks"] = {"createRuntime": [{"path": hook, "args": ["oci-psp-hook", "hook", "--policy", POLICY],
-                                             "env": [f"OCI_PSP_HOOK_LOG_SOCKET={log_socket}"]}]}
+                                             "env": [f"OCI_PSP_HOOK_JOURNAL_SOCKET={log_socket}"]}]}
         json.dump(c, open(os.path.join(bundle, "config.json"), "w"))
         bundles[name] = bundle
     state = os.path.join(work, "runc-state")

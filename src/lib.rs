@@ -9,5 +9,6 @@ pub mod decision;
 pub mod input;
 pub mod json_writer;
 pub mod log;
+pub mod log_key;
 pub mod policy;
 pub mod undelivered;

@@ -27,16 +27,34 @@ const DEFAULT_SOCKET: &str = "/dev/log";
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 
-/// The syslog message: the RFC 3164 header, `decision` and the decision's
-/// JSON, written into one buffer (the syslog crate would format the message
-/// into a string of its own, a copy of a record that can be ~70 KB).
+/// The syslog message: the RFC 3164 header and [`text_record`], written
+/// into one buffer (the syslog crate would format the message into a string
+/// of its own, a copy of a record that can be ~70 KB).
 fn syslog_message(formatter: &Formatter3164, decision: &Decision) -> Result<Vec<u8>, String> {
     let mut message = Vec::new();
     formatter
-        .format(&mut message, severity(decision), "decision ")
+        .format(&mut message, severity(decision), "")
         .map_err(|e| format!("the syslog header could not be written: {e}"))?;
-    decision.write_log_json(&mut message);
+    append_text_record(decision, &mut message);
     Ok(message)
+}
+
+/// The record as text logs carry it: `decision {json}`, signed with the
+/// node's log key when there is one (see [`crate::log_key`]).
+pub fn text_record(decision: &Decision) -> Vec<u8> {
+    let mut out = Vec::new();
+    append_text_record(decision, &mut out);
+    out
+}
+
+fn append_text_record(decision: &Decision, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"decision ");
+    let start = out.len();
+    decision.write_log_json(out);
+    if let Ok(key) = crate::log_key::load(&crate::log_key::path()) {
+        let signature = crate::log_key::signature(&key, &out[start..]);
+        out.extend_from_slice(signature.as_bytes());
+    }
 }
 
 /// Send the decision to journald, else syslog; on failure return why, in

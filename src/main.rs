@@ -120,6 +120,15 @@ enum Command {
         #[arg(long, requires = "config_source")]
         watch: bool,
     },
+    /// Create the node's log key (ROOT/etc/oci-psp-hook/log.key, root only)
+    /// unless it exists, and print its path. The hook signs the records it
+    /// writes to syslog with it, so `advise --from-log` can tell them from
+    /// forged ones. The package and `install` run it.
+    LogKey {
+        /// The node's root.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Remove the hook from ROOT: the hooks.d file first, then the binary,
     /// then the containerd base spec.
     Uninstall {
@@ -166,6 +175,15 @@ enum Command {
         /// or the JSON records alone); repeatable.
         #[arg(long, value_name = "FILE")]
         from_log: Vec<PathBuf>,
+        /// The log key that signed text records (default: this node's,
+        /// /etc/oci-psp-hook/log.key, readable by root only).
+        #[arg(long, value_name = "FILE")]
+        log_key: Option<PathBuf>,
+        /// Also take log records that cannot be attributed to the hook
+        /// (unsigned text, journald entries of another sender); the advice
+        /// says so in an annotation.
+        #[arg(long)]
+        accept_unattributed: bool,
         /// With --group-by: write the HookConfiguration to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         config_output: Option<PathBuf>,
@@ -318,6 +336,7 @@ fn full_cli(args: Vec<OsString>) -> c_int {
             watch,
         }),
         Command::Uninstall { root, purge, force } => commands::uninstall::run(&root, purge, force),
+        Command::LogKey { root } => commands::install::log_key(&root),
         Command::Advise {
             paths,
             output,
@@ -326,6 +345,8 @@ fn full_cli(args: Vec<OsString>) -> c_int {
             running,
             group_by,
             from_log,
+            log_key,
+            accept_unattributed,
             config_output,
         } => commands::advise::run(&commands::advise::Options {
             output,
@@ -334,6 +355,8 @@ fn full_cli(args: Vec<OsString>) -> c_int {
             running,
             group_by,
             from_log,
+            log_key,
+            accept_unattributed,
             config_output,
             paths,
         }),

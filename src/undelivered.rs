@@ -1,7 +1,8 @@
 //! Decision records no log took (no journald or syslog socket answered, or
 //! it refused the datagram), kept so that none is lost silently: one file
-//! per record, the record's JSON alone on one line (what `advise --from-log`
-//! reads), in a root-only directory that `doctor` reports on.
+//! per record, on one line as syslog would have carried it (`decision
+//! {json}`, signed: what `advise --from-log` reads), in a root-only
+//! directory that `doctor` reports on.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -22,7 +23,7 @@ fn dir() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
 }
 
-/// Keep `record` (the decision's JSON); returns the file it is in, or why it
+/// Keep `record` (the decision as a text log line); returns the file it is in, or why it
 /// could not be kept.
 pub fn keep(record: &[u8]) -> Result<PathBuf, String> {
     keep_in(&dir(), record)

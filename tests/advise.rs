@@ -486,6 +486,11 @@ fn from_the_log_of_the_hook_in_audit_mode() {
         "advise/team-a-web",
         "advise/team-b-shipper",
     ];
+    // The node's log key, as the package makes it: the hook signs with it.
+    let key = dir.0.join("etc/log.key");
+    let made = bin(&["log-key", "--root", s(&dir.0)]).ok();
+    assert!(made.stdout.contains("created the log key"), "{made:#?}");
+    std::fs::rename(dir.0.join("etc/oci-psp-hook/log.key"), &key).unwrap();
     let mut records = String::new();
     let mut bundles = Vec::new();
     for name in inputs {
@@ -493,7 +498,10 @@ fn from_the_log_of_the_hook_in_audit_mode() {
         let state = json!({"ociVersion": "1.0.2", "id": runtime_id(name), "status": "creating", "bundle": bundle});
         let r = run(
             &["hook", "--config", s(&config)],
-            &[("OCI_PSP_HOOK_LOG_SOCKET", &socket)],
+            &[
+                ("OCI_PSP_HOOK_LOG_SOCKET", &socket),
+                ("OCI_PSP_HOOK_LOG_KEY", &key),
+            ],
             state.to_string().as_bytes(),
         );
         assert_eq!(r.code, Some(0), "audit mode lets {name} start: {r:#?}");
@@ -509,8 +517,48 @@ fn from_the_log_of_the_hook_in_audit_mode() {
         records.contains("\"verdict\":\"deny\""),
         "restricted would deny some: {records}"
     );
+    assert!(records.contains("} hmac-sha256="), "{records}");
+    // A forged record any local program could write: a privileged container.
+    let privileged = {
+        let first = records.lines().next().unwrap();
+        let json = &first[first.find("decision ").unwrap() + "decision ".len()..];
+        let json = &json[..json.rfind(" hmac-sha256=").unwrap()];
+        let mut forged: Value = serde_json::from_str(json).unwrap();
+        forged["facts"]["hostPID"] = json!(true);
+        format!("<86>Dec  2 01:00:00 node oci-psp-hook[1]: decision {forged}\n")
+    };
+    let log_file = dir.write("hook.log", &format!("{records}{privileged}"));
+    let advice = bin(&["advise", "--from-log", s(&log_file), "--log-key", s(&key)]).ok();
+    assert!(
+        advice
+            .stderr
+            .contains("skipped records: 1 not attributable to the hook"),
+        "{advice:#?}"
+    );
+    assert!(
+        !advice.stdout.contains("hostPID: true"),
+        "{}",
+        advice.stdout
+    );
+    assert!(!advice.stdout.contains("unattributed"), "{}", advice.stdout);
+    // Taken when asked for, and the advice says so.
+    let taken = bin(&[
+        "advise",
+        "--from-log",
+        s(&log_file),
+        "--log-key",
+        s(&key),
+        "--accept-unattributed",
+    ])
+    .ok();
+    assert!(taken.stdout.contains("hostPID: true"), "{}", taken.stdout);
+    assert!(
+        taken.stdout.contains("oci-psp-hook/unattributed-log-records: \"advised from 1 log records that cannot be attributed"),
+        "{}",
+        taken.stdout
+    );
     let log_file = dir.write("hook.log", &records);
-    let advice = bin(&["advise", "--from-log", s(&log_file)]).ok();
+    let advice = bin(&["advise", "--from-log", s(&log_file), "--log-key", s(&key)]).ok();
     assert_eq!(advice.stderr, "");
     // what the log showed, and only that
     for part in [

@@ -1262,12 +1262,12 @@ fn unreachable_log_still_decides() {
             .count();
         assert_eq!(complaints, 1, "{run:#?}");
         assert!(run.stderr.contains(&missing.display().to_string()));
-        // kept where doctor finds it: the record alone, as advise reads it
+        // kept where doctor finds it, as syslog would have carried it
         let kept = run.stderr.split("; kept in ").nth(1).expect("kept").trim();
         let record = std::fs::read_to_string(kept).unwrap();
         assert!(
             record.starts_with(&format!(
-                "{{\"verdict\":\"{}\"",
+                "decision {{\"verdict\":\"{}\"",
                 ["allow", "deny"][code as usize]
             )),
             "{record}"

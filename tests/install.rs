@@ -220,9 +220,17 @@ fn install_puts_the_binary_then_the_hooks_file() {
     assert!(mtime_ns(&hook) <= mtime_ns(&s.at(HOOKS_FILE)));
     let out = run.stdout.find(HOOK).unwrap();
     assert!(out < run.stdout.find(HOOKS_FILE).unwrap(), "{run:#?}");
-    // No base spec, no configuration unless asked.
+    // No base spec, no configuration unless asked; the node's log key,
+    // root's alone, and kept by a second install.
     assert!(!s.at(BASE_SPEC).exists());
-    assert!(!s.at("etc/oci-psp-hook").exists());
+    assert!(!s.at("etc/oci-psp-hook/config.yaml").exists());
+    assert!(!s.at("etc/oci-psp-hook/policies.d").exists());
+    let key = s.at("etc/oci-psp-hook/log.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().mode() & 0o777, 0o600);
+    let first = std::fs::read(&key).unwrap();
+    assert_eq!(first.len(), 65, "64 hex digits and a newline");
+    assert_eq!(s.install(&[]).code, Some(0));
+    assert_eq!(std::fs::read(&key).unwrap(), first);
     let (doctor, report) = s.doctor();
     assert_eq!(doctor.code, Some(0), "{doctor:#?}");
     assert_eq!(report["binary"]["version"], env!("CARGO_PKG_VERSION"));

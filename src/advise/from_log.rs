@@ -7,6 +7,13 @@
 //! - a journald entry (`journalctl -o json`), whose `OCI_PSP_DECISION` field
 //!   (or a `MESSAGE` holding `decision {json}`) is the decision.
 //!
+//! Only records the hook can be shown to have written count: a journald
+//! entry whose `_UID` is 0 and `_EXE` the hook's binary (journald sets
+//! both, the sender cannot), or a text record signed with the node's log
+//! key (see [`crate::log_key`]). Others are skipped and counted, unless
+//! [`Attribution::accept_unattributed`] takes them too (then counted as
+//! such, for the advice to say so).
+//!
 //! Other lines are skipped. A line that is a decision record but does not
 //! parse is an error naming the file and line: a policy advised from part
 //! of the log could deny what the rest shows. Records without facts (errors,
@@ -37,8 +44,21 @@ pub struct LogFacts {
     /// Each distinct container's facts, in the order first seen.
     pub facts: Vec<Facts<'static>>,
     pub records: usize,
+    /// Records not attributable to the hook: skipped, or taken when
+    /// accepted (then in `facts` too).
+    pub unattributed: usize,
     pub without_facts: usize,
     pub denied_in_enforce_mode: usize,
+    /// `unattributed` records were taken (`--accept-unattributed`).
+    pub accepted_unattributed: bool,
+}
+
+/// How records are attributed to the hook.
+#[derive(Debug, Default)]
+pub struct Attribution {
+    /// The node's log key, or why there is none.
+    pub key: Option<Vec<u8>>,
+    pub accept_unattributed: bool,
 }
 
 impl LogFacts {
@@ -51,6 +71,12 @@ impl LogFacts {
                 self.without_facts
             ));
         }
+        if self.unattributed > 0 && !self.accepted_unattributed {
+            parts.push(format!(
+                "{} not attributable to the hook (neither journald's _UID=0 and _EXE of the hook nor signed with the node's log key: forged, or written without the key; --accept-unattributed takes them)",
+                self.unattributed
+            ));
+        }
         if self.denied_in_enforce_mode > 0 {
             parts.push(format!(
                 "{} of containers denied in enforce mode (they never ran)",
@@ -61,7 +87,7 @@ impl LogFacts {
     }
 }
 
-pub fn read(path: &Path) -> Result<LogFacts, LogError> {
+pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError> {
     let file = path.display().to_string();
     let err = |line, message: String| LogError {
         file: file.clone(),
@@ -70,7 +96,10 @@ pub fn read(path: &Path) -> Result<LogFacts, LogError> {
     };
     let handle = std::fs::File::open(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
     let mut reader = BufReader::new(handle);
-    let mut log = LogFacts::default();
+    let mut log = LogFacts {
+        accepted_unattributed: attribution.accept_unattributed,
+        ..LogFacts::default()
+    };
     let mut seen = HashSet::new();
     let mut buf = Vec::new();
     let mut number = 0;
@@ -84,10 +113,18 @@ pub fn read(path: &Path) -> Result<LogFacts, LogError> {
         }
         number += 1;
         let line = String::from_utf8_lossy(&buf);
-        let Some(decision) = decision_of(&line).map_err(|m| err(Some(number), m))? else {
+        let Some((decision, by_hook)) =
+            decision_of(&line, attribution).map_err(|m| err(Some(number), m))?
+        else {
             continue;
         };
         log.records += 1;
+        if !by_hook {
+            log.unattributed += 1;
+            if !attribution.accept_unattributed {
+                continue;
+            }
+        }
         match facts_of(&decision).map_err(|m| err(Some(number), m))? {
             Found::Facts(facts) => {
                 // A restarted container logs the same facts again.
@@ -111,42 +148,70 @@ pub fn read(path: &Path) -> Result<LogFacts, LogError> {
     Ok(log)
 }
 
-/// The decision JSON a line carries, `None` for other lines.
-fn decision_of(line: &str) -> Result<Option<Value>, String> {
+/// The decision JSON a line carries and whether the hook can be shown to
+/// have written it; `None` for other lines.
+fn decision_of(line: &str, attribution: &Attribution) -> Result<Option<(Value, bool)>, String> {
     let line = line.trim();
     if line.starts_with('{')
         && let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line)
     {
+        let by_hook = journal_sender_is_hook(&entry);
         if let Some(field) = entry.get("OCI_PSP_DECISION") {
             let text = journal_field(field)?;
-            return parse_json(&text).map(Some);
+            return parse_json(&text).map(|v| Some((v, by_hook)));
         }
         if let Some(Value::String(message)) = entry.get("MESSAGE") {
-            return after_marker(message);
+            // A syslog line journald took: its sender is known.
+            return Ok(
+                after_marker(message, attribution)?.map(|(v, signed)| (v, by_hook || signed))
+            );
         }
         if entry.contains_key("verdict") && entry.contains_key("container") {
-            return Ok(Some(Value::Object(entry)));
+            // The JSON alone: nothing tells who wrote it.
+            return Ok(Some((Value::Object(entry), false)));
         }
         return Ok(None);
     }
-    after_marker(line)
+    after_marker(line, attribution)
 }
 
-/// The JSON after `decision ` in a syslog line.
-fn after_marker(text: &str) -> Result<Option<Value>, String> {
+/// A journald entry sent by root's `oci-psp-hook` (`_UID`, `_EXE`: set by
+/// journald from the sender's credentials).
+fn journal_sender_is_hook(entry: &serde_json::Map<String, Value>) -> bool {
+    let exe = entry.get("_EXE").and_then(Value::as_str);
+    entry.get("_UID").and_then(Value::as_str) == Some("0")
+        && exe.is_some_and(|e| {
+            Path::new(e)
+                .file_name()
+                .is_some_and(|n| n == "oci-psp-hook")
+        })
+}
+
+/// The JSON after `decision ` in a syslog line, and whether it carries a
+/// valid signature of the node's log key.
+fn after_marker(text: &str, attribution: &Attribution) -> Result<Option<(Value, bool)>, String> {
     let Some(at) = text.find(MARKER) else {
         return Ok(None);
     };
     let json = &text[at + MARKER.len() - 1..];
     // The first JSON value; a relay may append to the line.
     let mut values = serde_json::Deserializer::from_str(json).into_iter::<Value>();
-    match values.next() {
-        Some(Ok(value)) => Ok(Some(value)),
-        Some(Err(e)) => Err(format!(
-            "a decision record that is not valid JSON ({e}); truncated by the syslog daemon?"
-        )),
-        None => Err("a decision record without JSON".into()),
-    }
+    let value = match values.next() {
+        Some(Ok(value)) => value,
+        Some(Err(e)) => {
+            return Err(format!(
+                "a decision record that is not valid JSON ({e}); truncated by the syslog daemon?"
+            ));
+        }
+        None => return Err("a decision record without JSON".into()),
+    };
+    let end = values.byte_offset();
+    let signed = json[end..]
+        .strip_prefix(crate::log_key::MARK)
+        .map(|rest| rest.split_whitespace().next().unwrap_or(""))
+        .zip(attribution.key.as_deref())
+        .is_some_and(|(hex, key)| crate::log_key::verify(key, &json.as_bytes()[..end], hex));
+    Ok(Some((value, signed)))
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
@@ -214,14 +279,89 @@ mod tests {
         )
     }
 
+    /// Records read as these tests write them: unsigned, so taken as with
+    /// `--accept-unattributed` (attribution has tests of its own).
     fn read_text(text: &str) -> Result<LogFacts, LogError> {
+        read_with(
+            text,
+            &Attribution {
+                key: None,
+                accept_unattributed: true,
+            },
+        )
+    }
+
+    fn read_with(text: &str, attribution: &Attribution) -> Result<LogFacts, LogError> {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("psp-advise-log-{}-{n}", std::process::id()));
         std::fs::write(&path, text).unwrap();
-        let result = read(&path);
+        let result = read(&path, attribution);
         std::fs::remove_file(&path).unwrap();
         result
+    }
+
+    /// Only the hook's records count: a journald entry of root's
+    /// oci-psp-hook, a text record signed with the node's key. Forged ones
+    /// (another sender, no or a wrong signature, the JSON alone) are
+    /// skipped and counted, or taken when accepted.
+    #[test]
+    fn only_records_attributable_to_the_hook_count() {
+        let key = vec![7u8; 32];
+        let json = record("podman-privileged", "allow", "audit");
+        let signed = format!(
+            "<86>Dec 02 01:00:00 node oci-psp-hook[1]: decision {json}{}\n",
+            crate::log_key::signature(&key, json.as_bytes())
+        );
+        let wrong = format!(
+            "<86>Dec 02 01:00:00 node oci-psp-hook[1]: decision {json}{}\n",
+            crate::log_key::signature(&[8u8; 32], json.as_bytes())
+        );
+        let unsigned = format!("<86>Dec 02 01:00:00 node oci-psp-hook[1]: decision {json}\n");
+        let entry = |uid: &str, exe: &str| {
+            format!(
+                "{}\n",
+                serde_json::json!({"_UID": uid, "_EXE": exe, "OCI_PSP_DECISION": json})
+            )
+        };
+        let by_key = Attribution {
+            key: Some(key.clone()),
+            accept_unattributed: false,
+        };
+        for (text, counted) in [
+            (signed.clone(), true),
+            (wrong, false),
+            (unsigned.clone(), false),
+            (format!("{json}\n"), false),
+            (entry("0", "/usr/bin/oci-psp-hook"), true),
+            (entry("1000", "/usr/bin/oci-psp-hook"), false),
+            (entry("0", "/usr/bin/logger"), false),
+        ] {
+            let log = read_with(&text, &by_key).unwrap();
+            assert_eq!(log.facts.len(), usize::from(counted), "{text}");
+            assert_eq!(log.unattributed, usize::from(!counted), "{text}");
+            if !counted {
+                assert!(
+                    log.skipped()
+                        .unwrap()
+                        .contains("not attributable to the hook")
+                );
+            }
+        }
+        // Without the key no text record is the hook's.
+        let log = read_with(&signed, &Attribution::default()).unwrap();
+        assert_eq!((log.facts.len(), log.unattributed), (0, 1));
+        // Accepted, they count, and say so.
+        let log = read_with(
+            &unsigned,
+            &Attribution {
+                key: Some(key),
+                accept_unattributed: true,
+            },
+        )
+        .unwrap();
+        assert_eq!((log.facts.len(), log.unattributed), (1, 1));
+        assert!(log.accepted_unattributed);
     }
 
     #[test]
@@ -290,7 +430,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":1: the record's facts do not parse"), "{e}");
-        let e = read(Path::new("/nonexistent/log")).unwrap_err().to_string();
+        let e = read(Path::new("/nonexistent/log"), &Attribution::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/nonexistent/log: cannot read"), "{e}");
     }
 }

@@ -33,6 +33,10 @@ pub struct Options {
     pub running: bool,
     pub group_by: Option<GroupBy>,
     pub from_log: Vec<PathBuf>,
+    /// The key that signed text records (default: this node's).
+    pub log_key: Option<PathBuf>,
+    /// Take log records that cannot be attributed to the hook too.
+    pub accept_unattributed: bool,
     pub config_output: Option<PathBuf>,
     pub paths: Vec<PathBuf>,
 }
@@ -59,7 +63,7 @@ struct Input {
 
 fn advise_text(options: &Options) -> Result<String, String> {
     check_options(options)?;
-    let inputs = collect(options)?;
+    let (inputs, unattributed) = collect(options)?;
     let facts: Vec<Facts> = inputs.iter().map(|i| i.facts.clone()).collect();
     let groups = match options.group_by {
         Some(GroupBy::Namespace) => group::by_namespace(facts, options.name.as_deref()),
@@ -71,7 +75,10 @@ fn advise_text(options: &Options) -> Result<String, String> {
     };
     let mut docs = Vec::new();
     for g in &groups {
-        let doc = advise::advise(&g.name, &g.facts);
+        let mut doc = advise::advise(&g.name, &g.facts);
+        if unattributed > 0 {
+            say_unattributed(&mut doc, unattributed);
+        }
         let views = inputs.iter().filter(|i| g.facts.contains(&i.facts));
         verify(&doc, views.filter_map(|i| i.view.as_ref()))?;
         docs.push(doc);
@@ -85,6 +92,30 @@ fn advise_text(options: &Options) -> Result<String, String> {
     }
     Ok(render_docs(options, &docs))
 }
+
+/// Advice that took log records no one can show the hook wrote says so in
+/// the policy itself, where whoever applies it reads it.
+fn say_unattributed(doc: &mut Document, records: usize) {
+    let text = format!(
+        "advised from {records} log records that cannot be attributed to the hook (--accept-unattributed): any local program could have written them"
+    );
+    if let Some(meta) = doc
+        .value
+        .get_mut("metadata")
+        .and_then(|m| m.as_object_mut())
+    {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.insert(UNATTRIBUTED_ANNOTATION.into(), text.clone().into());
+        }
+    }
+    doc.note(&["metadata", "annotations", UNATTRIBUTED_ANNOTATION], text);
+}
+
+/// The annotation on advice taken from unattributed records.
+pub const UNATTRIBUTED_ANNOTATION: &str = "oci-psp-hook/unattributed-log-records";
 
 /// Combinations of options that cannot work, before any input is read.
 fn check_options(options: &Options) -> Result<(), String> {
@@ -124,8 +155,11 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
-fn collect(options: &Options) -> Result<Vec<Input>, String> {
+/// The inputs, and how many log records among them no one can show the
+/// hook wrote (taken with `--accept-unattributed`).
+fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
     let mut inputs = Vec::new();
+    let mut unattributed = 0;
     for path in &options.paths {
         inputs.push(from_path(path)?);
     }
@@ -143,8 +177,27 @@ fn collect(options: &Options) -> Result<Vec<Input>, String> {
             }
         }
     }
+    let attribution = if options.from_log.is_empty() {
+        from_log::Attribution::default()
+    } else {
+        let path = options.log_key.clone().unwrap_or_else(crate::log_key::path);
+        let key = crate::log_key::load(&path)
+            .inspect_err(|why| {
+                eprintln!(
+                    "oci-psp-hook: advise: {why}: text records cannot be shown to be the hook's (journald's are)"
+                )
+            })
+            .ok();
+        from_log::Attribution {
+            key,
+            accept_unattributed: options.accept_unattributed,
+        }
+    };
     for file in &options.from_log {
-        let log = from_log::read(file).map_err(|e| e.to_string())?;
+        let log = from_log::read(file, &attribution).map_err(|e| e.to_string())?;
+        if log.accepted_unattributed {
+            unattributed += log.unattributed;
+        }
         if let Some(skipped) = log.skipped() {
             eprintln!("oci-psp-hook: advise: {}: {skipped}", file.display());
         }
@@ -164,7 +217,7 @@ fn collect(options: &Options) -> Result<Vec<Input>, String> {
     if inputs.is_empty() {
         return Err("no containers to advise from: give bundle directories or config.json files, --running or --from-log".into());
     }
-    Ok(inputs)
+    Ok((inputs, unattributed))
 }
 
 /// A bundle directory or a config.json file.

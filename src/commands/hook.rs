@@ -128,9 +128,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
 fn report(decision: &Decision) -> i32 {
     // A record no log took is kept for `doctor` (never lost silently).
     let logged = log_decision(decision).map_err(|why| {
-        let mut record = Vec::new();
-        decision.write_log_json(&mut record);
-        match crate::undelivered::keep(&record) {
+        match crate::undelivered::keep(&crate::log::text_record(decision)) {
             Ok(file) => format!("{why}; kept in {}", file.display()),
             Err(not_kept) => format!("{why}; not kept either: {not_kept}"),
         }

@@ -70,8 +70,9 @@ pub fn run(opts: &Options) -> i32 {
         synced = s.sync_settled();
     }
     type Step = fn(&Path) -> Result<String, String>;
-    let steps: [(&str, Step); 2] = [
+    let steps: [(&str, Step); 3] = [
         ("binary", install_binary),
+        ("log key", install_log_key),
         ("hooks.d file", install_hooks_file),
     ];
     for (what, step) in steps {
@@ -117,6 +118,30 @@ fn install_binary(root: &Path) -> Result<String, String> {
     create_dirs(atomic::parent(&dest))?;
     atomic::copy_file(&exe, &dest, 0o755)?;
     Ok(format!("installed {}", dest.display()))
+}
+
+/// The node's log key (see [`crate::log_key`]), created once, never
+/// replaced: records signed before still verify.
+fn install_log_key(root: &Path) -> Result<String, String> {
+    let path = under(root, crate::log_key::DEFAULT_PATH);
+    Ok(match crate::log_key::create(&path)? {
+        true => format!("created the log key {}", path.display()),
+        false => format!("kept the log key {}", path.display()),
+    })
+}
+
+/// `log-key`: [`install_log_key`] alone (the package's postinst).
+pub fn log_key(root: &Path) -> i32 {
+    match install_log_key(root) {
+        Ok(done) => {
+            println!("oci-psp-hook: {done}");
+            0
+        }
+        Err(e) => {
+            eprintln!("oci-psp-hook: log-key: {e}");
+            2
+        }
+    }
 }
 
 fn install_hooks_file(root: &Path) -> Result<String, String> {
