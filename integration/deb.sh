@@ -259,6 +259,12 @@ fi
 if cmp -s "$HOOKS_FILE" "$REPO/hooks.d/oci-psp-hook.json"; then pass "hooks.d file at $HOOKS_FILE"; else
 	fail "hooks.d file at $HOOKS_FILE" "missing or differs from hooks.d/oci-psp-hook.json"
 fi
+KEY=/etc/oci-psp-hook/log.key
+if [ "$(stat -c '%U %a' "$KEY" 2>/dev/null)" = "root 600" ] && grep -qxE '[0-9a-f]{64}' "$KEY"; then
+	pass "postinst: the node's log key $KEY (root, 0600)"
+else
+	fail "postinst: the node's log key $KEY" "missing, not root's 0600, or not 64 hex digits"
+fi
 if cmp -s "$CONFIG" "$REPO/examples/config.yaml" && cmp -s "$POLICY_FILE" "$REPO/examples/restricted-psp.yaml"; then
 	pass "default config and restricted policy installed"
 else
@@ -342,7 +348,7 @@ while IFS= read -r p; do
 	grep -qxF "$p" "$WORK/preexisting" && continue
 	if [ -e "$p" ] || [ -L "$p" ]; then left="$left $p"; fi
 done < <(sort -u "$WORK/installed-paths" "$WORK/deb-paths")
-for p in /etc/oci-psp-hook /etc/systemd/system/multi-user.target.wants/oci-psp-hook-lint.path; do
+for p in /etc/oci-psp-hook /var/lib/oci-psp-hook /etc/systemd/system/multi-user.target.wants/oci-psp-hook-lint.path; do
 	if [ -e "$p" ] || [ -L "$p" ]; then left="$left $p"; fi
 done
 if [ -z "$left" ]; then pass "nothing of the package is left after the purge"; else
