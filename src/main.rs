@@ -120,6 +120,26 @@ enum Command {
         #[arg(long, requires = "config_source")]
         watch: bool,
     },
+    /// Why was this container refused? Its decisions from the hook's log
+    /// (the journal, else the syslog files, and the records no log took;
+    /// or --from-log files), their violations, and the policy that came
+    /// closest to admitting it. Exit 0 when some decision was found, 1 when
+    /// none, 2 on error.
+    Explain {
+        /// A container id (or a prefix of 12 or more characters),
+        /// NAMESPACE/POD or NAMESPACE/POD/CONTAINER.
+        #[arg(value_name = "ID|NAMESPACE/POD")]
+        target: String,
+        /// Read these logs instead (syslog text, `journalctl -o json`); repeatable.
+        #[arg(long, value_name = "FILE")]
+        from_log: Vec<PathBuf>,
+        /// The log key that signed text records (default: this node's).
+        #[arg(long, value_name = "FILE")]
+        log_key: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: commands::check::Output,
+    },
     /// Create the node's log key (ROOT/etc/oci-psp-hook/log.key, root only)
     /// unless it exists, and print its path. The hook signs the records it
     /// writes to syslog with it, so `advise --from-log` can tell them from
@@ -337,6 +357,17 @@ fn full_cli(args: Vec<OsString>) -> c_int {
         }),
         Command::Uninstall { root, purge, force } => commands::uninstall::run(&root, purge, force),
         Command::LogKey { root } => commands::install::log_key(&root),
+        Command::Explain {
+            target,
+            from_log,
+            log_key,
+            output,
+        } => commands::explain::run(&commands::explain::Options {
+            target,
+            from_log,
+            log_key,
+            json: output == commands::check::Output::Json,
+        }),
         Command::Advise {
             paths,
             output,

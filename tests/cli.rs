@@ -2148,3 +2148,103 @@ fn bad_usage_exits_2() {
         assert!(!run.stderr.is_empty(), "{args:?}: {run:#?}");
     }
 }
+
+/// `explain` answers "why was this container refused?" from the hook's own
+/// records: those a log took (here a syslog file) and those kept when none
+/// did; a forged record about the same container does not count.
+#[test]
+fn explain_tells_why_from_the_hooks_records() {
+    let s = Sandbox::new();
+    let key = s.path("log.key");
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let undelivered = s.path("undelivered");
+    let socket = s.path("log.sock");
+    let missing = s.path("no-such.sock");
+    let (bundle, id) = s.localized("pid", "podman-host-pid");
+    let st = state(&id, &bundle, &[]).to_string();
+    let args = ["hook", "--profile", "restricted", "--profile", "baseline"];
+    let env = |sock: &Path| {
+        vec![
+            ("OCI_PSP_HOOK_LOG_SOCKET", sock.as_os_str().to_owned()),
+            ("OCI_PSP_HOOK_LOG_KEY", key.as_os_str().to_owned()),
+            (
+                "OCI_PSP_HOOK_UNDELIVERED_DIR",
+                undelivered.as_os_str().to_owned(),
+            ),
+        ]
+    };
+    let logged = env(&socket);
+    let refs: Vec<(&str, &std::ffi::OsStr)> =
+        logged.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    assert_eq!(run(&args, st.as_bytes(), &refs).code, Some(1));
+    let record = s.record(DEADLINE).expect("a log record");
+    let log = s.write(
+        "auth.log",
+        &format!(
+            "{record}\n{}\n",
+            record.replace("hmac-sha256=", "hmac-sha256=00")
+        ),
+    );
+    // A second denial no log took: kept, and read by explain too.
+    let lost = env(&missing);
+    let refs: Vec<(&str, &std::ffi::OsStr)> =
+        lost.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let r = run(&args, st.as_bytes(), &refs);
+    assert!(r.stderr.contains("; kept in "), "{r:#?}");
+    let kept = r
+        .stderr
+        .split("; kept in ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let explain = |extra: &[&str]| {
+        let mut a = vec!["explain"];
+        a.extend_from_slice(extra);
+        let env = [("OCI_PSP_HOOK_LOG_KEY", key.as_os_str())];
+        run(&a, b"", &env)
+    };
+    let r = explain(&[
+        &id,
+        "--from-log",
+        log.to_str().unwrap(),
+        "--from-log",
+        &kept,
+    ]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout.starts_with(&format!("{id}: 2 decisions\n")),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("deny (enforce mode)"), "{r:#?}");
+    assert!(
+        r.stdout.contains(
+            "violation (builtin:baseline): hostPID: container shares the host PID namespace"
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        r.stdout.contains(
+            "closest to admitting it: \"builtin:baseline\", 1 violation in the latest denial:"
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains("1 records of"),
+        "the forged copy is not counted: {r:#?}"
+    );
+    let r = explain(&[
+        &id[..12],
+        "--from-log",
+        log.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["decisions"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["closest"]["policy"], "builtin:baseline", "{json}");
+    let r = explain(&["some-other-container", "--from-log", log.to_str().unwrap()]);
+    assert_eq!(r.code, Some(1), "{r:#?}");
+    assert_eq!(explain(&["a//b"]).code, Some(2));
+}

@@ -87,20 +87,48 @@ impl LogFacts {
     }
 }
 
-pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError> {
-    let file = path.display().to_string();
+/// One decision record of a log, as read.
+#[derive(Debug)]
+pub struct LogRecord {
+    pub decision: Value,
+    /// Shown to be the hook's (see [`Attribution`]).
+    pub by_hook: bool,
+    /// When it was logged, as the log says (`None` for the JSON alone).
+    pub time: Option<String>,
+}
+
+/// Each decision record of the log at `path`, in order; `f`'s error is
+/// reported with the record's line.
+pub fn each_record(
+    path: &Path,
+    attribution: &Attribution,
+    f: impl FnMut(LogRecord) -> Result<(), String>,
+) -> Result<(), LogError> {
+    let handle = std::fs::File::open(path).map_err(|e| LogError {
+        file: path.display().to_string(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    each_record_in(
+        BufReader::new(handle),
+        &path.display().to_string(),
+        attribution,
+        f,
+    )
+}
+
+/// [`each_record`] of a log read from `reader`, named `file` in errors.
+pub fn each_record_in(
+    mut reader: impl BufRead,
+    file: &str,
+    attribution: &Attribution,
+    mut f: impl FnMut(LogRecord) -> Result<(), String>,
+) -> Result<(), LogError> {
     let err = |line, message: String| LogError {
-        file: file.clone(),
+        file: file.to_string(),
         line,
         message,
     };
-    let handle = std::fs::File::open(path).map_err(|e| err(None, format!("cannot read: {e}")))?;
-    let mut reader = BufReader::new(handle);
-    let mut log = LogFacts {
-        accepted_unattributed: attribution.accept_unattributed,
-        ..LogFacts::default()
-    };
-    let mut seen = HashSet::new();
     let mut buf = Vec::new();
     let mut number = 0;
     loop {
@@ -109,23 +137,32 @@ pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError
             .read_until(b'\n', &mut buf)
             .map_err(|e| err(None, format!("cannot read: {e}")))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         number += 1;
         let line = String::from_utf8_lossy(&buf);
-        let Some((decision, by_hook)) =
-            decision_of(&line, attribution).map_err(|m| err(Some(number), m))?
-        else {
-            continue;
-        };
+        if let Some(record) = decision_of(&line, attribution).map_err(|m| err(Some(number), m))? {
+            f(record).map_err(|m| err(Some(number), m))?;
+        }
+    }
+}
+
+pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError> {
+    let mut log = LogFacts {
+        accepted_unattributed: attribution.accept_unattributed,
+        ..LogFacts::default()
+    };
+    let mut seen = HashSet::new();
+    each_record(path, attribution, |record| {
         log.records += 1;
-        if !by_hook {
+        if !record.by_hook {
             log.unattributed += 1;
             if !attribution.accept_unattributed {
-                continue;
+                return Ok(());
             }
         }
-        match facts_of(&decision).map_err(|m| err(Some(number), m))? {
+        let decision = record.decision;
+        match facts_of(&decision)? {
             Found::Facts(facts) => {
                 // A restarted container logs the same facts again.
                 let key = serde_json::to_string(&facts).unwrap_or_default();
@@ -135,44 +172,89 @@ pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError
             }
             Found::NoFacts => log.without_facts += 1,
             Found::Cut(container) => {
-                return Err(err(
-                    Some(number),
-                    format!(
-                        "the record of container {container} was cut to fit one log datagram, its facts left out: advise from its bundle (or --running) instead"
-                    ),
+                return Err(format!(
+                    "the record of container {container} was cut to fit one log datagram, its facts left out: advise from its bundle (or --running) instead"
                 ));
             }
             Found::NeverRan => log.denied_in_enforce_mode += 1,
         }
-    }
+        Ok(())
+    })?;
     Ok(log)
 }
 
-/// The decision JSON a line carries and whether the hook can be shown to
-/// have written it; `None` for other lines.
-fn decision_of(line: &str, attribution: &Attribution) -> Result<Option<(Value, bool)>, String> {
+/// The decision record a line carries; `None` for other lines.
+fn decision_of(line: &str, attribution: &Attribution) -> Result<Option<LogRecord>, String> {
     let line = line.trim();
     if line.starts_with('{')
         && let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line)
     {
         let by_hook = journal_sender_is_hook(&entry);
+        let time = entry
+            .get("__REALTIME_TIMESTAMP")
+            .and_then(Value::as_str)
+            .and_then(|us| us.parse::<u64>().ok())
+            .map(|us| utc(us / 1_000_000));
+        let record = |decision, signed| LogRecord {
+            decision,
+            by_hook: by_hook || signed,
+            time: time.clone(),
+        };
         if let Some(field) = entry.get("OCI_PSP_DECISION") {
             let text = journal_field(field)?;
-            return parse_json(&text).map(|v| Some((v, by_hook)));
+            return parse_json(&text).map(|v| Some(record(v, false)));
         }
         if let Some(Value::String(message)) = entry.get("MESSAGE") {
             // A syslog line journald took: its sender is known.
-            return Ok(
-                after_marker(message, attribution)?.map(|(v, signed)| (v, by_hook || signed))
-            );
+            return Ok(after_marker(message, attribution)?.map(|(v, signed)| record(v, signed)));
         }
         if entry.contains_key("verdict") && entry.contains_key("container") {
             // The JSON alone: nothing tells who wrote it.
-            return Ok(Some((Value::Object(entry), false)));
+            return Ok(Some(LogRecord {
+                decision: Value::Object(entry),
+                by_hook: false,
+                time: None,
+            }));
         }
         return Ok(None);
     }
-    after_marker(line, attribution)
+    Ok(
+        after_marker(line, attribution)?.map(|(decision, signed)| LogRecord {
+            decision,
+            by_hook: signed,
+            time: syslog_time(line),
+        }),
+    )
+}
+
+/// The RFC 3164 timestamp of a syslog line (`<86>Dec  2 01:00:00 …`).
+fn syslog_time(line: &str) -> Option<String> {
+    let rest = line.strip_prefix('<')?;
+    let rest = &rest[rest.find('>')? + 1..];
+    let stamp = rest.get(..15)?;
+    (stamp.as_bytes().get(9) == Some(&b':')).then(|| stamp.to_string())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD hh:mm:ss UTC`.
+pub fn utc(secs: u64) -> String {
+    // Howard Hinnant's days-to-civil.
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let s = secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 /// A journald entry sent by root's `oci-psp-hook` (`_UID`, `_EXE`: set by

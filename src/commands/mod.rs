@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod base_spec;
 pub mod check;
 pub mod doctor;
+pub mod explain;
 pub mod hook;
 pub mod install;
 pub mod lint;
