@@ -74,6 +74,8 @@ pub struct Decision<'a> {
     /// The container's privilege-relevant facts (`advise --from-log` reads
     /// them back from the log); `None` when no view could be built.
     pub facts: Option<Facts<'a>>,
+    /// How long the hook took to decide, in microseconds (hook mode).
+    pub duration_us: Option<u64>,
 }
 
 /// `'a`: the facts borrow the view's mounts.
@@ -106,6 +108,7 @@ impl<'a> Decision<'a> {
             results,
             error: None,
             facts: Some(Facts::from_view(view)),
+            duration_us: None,
         }
     }
 
@@ -120,6 +123,7 @@ impl<'a> Decision<'a> {
             results: Vec::new(),
             error: Some(message.into()),
             facts: None,
+            duration_us: None,
         }
     }
 
@@ -288,6 +292,7 @@ impl<'a> Decision<'a> {
             mode: self.mode,
             allowed: self.exit_code() == 0,
             container: &self.container,
+            duration_us: self.duration_us,
             admitted_by: &self.admitted_by,
             chosen_by: &self.chosen_by,
             error: &self.error,
@@ -310,6 +315,9 @@ struct Record<'a> {
     mode: Mode,
     allowed: bool,
     container: &'a ContainerInfo,
+    /// How long the hook took (hook mode).
+    #[serde(rename = "duration_us", skip_serializing_if = "Option::is_none")]
+    duration_us: Option<u64>,
     admitted_by: &'a Option<String>,
     chosen_by: &'a Option<String>,
     error: &'a Option<String>,
@@ -413,6 +421,7 @@ impl<'a> CutRecord<'a> {
             mode: self.decision.mode,
             allowed: self.decision.exit_code() == 0,
             container: &self.container,
+            duration_us: self.decision.duration_us,
             admitted_by: &self.admitted_by,
             chosen_by: &self.chosen_by,
             error: &self.error,

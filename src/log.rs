@@ -140,7 +140,7 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
         let names: Vec<&str> = decision.results.iter().map(|r| r.policy.as_str()).collect();
         names.join(",")
     });
-    let fields: [(&str, String); 12] = [
+    let fields: [(&str, String); 13] = [
         ("MESSAGE", decision.one_line()),
         ("PRIORITY", (severity(decision) as u8).to_string()),
         ("SYSLOG_IDENTIFIER", "oci-psp-hook".into()),
@@ -161,6 +161,13 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
         ),
         ("OCI_PSP_POLICY", policy),
         ("OCI_PSP_VIOLATIONS", violations.join("; ")),
+        (
+            "OCI_PSP_DURATION_US",
+            decision
+                .duration_us
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        ),
     ];
     let mut out = Vec::new();
     for (key, value) in fields {

@@ -123,13 +123,19 @@ enum Command {
     /// Why was this container refused? Its decisions from the hook's log
     /// (the journal, else the syslog files, and the records no log took;
     /// or --from-log files), their violations, and the policy that came
-    /// closest to admitting it. Exit 0 when some decision was found, 1 when
+    /// closest to admitting it; or, with --stats, the decisions by namespace
+    /// and the hook's latency. Exit 0 when some decision was found, 1 when
     /// none, 2 on error.
     Explain {
         /// A container id (or a prefix of 12 or more characters),
-        /// NAMESPACE/POD or NAMESPACE/POD/CONTAINER.
-        #[arg(value_name = "ID|NAMESPACE/POD")]
-        target: String,
+        /// NAMESPACE/POD or NAMESPACE/POD/CONTAINER (with --stats: only
+        /// those; without: every container).
+        #[arg(value_name = "ID|NAMESPACE/POD", required_unless_present = "stats")]
+        target: Option<String>,
+        /// Decisions by namespace and verdict, and the hook's latency
+        /// percentiles (p50, p90, p99 of the records' duration_us).
+        #[arg(long)]
+        stats: bool,
         /// Read these logs instead (syslog text, `journalctl -o json`); repeatable.
         #[arg(long, value_name = "FILE")]
         from_log: Vec<PathBuf>,
@@ -359,11 +365,13 @@ fn full_cli(args: Vec<OsString>) -> c_int {
         Command::LogKey { root } => commands::install::log_key(&root),
         Command::Explain {
             target,
+            stats,
             from_log,
             log_key,
             output,
         } => commands::explain::run(&commands::explain::Options {
-            target,
+            target: target.unwrap_or_default(),
+            stats,
             from_log,
             log_key,
             json: output == commands::check::Output::Json,

@@ -2247,4 +2247,35 @@ fn explain_tells_why_from_the_hooks_records() {
     let r = explain(&["some-other-container", "--from-log", log.to_str().unwrap()]);
     assert_eq!(r.code, Some(1), "{r:#?}");
     assert_eq!(explain(&["a//b"]).code, Some(2));
+    // --stats: every container's decisions by namespace, the hook's latency.
+    assert!(record.contains("\"duration_us\":"), "{record}");
+    let r = explain(&[
+        "--stats",
+        "--from-log",
+        log.to_str().unwrap(),
+        "--from-log",
+        &kept,
+    ]);
+    assert_eq!(r.code, Some(0), "{r:#?}");
+    assert!(
+        r.stdout
+            .starts_with("decisions: 2 (allow 0, deny 2, would-deny 0, error 0, exempt 0)\n"),
+        "{r:#?}"
+    );
+    assert!(
+        r.stdout
+            .contains("hook latency (duration_us of 2 decisions): p50 "),
+        "{r:#?}"
+    );
+    let r = explain(&[
+        "--stats",
+        "--output",
+        "json",
+        "--from-log",
+        log.to_str().unwrap(),
+    ]);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["total"]["deny"], 1, "{json}");
+    assert!(json["latencyUs"]["p99"].as_u64().is_some(), "{json}");
+    assert_eq!(explain(&[]).code, Some(2), "a container or --stats");
 }

@@ -2,8 +2,10 @@
 //! logged them — from the journal (else the syslog files) and the records
 //! no log took (`/var/lib/oci-psp-hook/undelivered`), or from `--from-log`
 //! files — with their violations, and the policy that came closest to
-//! admitting it (the fewest violations in its latest denial). Only records
-//! attributable to the hook count (see `advise::from_log`).
+//! admitting it (the fewest violations in its latest denial). `--stats`:
+//! the decisions by namespace and verdict, and the hook's latency
+//! percentiles from the records' `duration_us`. Only records attributable
+//! to the hook count (see `advise::from_log`).
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,9 @@ const SHOWN: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Empty with `stats`: every container.
     pub target: String,
+    pub stats: bool,
     pub from_log: Vec<PathBuf>,
     pub log_key: Option<PathBuf>,
     pub json: bool,
@@ -52,7 +56,16 @@ pub fn run(options: &Options) -> i32 {
 }
 
 fn explain(options: &Options) -> Result<(String, bool), String> {
-    let target = Target::parse(&options.target)?;
+    let target = match (options.target.as_str(), options.stats) {
+        ("", true) => Target::Any,
+        ("", false) => {
+            return Err(
+                "give a container: ID, NAMESPACE/POD or NAMESPACE/POD/CONTAINER (or --stats)"
+                    .into(),
+            );
+        }
+        (text, _) => Target::parse(text)?,
+    };
     let key_path = options.log_key.clone().unwrap_or_else(crate::log_key::path);
     let attribution = Attribution {
         key: crate::log_key::load(&key_path).ok(),
@@ -101,6 +114,15 @@ fn explain(options: &Options) -> Result<(String, bool), String> {
             options.target,
             key_path.display()
         );
+    }
+    if options.stats {
+        let stats = Stats::of(&found);
+        let text = if options.json {
+            format!("{}\n", stats.json())
+        } else {
+            stats.text()
+        };
+        return Ok((text, !found.is_empty()));
     }
     let closest = found
         .iter()
@@ -175,6 +197,8 @@ fn undelivered_files() -> Vec<PathBuf> {
 /// `NAMESPACE/POD` (every container of the pod), or
 /// `NAMESPACE/POD/CONTAINER`.
 enum Target {
+    /// Every container (`--stats` without one).
+    Any,
     Id(String),
     Pod {
         namespace: String,
@@ -215,6 +239,7 @@ impl Target {
                 .and_then(Value::as_str)
         };
         match self {
+            Target::Any => true,
             Target::Id(id) => field("id").is_some_and(|have| {
                 have == id || (id.len() >= 12 && have.starts_with(id.as_str()))
             }),
@@ -230,6 +255,121 @@ impl Target {
                         .is_none_or(|c| field("container") == Some(c))
             }
         }
+    }
+}
+
+/// Decisions by namespace and verdict, and the hook's latency.
+struct Stats {
+    /// Namespace (`-` outside Kubernetes) → counts by [`VERDICTS`].
+    by_namespace: std::collections::BTreeMap<String, [usize; 5]>,
+    /// Every `duration_us`, sorted.
+    latencies: Vec<u64>,
+}
+
+/// The verdicts counted: `deny` is enforce mode's, `would-deny` audit
+/// mode's.
+const VERDICTS: [&str; 5] = ["allow", "deny", "would-deny", "error", "exempt"];
+
+impl Stats {
+    fn of(found: &[Found]) -> Stats {
+        let mut by_namespace = std::collections::BTreeMap::new();
+        let mut latencies = Vec::new();
+        for f in found {
+            let d = &f.record.decision;
+            let get = |k: &str| d.get(k).and_then(Value::as_str);
+            let verdict = match (get("verdict"), get("mode")) {
+                (Some("deny"), Some("audit")) => "would-deny",
+                (Some(v), _) => v,
+                (None, _) => continue,
+            };
+            let Some(i) = VERDICTS.iter().position(|v| *v == verdict) else {
+                continue;
+            };
+            let namespace = d
+                .pointer("/container/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("-");
+            by_namespace.entry(namespace.to_string()).or_insert([0; 5])[i] += 1;
+            if let Some(us) = d.get("duration_us").and_then(Value::as_u64) {
+                latencies.push(us);
+            }
+        }
+        latencies.sort_unstable();
+        Stats {
+            by_namespace,
+            latencies,
+        }
+    }
+
+    /// The nearest-rank percentile `p` of the latencies.
+    fn percentile(&self, p: usize) -> Option<u64> {
+        let n = self.latencies.len();
+        (n > 0).then(|| self.latencies[(p * n).div_ceil(100).clamp(1, n) - 1])
+    }
+
+    fn totals(&self) -> [usize; 5] {
+        let mut all = [0; 5];
+        for counts in self.by_namespace.values() {
+            for (a, c) in all.iter_mut().zip(counts) {
+                *a += c;
+            }
+        }
+        all
+    }
+
+    fn text(&self) -> String {
+        let totals = self.totals();
+        let parts: Vec<String> = VERDICTS
+            .iter()
+            .zip(totals)
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect();
+        let mut out = format!(
+            "decisions: {} ({})\n",
+            totals.iter().sum::<usize>(),
+            parts.join(", ")
+        );
+        if !self.by_namespace.is_empty() {
+            out.push_str(&format!(
+                "{:<30} {:>7} {:>7} {:>10} {:>7} {:>7}\n",
+                "namespace", "allow", "deny", "would-deny", "error", "exempt"
+            ));
+            for (ns, c) in &self.by_namespace {
+                out.push_str(&format!(
+                    "{ns:<30} {:>7} {:>7} {:>10} {:>7} {:>7}\n",
+                    c[0], c[1], c[2], c[3], c[4]
+                ));
+            }
+        }
+        match (self.percentile(50), self.percentile(90), self.percentile(99)) {
+            (Some(p50), Some(p90), Some(p99)) => out.push_str(&format!(
+                "hook latency (duration_us of {} decisions): p50 {p50} us, p90 {p90} us, p99 {p99} us\n",
+                self.latencies.len()
+            )),
+            _ => out.push_str("hook latency: no record carries duration_us\n"),
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let counts = |c: &[usize; 5]| -> Value {
+            VERDICTS
+                .iter()
+                .zip(c)
+                .map(|(v, n)| ((*v).to_string(), json!(n)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        json!({
+            "total": counts(&self.totals()),
+            "byNamespace": self.by_namespace.iter().map(|(ns, c)| (ns.clone(), counts(c))).collect::<serde_json::Map<_, _>>(),
+            "latencyUs": {
+                "count": self.latencies.len(),
+                "p50": self.percentile(50),
+                "p90": self.percentile(90),
+                "p99": self.percentile(99),
+            },
+        })
     }
 }
 
@@ -342,6 +482,14 @@ mod tests {
             assert_eq!(Target::parse(t).unwrap().matches(&d), yes, "{t}");
         }
         assert!(Target::parse("a//b").is_err());
+        let stats = Stats {
+            by_namespace: Default::default(),
+            latencies: (1..=200).collect(),
+        };
+        assert_eq!(
+            [50, 90, 99, 100].map(|p| stats.percentile(p)),
+            [Some(100), Some(180), Some(198), Some(200)]
+        );
         assert!(Target::parse("a/b/c/d").is_err());
         assert_eq!(
             closest(&d),

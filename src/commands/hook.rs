@@ -70,9 +70,11 @@ pub fn fast_flags(args: &[OsString]) -> Option<Flags> {
 }
 
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
+    let started = std::time::Instant::now();
     // config.json's text, which the decision borrows strings from.
     let mut config = Vec::new();
-    let decision = decide_from_state(flags, stdin, &mut config);
+    let mut decision = decide_from_state(flags, stdin, &mut config);
+    decision.duration_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let code = report(&decision);
     // The process exits next; its memory goes with it, not block by block.
     std::mem::forget(decision);
