@@ -102,6 +102,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             "binary": {"path": binary, "version": binary_version.as_ref().ok()},
             "digest": digest,
             "undelivered": undelivered,
+            "logKey": log_key_state(root),
             "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
         });
         println!("{report}");
@@ -125,6 +126,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
         if let Some(undelivered) = &undelivered {
             println!("info decision log: {undelivered}");
         }
+        println!("info log key: {}", log_key_state(root));
         println!(
             "{}",
             if ok {
@@ -135,6 +137,18 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
         );
     }
     if ok { 0 } else { 1 }
+}
+
+/// Whether the records the hook writes to syslog are signed (see
+/// [`crate::log_key`]).
+fn log_key_state(root: &Path) -> String {
+    let path = under(root, crate::log_key::DEFAULT_PATH);
+    match crate::log_key::load(&path) {
+        Ok(_) => format!("{} (records written to syslog are signed)", path.display()),
+        Err(why) => format!(
+            "{why}: records written to syslog are unsigned, and `advise --from-log` and `explain` skip them (oci-psp-hook log-key creates it)"
+        ),
+    }
 }
 
 /// `root` + an absolute path.
