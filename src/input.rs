@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -342,7 +342,7 @@ impl Resolution {
             )
             .map_err(io)?;
             let stat = fstat(&fd).map_err(io)?;
-            judge_dir(&root, path, &stat, euid, rest.is_empty())?;
+            judge_dir(&root, path, &stat, euid, rest.is_empty(), Some(fd.as_fd()))?;
             self.dirs.insert(root.clone(), fd);
         }
         let mut cur = root;
@@ -428,7 +428,14 @@ impl Resolution {
                     self.links.insert(here, target);
                     continue;
                 }
-                judge_last(&here, path, &stat, last, euid)?;
+                judge_last(
+                    &here,
+                    path,
+                    &stat,
+                    last,
+                    euid,
+                    file.as_ref().map(|f| f.as_fd()),
+                )?;
                 return Ok(Walked {
                     real: here,
                     stat,
@@ -457,7 +464,8 @@ impl Resolution {
                     if !is(&stat, libc::S_IFDIR) {
                         return Err(not_a_directory(path, final_component, last));
                     }
-                    judge_dir(&here, path, &stat, euid, final_component)?;
+                    let fd = Some(followed.as_fd());
+                    judge_dir(&here, path, &stat, euid, final_component, fd)?;
                     self.dirs.insert(here.clone(), followed);
                     cur = here;
                     continue;
@@ -474,7 +482,7 @@ impl Resolution {
             if !is(&stat, libc::S_IFDIR) {
                 return Err(not_a_directory(path, final_component, last));
             }
-            judge_dir(&here, path, &stat, euid, final_component)?;
+            judge_dir(&here, path, &stat, euid, final_component, Some(fd.as_fd()))?;
             self.dirs.insert(here.clone(), fd);
             cur = here;
         }
@@ -525,7 +533,7 @@ impl Resolution {
             if !is(&stat, libc::S_IFDIR) {
                 return None;
             }
-            if let Err(e) = judge_dir(dir, path, &stat, euid, false) {
+            if let Err(e) = judge_dir(dir, path, &stat, euid, false, None) {
                 return Some(Err(e));
             }
             self.judged.push(dir.to_path_buf());
@@ -551,11 +559,14 @@ impl Resolution {
         if is(&stat, libc::S_IFLNK) {
             return None;
         }
-        Some(judge_last(path, path, &stat, last, euid).map(|()| Walked {
-            real: path.to_path_buf(),
-            stat,
-            file,
-        }))
+        let fd = file.as_ref().map(|f| f.as_fd());
+        Some(
+            judge_last(path, path, &stat, last, euid, fd).map(|()| Walked {
+                real: path.to_path_buf(),
+                stat,
+                file,
+            }),
+        )
     }
 
     /// A link of `/proc` at the end of a path (`/proc/self/fd/N`, which may
@@ -581,7 +592,7 @@ impl Resolution {
         };
         let fd = openat(dir, name, flags, Mode::empty()).map_err(io)?;
         let stat = fstat(&fd).map_err(io)?;
-        judge_last(here, path, &stat, last, euid)?;
+        judge_last(here, path, &stat, last, euid, Some(fd.as_fd()))?;
         let file = match last {
             Last::Read => Some(std::fs::File::from(fd)),
             Last::Dir => {
@@ -685,8 +696,10 @@ fn judge_dir(
     stat: &FileStat,
     euid: u32,
     itself: bool,
+    fd: Option<BorrowedFd<'_>>,
 ) -> Result<(), InputError> {
-    match untrusted_mode(stat.st_uid, stat.st_mode, euid) {
+    let at = At { place: dir, fd };
+    match untrusted_mode(stat.st_uid, stat.st_mode, euid, at) {
         None => Ok(()),
         Some(why) if itself => Err(InputError::Untrusted {
             path: path.display().to_string(),
@@ -707,43 +720,95 @@ fn judge_last(
     stat: &FileStat,
     last: Last,
     euid: u32,
+    fd: Option<BorrowedFd<'_>>,
 ) -> Result<(), InputError> {
     let shown = || path.display().to_string();
     match last {
         Last::Dir if !is(stat, libc::S_IFDIR) => {
             return Err(InputError::NotADirectory { path: shown() });
         }
-        Last::Dir => return judge_dir(here, path, stat, euid, true),
-        Last::Stat if is(stat, libc::S_IFDIR) => return judge_dir(here, path, stat, euid, true),
+        Last::Dir => return judge_dir(here, path, stat, euid, true, fd),
+        Last::Stat if is(stat, libc::S_IFDIR) => {
+            return judge_dir(here, path, stat, euid, true, fd);
+        }
         Last::Read | Last::Stat if !is(stat, libc::S_IFREG) => {
             return Err(InputError::NotAFile { path: shown() });
         }
         Last::Read | Last::Stat => {}
     }
-    match untrusted_mode(stat.st_uid, stat.st_mode, euid) {
+    let at = At { place: here, fd };
+    match untrusted_mode(stat.st_uid, stat.st_mode, euid, at) {
         None => Ok(()),
         Some(why) => Err(InputError::Untrusted { path: shown(), why }),
     }
+}
+
+/// Where a file or directory judged can be found again, for
+/// [`root_through_namespace`]: its place (its links resolved) and, when it
+/// is open, its descriptor.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    place: &'a Path,
+    fd: Option<BorrowedFd<'a>>,
+}
+
+impl<'a> At<'a> {
+    fn path(place: &'a Path) -> Self {
+        At { place, fd: None }
+    }
+
+    fn fd(place: &'a Path, fd: &'a impl AsFd) -> Self {
+        At {
+            place,
+            fd: Some(fd.as_fd()),
+        }
+    }
+}
+
+/// Whether a file or directory `stat` shows owned by `uid` (mode `mode`) is
+/// root's or the hook's user's, as the trusted reads judge owners: root
+/// seen through the hook's user namespace included (see
+/// [`root_through_namespace`]). `place` names it, links resolved, its own
+/// link not followed.
+pub fn owned_by_root_or_hook(uid: u32, mode: u32, place: &Path) -> bool {
+    uid == 0
+        || uid == nix::unistd::geteuid().as_raw()
+        || root_through_namespace(UserNs::current(), uid, mode, At::path(place)).is_ok()
+}
+
+/// Whether the hook runs in a user namespace that leaves the parent
+/// namespace's root unmapped: a rootless runtime's (see [`UserNs`]).
+pub fn in_rootless_namespace() -> bool {
+    UserNs::current().is_some_and(|ns| !ns.maps_root)
 }
 
 /// Why a file or directory anyone but root or the hook's user could change
 /// is not to be trusted (`None`: it is trusted). A directory with the sticky
 /// bit may be writable by others (`/tmp`): they cannot replace what they do
 /// not own in it, and what is in it is checked in turn.
-fn untrusted(meta: &std::fs::Metadata, euid: u32) -> Option<String> {
+fn untrusted(meta: &std::fs::Metadata, euid: u32, at: At<'_>) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    untrusted_mode(meta.uid(), meta.mode(), euid)
+    untrusted_mode(meta.uid(), meta.mode(), euid, at)
 }
 
 /// [`untrusted`] by owner and `st_mode` (file type bits included).
-fn untrusted_mode(uid: u32, mode: u32, euid: u32) -> Option<String> {
+fn untrusted_mode(uid: u32, mode: u32, euid: u32, at: At<'_>) -> Option<String> {
     let sticky_dir = mode & libc::S_IFMT == libc::S_IFDIR && mode & 0o1000 != 0;
-    if uid != 0 && uid != euid {
+    let writable = mode & 0o022 != 0 && !sticky_dir;
+    // Seen through a rootless namespace, what others can write is refused
+    // for that whoever owns it (and the owner test needs a mode they
+    // cannot write).
+    let overflow_writable =
+        || writable && UserNs::current().is_some_and(|ns| !ns.maps_root && ns.overflow == uid);
+    if uid != 0
+        && uid != euid
+        && !overflow_writable()
+        && let Err(note) = root_through_namespace(UserNs::current(), uid, mode, at)
+    {
         Some(format!(
-            "owned by uid {uid}, neither root nor the hook's user{}",
-            outside_owner(uid)
+            "owned by uid {uid}, neither root nor the hook's user{note}"
         ))
-    } else if mode & 0o022 != 0 && !sticky_dir {
+    } else if writable {
         Some(format!(
             "writable by {} (mode {:o})",
             if mode & 0o002 != 0 {
@@ -758,20 +823,240 @@ fn untrusted_mode(uid: u32, mode: u32, euid: u32) -> Option<String> {
     }
 }
 
-/// Inside a user namespace (a rootless runtime's), the owners it does not
-/// map, root among them, show as the overflow uid 65534: say so, as the
-/// file may well be root's.
-fn outside_owner(uid: u32) -> &'static str {
-    const OVERFLOW_UID: u32 = 65534;
-    let identity =
-        |map: &str| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
-    if uid == OVERFLOW_UID
-        && std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| !identity(&map))
-    {
-        " (seen from the hook's user namespace, where every owner it does not map, root included, shows as 65534)"
-    } else {
-        ""
+/// The hook's user namespace, as far as owners go. A rootless runtime
+/// (rootless podman) runs the hook inside the user's user namespace, which
+/// maps the user's own uid (as 0) and subordinate ids, and nothing else:
+/// every other owner, root included, shows as the kernel's overflow uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UserNs {
+    /// The overflow uid (`/proc/sys/kernel/overflowuid`, 65534).
+    overflow: u32,
+    /// The map covers the parent namespace's uid 0 (the initial namespace's
+    /// identity map, or a map made by root): root's files show under the id
+    /// it maps to, never as the overflow uid.
+    maps_root: bool,
+    /// The namespace has an id of its own with the overflow uid's number
+    /// (rootless podman's 65536 subordinate ids cover 65534): a file
+    /// showing it may be that id's, one of the user's.
+    maps_overflow: bool,
+}
+
+impl UserNs {
+    /// `uid_map` lines are `inside outside count`, outside ids being the
+    /// parent namespace's.
+    fn parse(uid_map: &str, overflowuid: &str) -> Option<UserNs> {
+        let overflow = overflowuid.trim().parse().ok()?;
+        let mut extents = Vec::new();
+        for line in uid_map.lines().filter(|l| !l.trim().is_empty()) {
+            let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().ok());
+            let (Some(Some(inside)), Some(Some(outside)), Some(Some(count)), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return None;
+            };
+            extents.push((inside, outside, count));
+        }
+        let covers = |first: u64, count: u64, id: u64| first <= id && id - first < count;
+        Some(UserNs {
+            overflow,
+            maps_root: extents.iter().any(|&(_, out, n)| covers(out, n, 0)),
+            maps_overflow: extents
+                .iter()
+                .any(|&(inside, _, n)| covers(inside, n, u64::from(overflow))),
+        })
     }
+
+    /// The hook's, read once per process (and only when an owner other than
+    /// root or the hook's user is met); `None` when it cannot be read.
+    fn current() -> Option<&'static UserNs> {
+        static CURRENT: std::sync::OnceLock<Option<UserNs>> = std::sync::OnceLock::new();
+        CURRENT
+            .get_or_init(|| {
+                let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+                let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid").ok()?;
+                UserNs::parse(&map, &overflow)
+            })
+            .as_ref()
+    }
+}
+
+/// Whether a file or directory whose owner shows as `uid`, neither 0 nor the
+/// hook's user, is root's seen through the hook's user namespace: `Ok` when
+/// it is, as far as the kernel lets the hook tell; otherwise the note that
+/// ends the refusal (empty outside a user namespace).
+///
+/// The overflow uid is every owner the namespace does not map: root when
+/// the map leaves the parent namespace's uid 0 out, but also any other
+/// user it leaves out, and no system call shows which (`stat`, `statx`,
+/// ACLs and `/proc` all translate owners through the caller's namespace).
+/// So: not below a sticky directory any user can create entries in, where
+/// another user's file is as likely; and, when the namespace has its own id
+/// of that number, not that id's ([`owner_is`]). What remains is a file or
+/// directory root gave another user (root's own hook refuses it).
+fn root_through_namespace(
+    ns: Option<&UserNs>,
+    uid: u32,
+    mode: u32,
+    at: At<'_>,
+) -> Result<(), String> {
+    let Some(ns) = ns else {
+        return Err(if uid == 65534 {
+            " (and the hook cannot read /proc/self/uid_map or /proc/sys/kernel/overflowuid to tell whether a user namespace shows root's files as 65534)".into()
+        } else {
+            String::new()
+        });
+    };
+    if uid != ns.overflow || ns.maps_root {
+        return Err(String::new());
+    }
+    let seen = format!(
+        " (seen from the hook's user namespace, where every owner it does not map shows as {uid}: root, or another user it does not map"
+    );
+    if let Some(parent) = at.place.parent() {
+        let up = nix::sys::stat::lstat(parent)
+            .map_err(|e| format!("{seen}; the hook cannot look at {}: {e})", parent.display()))?;
+        if is(&up, libc::S_IFDIR) && up.st_mode & 0o1000 != 0 && up.st_mode & 0o022 != 0 {
+            return Err(format!(
+                "{seen}; below {}, a sticky directory any user can create entries in, it is not taken for root's)",
+                parent.display()
+            ));
+        }
+    }
+    if !ns.maps_overflow {
+        return Ok(());
+    }
+    match owner_is(uid, mode, at) {
+        Owner::Not => Ok(()),
+        Owner::Is => Err(format!(
+            " (the hook's user namespace's own uid {uid}, one of the user's subordinate ids, owns it, not root)"
+        )),
+        Owner::Unknown(why) => Err(format!(
+            "{seen}, as does the namespace's own uid {uid}; the hook cannot tell which owns it: {why})"
+        )),
+    }
+}
+
+/// Whether the namespace's own id `id` owns the file or directory.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    Is,
+    Not,
+    Unknown(String),
+}
+
+/// Ask the kernel whether `id` (an id of the hook's namespace) owns what
+/// `at` names, without changing it: with the filesystem uid set to `id`
+/// (which turns the file capabilities off until it is set back), an access
+/// the mode gives its owner and neither its group nor others succeeds only
+/// for the owner; in a sticky directory (`/tmp`, mode 1777, where the mode
+/// tells nothing) only its owner may set a `user.` attribute, and replacing
+/// one it does not have fails after that check, changing nothing. The
+/// kernel compares the real owners here, which `stat` cannot show.
+fn owner_is(id: u32, mode: u32, at: At<'_>) -> Owner {
+    // (access, owner bit, group and other bits)
+    const TESTS: [(i32, u32, u32); 3] = [
+        (libc::W_OK, 0o200, 0o022),
+        (libc::R_OK, 0o400, 0o044),
+        (libc::X_OK, 0o100, 0o011),
+    ];
+    let mut why = format!(
+        "its mode ({:o}) gives its owner no access that its group and others lack",
+        mode & 0o7777
+    );
+    for (access, owner, rest) in TESTS {
+        if mode & owner == 0 || mode & rest != 0 {
+            continue;
+        }
+        match as_fsuid(id, || faccessat2(at, access)) {
+            None => return Owner::Unknown(format!("the hook cannot take uid {id} to test it")),
+            Some(Ok(())) => return Owner::Is,
+            Some(Err(Errno::EACCES)) => return Owner::Not,
+            // A read-only file system or an immutable file: try the next.
+            Some(Err(e)) => why = format!("testing it as uid {id} failed: {e}"),
+        }
+    }
+    if mode & libc::S_IFMT == libc::S_IFDIR && mode & 0o1000 != 0 {
+        match as_fsuid(id, || replace_xattr(at)) {
+            None => return Owner::Unknown(format!("the hook cannot take uid {id} to test it")),
+            Some(Ok(()) | Err(Errno::ENODATA)) => return Owner::Is,
+            // Not the owner; or an immutable or append-only directory,
+            // which only root can make and no owner can change.
+            Some(Err(Errno::EPERM)) => return Owner::Not,
+            Some(Err(e)) => why = format!("testing it as uid {id} failed: {e}"),
+        }
+    }
+    Owner::Unknown(why)
+}
+
+/// Run `f` with this thread's filesystem uid set to `id`, set back after;
+/// `None` when the hook cannot take `id`. A raw system call: a libc may
+/// broadcast setfsuid to other threads.
+fn as_fsuid<T>(id: u32, f: impl FnOnce() -> T) -> Option<T> {
+    let setfsuid = |uid: libc::uid_t| {
+        // SAFETY: setfsuid takes an integer and only changes this thread's
+        // filesystem uid; it returns the previous one.
+        unsafe { libc::syscall(libc::SYS_setfsuid, uid) as libc::uid_t }
+    };
+    let before = setfsuid(id);
+    // An invalid id changes nothing and returns the current one.
+    if setfsuid(libc::uid_t::MAX) != id {
+        setfsuid(before);
+        return None;
+    }
+    let result = f();
+    setfsuid(before);
+    Some(result)
+}
+
+/// `faccessat2(…, AT_EACCESS)`: with the filesystem uid and the effective
+/// capabilities, as opening would. A raw system call: a libc may emulate it.
+fn faccessat2(at: At<'_>, access: i32) -> Result<(), Errno> {
+    let result = match at.fd {
+        // SAFETY: a valid descriptor, an empty C string, plain integers.
+        Some(fd) => unsafe {
+            libc::syscall(
+                libc::SYS_faccessat2,
+                fd.as_raw_fd(),
+                c"".as_ptr(),
+                access,
+                libc::AT_EACCESS | libc::AT_EMPTY_PATH,
+            )
+        },
+        None => {
+            let place = std::ffi::CString::new(at.place.as_os_str().as_bytes())
+                .map_err(|_| Errno::EINVAL)?;
+            // SAFETY: a NUL-terminated path, plain integers.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_faccessat2,
+                    libc::AT_FDCWD,
+                    place.as_ptr(),
+                    access,
+                    libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW,
+                )
+            }
+        }
+    };
+    Errno::result(result).map(drop)
+}
+
+/// Replace a `user.` attribute no one sets (`XATTR_REPLACE`: nothing is
+/// created; `ENODATA` once the permission check passed).
+fn replace_xattr(at: At<'_>) -> Result<(), Errno> {
+    const NAME: &std::ffi::CStr = c"user.oci-psp-hook.owner-probe";
+    let place =
+        std::ffi::CString::new(at.place.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: NUL-terminated strings, an empty value.
+    let result = unsafe {
+        libc::lsetxattr(
+            place.as_ptr(),
+            NAME.as_ptr(),
+            std::ptr::null(),
+            0,
+            libc::XATTR_REPLACE,
+        )
+    };
+    Errno::result(result).map(drop)
 }
 
 /// Read `<bundle>/config.json` for the hook. runc read it before the hook
@@ -829,7 +1114,7 @@ pub fn read_bundle_config(
         }
     };
     for (dir, meta) in &judged {
-        if let Some(why) = untrusted(meta, euid) {
+        if let Some(why) = untrusted(meta, euid, At::path(dir)) {
             return Err(InputError::UntrustedBundle {
                 path: dir.display().to_string(),
                 why,
@@ -851,7 +1136,7 @@ pub fn read_bundle_config(
     if !meta.is_file() {
         return Err(InputError::NotAFile { path: shown });
     }
-    if let Some(why) = untrusted(&meta, euid) {
+    if let Some(why) = untrusted(&meta, euid, At::fd(&real.join("config.json"), &file)) {
         return Err(InputError::UntrustedBundle { path: shown, why });
     }
     if meta.len() > limit {
@@ -1400,6 +1685,121 @@ mod tests {
         let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
         assert!(err.contains("is a symbolic link"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What `/proc/self/uid_map` says of root's files: the initial
+    /// namespace maps everything; rootless podman's maps the user's uid and
+    /// subordinate ids, 65534 among them, and never root.
+    #[test]
+    fn user_namespace_maps_are_read() {
+        let parse = |map: &str| UserNs::parse(map, "65534\n");
+        let init = parse("         0          0 4294967295\n").unwrap();
+        assert!(init.maps_root && init.maps_overflow);
+        let podman = parse("0 1001 1\n1 100000 65536\n65537 200000 65536\n").unwrap();
+        assert_eq!(
+            podman,
+            UserNs {
+                overflow: 65534,
+                maps_root: false,
+                maps_overflow: true
+            }
+        );
+        let single = parse("0 1001 1\n").unwrap();
+        assert!(!single.maps_root && !single.maps_overflow);
+        // a namespace root made, mapping root somewhere inside
+        assert!(parse("0 100000 1000\n1000 0 1\n").unwrap().maps_root);
+        assert!(parse("0 1001\n").is_none());
+        assert!(parse("0 1001 1 9\n").is_none());
+        assert!(UserNs::parse("0 1001 1\n", "nobody").is_none());
+    }
+
+    /// An owner shown as 65534 in a rootless namespace: root's, except
+    /// below a sticky directory, or when the namespace's own 65534 owns it
+    /// (the kernel tells, through the owner's access), or when the kernel
+    /// cannot tell. Simulated in the initial namespace: the namespace is
+    /// given, the files really owned by root or by 65534.
+    #[test]
+    fn an_overflow_owner_is_root_only_when_the_kernel_can_tell() {
+        let rootless = |maps_overflow| UserNs {
+            overflow: 65534,
+            maps_root: false,
+            maps_overflow,
+        };
+        let dir = Tmp::new("userns");
+        let file = dir.file("d/p.yaml", "x", 0o644);
+        let judge = |ns: Option<&UserNs>, uid: u32, mode: u32, place: &Path| {
+            root_through_namespace(ns, uid, mode, At::path(place))
+        };
+        // Outside a rootless namespace nothing changes.
+        let init = UserNs {
+            maps_root: true,
+            ..rootless(true)
+        };
+        assert_eq!(
+            judge(Some(&init), 65534, 0o100644, &file),
+            Err(String::new())
+        );
+        assert!(
+            judge(None, 65534, 0o100644, &file)
+                .unwrap_err()
+                .contains("uid_map")
+        );
+        assert_eq!(judge(None, 1000, 0o100644, &file), Err(String::new()));
+        // Another id is never root's.
+        assert_eq!(
+            judge(Some(&rootless(false)), 1000, 0o100644, &file),
+            Err(String::new())
+        );
+        // The namespace maps no 65534 of its own: 65534 is someone it does
+        // not map.
+        assert_eq!(
+            judge(Some(&rootless(false)), 65534, 0o100644, &file),
+            Ok(())
+        );
+        // Below a sticky directory any user can create entries in, anyone's.
+        let sticky = dir.0.join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        chmod(&sticky, 0o1777);
+        let below = sticky.join("p.yaml");
+        std::fs::write(&below, "x").unwrap();
+        let err = judge(Some(&rootless(false)), 65534, 0o100644, &below).unwrap_err();
+        assert!(
+            err.contains("a sticky directory any user can create entries in"),
+            "{err}"
+        );
+        if !root() {
+            return; // only root can give files away and take another fsuid
+        }
+        // The namespace maps its own 65534: the kernel tells whose it is.
+        let ns = rootless(true);
+        assert_eq!(judge(Some(&ns), 65534, 0o100644, &file), Ok(()), "root's");
+        assert_eq!(judge(Some(&ns), 65534, 0o40755, &dir.0.join("d")), Ok(()));
+        assert_eq!(
+            judge(Some(&ns), 65534, 0o41777, &sticky),
+            Ok(()),
+            "root's /tmp"
+        );
+        std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+        let err = judge(Some(&ns), 65534, 0o100644, &file).unwrap_err();
+        assert!(err.contains("namespace's own uid 65534"), "{err}");
+        let opened = std::fs::File::open(&file).unwrap();
+        let at = At::fd(&file, &opened);
+        assert!(root_through_namespace(Some(&ns), 65534, 0o100644, at).is_err());
+        std::os::unix::fs::chown(&sticky, Some(65534), None).unwrap();
+        let err = judge(Some(&ns), 65534, 0o41777, &sticky).unwrap_err();
+        assert!(err.contains("namespace's own uid 65534"), "{err}");
+        // A mode that gives the owner nothing more: the kernel cannot tell.
+        std::os::unix::fs::chown(&file, Some(0), None).unwrap();
+        chmod(&file, 0o444);
+        let err = judge(Some(&ns), 65534, 0o100444, &file).unwrap_err();
+        assert!(
+            err.contains("cannot tell which owns it: its mode (444)"),
+            "{err}"
+        );
+        // The probe leaves the thread's filesystem uid as it was.
+        // SAFETY: setfsuid(-1) changes nothing and returns the current one.
+        let fsuid = unsafe { libc::syscall(libc::SYS_setfsuid, libc::uid_t::MAX) };
+        assert_eq!(fsuid, 0);
     }
 
     #[test]

@@ -128,7 +128,6 @@ fn trusted_path(path: &str) -> bool {
     if !path.is_absolute() {
         return false;
     }
-    let euid = nix::unistd::geteuid().as_raw();
     let mut prefix = PathBuf::from("/");
     // whether others may create entries in the directory last seen (sticky)
     let mut others_create = false;
@@ -143,7 +142,7 @@ fn trusted_path(path: &str) -> bool {
         };
         let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
         others_create = sticky_dir && m.mode() & 0o022 != 0;
-        let owned = m.uid() == 0 || m.uid() == euid;
+        let owned = crate::input::owned_by_root_or_hook(m.uid(), m.mode(), &prefix);
         // a link's own mode bits mean nothing; its owner and directory do
         let unwritable = m.mode() & 0o022 == 0 || sticky_dir || m.file_type().is_symlink();
         if !owned || !unwritable {
