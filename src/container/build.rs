@@ -21,6 +21,7 @@ use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_so
 use super::namespaces::{NamespaceKind, NamespaceProbe, NamespaceState, judge};
 use super::oci::{self, NamespaceType};
 use super::proc_masks;
+use super::rootless::Rootless;
 use super::runtime_settings;
 use super::{ContainerView, HostPort};
 
@@ -66,8 +67,13 @@ pub fn build<'a>(
     annotations.extend(ctx.state_annotations.clone());
     let bundle = ctx.mounts.bundle.as_deref();
     let layout = bundle.and_then(|b| runtime_layout(b, &ctx.id));
+    // A rootless podman's bundle, in the user's storage (never a CRI one).
+    let rootless = match (layout, bundle) {
+        (None, Some(b)) => Rootless::of_bundle(b, &ctx.id),
+        _ => None,
+    };
     // An id a plain runc user chose names nothing of a runtime's.
-    let id_is_runtimes = ctx.trust_cri || ctx.trust_id || layout.is_some();
+    let id_is_runtimes = ctx.trust_cri || ctx.trust_id || layout.is_some() || rootless.is_some();
     let cri = ctx.trust_cri || bundle.is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
     let identity = if cri {
         Identity::from_annotations(&annotations, &ctx.id)
@@ -154,6 +160,7 @@ pub fn build<'a>(
         id: if id_is_runtimes { &ctx.id } else { "" },
         sandbox_id: view.identity.sandbox_id.as_deref(),
         pod_uid: view.identity.pod_uid.as_deref(),
+        rootless: rootless.as_ref(),
     };
     // Sized up front: a `flatten` gives `collect` no length, and every
     // regrowth copies the list (a thousand mounts: ~400 KB touched, not 190).
@@ -165,7 +172,9 @@ pub fn build<'a>(
             || ctx.trust_id
             || (layout == Some(Layout::Storage) && storage_layer(&ctx.id).as_deref() == Some(layer))
     };
-    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle, image_of) {
+    if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle, image_of)
+        && !rootless.as_ref().is_some_and(|r| r.is_own_rootfs(&rootfs))
+    {
         mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
     }
     mounts.extend(declared.into_iter().map(|m| {
@@ -191,7 +200,17 @@ pub fn build<'a>(
     }));
     if let Some(pid) = ctx.pid {
         let devices: Vec<&str> = declared_devices.iter().map(|d| &*d.path).collect();
-        verify_mounts(&mut mounts, &mut view, pid, &rootfs, &devices, &ctx.mounts).map_err(err)?;
+        let rootless = rootless.as_ref();
+        verify_mounts(
+            &mut mounts,
+            &mut view,
+            pid,
+            &rootfs,
+            &devices,
+            &ctx.mounts,
+            rootless,
+        )
+        .map_err(err)?;
     }
     view.mounts = mounts;
     Ok(view)
@@ -346,6 +365,7 @@ fn verify_mounts(
     rootfs: &Path,
     devices: &[&str],
     ctx: &MountContext,
+    rootless: Option<&Rootless>,
 ) -> Result<(), String> {
     let tables =
         MountTables::read(pid).map_err(|why| format!("cannot verify the mounts: {why}"))?;
@@ -354,6 +374,7 @@ fn verify_mounts(
         id: &view.id,
         sandbox_id: view.identity.sandbox_id.as_deref(),
         pod_uid: view.identity.pod_uid.as_deref(),
+        rootless,
     };
     let mut accounted = kernel::Accounted::new(rootfs);
     // runc binds the default device nodes (in a user namespace) and those

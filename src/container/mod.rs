@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod oci;
 pub mod proc_masks;
+pub mod rootless;
 pub mod runtime_settings;
 pub mod seccomp;
 

@@ -46,7 +46,7 @@ const KUBELET_PLUGINS: &[(&str, &str, bool)] = &[
 
 /// Files and directories the runtimes put under their per-container
 /// `userdata` directory (podman, CRI-O).
-const USERDATA_LEAVES: &[&str] = &[
+pub const USERDATA_LEAVES: &[&str] = &[
     "hosts",
     "hostname",
     "resolv.conf",
@@ -460,6 +460,8 @@ pub struct Own<'a> {
     pub sandbox_id: Option<&'a str>,
     /// Its pod's UID, when a CRI runtime said so.
     pub pod_uid: Option<&'a str>,
+    /// The rootless podman storage its bundle is in, if any.
+    pub rootless: Option<&'a super::rootless::Rootless>,
 }
 
 impl Own<'_> {
@@ -597,6 +599,12 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     }
     if let Some(volume) = kubelet.and_then(|rest| kubelet_volume(&rest, &ctx.kubelet_root)) {
         return volume;
+    }
+    if own
+        .rootless
+        .is_some_and(|storage| storage.is_runtime_file(path, own.id))
+    {
+        return MountKind::RuntimeManaged;
     }
     MountKind::HostPath { resolved }
 }
@@ -1118,6 +1126,7 @@ mod tests {
             id: "",
             sandbox_id: None,
             pod_uid,
+            rootless: None,
         }
     }
 
@@ -1315,6 +1324,7 @@ mod tests {
             id: &id,
             sandbox_id: None,
             pod_uid: Some("1234"),
+            rootless: None,
         };
         for src in [
             format!("/var/lib/containers/storage/overlay-containers/{id}/userdata/hosts"),
@@ -1362,6 +1372,7 @@ mod tests {
             id: "app",
             sandbox_id: Some(&sandbox),
             pod_uid: None,
+            rootless: None,
         };
         let m = classify(
             "/data",
@@ -1665,6 +1676,7 @@ mod tests {
                     id: &id,
                     sandbox_id: None,
                     pod_uid: Some("u"),
+                    rootless: None,
                 },
             )
             .kind
@@ -1681,7 +1693,8 @@ mod tests {
                 &Own {
                     id: &id,
                     sandbox_id: None,
-                    pod_uid: Some("u")
+                    pod_uid: Some("u"),
+                    rootless: None,
                 }
             )),
             ["secret"]
