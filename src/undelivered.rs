@@ -29,15 +29,25 @@ pub fn keep(record: &[u8]) -> Result<PathBuf, String> {
     keep_in(&dir(), record)
 }
 
+/// The error's errno name (`EACCES`): runtimes show the user the hook's
+/// line only when no OS phrase in it ("Permission denied") makes them take
+/// it for their own error.
+fn errno(e: &std::io::Error) -> String {
+    e.raw_os_error().map_or_else(
+        || "an I/O error".to_string(),
+        |code| format!("{:?}", nix::errno::Errno::from_raw(code)),
+    )
+}
+
 fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
     let shown = dir.display();
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("cannot create {shown}: {e}"))?;
+        .map_err(|e| format!("cannot create {shown} ({})", errno(&e)))?;
     let kept = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .map_err(|e| format!("cannot read {shown} ({})", errno(&e)))?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
         .count();
@@ -63,7 +73,7 @@ fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
         .mode(0o600)
         .open(&path)
         .and_then(|mut f| f.write_all(record).and_then(|()| f.write_all(b"\n")))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot write {} ({})", path.display(), errno(&e)))?;
     Ok(path)
 }
 
@@ -101,6 +111,16 @@ fn dropped(dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_told_without_os_phrases() {
+        let err = keep_in(Path::new("/proc/no-such/undelivered"), b"{}").unwrap_err();
+        assert!(
+            err.starts_with("cannot create /proc/no-such/undelivered (E"),
+            "{err}"
+        );
+        assert!(!err.to_lowercase().contains("no such file"), "{err}");
+    }
 
     #[test]
     fn records_are_kept_then_counted_when_full() {
