@@ -295,36 +295,38 @@ fn lint(root: &Path, config_file: Option<&Path>) -> Item {
 
 /// `hooks_dir = [...]` of TOML files, by plain reading: the value may span
 /// lines. `None` when no file sets it.
-fn hooks_dir_setting(files: &[PathBuf]) -> Option<Vec<String>> {
+/// The `hooks_dir` list under `table` (`crio.runtime`, `engine`) as the
+/// runtime reads its files: each later file (drop-ins in name order)
+/// overrides an earlier one's; `None` when none sets it. A file that does
+/// not parse is skipped (the runtime would refuse to start with it).
+fn hooks_dir_setting(files: &[PathBuf], table: &str) -> Option<Vec<String>> {
     let mut setting = None;
     for file in files {
         let Ok(bytes) = read_bounded(file, POLICY_LIMIT) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&bytes);
-        let Some(start) = text
-            .lines()
-            .position(|l| l.trim_start().starts_with("hooks_dir"))
-        else {
+        let Ok(doc) = toml::from_slice::<toml::Table>(&bytes) else {
             continue;
         };
-        let rest: String = text.lines().skip(start).collect::<Vec<_>>().join("\n");
-        let Some(open) = rest.find('[') else { continue };
-        let Some(close) = rest[open..].find(']') else {
-            continue;
-        };
-        let list = &rest[open + 1..open + close];
-        setting = Some(
-            list.split(',')
-                .map(|s| s.trim().trim_matches('"').trim_matches('\'').to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        );
+        let mut at = Some(&doc);
+        for key in table.split('.') {
+            at = at.and_then(|t| t.get(key)).and_then(toml::Value::as_table);
+        }
+        if let Some(list) = at
+            .and_then(|t| t.get("hooks_dir"))
+            .and_then(toml::Value::as_array)
+        {
+            setting = Some(
+                list.iter()
+                    .filter_map(toml::Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            );
+        }
     }
     setting
 }
 
-/// Config files in reading order: the main file, then its drop-in directory.
 fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = main
         .iter()
@@ -346,6 +348,8 @@ fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
 /// Where a runtime keeps its `hooks_dir` setting and its default.
 struct Runtime {
     name: &'static str,
+    /// The TOML table holding `hooks_dir`.
+    table: &'static str,
     main: &'static [&'static str],
     dropin: &'static str,
     defaults: &'static [&'static str],
@@ -367,6 +371,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
     let runtimes = [
         Runtime {
             name: "CRI-O",
+            table: "crio.runtime",
             main: &["/etc/crio/crio.conf"],
             dropin: "/etc/crio/crio.conf.d",
             defaults: &["/usr/share/containers/oci/hooks.d"],
@@ -374,6 +379,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
         },
         Runtime {
             name: "podman",
+            table: "engine",
             main: &[
                 "/usr/share/containers/containers.conf",
                 "/etc/containers/containers.conf",
@@ -385,6 +391,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
     ];
     for Runtime {
         name,
+        table,
         main,
         dropin,
         defaults,
@@ -394,7 +401,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
         if !installed {
             continue;
         }
-        let listed = hooks_dir_setting(&toml_files(root, main, dropin))
+        let listed = hooks_dir_setting(&toml_files(root, main, dropin), table)
             .unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
         let what = format!("{name} hooks_dir");
         items.push(if covers(&listed) {
@@ -587,14 +594,28 @@ mod tests {
         std::fs::create_dir_all(&dropin).unwrap();
         std::fs::write(
             dropin.join("01.conf"),
-            "[crio.runtime]\nhooks_dir = [\n  \"/opt/hooks\",\n]\n",
+            "# hooks_dir = [\"/commented/out\"]\n[crio.runtime]\nhooks_dir = [\n  \"/opt/hooks\", # the node's\n]\n[crio.image]\nhooks_dir = [\"/elsewhere\"]\n",
         )
         .unwrap();
         let files = toml_files(&root, &["/etc/crio/crio.conf"], "/etc/crio/crio.conf.d");
         assert_eq!(
-            hooks_dir_setting(&files),
+            hooks_dir_setting(&files, "crio.runtime"),
             Some(vec!["/opt/hooks".to_string()])
         );
+        // a later drop-in overrides; one that does not parse is skipped
+        std::fs::write(
+            dropin.join("02.conf"),
+            "[crio.runtime]\nhooks_dir = ['/a', '/b']\n",
+        )
+        .unwrap();
+        std::fs::write(dropin.join("03.conf"), "[crio.runtime\n").unwrap();
+        let files = toml_files(&root, &["/etc/crio/crio.conf"], "/etc/crio/crio.conf.d");
+        assert_eq!(
+            hooks_dir_setting(&files, "crio.runtime"),
+            Some(vec!["/a".to_string(), "/b".to_string()])
+        );
+        std::fs::remove_file(dropin.join("02.conf")).unwrap();
+        std::fs::remove_file(dropin.join("03.conf")).unwrap();
         let hook = HookFile {
             file: under(&root, HOOKS_DIRS[0]).join("x.json"),
             path: "/x".into(),
