@@ -255,7 +255,12 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // (a closed pipe is an error, not a silent death).
     sanitize_standard_fds();
     // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
     // The hook's memory comes from the arena from the first allocation on, so
     // glibc's malloc is never set up (its heap and tcache cost page faults).
     // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.

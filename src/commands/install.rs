@@ -429,22 +429,16 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// SIGTERM (the kubelet stopping the pod; PID 1 in a container has no
 /// default action for it) and SIGINT end `--watch` cleanly.
 fn stop_on_signals() {
-    let handler: extern "C" fn(libc::c_int) = on_signal;
-    for signal in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores to an
-        // atomic, which is async-signal-safe.
-        let done = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if done != 0 {
-            eprintln!(
-                "oci-psp-hook: install: cannot handle signal {signal}: {}",
-                std::io::Error::last_os_error()
-            );
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        if let Err(e) = unsafe { sigaction(signal, &action) } {
+            eprintln!("oci-psp-hook: install: cannot handle {signal}: {e}");
         }
     }
 }
