@@ -243,6 +243,14 @@ struct Walked {
     file: Option<std::fs::File>,
 }
 
+/// How a trusted file is opened to be read: never through a link, never
+/// blocking on a FIFO, never becoming the controlling terminal.
+const READ_TRUSTED: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_NOCTTY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
 /// The most symbolic links one path may pass (as the kernel's `MAXSYMLINKS`).
 const MAX_LINKS: usize = 40;
 
@@ -392,17 +400,8 @@ impl Resolution {
                 #[cfg(test)]
                 test_hook::run(test_hook::Moment::BeforeOpen, path);
                 let opened = match last {
-                    Last::Read => openat(
-                        dir,
-                        name.as_os_str(),
-                        OFlag::O_RDONLY
-                            | OFlag::O_NONBLOCK
-                            | OFlag::O_NOCTTY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .and_then(|fd| Ok((fstat(&fd)?, Some(fd)))),
+                    Last::Read => openat(dir, name.as_os_str(), READ_TRUSTED, Mode::empty())
+                        .and_then(|fd| Ok((fstat(&fd)?, Some(fd)))),
                     _ => fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
                         .map(|stat| (stat, None)),
                 };
@@ -542,16 +541,7 @@ impl Resolution {
         test_hook::run(test_hook::Moment::BeforeOpen, path);
         let (stat, file) = match last {
             Last::Read => {
-                let fd = nix::fcntl::open(
-                    path,
-                    OFlag::O_RDONLY
-                        | OFlag::O_NONBLOCK
-                        | OFlag::O_NOCTTY
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()?;
+                let fd = nix::fcntl::open(path, READ_TRUSTED, Mode::empty()).ok()?;
                 (fstat(&fd).ok()?, Some(std::fs::File::from(fd)))
             }
             Last::Stat | Last::Dir => (nix::sys::stat::lstat(path).ok()?, None),

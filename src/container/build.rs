@@ -304,21 +304,28 @@ fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
 /// (`<graph root>/overlay-containers/containers.json`): its image mount is
 /// `<graph root>/overlay/<layer>/merged`.
 fn storage_layer(id: &str) -> Option<String> {
+    super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
+        layer_in(
+            &Path::new(root).join("overlay-containers/containers.json"),
+            id,
+        )
+    })
+}
+
+/// The layer of container `id` in a containers/storage `containers.json`.
+pub(super) fn layer_in(file: &Path, id: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Record {
         id: String,
         #[serde(default)]
         layer: String,
     }
-    super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
-        let file = Path::new(root).join("overlay-containers/containers.json");
-        let text = crate::input::read_bounded(&file, 64 << 20).ok()?;
-        let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
-        records
-            .into_iter()
-            .find(|r| r.id == id && !r.layer.is_empty())
-            .map(|r| r.layer)
-    })
+    let text = crate::input::read_bounded(file, 64 << 20).ok()?;
+    let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
+    records
+        .into_iter()
+        .find(|r| r.id == id && !r.layer.is_empty())
+        .map(|r| r.layer)
 }
 
 /// A root filesystem that is not the runtime's own is a host directory the

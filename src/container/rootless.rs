@@ -110,19 +110,10 @@ fn layout(bundle: &Path, id: &str) -> Option<(PathBuf, &'static str)> {
 
 /// The layer of container `id` in `<graph>/<driver>-containers/containers.json`.
 fn layer_of(graph: &Path, driver: &str, id: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        id: String,
-        #[serde(default)]
-        layer: String,
-    }
-    let file = graph.join(format!("{driver}-containers/containers.json"));
-    let text = crate::input::read_bounded(&file, 64 << 20).ok()?;
-    let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
-    records
-        .into_iter()
-        .find(|r| r.id == id && !r.layer.is_empty())
-        .map(|r| r.layer)
+    super::build::layer_in(
+        &graph.join(format!("{driver}-containers/containers.json")),
+        id,
+    )
 }
 
 #[cfg(test)]
