@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run as an OCI hook (createRuntime/prestart): the OCI state on stdin,
-    /// config.json from its bundle. Denials go to stderr and syslog.
+    /// config.json from its bundle. Denials go to stderr; every decision to the log (journald, else syslog).
     Hook {
         #[command(flatten)]
         policy: PolicyArgs,
