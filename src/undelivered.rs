@@ -46,11 +46,9 @@ fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
         .mode(0o700)
         .create(dir)
         .map_err(|e| format!("cannot create {shown} ({})", errno(&e)))?;
-    let kept = std::fs::read_dir(dir)
+    let kept = kept_in(dir)
         .map_err(|e| format!("cannot read {shown} ({})", errno(&e)))?
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .count();
+        .len();
     if kept >= MAX_KEPT {
         let count = dropped(dir) + 1;
         let _ = std::fs::write(dir.join(DROPPED), format!("{count}\n"));
@@ -90,15 +88,25 @@ pub fn dir_under(root: &Path) -> PathBuf {
 /// the newest file; `None` when there is none of either.
 pub fn summary(root: &Path) -> Option<(usize, u64, Option<PathBuf>)> {
     let dir = dir_under(root);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
+    let mut files = kept_in(&dir).ok()?;
+    let dropped = dropped(&dir);
+    (!files.is_empty() || dropped > 0).then(|| (files.len(), dropped, files.pop()))
+}
+
+/// The records `root`'s directory keeps, oldest first (their names start
+/// with the time).
+pub fn kept(root: &Path) -> Vec<PathBuf> {
+    kept_in(&dir_under(root)).unwrap_or_default()
+}
+
+fn kept_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    let dropped = dropped(&dir);
-    (!files.is_empty() || dropped > 0).then(|| (files.len(), dropped, files.pop()))
+    Ok(files)
 }
 
 fn dropped(dir: &Path) -> u64 {

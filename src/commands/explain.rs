@@ -100,7 +100,7 @@ fn explain(options: &Options) -> Result<(String, bool), String> {
                 read_file(file, &mut keep)?;
             }
         }
-        for file in undelivered_files() {
+        for file in crate::undelivered::kept(Path::new("/")) {
             read_file(&file, &mut keep)?;
         }
     } else {
@@ -178,19 +178,6 @@ fn read_journal(
     });
     let _ = child.wait();
     read.map(|()| true).map_err(|e| e.to_string())
-}
-
-fn undelivered_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(crate::undelivered::dir_under(Path::new("/")))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 /// Which containers: an id (or a prefix of at least 12 characters), or
