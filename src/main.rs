@@ -225,7 +225,8 @@ struct PolicyArgs {
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
     /// A built-in Pod Security Standards profile: privileged, baseline or
-    /// restricted (builtin:NAME); repeatable.
+    /// restricted (builtin:NAME), at the newest version this build knows or
+    /// pinned to one (builtin:restricted@v1.30, @latest); repeatable.
     #[arg(long = "profile", value_name = "NAME")]
     profiles: Vec<String>,
     /// The configuration file (policy directory, mode, namespace bindings).

@@ -9,9 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::checks::sysctls::SAFE_SYSCTLS;
 use crate::container::facts::{Facts, MountFact, MountFactKind};
 use crate::policy::psp::VOLUME_TYPES;
+use crate::policy::pss::safe_since;
 
 /// Container labels (`namespace/pod/container` or the runtime id), sorted.
 pub type Labels = BTreeSet<String>;
@@ -103,7 +103,7 @@ impl Usage {
             }
         }
         for name in &f.sysctls {
-            if !SAFE_SYSCTLS.contains(&name.as_str()) {
+            if safe_since(name).is_none() {
                 add(&mut self.unsafe_sysctls, name.clone(), &label);
             }
         }

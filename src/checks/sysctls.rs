@@ -3,8 +3,9 @@
 //!
 //! Evidence: the keys of `linux.sysctl` (`/` separators already turned into
 //! dots by the view). A key matching a `forbiddenSysctls` pattern is denied,
-//! even a safe one; otherwise a key of the Kubernetes safe set is allowed;
-//! otherwise it must match an `allowedUnsafeSysctls` pattern.
+//! even a safe one; otherwise a key of the Pod Security Standards' safe set
+//! (as of the policy's version: `policy::pss`) or one matching an
+//! `allowedUnsafeSysctls` pattern is allowed.
 //!
 //! Not verifiable at the node: nothing — the runtime writes every sysctl it
 //! will set into config.json. Runtimes add their own (podman sets
@@ -14,29 +15,9 @@
 use crate::checks::Findings;
 use crate::container::ContainerView;
 use crate::policy::Policy;
+use crate::policy::pss::safe_since;
 
 const FIELD: &str = "sysctl";
-
-/// The sysctls Kubernetes treats as safe (namespaced, isolated from the node),
-/// as of Pod Security Standards v1.37. The v1.37 baseline test pods admit
-/// `net.ipv4.tcp_slow_start_after_idle` and `net.ipv4.tcp_notsent_lowat`, the
-/// newest additions.
-pub const SAFE_SYSCTLS: &[&str] = &[
-    "kernel.shm_rmid_forced",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.ipv4.tcp_rmem",
-    "net.ipv4.tcp_wmem",
-    "net.ipv4.tcp_slow_start_after_idle",
-    "net.ipv4.tcp_notsent_lowat",
-];
 
 /// PSP sysctl pattern matching: `*` alone matches every name, a trailing `*`
 /// matches by prefix (`kernel.msg*`), anything else matches exactly. A pattern
@@ -57,13 +38,25 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     for name in view.sysctls.keys() {
         if matches_any(&policy.forbidden_sysctls, name) {
             findings.deny(FIELD, format!("{name} is forbidden (forbiddenSysctls)"));
-        } else if !SAFE_SYSCTLS.contains(&name.as_str())
-            && !matches_any(&policy.allowed_unsafe_sysctls, name)
-        {
-            findings.deny(
+            continue;
+        }
+        if matches_any(&policy.allowed_unsafe_sysctls, name) {
+            continue;
+        }
+        match safe_since(name) {
+            Some(since) if policy.safe_sysctls.has(since) => {}
+            Some(since) => findings.deny(
+                FIELD,
+                format!(
+                    "{name} is a safe sysctl only from Pod Security Standards {since}, \
+                     and {} follows {}",
+                    policy.name, policy.safe_sysctls
+                ),
+            ),
+            None => findings.deny(
                 FIELD,
                 format!("{name} is not a safe sysctl and not in allowedUnsafeSysctls"),
-            );
+            ),
         }
     }
 }
@@ -129,6 +122,25 @@ mod tests {
         );
         p.forbidden_sysctls = vec!["*".into()];
         assert_eq!(messages(&view, &p).len(), 3);
+    }
+
+    #[test]
+    fn a_pinned_profile_knows_only_the_safe_sysctls_of_its_version() {
+        let json = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"sysctl":{
+            "net.ipv4.tcp_keepalive_time":"600","kernel.shm_rmid_forced":"1"}}}"#;
+        let view = fixtures::view_of("sysctls", json);
+        let at = |v: &str| crate::policy::builtin::lookup(&format!("baseline@{v}")).unwrap();
+        assert_eq!(
+            messages(&view, &at("v1.28")),
+            [
+                "sysctl: net.ipv4.tcp_keepalive_time is a safe sysctl only from Pod Security \
+              Standards v1.29, and builtin:baseline@v1.28 follows v1.28"
+            ]
+        );
+        assert!(messages(&view, &at("v1.29")).is_empty());
+        let mut allowed = at("v1.28");
+        allowed.allowed_unsafe_sysctls = vec!["net.ipv4.tcp_keepalive_*".into()];
+        assert!(messages(&view, &allowed).is_empty());
     }
 
     #[test]

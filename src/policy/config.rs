@@ -237,7 +237,15 @@ impl Config {
             .map(|n| {
                 if self.resolve(&n.value).is_none() {
                     let line = (n.referenced.line() > 0).then(|| n.referenced.line());
-                    self.broken.push(at.err(line, field, format!("policy {:?} does not exist (not a builtin:* profile, and no PodSecurityPolicy of that name in {})", n.value, self.policy_directory.display())));
+                    let message = match builtin::lookup(&n.value) {
+                        Err(e @ builtin::UnknownProfile::Version { .. })
+                            if n.value.starts_with(builtin::PREFIX) =>
+                        {
+                            e.to_string()
+                        }
+                        _ => format!("policy {:?} does not exist (not a builtin:* profile, and no PodSecurityPolicy of that name in {})", n.value, self.policy_directory.display()),
+                    };
+                    self.broken.push(at.err(line, field, message));
                 }
                 n.value.clone()
             })
@@ -671,6 +679,28 @@ mod tests {
         assert_eq!(config.broken.len(), 1);
         assert_eq!(config.broken[0].field.as_deref(), Some("defaultPolicies"));
         assert_eq!(config.broken[0].line, Some(4));
+
+        // a built-in pinned to a version this build does not know is named so
+        let config = dir
+            .load(&format!(
+                "{HEADER}policyDirectory: policies.d\ndefaultPolicies: [builtin:baseline@v1.30]\n\
+                 bindings:\n  - namespaces: [a]\n    policies: [builtin:restricted@v1.99]\n"
+            ))
+            .unwrap();
+        assert_eq!(config.broken.len(), 1, "{:?}", config.broken);
+        let e = &config.broken[0];
+        assert_eq!(e.field.as_deref(), Some("bindings[0].policies"));
+        assert!(
+            e.message
+                .contains("knows no Pod Security Standards version \"v1.99\""),
+            "{e}"
+        );
+        assert_eq!(
+            config
+                .resolve("builtin:baseline@v1.30")
+                .map(|p| p.name.clone()),
+            Some("builtin:baseline@v1.30".into())
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod compact;
 pub mod config;
 pub mod load;
 pub mod psp;
+pub mod pss;
 pub mod select;
 
 use std::path::PathBuf;
@@ -167,6 +168,9 @@ pub struct Policy {
     pub allowed_proc_mount_types: Vec<ProcMountType>,
     pub forbidden_sysctls: Vec<String>,
     pub allowed_unsafe_sysctls: Vec<String>,
+    /// Whose safe sysctls need no `allowedUnsafeSysctls`: the Pod Security
+    /// Standards version of a pinned built-in profile, else the newest.
+    pub safe_sysctls: pss::Version,
     pub seccomp: ProfileRule,
     pub apparmor: ProfileRule,
     /// Pod Security Standards: runAsUser/runAsNonRoot do not apply to a
@@ -210,6 +214,7 @@ impl Policy {
             allowed_proc_mount_types: vec![ProcMountType::Default],
             forbidden_sysctls: Vec::new(),
             allowed_unsafe_sysctls: Vec::new(),
+            safe_sysctls: pss::LATEST,
             seccomp: ProfileRule::ANY,
             apparmor: ProfileRule::ANY,
             user_namespace_relaxation: false,

@@ -52,14 +52,11 @@ impl Sources {
         if explicit {
             let mut policies = Vec::new();
             for name in &flags.profiles {
-                let profile = builtin::profile(name).ok_or_else(|| PolicyError {
+                let profile = builtin::lookup(name).map_err(|e| PolicyError {
                     file: "command line".into(),
                     line: None,
                     field: Some("--profile".into()),
-                    message: format!(
-                        "no built-in profile {name:?} (known: {})",
-                        builtin::NAMES.join(", ")
-                    ),
+                    message: e.to_string(),
                 })?;
                 policies.push(profile);
             }
