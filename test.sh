@@ -25,7 +25,9 @@ cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --quiet
+cargo test --quiet -- --skip agreement_by_version
+echo "== Pod Security Admission test pods, version by version"
+cargo test --quiet --test psa_fixtures agreement_by_version -- --nocapture
 echo "== integration tests (real runtimes)"
 cargo build --release --quiet
 OCI_PSP_HOOK_BIN="$(pwd)/target/release/oci-psp-hook" integration/run.sh

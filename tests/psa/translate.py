@@ -4,8 +4,11 @@ files containerd's CRI plugin would write for them.
 
     python3 tests/psa/translate.py [PSA_FIXTURES_DIR] [OUTPUT_DIR]
 
-PSA_FIXTURES_DIR defaults to ../shared/psa-fixtures beside the repository,
-OUTPUT_DIR to tests/psa. The outputs are committed; the test
+PSA_FIXTURES_DIR (`<level>/<version>/<pass|fail>/*.yaml`, every Pod Security
+Standards version) defaults to ../shared/psa-fixtures-by-version beside the
+repository, OUTPUT_DIR to tests/psa: `configs/<hash>.json`, each distinct
+config.json once (most pods are the same in many versions), and `index.tsv`,
+which case is which config. The outputs are committed; the test
 (tests/psa_fixtures.rs) never runs this script. Python 3 standard library only
 (PyYAML is used when importable, else the small parser below, which handles the
 subset of YAML the fixtures use; both give the same result on them).
@@ -163,15 +166,31 @@ PSS_BASELINE_CAPS = [
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
     "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 ]
-PSS_SELINUX_TYPES = ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"]
+# What the Pod Security Standards allow, each with the minor version (v1.N)
+# that added it: the translator judges a fixture's evidence by the rules of
+# the fixture's own version.
+PSS_SELINUX_TYPES = [("container_t", 0), ("container_init_t", 0), ("container_kvm_t", 0),
+                     ("container_engine_t", 31)]
 PSS_SAFE_SYSCTLS = [
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
-    "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem",
-    "net.ipv4.tcp_wmem", "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat",
+    ("kernel.shm_rmid_forced", 0), ("net.ipv4.ip_local_port_range", 0),
+    ("net.ipv4.ip_unprivileged_port_start", 0), ("net.ipv4.tcp_syncookies", 0),
+    ("net.ipv4.ping_group_range", 0), ("net.ipv4.ip_local_reserved_ports", 27),
+    ("net.ipv4.tcp_keepalive_time", 29), ("net.ipv4.tcp_fin_timeout", 29),
+    ("net.ipv4.tcp_keepalive_intvl", 29), ("net.ipv4.tcp_keepalive_probes", 29),
+    ("net.ipv4.tcp_rmem", 32), ("net.ipv4.tcp_wmem", 32),
+    ("net.ipv4.tcp_slow_start_after_idle", 37), ("net.ipv4.tcp_notsent_lowat", 37),
 ]
+# Restricted's own rules began in these versions; before, restricted judged
+# capabilities and seccomp as baseline does.
+RESTRICTED_CAPABILITIES, RESTRICTED_SECCOMP = 22, 19
+# hostUsers: false relaxes baseline's procMount from this version.
+USER_NAMESPACE_RELAXATIONS = 35
+
+
+def at(versioned, minor):
+    return {name for name, since in versioned if since <= minor}
+
+
 PSS_RESTRICTED_VOLUMES = [
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
     "persistentVolumeClaim", "projected", "secret",
@@ -847,30 +866,30 @@ def sandbox_config(unit):
 # --------------------------------------------------------------------------
 
 
-def caps_beyond(level, caps):
-    if level == "baseline":
+def caps_beyond(level, caps, minor):
+    if level == "baseline" or minor < RESTRICTED_CAPABILITIES:
         allowed = set(DEFAULT_CAPS) | {"CAP_" + c for c in PSS_BASELINE_CAPS}
     else:
         allowed = {"CAP_NET_BIND_SERVICE"}
     return [c for c in caps if c not in allowed]
 
 
-def has_evidence(level, check, unit):
+def has_evidence(level, minor, check, unit):
     """Whether this config.json shows what makes the pod fail `check` at
-    `level`, judged from the pod the way the node sees it. The sandbox carries
-    only pod-level settings."""
+    `level` v1.`minor`, judged from the pod the way the node sees it. The
+    sandbox carries only pod-level settings."""
     pod = unit.pod
     sandbox = unit.kind == "sandbox"
     c = unit.container
     if check == "hostnamespaces":
         return any(host_ns(pod).values())
     if check == "sysctls":
-        return sandbox and any(s["name"] not in PSS_SAFE_SYSCTLS
+        return sandbox and any(s["name"] not in at(PSS_SAFE_SYSCTLS, minor)
                                for s in pod_sc(pod).get("sysctls") or [])
     if sandbox:
         return False
     if check in ("capabilities_baseline", "capabilities_restricted"):
-        return bool(caps_beyond(level, container_caps(pod, c)))
+        return bool(caps_beyond(level, container_caps(pod, c), minor))
     if check == "privileged":
         return container_privileged(pod, c)
     if check == "hostpathvolumes":
@@ -881,11 +900,12 @@ def has_evidence(level, check, unit):
     if check == "hostports":
         return any(p.get("hostPort") for p in c.get("ports") or [])
     if check == "procmount":
-        return unmasked(pod, c) and not (level == "baseline" and user_namespaced(pod))
+        return unmasked(pod, c) and not (level == "baseline" and user_namespaced(pod)
+                                         and minor >= USER_NAMESPACE_RELAXATIONS)
     if check == "procmount_restricted":
         return unmasked(pod, c)
     if check in ("seccompprofile_baseline", "seccompprofile_restricted"):
-        if level == "baseline":
+        if level == "baseline" or minor < RESTRICTED_SECCOMP:
             return False  # explicit Unconfined looks like unset
         return seccomp_type(pod, c)[0] not in ("RuntimeDefault", "Localhost")
     if check == "selinuxoptions":
@@ -893,7 +913,7 @@ def has_evidence(level, check, unit):
         if not label:
             return False
         user, role, type_, _ = label.split(":", 3)
-        return (type_ not in PSS_SELINUX_TYPES or user != SELINUX_DEFAULT["user"]
+        return (type_ not in at(PSS_SELINUX_TYPES, minor) or user != SELINUX_DEFAULT["user"]
                 or role != SELINUX_DEFAULT["role"])
     if check in ("runasnonroot", "runasuser"):
         return container_uid(pod, c) == 0
@@ -979,72 +999,110 @@ def to_json(value, indent=0, width=100):
     return json.dumps(value)
 
 
-def write_json(path, value):
-    text = to_json(value) + "\n"
-    assert json.loads(text) == value
-    path.write_text(text)
+def version_key(name):
+    return tuple(int(x) for x in name.lstrip("v").split("."))
+
+
+def version_ranges(versions):
+    """`v1.0–v1.7, v1.37` for a sorted list of versions (consecutive minors
+    joined)."""
+    minors = [version_key(v)[1] for v in versions]
+    runs, start = [], None
+    for i, m in enumerate(minors):
+        if start is None:
+            start = m
+        if i + 1 == len(minors) or minors[i + 1] != m + 1:
+            runs.append(f"v1.{start}" if start == m else f"v1.{start}–v1.{m}")
+            start = None
+    return ", ".join(runs)
+
+
+def translate(src, level, verdict, version, written, skipped, configs):
+    """Translate one `<level>/<version>/<verdict>` directory."""
+    for path in sorted((src / level / version / verdict).glob("*.yaml")):
+        fixture = path.stem
+        check = re.sub(r"\d+$", "", fixture)
+        pod = load_yaml(path)
+        reason = skip_before(level, verdict, check, pod)
+        if reason:
+            skipped.append((f"{level}/{verdict}/{fixture}", version, reason))
+            continue
+        pod = admitted(pod)
+        units = [Unit(level, verdict, fixture, pod, "sandbox")] + [
+            Unit(level, verdict, fixture, pod, kind, c)
+            for kind, c in containers_of(pod)]
+        emitted = 0
+        for unit in units:
+            if verdict == "fail" and not has_evidence(level, version_key(version)[1], check, unit):
+                continue
+            config = (sandbox_config(unit) if unit.kind == "sandbox"
+                      else container_config(unit))
+            text = to_json(config) + "\n"
+            assert json.loads(text) == config
+            key = hashlib.sha256(text.encode()).hexdigest()[:16]
+            configs[key] = text
+            written.append((level, version, verdict, f"{fixture}-{unit.name}", key))
+            emitted += 1
+        if emitted == 0:
+            skipped.append((f"{level}/{verdict}/{fixture}", version,
+                            no_trace_reason(level, check, pod)))
 
 
 def main(argv):
     repo = Path(__file__).resolve().parents[2]
-    src = Path(argv[1]) if len(argv) > 1 else repo.parent / "shared" / "psa-fixtures"
+    src = (Path(argv[1]) if len(argv) > 1
+           else repo.parent / "shared" / "psa-fixtures-by-version")
     dst = Path(argv[2]) if len(argv) > 2 else repo / "tests" / "psa"
-    written, skipped = [], []
+    written, skipped, configs = [], [], {}
     for level in ("baseline", "restricted"):
-        for verdict in ("pass", "fail"):
-            out_dir = dst / level / verdict
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for old in out_dir.glob("*.json"):
-                old.unlink()
-            for path in sorted((src / level / verdict).glob("*.yaml")):
-                fixture = path.stem
-                check = re.sub(r"\d+$", "", fixture)
-                pod = load_yaml(path)
-                reason = skip_before(level, verdict, check, pod)
-                if reason:
-                    skipped.append((f"{level}/{verdict}/{fixture}", reason))
-                    continue
-                pod = admitted(pod)
-                units = [Unit(level, verdict, fixture, pod, "sandbox")] + [
-                    Unit(level, verdict, fixture, pod, kind, c)
-                    for kind, c in containers_of(pod)]
-                emitted = 0
-                for unit in units:
-                    if verdict == "fail" and not has_evidence(level, check, unit):
-                        continue
-                    config = (sandbox_config(unit) if unit.kind == "sandbox"
-                              else container_config(unit))
-                    out = out_dir / f"{fixture}-{unit.name}.json"
-                    write_json(out, config)
-                    written.append(out)
-                    emitted += 1
-                if emitted == 0:
-                    skipped.append((f"{level}/{verdict}/{fixture}",
-                                    no_trace_reason(level, check, pod)))
-    update_readme(dst / "README.md", skipped, written, dst)
-    print(f"wrote {len(written)} config.json files; skipped {len(skipped)} fixtures")
-    for name, reason in skipped:
-        print(f"  skipped {name}: {reason}")
+        versions = sorted((d.name for d in (src / level).iterdir() if d.is_dir()),
+                          key=version_key)
+        for version in versions:
+            for verdict in ("pass", "fail"):
+                translate(src, level, verdict, version, written, skipped, configs)
+    out = dst / "configs"
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    for key, text in configs.items():
+        (out / f"{key}.json").write_text(text)
+    with open(dst / "index.tsv", "w") as f:
+        f.write("# level\tversion\tverdict\tfixture-container (or fixture)\t"
+                "config: configs/<config>.json (or - and why no config.json shows it)\n")
+        for row in written:
+            f.write("\t".join(row) + "\n")
+        for name, version, reason in skipped:
+            level, verdict, fixture = name.split("/")
+            f.write("\t".join((level, version, verdict, fixture, "-", reason)) + "\n")
+    update_readme(dst / "README.md", skipped, written, configs)
+    print(f"wrote {len(configs)} distinct config.json files for {len(written)} "
+          f"(level, version, fixture, container) cases; {len(skipped)} skips")
     return 0
 
 
 BEGIN, END = "<!-- BEGIN SKIPPED (written by translate.py) -->", "<!-- END SKIPPED -->"
 
 
-def update_readme(readme, skipped, written, dst):
+def update_readme(readme, skipped, written, configs):
     if not readme.exists():
         return
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         return
     counts = {}
-    for w in written:
-        key = w.parent.relative_to(dst).as_posix()
+    for level, version, verdict, _, _ in written:
+        key = f"{level}/{verdict}"
         counts[key] = counts.get(key, 0) + 1
-    rows = [f"{len(written)} config.json files: " + ", ".join(
-        f"{k} {v}" for k, v in sorted(counts.items())) + f"; {len(skipped)} fixtures skipped.",
-        "", "| fixture | why it is skipped |", "|---|---|"]
-    rows += [f"| `{name}` | {reason} |" for name, reason in skipped]
+    by_fixture = {}
+    for name, version, reason in skipped:
+        by_fixture.setdefault((name, reason), []).append(version)
+    rows = [f"{len(written)} cases (level, version, fixture, container) in "
+            f"{len(configs)} distinct config.json files: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(counts.items()))
+            + f"; {len(by_fixture)} fixtures skipped, in the versions listed.",
+            "", "| fixture | versions | why it is skipped |", "|---|---|---|"]
+    rows += [f"| `{name}` | {version_ranges(sorted(vs, key=version_key))} | {reason} |"
+             for (name, reason), vs in sorted(by_fixture.items())]
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     readme.write_text(head + BEGIN + "\n" + "\n".join(rows) + "\n" + END + tail)
