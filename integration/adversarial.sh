@@ -538,6 +538,18 @@ expect_runs "4 twin: uid 1000 in a user namespace mapping 0-65535 to host 100000
 adv_run userns-twin-root-r "$(cmd userns-twin-root-r "$IDCMD"); restricted(); user()['uid'] = 0; user()['gid'] = 0; user()['additionalGids'] = [0]; userns($FULL, $FULL)" "${R[@]}"
 expect_runs "4 twin: root mapped to host uid 100000 runs under builtin:restricted (the user-namespace relaxation)" \
 	"HOSTuid:0->100000"
+# The relaxation is the Pod Security Standards' from v1.35: a profile pinned
+# to an older version keeps non-root.
+adv_run userns-root-r134 "$(cmd userns-root-r134 "$IDCMD"); restricted(); user()['uid'] = 0; user()['gid'] = 0; user()['additionalGids'] = [0]; userns($FULL, $FULL)" --profile builtin:restricted@v1.34
+expect_blocked "4 root mapped to host uid 100000 is blocked under builtin:restricted@v1.34 (no user-namespace relaxation before v1.35)"
+if [[ "$ERR" == *"builtin:restricted@v1.34"*runAsUser* ]]; then
+	pass "4 the denial names the pinned profile and runAsUser"
+else
+	fail "4 the denial names the pinned profile and runAsUser" "$(err_excerpt)"
+fi
+adv_run userns-root-r135 "$(cmd userns-root-r135 "$IDCMD"); restricted(); user()['uid'] = 0; user()['gid'] = 0; user()['additionalGids'] = [0]; userns($FULL, $FULL)" --profile builtin:restricted@v1.35
+expect_runs "4 twin: root mapped to host uid 100000 runs under builtin:restricted@v1.35" \
+	"HOSTuid:0->100000"
 PSP=(--policy "$POLICY")
 adv_run userns-psp-uid-real "$(cmd userns-psp-uid-real "$IDCMD"); userns([(0, 100000, 32767), (32767, 0, 1), (32768, 132768, 32768)], $FULL)"
 expect_real "4 uid 32767 mapped to host uid 0: without the hook it really is host root" "HOSTuid:32767->0" "PRIV-HOST-ROOT-uid"
