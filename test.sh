@@ -14,6 +14,10 @@ command -v podman >/dev/null || missing+=(podman)
 command -v ctr >/dev/null || missing+=(containerd)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v python3 >/dev/null || missing+=(python3)
+# integration/rpm.sh: the RPM, checked with rpmlint, installed into a scratch root.
+command -v rpm >/dev/null || missing+=(rpm)
+command -v rpmlint >/dev/null || missing+=(rpmlint)
+command -v inotifywait >/dev/null || missing+=(inotify-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   apt-get update -qq
