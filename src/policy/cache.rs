@@ -4,7 +4,7 @@
 //! the rest of a decision), and a node with a directory of policies would
 //! pay it for each of them on every container start. So the hook keeps what
 //! it loaded — the configuration and its policies, normalized — in
-//! `/run/oci-psp-hook/cache/` in the [`compact`] binary format, keyed by its
+//! `/run/oci-psp-hook/cache/` in postcard's binary format, keyed by its
 //! flags and its own executable (the format's layout is the build's), with
 //! the identity of every file it read as it was read (the `fstat` of the
 //! file opened: device, inode, size, modification and change times, mode and
@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::compact;
 use super::load::PolicyError;
 use super::select::{Flags, Sources};
 use crate::input::{Opened, one_resolution, recording, trusted_stat};
@@ -224,17 +223,16 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
     std::io::Read::read_to_end(&mut std::io::Read::take(file, ENTRY_LIMIT), &mut bytes).ok()?;
-    let mut entry = compact::Deserializer::new(bytes.strip_prefix(MAGIC)?);
-    if entry.decode::<&str>().ok()? != key {
+    let (entry_key, rest) = postcard::take_from_bytes::<&str>(bytes.strip_prefix(MAGIC)?).ok()?;
+    if entry_key != key {
         return None;
     }
-    let stamps: Vec<Stamp> = entry.decode().ok()?;
+    let (stamps, rest): (Vec<Stamp>, _) = postcard::take_from_bytes(rest).ok()?;
     if !all_hold(&stamps) {
         return None;
     }
-    let sources = entry.decode().ok()?;
-    entry.end().ok()?;
-    Some(sources)
+    let (sources, rest) = postcard::take_from_bytes(rest).ok()?;
+    rest.is_empty().then_some(sources)
 }
 
 /// The stamps of every file the sources came from, and of the policy
@@ -263,7 +261,7 @@ fn store(dir: &Path, path: &Path, entry: &Entry) {
     {
         return;
     }
-    let Ok(body) = compact::to_vec(entry) else {
+    let Ok(body) = postcard::to_allocvec(entry) else {
         return;
     };
     let tmp = dir.join(format!(
@@ -345,11 +343,11 @@ mod tests {
     /// Sources through the cache's format: read back unchanged, and no
     /// shorter piece of the encoding reads as anything.
     fn round_trip(sources: &Sources) {
-        let bytes = compact::to_vec(sources).unwrap();
-        let back: Sources = compact::from_slice(&bytes).unwrap();
+        let bytes = postcard::to_allocvec(sources).unwrap();
+        let back: Sources = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(format!("{back:?}"), format!("{sources:?}"));
         for n in 0..bytes.len() {
-            assert!(compact::from_slice::<Sources>(&bytes[..n]).is_err(), "{n}");
+            assert!(postcard::from_bytes::<Sources>(&bytes[..n]).is_err(), "{n}");
         }
     }
 
@@ -698,9 +696,10 @@ mod tests {
         let sources = crate::input::test_hook::with(flip, || load(&flags)).unwrap();
         assert_eq!(defaults(&sources), set("a"));
         let bytes = std::fs::read(&entry).unwrap();
-        let mut decoded = compact::Deserializer::new(bytes.strip_prefix(MAGIC).unwrap());
-        assert_eq!(decoded.decode::<&str>().unwrap(), key);
-        let stamps: Vec<Stamp> = decoded.decode().unwrap();
+        let (entry_key, rest) =
+            postcard::take_from_bytes::<&str>(bytes.strip_prefix(MAGIC).unwrap()).unwrap();
+        assert_eq!(entry_key, key);
+        let (stamps, _): (Vec<Stamp>, _) = postcard::take_from_bytes(rest).unwrap();
         let a = root.join("versions/a");
         assert!(stamps.iter().all(|s| s.real.starts_with(&a)), "{stamps:#?}");
         assert_eq!(stamps.len(), 3, "config.yaml, policies.d, a.yaml");

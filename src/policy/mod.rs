@@ -4,7 +4,6 @@
 
 pub mod builtin;
 pub mod cache;
-pub mod compact;
 pub mod config;
 pub mod load;
 pub mod psp;
@@ -137,7 +136,7 @@ impl std::fmt::Display for Origin {
 
 /// One policy, normalized. Capability names are `CAP_X`; `*` and `ALL` keep
 /// their PSP meaning. Serialized only into the hook's [`cache`], in the
-/// [`compact`] format: no field names, so no field may be skipped.
+/// postcard format: no field names, so no field may be skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
