@@ -25,7 +25,7 @@ use oci_psp_hook::decision::{ContainerInfo, Decision, Verdict};
 use oci_psp_hook::input::{STATE_LIMIT, read_limited};
 use oci_psp_hook::policy::config::{Config, Mode};
 use oci_psp_hook::policy::select::{Selection, Sources};
-use oci_psp_hook::policy::{Origin, Policy, builtin, compact, load};
+use oci_psp_hook::policy::{Origin, Policy, builtin, load};
 
 /// The body of one target.
 pub type Target = fn(&[u8]);
@@ -238,7 +238,7 @@ pub fn config_view(data: &[u8]) {
 /// read back unchanged from the policy cache's encoding. The raw bytes go to
 /// the cache's decoder too: a corrupt entry is an error, never a panic.
 pub fn policy(data: &[u8]) {
-    let _ = compact::from_slice::<Sources>(data);
+    let _ = postcard::from_bytes::<Sources>(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -251,8 +251,8 @@ pub fn policy(data: &[u8]) {
         }
     };
     assert!(!policies.is_empty());
-    let cached = compact::to_vec(&policies).expect("policies encode");
-    let back: Vec<Policy> = compact::from_slice(&cached).expect("policies decode");
+    let cached = postcard::to_allocvec(&policies).expect("policies encode");
+    let back: Vec<Policy> = postcard::from_bytes(&cached).expect("policies decode");
     assert_eq!(
         back, policies,
         "policies changed through the cache's encoding"
