@@ -1312,8 +1312,11 @@ fn control_characters_stay_on_one_line() {
     let s = Sandbox::new();
     let bundle = s.bundle("b", "podman-host-pid");
     let annotations = [
-        ("io.kubernetes.pod.namespace", "ns\noci-psp-hook: allowed"),
-        ("io.kubernetes.pod.name", "p"),
+        (
+            "io.kubernetes.cri.sandbox-namespace",
+            "ns\noci-psp-hook: allowed",
+        ),
+        ("io.kubernetes.cri.sandbox-name", "p"),
     ];
     let run = s.hook(
         &["--profile", "baseline"],
@@ -1508,9 +1511,14 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
         &with_annotations("ctr-run-privileged", &podman),
     );
     denied(&s.hook(&args, &state(&pod.id, &pod.path, &podman)), &pod.id);
-    // CRI-O's: admitted
-    let mut crio = claim.clone();
-    crio.push(("io.container.manager", "cri-o"));
+    // CRI-O's, in CRI-O's own keys: admitted
+    let crio = vec![
+        ("io.container.manager", "cri-o"),
+        ("io.kubernetes.cri-o.ContainerType", "container"),
+        ("io.kubernetes.pod.namespace", "kube-system"),
+        ("io.kubernetes.pod.name", "web-0"),
+        ("io.kubernetes.container.name", "app"),
+    ];
     let cri_o = RuntimeBundle::new(
         Layout::Storage,
         &unique_id(),
@@ -1518,6 +1526,19 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
     );
     let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &crio));
     assert_eq!(run.code, Some(0), "{run:#?}");
+    // CRI-O's, claiming kube-system in containerd's keys: CRI-O copies a
+    // pod's annotations into its containers, so those are the pod's
+    let mut forged = claim.clone();
+    forged.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &forged),
+    );
+    denied(
+        &s.hook(&args, &state(&cri_o.id, &cri_o.path, &forged)),
+        &cri_o.id,
+    );
 }
 
 #[test]
