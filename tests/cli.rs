@@ -1429,6 +1429,69 @@ fn a_binding_to_a_missing_policy_blocks_its_namespace() {
     assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
+/// An exemption matches the identity the hook trusts: the namespace and
+/// container name containerd's CRI plugin wrote for a container in its own
+/// task directory. The same claims from a bundle of one's own, or in
+/// containerd's keys on a CRI-O container (CRI-O copies a pod's annotations
+/// into its containers), exempt nothing; a twin in another namespace is
+/// denied.
+#[test]
+fn exemptions_follow_the_trusted_identity() {
+    if !root_or_skip("exemptions_follow_the_trusted_identity") {
+        return;
+    }
+    let s = Sandbox::new();
+    let config = s.config("exemptions:\n  - namespaces: [monitoring]\n    containerNames: [app]\n");
+    let args = ["--config", config.to_str().unwrap()];
+    let claim = containerd("monitoring");
+    let privileged = with_annotations("ctr-run-privileged", &claim);
+    let cri = RuntimeBundle::new(K8S, &unique_id(), &privileged);
+    while s.record(Duration::from_millis(1)).is_some() {}
+    let run = s.hook(&args, &state(&cri.id, &cri.path, &claim));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(run.stderr, "", "{run:#?}");
+    let record = s.record(Duration::from_secs(5)).expect("a record");
+    for part in [
+        r#""verdict":"exempt""#,
+        r#""exemption":{"rule":"exemptions[0]","index":0,"matched":["namespace monitoring","container app"]}"#,
+        r#""field":"privileged""#,
+    ] {
+        assert!(record.contains(part), "{part}: {record}");
+    }
+    // its twin in another namespace
+    let other = containerd("team-a");
+    let twin = RuntimeBundle::new(
+        K8S,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &other),
+    );
+    let run = s.hook(&args, &state(&twin.id, &twin.path, &other));
+    run.blocked(
+        1,
+        &["denied by policy \"builtin:baseline\": ", "privileged: "],
+    );
+    // the claim from a bundle of one's own
+    s.write("own/config.json", &privileged);
+    let run = s.hook(&args, &state("c-own", &s.path("own"), &claim));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"builtin:baseline\": ",
+            "(container c-own)",
+        ],
+    );
+    // containerd's keys on CRI-O's container
+    let mut forged = claim.clone();
+    forged.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &forged),
+    );
+    let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &forged));
+    run.blocked(1, &["denied by policy \"builtin:baseline\": "]);
+}
+
 /// Anyone who can run a container can write Kubernetes annotations (podman
 /// `--annotation`, a config.json of their own for runc or ctr): they select
 /// a namespace's binding only for a container a CRI runtime made, one whose

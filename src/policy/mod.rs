@@ -6,6 +6,7 @@ pub mod builtin;
 pub mod cache;
 pub mod compact;
 pub mod config;
+pub mod exemptions;
 pub mod load;
 pub mod psp;
 pub mod select;
