@@ -1490,6 +1490,15 @@ fn exemptions_follow_the_trusted_identity() {
     );
     let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &forged));
     run.blocked(1, &["denied by policy \"builtin:baseline\": "]);
+    // a binding to a missing policy does not block what an exemption admits
+    let broken = s.config(
+        "bindings:\n  - namespaces: [monitoring, team-a]\n    policies: [nosuch]\nexemptions:\n  - namespaces: [monitoring]\n",
+    );
+    let args = ["--config", broken.to_str().unwrap()];
+    let run = s.hook(&args, &state(&cri.id, &cri.path, &claim));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let run = s.hook(&args, &state(&twin.id, &twin.path, &other));
+    run.blocked(2, &["invalid policy binding: "]);
 }
 
 /// Anyone who can run a container can write Kubernetes annotations (podman
@@ -2136,6 +2145,36 @@ fn lint_valid_policies_and_config() {
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert!(run.stdout.contains("enforce mode"), "{run:#?}");
     assert!(run.stdout.contains("2 bindings"), "{run:#?}");
+}
+
+/// `lint` lists the exemptions with what to know of them, and refuses a
+/// malformed one naming the file, the line and the field.
+#[test]
+fn lint_shows_and_checks_exemptions() {
+    let s = Sandbox::new();
+    let config = s.config(
+        "exemptions:\n  - namespaces: [monitoring]\n    images: [\"registry.example/node-exporter:*\"]\n  - runtimeHandlers: [kata]\n  - containerNames: [debugger]\n",
+    );
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    for line in [
+        "exemption exemptions[0]: namespaces [monitoring], images [registry.example/node-exporter:*]\n",
+        "exemption exemptions[1]: runtimeHandlers [kata]\n  note: runtimeHandlers never match on containerd or CRI-O: ",
+        "exemption exemptions[2]: containerNames [debugger]\n  note: no namespaces: any pod author, in any namespace, can name a container so\n",
+        ", 3 exemptions)",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {run:#?}");
+    }
+    let config = s.config("exemptions:\n  - images: [\"registry.example/[ab]\"]\n");
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr.starts_with(&format!(
+            "oci-psp-hook: invalid: {}:5: exemptions[0].images[0]: \"registry.example/[ab]\" has '['",
+            config.display()
+        )),
+        "{run:#?}"
+    );
 }
 
 #[test]
