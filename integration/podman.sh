@@ -37,19 +37,19 @@ podman_cleanup() {
 }
 on_exit podman_cleanup
 
-# hooks_dir DIR POLICY: DIR/oci-psp-hook.json, the shipped hooks.d file with
-# the binary of this checkout and --policy POLICY.
+# hooks_dir DIR POLICY [FLAG]: DIR/oci-psp-hook.json, the shipped hooks.d
+# file with the binary of this checkout and --policy POLICY (or FLAG POLICY).
 hooks_dir() {
-	mkdir -p "$1" && python3 - "$REPO/hooks.d/oci-psp-hook.json" "$1/oci-psp-hook.json" "$HOOK_BIN" "$2" <<'PY'
+	mkdir -p "$1" && python3 - "$REPO/hooks.d/oci-psp-hook.json" "$1/oci-psp-hook.json" "$HOOK_BIN" "$2" "${3:---policy}" <<'PY'
 import json
 import sys
 
-src, dst, hook_bin, policy = sys.argv[1:5]
+src, dst, hook_bin, policy, flag = sys.argv[1:6]
 with open(src) as f:
     h = json.load(f)
 assert h["version"] == "1.0.0" and "prestart" in h["stages"], "unexpected hooks.d file"
 h["hook"]["path"] = hook_bin
-h["hook"]["args"] = ["oci-psp-hook", "hook", "--policy", policy]
+h["hook"]["args"] = ["oci-psp-hook", "hook", flag, policy]
 with open(dst, "w") as f:
     json.dump(h, f, indent=2)
 PY
@@ -73,14 +73,17 @@ if ! podman image exists "$IMAGE"; then
 	fi
 fi
 
-# podman_case NAME FLAG...: podman run --rm FLAG... IMAGE, printing the
+# The image of the next podman_case.
+CASE_IMAGE="$IMAGE"
+
+# podman_case NAME FLAG...: podman run --rm FLAG... CASE_IMAGE, printing the
 # marker and `id`; leaves RC/OUT/ERR.
 podman_case() {
 	local name="psp-$1-$$"
 	shift
 	NAMES+=("$name")
 	run_capture timeout 60 podman --runtime runc --hooks-dir "$CASE_HOOKS" run "${RUN_FLAGS[@]}" --name "$name" "$@" \
-		"$IMAGE" sh -c "echo $RAN_MARKER; id"
+		"$CASE_IMAGE" sh -c "echo $RAN_MARKER; id"
 	podman rm -f "$name" >/dev/null 2>&1
 	if [[ "$ERR" == *"oci-psp-hook: "* ]] && [[ "$ERR" != *"oci-psp-hook: denied"* ]] &&
 		[[ "$ERR" != *"oci-psp-hook: error"* ]]; then
@@ -133,6 +136,37 @@ if hooks_dir "$WORK/hooks.d-readonly" "$WORK/readonly-hostpath-psp.yaml"; then
 	CASE_HOOKS="$HOOKS"
 else
 	fail "podman: readOnly allowedHostPaths cases" "cannot template the hooks.d file"
+fi
+
+# Exemptions: a configuration exempting the test image by its id admits it
+# privileged in enforce mode; its twin (the same files, another image id) is
+# denied, though a rule names the twin's image name: podman's names are any
+# local user's tags, so only the id, content, is revealed.
+TWIN="localhost/oci-psp-hook-twin:latest"
+EXEMPT="$WORK/exempt"
+mkdir -p "$EXEMPT/policies.d" && cp "$POLICY" "$EXEMPT/policies.d/"
+IMAGE_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+mkdir -p "$WORK/image" &&
+	printf 'FROM %s\nLABEL oci-psp-hook.twin=1\n' "$IMAGE" >"$WORK/image/Containerfile.twin"
+if [[ "$IMAGE_ID" =~ ^[0-9a-f]{64}$ ]] &&
+	timeout 120 podman build -q -t "$TWIN" -f "$WORK/image/Containerfile.twin" "$WORK/image" >/dev/null &&
+	[ "$(podman image inspect --format '{{.Id}}' "$TWIN")" != "$IMAGE_ID" ] &&
+	printf 'apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\nmode: enforce\ndefaultPolicies: [restricted]\nexemptions:\n- images: ["sha256:%s"]\n- images: ["%s"]\n' \
+		"$IMAGE_ID" "$TWIN" >"$EXEMPT/config.yaml" &&
+	hooks_dir "$WORK/hooks.d-exempt" "$EXEMPT/config.yaml" --config; then
+	CASE_HOOKS="$WORK/hooks.d-exempt"
+	podman_case exempt-privileged "${COMPLIANT[@]}" --privileged
+	expect_allowed "podman: an image exempt by its id runs --privileged in enforce mode" "uid=32767"
+	CASE_IMAGE="$TWIN"
+	podman_case twin-privileged "${COMPLIANT[@]}" --privileged
+	expect_denied "podman: its twin image (another id, its name in a rule) is denied --privileged" privileged
+	podman_case twin-compliant "${COMPLIANT[@]}"
+	expect_allowed "podman: the twin runs when compliant" "uid=32767"
+	CASE_IMAGE="$IMAGE"
+	CASE_HOOKS="$HOOKS"
+	podman rmi -f "$TWIN" >/dev/null 2>&1
+else
+	fail "podman: exemption cases" "cannot build the twin image or write the configuration (image id '$IMAGE_ID')"
 fi
 
 # Fail closed: a hook whose --policy file does not exist blocks everything.

@@ -8,6 +8,7 @@ use crate::container::ContainerView;
 use crate::container::facts::Facts;
 use crate::json_writer;
 use crate::policy::config::Mode;
+use crate::policy::exemptions::{Exemption, Judgement};
 use crate::policy::select::Selection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,6 +18,9 @@ pub enum Verdict {
     Deny,
     /// Something could not be read or understood: the container is blocked.
     Error,
+    /// Admitted by an exemption rule of the configuration, whatever the
+    /// policies say (their findings are still recorded).
+    Exempt,
 }
 
 /// One policy's findings.
@@ -76,6 +80,11 @@ pub struct Decision<'a> {
     pub facts: Option<Facts<'a>>,
     /// How long the hook took to decide, in microseconds (hook mode).
     pub duration_us: Option<u64>,
+    /// The exemption rule that admitted the container.
+    pub exemption: Option<Exemption>,
+    /// Exemption rules that a field the runtime does not reveal kept from
+    /// matching, each with why.
+    pub exemptions_not_revealed: Vec<String>,
 }
 
 /// `'a`: the facts borrow the view's mounts.
@@ -109,7 +118,32 @@ impl<'a> Decision<'a> {
             error: None,
             facts: Some(Facts::from_view(view)),
             duration_us: None,
+            exemption: None,
+            exemptions_not_revealed: Vec::new(),
         }
+    }
+
+    /// The decision on an exempt container whose policies could not be
+    /// selected (a binding naming a policy that does not exist): `why` is
+    /// kept in the record.
+    pub fn unjudged(view: &'a ContainerView<'a>, why: String) -> Decision<'a> {
+        Decision {
+            verdict: Verdict::Exempt,
+            error: Some(format!("policies not judged: {why}")),
+            facts: Some(Facts::from_view(view)),
+            ..Decision::error(ContainerInfo::of(view), String::new())
+        }
+    }
+
+    /// The same decision as the exemptions judged it: an exempt container's
+    /// verdict is `exempt`, its policies' findings kept.
+    pub fn with_exemptions(mut self, judgement: Judgement) -> Decision<'a> {
+        if judgement.exempt.is_some() && self.verdict != Verdict::Error {
+            self.verdict = Verdict::Exempt;
+        }
+        self.exemption = judgement.exempt;
+        self.exemptions_not_revealed = judgement.not_revealed;
+        self
     }
 
     /// A decision that could not be made: the container is blocked.
@@ -124,6 +158,8 @@ impl<'a> Decision<'a> {
             error: Some(message.into()),
             facts: None,
             duration_us: None,
+            exemption: None,
+            exemptions_not_revealed: Vec::new(),
         }
     }
 
@@ -135,10 +171,10 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// 0 allow (or audit mode), 1 deny, 2 error.
+    /// 0 allow, exempt (or audit mode), 1 deny, 2 error.
     pub fn exit_code(&self) -> i32 {
         match (self.verdict, self.mode) {
-            (Verdict::Allow, _) | (Verdict::Deny, Mode::Audit) => 0,
+            (Verdict::Allow | Verdict::Exempt, _) | (Verdict::Deny, Mode::Audit) => 0,
             (Verdict::Deny, Mode::Enforce) => 1,
             (Verdict::Error, _) => 2,
         }
@@ -212,6 +248,25 @@ impl<'a> Decision<'a> {
                     ),
                 };
                 format!("{prefix}{body} ({who})")
+            }
+            Verdict::Exempt => {
+                let mut line = match &self.exemption {
+                    Some(e) => format!(
+                        "oci-psp-hook: exempt by {} ({}) ({who})",
+                        e.rule,
+                        e.matched.join(", ")
+                    ),
+                    None => format!("oci-psp-hook: exempt ({who})"),
+                };
+                if self.admitted_by.is_none() && !self.results.is_empty() {
+                    line.push_str("; its policies would deny: ");
+                    line.push_str(&join(
+                        self.results
+                            .iter()
+                            .map(|r| format!("{:?}: {}", r.policy, brief(&r.violations))),
+                    ));
+                }
+                line
             }
         }
     }
@@ -296,6 +351,8 @@ impl<'a> Decision<'a> {
             admitted_by: &self.admitted_by,
             chosen_by: &self.chosen_by,
             error: &self.error,
+            exemption: &self.exemption,
+            exemptions_not_revealed: &self.exemptions_not_revealed,
             cut: None,
             policies: self.results.iter().map(|r| r.policy.as_str()).collect(),
             violations: findings(|r| &r.violations),
@@ -321,6 +378,12 @@ struct Record<'a> {
     admitted_by: &'a Option<String>,
     chosen_by: &'a Option<String>,
     error: &'a Option<String>,
+    /// The exemption rule that admitted the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exemption: &'a Option<Exemption>,
+    /// Exemption rules a field the runtime does not reveal kept from matching.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    exemptions_not_revealed: &'a [String],
     /// Set when the record was cut to fit one datagram: what was left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     cut: Option<&'a str>,
@@ -425,6 +488,8 @@ impl<'a> CutRecord<'a> {
             admitted_by: &self.admitted_by,
             chosen_by: &self.chosen_by,
             error: &self.error,
+            exemption: &self.decision.exemption,
+            exemptions_not_revealed: &self.decision.exemptions_not_revealed,
             cut: Some(&self.note),
             policies: self.policies.iter().map(String::as_str).collect(),
             violations: cut_findings(&self.violations),

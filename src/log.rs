@@ -120,7 +120,7 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
 fn severity(decision: &Decision) -> Severity {
     match decision.verdict {
         Verdict::Allow => Severity::LOG_INFO,
-        Verdict::Deny => Severity::LOG_WARNING,
+        Verdict::Deny | Verdict::Exempt => Severity::LOG_WARNING,
         Verdict::Error => Severity::LOG_ERR,
     }
 }
@@ -192,13 +192,14 @@ pub fn journal_entry(decision: &Decision) -> Vec<u8> {
     out
 }
 
-/// `allow`, `deny`, `would-deny` (audit mode) or `error`.
+/// `allow`, `deny`, `would-deny` (audit mode), `error` or `exempt`.
 pub fn verdict_word(decision: &Decision) -> &'static str {
     match (decision.verdict, decision.mode) {
         (Verdict::Allow, _) => "allow",
         (Verdict::Deny, Mode::Audit) => "would-deny",
         (Verdict::Deny, Mode::Enforce) => "deny",
         (Verdict::Error, _) => "error",
+        (Verdict::Exempt, _) => "exempt",
     }
 }
 

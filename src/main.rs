@@ -19,7 +19,9 @@ use oci_psp_hook::policy::select::Flags;
 /// Enforce Kubernetes PodSecurityPolicy (or the Pod Security Standards) on
 /// every container a runtime starts, as an OCI hook.
 ///
-/// Exit codes: 0 allowed, 1 denied, 2 error (the container is blocked too).
+/// Exit codes: 0 allowed (or exempt: admitted by an exemption rule of the
+/// configuration, whatever its policies say), 1 denied, 2 error (the
+/// container is blocked too).
 #[derive(Parser)]
 #[command(name = "oci-psp-hook", version)]
 struct Cli {
@@ -229,7 +231,8 @@ struct PolicyArgs {
     /// pinned to one (builtin:restricted@v1.30, @latest); repeatable.
     #[arg(long = "profile", value_name = "NAME")]
     profiles: Vec<String>,
-    /// The configuration file (policy directory, mode, namespace bindings).
+    /// The configuration file (policy directory, mode, namespace bindings,
+    /// exemptions by namespace, container name and image).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }

@@ -1312,8 +1312,11 @@ fn control_characters_stay_on_one_line() {
     let s = Sandbox::new();
     let bundle = s.bundle("b", "podman-host-pid");
     let annotations = [
-        ("io.kubernetes.pod.namespace", "ns\noci-psp-hook: allowed"),
-        ("io.kubernetes.pod.name", "p"),
+        (
+            "io.kubernetes.cri.sandbox-namespace",
+            "ns\noci-psp-hook: allowed",
+        ),
+        ("io.kubernetes.cri.sandbox-name", "p"),
     ];
     let run = s.hook(
         &["--profile", "baseline"],
@@ -1426,6 +1429,78 @@ fn a_binding_to_a_missing_policy_blocks_its_namespace() {
     assert_eq!(run.code, Some(0), "{run:#?}");
 }
 
+/// An exemption matches the identity the hook trusts: the namespace and
+/// container name containerd's CRI plugin wrote for a container in its own
+/// task directory. The same claims from a bundle of one's own, or in
+/// containerd's keys on a CRI-O container (CRI-O copies a pod's annotations
+/// into its containers), exempt nothing; a twin in another namespace is
+/// denied.
+#[test]
+fn exemptions_follow_the_trusted_identity() {
+    if !root_or_skip("exemptions_follow_the_trusted_identity") {
+        return;
+    }
+    let s = Sandbox::new();
+    let config = s.config("exemptions:\n  - namespaces: [monitoring]\n    containerNames: [app]\n");
+    let args = ["--config", config.to_str().unwrap()];
+    let claim = containerd("monitoring");
+    let privileged = with_annotations("ctr-run-privileged", &claim);
+    let cri = RuntimeBundle::new(K8S, &unique_id(), &privileged);
+    while s.record(Duration::from_millis(1)).is_some() {}
+    let run = s.hook(&args, &state(&cri.id, &cri.path, &claim));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_eq!(run.stderr, "", "{run:#?}");
+    let record = s.record(Duration::from_secs(5)).expect("a record");
+    for part in [
+        r#""verdict":"exempt""#,
+        r#""exemption":{"rule":"exemptions[0]","index":0,"matched":["namespace monitoring","container app"]}"#,
+        r#""field":"privileged""#,
+    ] {
+        assert!(record.contains(part), "{part}: {record}");
+    }
+    // its twin in another namespace
+    let other = containerd("team-a");
+    let twin = RuntimeBundle::new(
+        K8S,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &other),
+    );
+    let run = s.hook(&args, &state(&twin.id, &twin.path, &other));
+    run.blocked(
+        1,
+        &["denied by policy \"builtin:baseline\": ", "privileged: "],
+    );
+    // the claim from a bundle of one's own
+    s.write("own/config.json", &privileged);
+    let run = s.hook(&args, &state("c-own", &s.path("own"), &claim));
+    run.blocked(
+        1,
+        &[
+            "denied by policy \"builtin:baseline\": ",
+            "(container c-own)",
+        ],
+    );
+    // containerd's keys on CRI-O's container
+    let mut forged = claim.clone();
+    forged.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &forged),
+    );
+    let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &forged));
+    run.blocked(1, &["denied by policy \"builtin:baseline\": "]);
+    // a binding to a missing policy does not block what an exemption admits
+    let broken = s.config(
+        "bindings:\n  - namespaces: [monitoring, team-a]\n    policies: [nosuch]\nexemptions:\n  - namespaces: [monitoring]\n",
+    );
+    let args = ["--config", broken.to_str().unwrap()];
+    let run = s.hook(&args, &state(&cri.id, &cri.path, &claim));
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    let run = s.hook(&args, &state(&twin.id, &twin.path, &other));
+    run.blocked(2, &["invalid policy binding: "]);
+}
+
 /// Anyone who can run a container can write Kubernetes annotations (podman
 /// `--annotation`, a config.json of their own for runc or ctr): they select
 /// a namespace's binding only for a container a CRI runtime made, one whose
@@ -1508,9 +1583,14 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
         &with_annotations("ctr-run-privileged", &podman),
     );
     denied(&s.hook(&args, &state(&pod.id, &pod.path, &podman)), &pod.id);
-    // CRI-O's: admitted
-    let mut crio = claim.clone();
-    crio.push(("io.container.manager", "cri-o"));
+    // CRI-O's, in CRI-O's own keys: admitted
+    let crio = vec![
+        ("io.container.manager", "cri-o"),
+        ("io.kubernetes.cri-o.ContainerType", "container"),
+        ("io.kubernetes.pod.namespace", "kube-system"),
+        ("io.kubernetes.pod.name", "web-0"),
+        ("io.kubernetes.container.name", "app"),
+    ];
     let cri_o = RuntimeBundle::new(
         Layout::Storage,
         &unique_id(),
@@ -1518,6 +1598,19 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
     );
     let run = s.hook(&args, &state(&cri_o.id, &cri_o.path, &crio));
     assert_eq!(run.code, Some(0), "{run:#?}");
+    // CRI-O's, claiming kube-system in containerd's keys: CRI-O copies a
+    // pod's annotations into its containers, so those are the pod's
+    let mut forged = claim.clone();
+    forged.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &forged),
+    );
+    denied(
+        &s.hook(&args, &state(&cri_o.id, &cri_o.path, &forged)),
+        &cri_o.id,
+    );
 }
 
 #[test]
@@ -2052,6 +2145,36 @@ fn lint_valid_policies_and_config() {
     assert_eq!(run.code, Some(0), "{run:#?}");
     assert!(run.stdout.contains("enforce mode"), "{run:#?}");
     assert!(run.stdout.contains("2 bindings"), "{run:#?}");
+}
+
+/// `lint` lists the exemptions with what to know of them, and refuses a
+/// malformed one naming the file, the line and the field.
+#[test]
+fn lint_shows_and_checks_exemptions() {
+    let s = Sandbox::new();
+    let config = s.config(
+        "exemptions:\n  - namespaces: [monitoring]\n    images: [\"registry.example/node-exporter:*\"]\n  - runtimeHandlers: [kata]\n  - containerNames: [debugger]\n",
+    );
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    for line in [
+        "exemption exemptions[0]: namespaces [monitoring], images [registry.example/node-exporter:*]\n",
+        "exemption exemptions[1]: runtimeHandlers [kata]\n  note: runtimeHandlers never match on containerd or CRI-O: ",
+        "exemption exemptions[2]: containerNames [debugger]\n  note: no namespaces: any pod author, in any namespace, can name a container so\n",
+        ", 3 exemptions)",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {run:#?}");
+    }
+    let config = s.config("exemptions:\n  - images: [\"registry.example/[ab]\"]\n");
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr.starts_with(&format!(
+            "oci-psp-hook: invalid: {}:5: exemptions[0].images[0]: \"registry.example/[ab]\" has '['",
+            config.display()
+        )),
+        "{run:#?}"
+    );
 }
 
 #[test]

@@ -21,8 +21,11 @@ struct Config(PathBuf);
 
 impl Config {
     fn new() -> Config {
+        // One directory per configuration: the tests run side by side.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let root =
-            std::env::temp_dir().join(format!("oci-psp-hook-captured-{}", std::process::id()));
+            std::env::temp_dir().join(format!("oci-psp-hook-captured-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("policies.d")).unwrap();
         std::fs::copy(
@@ -102,4 +105,139 @@ fn every_capture_gets_its_recorded_verdict() {
     }
     assert!(judged >= 60, "only {judged} captures judged");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// `check --cri` of a capture under the capture's configuration plus
+/// `exemptions`, its annotations changed by `edit` (written to a temporary
+/// copy): the JSON decision.
+fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Value {
+    let config = Config::new();
+    let path = config.0.join("config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}exemptions:\n{exemptions}")).unwrap();
+    let mut capture: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join(file)).unwrap()).unwrap();
+    for (k, v) in edit {
+        capture["annotations"][*k] = Value::from(*v);
+    }
+    let copy = config.0.join("config.json");
+    std::fs::write(&copy, capture.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--cri", "--id", id, "--output", "json", "--config"])
+        .arg(&path)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"))
+}
+
+const PRIVILEGED_APP: (&str, &str) = (
+    "base-spec/containerd-privileged-app.json",
+    "c1aec804175385e4b9afff992d0b2e035c3a06e110f06f587628a712ebec3514",
+);
+const PRIVILEGED_SANDBOX: (&str, &str) = (
+    "base-spec/containerd-privileged-sandbox.json",
+    "7699c1194973eccd5561a3b1d0fbd274f9215028a79e3f8396bd9bf8761fc418",
+);
+
+/// containerd's own annotations of the privileged pod (team-restricted,
+/// container `app`, image `localhost/oci-psp-hook/busybox:test`) match a
+/// rule of all three; a rule any field of which differs does not, and the
+/// policy's denial stands.
+#[test]
+fn exemptions_match_containerds_identity() {
+    let (file, id) = PRIVILEGED_APP;
+    let rule = "- namespaces: [team-restricted]\n  containerNames: [app]\n  images: [\"localhost/oci-psp-hook/busybox:*\"]\n";
+    let json = exempted(rule, file, id, &[]);
+    assert_eq!(json["verdict"], "exempt", "{json}");
+    assert_eq!(json["allowed"], true);
+    assert_eq!(json["exemption"]["rule"], "exemptions[0]");
+    assert_eq!(
+        json["exemption"]["matched"],
+        serde_json::json!([
+            "namespace team-restricted",
+            "container app",
+            "image localhost/oci-psp-hook/busybox:test"
+        ])
+    );
+    // what the exemption waived is still recorded
+    assert!(
+        json["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["field"] == "privileged"),
+        "{json}"
+    );
+    for other in [
+        "- namespaces: [team-pss]\n  containerNames: [app]\n",
+        "- namespaces: [team-restricted]\n  containerNames: [debugger]\n",
+        "- namespaces: [team-restricted]\n  images: [\"localhost/oci-psp-hook/*\"]\n  containerNames: [other]\n",
+        "- images: [\"localhost/*:test\"]\n",
+        "- images: [\"docker.io/library/busybox:*\"]\n",
+    ] {
+        let json = exempted(other, file, id, &[]);
+        assert_eq!(json["verdict"], "deny", "{other}: {json}");
+        assert!(json.get("exemption").is_none(), "{other}: {json}");
+    }
+    // `**` crosses the path's slashes, `*` does not
+    let json = exempted("- images: [\"localhost/**:test\"]\n", file, id, &[]);
+    assert_eq!(json["verdict"], "exempt", "{json}");
+    // the sandbox: its image is containerd's pause image; it has no
+    // container name, which the record says
+    let (file, id) = PRIVILEGED_SANDBOX;
+    let json = exempted(
+        "- namespaces: [team-restricted]\n  images: [\"localhost/oci-psp-hook/pause:*\"]\n",
+        file,
+        id,
+        &[],
+    );
+    assert_eq!(json["verdict"], "exempt", "{json}");
+    let json = exempted(
+        "- namespaces: [team-restricted]\n  containerNames: [app]\n",
+        file,
+        id,
+        &[],
+    );
+    assert_eq!(json["verdict"], "deny", "{json}");
+    let hidden = json["exemptionsNotRevealed"][0].as_str().unwrap();
+    assert!(
+        hidden.starts_with("exemptions[0] does not apply: containerNames: a pod sandbox"),
+        "{json}"
+    );
+}
+
+/// What a pod can put into config.json — CRI-O's keys, containerd's
+/// experimental runtime-handler pod annotation, through containerd's
+/// `pod_annotations` passthrough — exempts nothing: only containerd's own
+/// keys speak for a container containerd made, and it writes those last.
+#[test]
+fn forged_annotations_do_not_exempt() {
+    let (file, id) = PRIVILEGED_APP;
+    let forged = [
+        ("io.kubernetes.pod.namespace", "monitoring"),
+        ("io.kubernetes.container.name", "debugger"),
+        (
+            "io.kubernetes.cri-o.ImageName",
+            "registry.example/node-exporter:v1",
+        ),
+        ("io.kubernetes.cri-o.RuntimeHandler", "kata"),
+        ("io.containerd.cri.runtime-handler", "kata"),
+    ];
+    for rule in [
+        "- namespaces: [monitoring]\n",
+        "- containerNames: [debugger]\n",
+        "- images: [\"registry.example/node-exporter:*\"]\n",
+        "- runtimeHandlers: [kata]\n",
+    ] {
+        let json = exempted(rule, file, id, &forged);
+        assert_eq!(json["verdict"], "deny", "{rule}: {json}");
+        assert_eq!(json["container"]["namespace"], "team-restricted");
+    }
+    let json = exempted("- runtimeHandlers: [kata]\n", file, id, &forged);
+    let hidden = json["exemptionsNotRevealed"][0].as_str().unwrap();
+    assert!(
+        hidden.starts_with("exemptions[0] does not apply: runtimeHandlers: no supported runtime"),
+        "{json}"
+    );
 }

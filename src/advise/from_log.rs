@@ -49,6 +49,9 @@ pub struct LogFacts {
     pub unattributed: usize,
     pub without_facts: usize,
     pub denied_in_enforce_mode: usize,
+    /// Records of containers an exemption admitted: what they ran is what
+    /// the policies did not admit, so it is no evidence for a policy.
+    pub exempt: usize,
     /// `unattributed` records were taken (`--accept-unattributed`).
     pub accepted_unattributed: bool,
 }
@@ -81,6 +84,12 @@ impl LogFacts {
             parts.push(format!(
                 "{} of containers denied in enforce mode (they never ran)",
                 self.denied_in_enforce_mode
+            ));
+        }
+        if self.exempt > 0 {
+            parts.push(format!(
+                "{} of containers admitted by an exemption (what an exemption admits is no evidence for a policy)",
+                self.exempt
             ));
         }
         (!parts.is_empty()).then(|| format!("skipped records: {}", parts.join("; ")))
@@ -177,6 +186,7 @@ pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError
                 ));
             }
             Found::NeverRan => log.denied_in_enforce_mode += 1,
+            Found::Exempt => log.exempt += 1,
         }
         Ok(())
     })?;
@@ -325,6 +335,8 @@ enum Found {
     /// not in the log.
     Cut(String),
     NeverRan,
+    /// Admitted by an exemption rule, not by a policy.
+    Exempt,
 }
 
 fn facts_of(decision: &Value) -> Result<Found, String> {
@@ -332,6 +344,9 @@ fn facts_of(decision: &Value) -> Result<Found, String> {
     let mode = decision.get("mode").and_then(Value::as_str);
     if verdict == Some("deny") && mode == Some("enforce") {
         return Ok(Found::NeverRan);
+    }
+    if verdict == Some("exempt") {
+        return Ok(Found::Exempt);
     }
     if decision.get("cut").is_some_and(|c| !c.is_null()) {
         let container = decision.pointer("/container/id").and_then(Value::as_str);
@@ -487,6 +502,25 @@ mod tests {
         assert!(log.facts.is_empty());
         assert_eq!((log.without_facts, log.denied_in_enforce_mode), (1, 1));
         assert!(log.skipped().unwrap().contains("1 without container facts"));
+    }
+
+    /// An exempt container ran, but advice built on it would widen the
+    /// policy to what only the exemption admits: skipped and counted.
+    #[test]
+    fn exempt_records_are_no_evidence() {
+        let text = format!(
+            "decision {}\ndecision {}\n",
+            record("podman-privileged", "exempt", "enforce"),
+            record("podman-default", "allow", "enforce")
+        );
+        let log = read_text(&text).unwrap();
+        assert_eq!(log.facts.len(), 1);
+        assert_eq!(log.exempt, 1);
+        assert!(
+            log.skipped()
+                .unwrap()
+                .contains("1 of containers admitted by an exemption")
+        );
     }
 
     /// A container that ran but whose record was cut has no facts in the

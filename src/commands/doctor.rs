@@ -282,10 +282,11 @@ fn lint(root: &Path, config_file: Option<&Path>) -> Item {
             true,
             "config",
             format!(
-                "{} lints clean: {} policies, {} bindings, {:?} mode",
+                "{} lints clean: {} policies, {} bindings, {} exemptions, {:?} mode",
                 path.display(),
                 c.policies.len(),
                 c.bindings.len(),
+                c.exemptions.len(),
                 c.mode
             ),
         ),

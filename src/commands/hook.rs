@@ -135,7 +135,9 @@ fn report(decision: &Decision) -> i32 {
             Err(not_kept) => format!("{why}; not kept either: {not_kept}"),
         }
     });
-    let verdict_line = decision.verdict != Verdict::Allow || decision.mode == Mode::Audit;
+    // An exempt container starts as an allowed one does: its record says why.
+    let admitted = matches!(decision.verdict, Verdict::Allow | Verdict::Exempt);
+    let verdict_line = !admitted || decision.mode == Mode::Audit;
     let line = match (verdict_line, logged) {
         (true, Ok(())) => Some(decision.one_line()),
         (true, Err(why)) => Some(format!(

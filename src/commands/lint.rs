@@ -29,9 +29,15 @@ pub fn run(flags: &Flags) -> i32 {
             println!("  note: {note}");
         }
     }
+    for (i, rule) in sources.exemptions().iter().enumerate() {
+        println!("exemption exemptions[{i}]: {}", rule.describe());
+        for note in rule.notes() {
+            println!("  note: {note}");
+        }
+    }
     match &sources {
         Sources::Config(c) => println!(
-            "ok: {} ({} mode, {} policies, {} bindings)",
+            "ok: {} ({} mode, {} policies, {} bindings, {} exemptions)",
             c.path.display(),
             if c.mode == crate::policy::config::Mode::Audit {
                 "audit"
@@ -39,7 +45,8 @@ pub fn run(flags: &Flags) -> i32 {
                 "enforce"
             },
             policies.len(),
-            c.bindings.len()
+            c.bindings.len(),
+            c.exemptions.len()
         ),
         Sources::Default => println!("ok: no configuration file; builtin:baseline applies"),
         Sources::Explicit(_) => println!("ok: {} policies", policies.len()),

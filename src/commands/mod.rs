@@ -54,10 +54,15 @@ pub fn decide<'a>(
     crate::container::hooks::allow(&mut view.hooks, sources.allowed_hooks());
     let view: &'a ContainerView<'a> = Box::leak(Box::new(view));
     let info = ContainerInfo::of(view);
-    match sources.select(view) {
+    // Decided on the identity alone, before the policies: a broken binding
+    // does not block what an exemption admits.
+    let exemptions = crate::policy::exemptions::judge(sources.exemptions(), view);
+    let decision = match sources.select(view) {
         Ok(selection) => Decision::evaluate(view, &selection),
+        Err(e) if exemptions.exempt.is_some() => Decision::unjudged(view, e.to_string()),
         Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),
-    }
+    };
+    decision.with_exemptions(exemptions)
 }
 
 /// A bundle directory or a config.json file named on the command line, as

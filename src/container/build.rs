@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::capabilities::CapabilitySets;
 use super::devices;
 use super::hooks::HookUse;
-use super::identity::{Identity, Layout, created_by_cri, runtime_layout};
+use super::identity::{CriRuntime, Identity, Layout, created_by_cri, runtime_layout};
 use super::ids::IdMaps;
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_source};
@@ -76,7 +76,7 @@ pub fn build<'a>(
     let id_is_runtimes = ctx.trust_cri || ctx.trust_id || layout.is_some() || rootless.is_some();
     let cri = ctx.trust_cri || bundle.is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
     let identity = if cri {
-        Identity::from_annotations(&annotations, &ctx.id)
+        Identity::from_annotations(&annotations, &ctx.id, CriRuntime::of(layout, &annotations))
     } else {
         Identity::default()
     };
@@ -167,16 +167,27 @@ pub fn build<'a>(
     let declared = config.mounts.unwrap_or_default();
     let mut mounts = Vec::with_capacity(declared.len() + 1);
     let rootfs = root_path(config.root.as_ref(), bundle);
+    // The image of a root filesystem that is the container's own storage
+    // mount, from root's records of that storage (never a user's).
+    let image_id = std::cell::RefCell::new(None);
     let image_of = |layer: &str| {
         ctx.trust_cri
             || ctx.trust_id
-            || (layout == Some(Layout::Storage) && storage_layer(&ctx.id).as_deref() == Some(layer))
+            || (layout == Some(Layout::Storage)
+                && storage_record(&ctx.id).is_some_and(|r| {
+                    let own = r.layer == layer;
+                    if own {
+                        *image_id.borrow_mut() = r.image_id();
+                    }
+                    own
+                }))
     };
     if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle, image_of)
         && !rootless.as_ref().is_some_and(|r| r.is_own_rootfs(&rootfs))
     {
         mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
     }
+    view.identity.image_id = image_id.into_inner();
     mounts.extend(declared.into_iter().map(|m| {
         let mut mount = classify(
             m.destination,
@@ -300,32 +311,45 @@ fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
     under(written.as_os_str().as_bytes())
 }
 
-/// The layer of container `id` in containers/storage's records
+/// Container `id` in containers/storage's records
 /// (`<graph root>/overlay-containers/containers.json`): its image mount is
 /// `<graph root>/overlay/<layer>/merged`.
-fn storage_layer(id: &str) -> Option<String> {
+fn storage_record(id: &str) -> Option<StorageRecord> {
     super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
-        layer_in(
+        record_in(
             &Path::new(root).join("overlay-containers/containers.json"),
             id,
         )
     })
 }
 
-/// The layer of container `id` in a containers/storage `containers.json`.
-pub(super) fn layer_in(file: &Path, id: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        id: String,
-        #[serde(default)]
-        layer: String,
+/// A container's entry in a containers/storage `containers.json`.
+#[derive(serde::Deserialize)]
+pub(super) struct StorageRecord {
+    id: String,
+    #[serde(default)]
+    pub layer: String,
+    /// The id of the image its layer was made from (hex).
+    #[serde(default)]
+    image: String,
+}
+
+impl StorageRecord {
+    /// The image id as `sha256:<hex>`, when the record holds one.
+    fn image_id(&self) -> Option<String> {
+        let hex = self.image.strip_prefix("sha256:").unwrap_or(&self.image);
+        (hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| format!("sha256:{hex}"))
     }
+}
+
+/// Container `id` in a containers/storage `containers.json`.
+pub(super) fn record_in(file: &Path, id: &str) -> Option<StorageRecord> {
     let text = crate::input::read_bounded(file, 64 << 20).ok()?;
-    let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
+    let records: Vec<StorageRecord> = serde_json::from_slice(&text).ok()?;
     records
         .into_iter()
         .find(|r| r.id == id && !r.layer.is_empty())
-        .map(|r| r.layer)
 }
 
 /// A root filesystem that is not the runtime's own is a host directory the

@@ -22,6 +22,44 @@ pub struct Identity {
     pub sandbox_id: Option<String>,
     /// A pod sandbox ("pause") container: carries pod-level settings only.
     pub sandbox: bool,
+    /// The image name the CRI runtime wrote where a pod cannot overwrite it
+    /// ([`Identity::from_annotations`]); `None` elsewhere.
+    pub image: Option<String>,
+    /// The image's id (`sha256:<hex>`), from the runtime's own storage
+    /// records (see `build`); `None` where no trusted record says it.
+    pub image_id: Option<String>,
+}
+
+/// The CRI runtime whose own annotation keys speak for a container. Each
+/// runtime's keys are read only for its containers: the other runtime's keys
+/// are whatever a pod put there (CRI-O copies a pod's annotations into its
+/// sandbox and every container of it; containerd passes the ones its
+/// `pod_annotations` list names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CriRuntime {
+    Containerd,
+    CriO,
+}
+
+impl CriRuntime {
+    /// The runtime a bundle layout belongs to; for a bundle in no layout
+    /// (`check --cri` on a captured file) CRI-O's manager annotation, else
+    /// whose container-type key alone is there, tells.
+    pub fn of(layout: Option<Layout>, annotations: &BTreeMap<String, String>) -> CriRuntime {
+        let has = |key: &str| annotations.contains_key(key);
+        match layout {
+            Some(Layout::Containerd { .. }) => CriRuntime::Containerd,
+            Some(Layout::Storage) => CriRuntime::CriO,
+            None if annotations.get("io.container.manager").map(String::as_str)
+                == Some("cri-o")
+                || (has("io.kubernetes.cri-o.ContainerType")
+                    && !has("io.kubernetes.cri.container-type")) =>
+            {
+                CriRuntime::CriO
+            }
+            None => CriRuntime::Containerd,
+        }
+    }
 }
 
 /// Which runtime's own layout a bundle (resolved) is in, for the container
@@ -94,36 +132,61 @@ pub fn bundle_id(bundle: &Path) -> String {
 }
 
 impl Identity {
-    /// The identity the annotations claim for the container of runtime id `id`.
-    pub fn from_annotations(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
-        let get = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| annotations.get(*k))
-                .filter(|v| !v.is_empty())
-                .cloned()
-        };
-        let container_type = get(&[
+    /// The identity the annotations of `runtime` claim for the container of
+    /// runtime id `id`.
+    ///
+    /// The image name is read where the runtime writes it after anything a
+    /// pod can set: containerd's `io.kubernetes.cri.image-name` (app
+    /// containers; written after the passed-through annotations) and
+    /// `…podsandbox.image-name` (sandboxes); CRI-O's
+    /// `io.kubernetes.cri-o.ImageName` for app containers only, as CRI-O
+    /// copies the pod's annotations over its own keys in the sandbox's spec.
+    pub fn from_annotations(
+        annotations: &BTreeMap<String, String>,
+        id: &str,
+        runtime: CriRuntime,
+    ) -> Identity {
+        let get = |key: &str| annotations.get(key).filter(|v| !v.is_empty()).cloned();
+        let crio = runtime == CriRuntime::CriO;
+        let key =
+            |containerd: &'static str, cri_o: &'static str| if crio { cri_o } else { containerd };
+        let container_type = get(key(
             "io.kubernetes.cri.container-type",
             "io.kubernetes.cri-o.ContainerType",
-        ]);
-        let sandbox_id = get(&[
+        ));
+        let sandbox_id = get(key(
             "io.kubernetes.cri.sandbox-id",
             "io.kubernetes.cri-o.SandboxID",
-        ]);
+        ));
+        let sandbox =
+            container_type.as_deref() == Some("sandbox") && sandbox_id.as_deref() == Some(id);
+        let image = match (runtime, sandbox) {
+            (CriRuntime::Containerd, false) => get("io.kubernetes.cri.image-name"),
+            (CriRuntime::Containerd, true) => get("io.kubernetes.cri.podsandbox.image-name"),
+            (CriRuntime::CriO, false) => get("io.kubernetes.cri-o.ImageName"),
+            (CriRuntime::CriO, true) => None,
+        };
         Identity {
-            namespace: get(&[
+            namespace: get(key(
                 "io.kubernetes.cri.sandbox-namespace",
                 "io.kubernetes.pod.namespace",
-            ]),
-            pod: get(&["io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"]),
-            container: get(&[
+            )),
+            pod: get(key(
+                "io.kubernetes.cri.sandbox-name",
+                "io.kubernetes.pod.name",
+            )),
+            container: get(key(
                 "io.kubernetes.cri.container-name",
                 "io.kubernetes.container.name",
-            ]),
-            pod_uid: get(&["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"]),
-            sandbox: container_type.as_deref() == Some("sandbox")
-                && sandbox_id.as_deref() == Some(id),
+            )),
+            pod_uid: get(key(
+                "io.kubernetes.cri.sandbox-uid",
+                "io.kubernetes.pod.uid",
+            )),
+            sandbox,
             sandbox_id,
+            image,
+            image_id: None,
         }
     }
 
@@ -159,9 +222,12 @@ mod tests {
                 ("io.kubernetes.cri.sandbox-namespace", "team-a"),
                 ("io.kubernetes.cri.sandbox-name", "web-0"),
                 ("io.kubernetes.cri.container-name", "nginx"),
+                ("io.kubernetes.cri.image-name", "docker.io/library/nginx:1"),
             ]),
             "c1",
+            CriRuntime::Containerd,
         );
+        assert_eq!(id.image.as_deref(), Some("docker.io/library/nginx:1"));
         assert!(!id.sandbox);
         assert_eq!(id.label().as_deref(), Some("team-a/web-0/nginx"));
     }
@@ -175,11 +241,42 @@ mod tests {
             ("io.kubernetes.pod.name", "coredns-1"),
             ("io.kubernetes.container.name", "POD"),
         ]);
-        let id = Identity::from_annotations(&claims, "s1");
+        let id = Identity::from_annotations(&claims, "s1", CriRuntime::CriO);
         assert!(id.sandbox);
         assert_eq!(id.label().as_deref(), Some("kube-system/coredns-1"));
         // the claim of a container whose id is not the sandbox's
-        assert!(!Identity::from_annotations(&claims, "other").sandbox);
+        assert!(!Identity::from_annotations(&claims, "other", CriRuntime::CriO).sandbox);
+    }
+
+    /// A pod's annotations reach CRI-O's sandbox and its containers after
+    /// CRI-O's own keys (containerd's passes configured ones): the other
+    /// runtime's keys, and CRI-O's image name in a sandbox, are the pod's.
+    #[test]
+    fn only_the_creating_runtimes_keys_count() {
+        let claims = annotations(&[
+            ("io.kubernetes.cri-o.ContainerType", "container"),
+            ("io.kubernetes.pod.namespace", "team-a"),
+            ("io.kubernetes.container.name", "app"),
+            ("io.kubernetes.cri-o.ImageName", "registry.example/app:1"),
+            ("io.kubernetes.cri.sandbox-namespace", "kube-system"),
+            ("io.kubernetes.cri.container-name", "debugger"),
+            ("io.kubernetes.cri.image-name", "registry.example/exempt:1"),
+        ]);
+        let id = Identity::from_annotations(&claims, "c1", CriRuntime::CriO);
+        assert_eq!(id.namespace.as_deref(), Some("team-a"));
+        assert_eq!(id.container.as_deref(), Some("app"));
+        assert_eq!(id.image.as_deref(), Some("registry.example/app:1"));
+        let id = Identity::from_annotations(&claims, "c1", CriRuntime::Containerd);
+        assert_eq!(id.namespace.as_deref(), Some("kube-system"));
+        assert_eq!(id.image.as_deref(), Some("registry.example/exempt:1"));
+        let sandbox = annotations(&[
+            ("io.kubernetes.cri-o.ContainerType", "sandbox"),
+            ("io.kubernetes.cri-o.SandboxID", "s1"),
+            ("io.kubernetes.cri-o.ImageName", "registry.example/exempt:1"),
+        ]);
+        let id = Identity::from_annotations(&sandbox, "s1", CriRuntime::CriO);
+        assert!(id.sandbox);
+        assert_eq!(id.image, None);
     }
 
     #[test]
@@ -187,6 +284,7 @@ mod tests {
         let id = Identity::from_annotations(
             &annotations(&[("io.podman.annotations.autoremove", "FALSE")]),
             "c1",
+            CriRuntime::Containerd,
         );
         assert_eq!(id, Identity::default());
         assert_eq!(id.label(), None);

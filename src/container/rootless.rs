@@ -110,10 +110,11 @@ fn layout(bundle: &Path, id: &str) -> Option<(PathBuf, &'static str)> {
 
 /// The layer of container `id` in `<graph>/<driver>-containers/containers.json`.
 fn layer_of(graph: &Path, driver: &str, id: &str) -> Option<String> {
-    super::build::layer_in(
+    super::build::record_in(
         &graph.join(format!("{driver}-containers/containers.json")),
         id,
     )
+    .map(|r| r.layer)
 }
 
 #[cfg(test)]

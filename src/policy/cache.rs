@@ -378,7 +378,9 @@ mod tests {
             &config,
             "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\nmode: audit\n\
              policyDirectory: policies.d\ndefaultPolicies: [one, builtin:restricted]\n\
-             bindings:\n- namespaces: [kube-system]\n  policies: [two, missing]\n",
+             bindings:\n- namespaces: [kube-system]\n  policies: [two, missing]\n\
+             exemptions:\n- namespaces: [monitoring]\n  images: [\"registry.example/**\"]\n\
+             - runtimeHandlers: [kata]\n",
         )
         .unwrap();
         let sources = Sources::load(&Flags {
@@ -392,7 +394,17 @@ mod tests {
         assert_eq!(loaded.policies.len(), 2);
         assert_eq!(loaded.mode, super::super::config::Mode::Audit);
         assert!(!loaded.bindings.is_empty() && !loaded.broken.is_empty());
+        assert_eq!(loaded.exemptions.len(), 2);
         round_trip(&sources);
+        // An entry of a layout without exemptions (the same bytes, short of
+        // the list) is refused, never read as a configuration without them;
+        // the key, naming the executable, keeps such an entry away anyway.
+        let bytes = compact::to_vec(&sources).unwrap();
+        let mut none = loaded.clone();
+        none.exemptions.clear();
+        let without = compact::to_vec(&Sources::Config(none)).unwrap();
+        assert!(compact::from_slice::<Sources>(&without[..without.len() - 1]).is_err());
+        assert_ne!(bytes, without);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::load::{At, PolicyError, load_file};
-use super::{Policy, builtin};
+use super::{Policy, builtin, exemptions};
 use crate::input::{POLICY_LIMIT, read_trusted_real};
 
 pub const DEFAULT_PATH: &str = "/etc/oci-psp-hook/config.yaml";
@@ -81,6 +81,8 @@ struct File {
     #[serde(default)]
     allowed_hooks: Vec<Spanned<String>>,
     seccomp: Option<Spanned<String>>,
+    #[serde(default)]
+    exemptions: Vec<Spanned<exemptions::RawRule>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +112,8 @@ pub struct Config {
     /// How seccomp profiles are read; the policies it names carry it
     /// ([`read_seccomp_as_pss`]).
     pub seccomp: SeccompReading,
+    /// Containers admitted whatever their policies say, in order.
+    pub exemptions: Vec<exemptions::Rule>,
 }
 
 impl Config {
@@ -180,6 +184,7 @@ impl Config {
                 }
             },
         };
+        let exemptions = exemptions::parse(&at, &raw.exemptions)?;
         let mut policies = load_directory(&policy_directory, real, &at)?;
         if seccomp == SeccompReading::Pss {
             policies.values_mut().for_each(read_seccomp_as_pss);
@@ -194,6 +199,7 @@ impl Config {
             broken: Vec::new(),
             allowed_hooks: Vec::new(),
             seccomp,
+            exemptions,
         };
         for (i, hook) in raw.allowed_hooks.iter().enumerate() {
             if !Path::new(&hook.value).is_absolute() {
@@ -986,6 +992,111 @@ mod tests {
         read_seccomp_as_pss(&mut p);
         read_seccomp_as_pss(&mut p);
         assert_eq!(p.not_enforced, [SECCOMP_PSS_NOTE]);
+    }
+
+    #[test]
+    fn exemptions_are_read_in_order() {
+        let dir = Dir::new();
+        let digest = format!("sha256:{}", "0a".repeat(32));
+        let config = dir
+            .load(&format!(
+                "{HEADER}policyDirectory: policies.d\nexemptions:\n- namespaces: [monitoring]\n  images: [\"registry.example/node-exporter:*\", \"{digest}\"]\n- runtimeHandlers: [kata]\n- namespaces: [dev]\n  containerNames: [debugger]\n"
+            ))
+            .unwrap();
+        use exemptions::{ImagePattern, Rule};
+        assert_eq!(
+            config.exemptions,
+            [
+                Rule {
+                    namespaces: vec!["monitoring".into()],
+                    images: vec![
+                        ImagePattern::Glob("registry.example/node-exporter:*".into()),
+                        ImagePattern::Digest(digest),
+                    ],
+                    ..Rule::default()
+                },
+                Rule {
+                    runtime_handlers: vec!["kata".into()],
+                    ..Rule::default()
+                },
+                Rule {
+                    namespaces: vec!["dev".into()],
+                    container_names: vec!["debugger".into()],
+                    ..Rule::default()
+                },
+            ]
+        );
+        assert!(dir.load(&team_config()).unwrap().exemptions.is_empty());
+    }
+
+    #[test]
+    fn bad_exemptions_name_file_line_and_field() {
+        let dir = Dir::new();
+        let cases = [
+            // a rule of nothing would exempt everything
+            ("- {}\n", 5, "exemptions[0]", "names no field"),
+            (
+                "- namespaces: [a]\n- {}\n",
+                6,
+                "exemptions[1]",
+                "names no field",
+            ),
+            ("- namespace: [a]\n", 5, "", "unknown field `namespace`"),
+            (
+                "- namespaces: []\n",
+                5,
+                "exemptions[0].namespaces",
+                "is empty",
+            ),
+            (
+                "- namespaces: [a]\n  images:\n  - ok/image:*\n  - \"sha256:12\"\n",
+                8,
+                "exemptions[0].images[1]",
+                "is not a digest",
+            ),
+            (
+                "- images: [\"reg/[ab]\"]\n",
+                5,
+                "exemptions[0].images[0]",
+                "'['",
+            ),
+            (
+                "- images: [\"reg/***\"]\n",
+                5,
+                "exemptions[0].images[0]",
+                "***",
+            ),
+            (
+                "- containerNames: [Debugger]\n",
+                5,
+                "exemptions[0].containerNames[0]",
+                "not a container name",
+            ),
+            (
+                "- namespaces: [team-*]\n",
+                5,
+                "exemptions[0].namespaces[0]",
+                "no wildcards",
+            ),
+            (
+                "- runtimeHandlers: [\"\"]\n",
+                5,
+                "exemptions[0].runtimeHandlers[0]",
+                "not a RuntimeClass handler",
+            ),
+            ("  namespaces: [a]\n", 5, "", ""),
+        ];
+        for (rules, line, field, says) in cases {
+            let e = dir.error(&format!(
+                "{HEADER}policyDirectory: policies.d\nexemptions:\n{rules}"
+            ));
+            assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+            assert_eq!(e.line, Some(line), "{rules}: {e}");
+            if !field.is_empty() {
+                assert_eq!(e.field.as_deref(), Some(field), "{rules}: {e}");
+            }
+            assert!(e.message.contains(says), "{rules}: {e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod builtin;
 pub mod cache;
 pub mod config;
+pub mod exemptions;
 pub mod load;
 pub mod psp;
 pub mod pss;

@@ -153,6 +153,14 @@ impl Sources {
         }
     }
 
+    /// The configuration's exemptions (none without a configuration).
+    pub fn exemptions(&self) -> &[super::exemptions::Rule] {
+        match self {
+            Sources::Config(c) => &c.exemptions,
+            _ => &[],
+        }
+    }
+
     /// Everything loaded, for `lint`.
     pub fn all_policies(&self) -> Vec<Policy> {
         match self {
