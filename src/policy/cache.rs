@@ -399,11 +399,11 @@ mod tests {
         // An entry of a layout without exemptions (the same bytes, short of
         // the list) is refused, never read as a configuration without them;
         // the key, naming the executable, keeps such an entry away anyway.
-        let bytes = compact::to_vec(&sources).unwrap();
+        let bytes = postcard::to_allocvec(&sources).unwrap();
         let mut none = loaded.clone();
         none.exemptions.clear();
-        let without = compact::to_vec(&Sources::Config(none)).unwrap();
-        assert!(compact::from_slice::<Sources>(&without[..without.len() - 1]).is_err());
+        let without = postcard::to_allocvec(&Sources::Config(none)).unwrap();
+        assert!(postcard::from_bytes::<Sources>(&without[..without.len() - 1]).is_err());
         assert_ne!(bytes, without);
     }
 
