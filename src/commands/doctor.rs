@@ -95,6 +95,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             crate::undelivered::dir_under(root).display()
         )
     });
+    let crun_note = crio_crun_note(root);
     if json_output {
         let report = json!({
             "ok": ok,
@@ -103,6 +104,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             "digest": digest,
             "undelivered": undelivered,
             "logKey": log_key_state(root),
+            "crun": crun_note,
             "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
         });
         println!("{report}");
@@ -127,6 +129,9 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             println!("info decision log: {undelivered}");
         }
         println!("info log key: {}", log_key_state(root));
+        if let Some(note) = &crun_note {
+            println!("info denial reasons: {note}");
+        }
         println!(
             "{}",
             if ok {
@@ -294,13 +299,11 @@ fn lint(root: &Path, config_file: Option<&Path>) -> Item {
     }
 }
 
-/// `hooks_dir = [...]` of TOML files, by plain reading: the value may span
-/// lines. `None` when no file sets it.
-/// The `hooks_dir` list under `table` (`crio.runtime`, `engine`) as the
-/// runtime reads its files: each later file (drop-ins in name order)
-/// overrides an earlier one's; `None` when none sets it. A file that does
-/// not parse is skipped (the runtime would refuse to start with it).
-fn hooks_dir_setting(files: &[PathBuf], table: &str) -> Option<Vec<String>> {
+/// The value of `key` in `table` (`crio.runtime`, `engine`) as the runtime
+/// reads its files: each later file (drop-ins in name order) overrides an
+/// earlier one's; `None` when none sets it. A file that does not parse is
+/// skipped (the runtime would refuse to start with it).
+fn toml_setting(files: &[PathBuf], table: &str, key: &str) -> Option<toml::Value> {
     let mut setting = None;
     for file in files {
         let Ok(bytes) = read_bounded(file, POLICY_LIMIT) else {
@@ -310,22 +313,62 @@ fn hooks_dir_setting(files: &[PathBuf], table: &str) -> Option<Vec<String>> {
             continue;
         };
         let mut at = Some(&doc);
-        for key in table.split('.') {
-            at = at.and_then(|t| t.get(key)).and_then(toml::Value::as_table);
+        for name in table.split('.') {
+            at = at.and_then(|t| t.get(name)).and_then(toml::Value::as_table);
         }
-        if let Some(list) = at
-            .and_then(|t| t.get("hooks_dir"))
-            .and_then(toml::Value::as_array)
-        {
-            setting = Some(
-                list.iter()
-                    .filter_map(toml::Value::as_str)
-                    .map(str::to_string)
-                    .collect(),
-            );
+        if let Some(value) = at.and_then(|t| t.get(key)) {
+            setting = Some(value.clone());
         }
     }
     setting
+}
+
+/// The `hooks_dir` list under `table`.
+fn hooks_dir_setting(files: &[PathBuf], table: &str) -> Option<Vec<String>> {
+    let list = toml_setting(files, table, "hooks_dir")?;
+    Some(
+        list.as_array()?
+            .iter()
+            .filter_map(toml::Value::as_str)
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+const CRIO_MAIN: &[&str] = &["/etc/crio/crio.conf"];
+const CRIO_DROPIN: &str = "/etc/crio/crio.conf.d";
+
+/// CRI-O's default runtime, when it is crun: crun sends a hook's stderr to
+/// /dev/null (unless the container's `run.oci.hooks.stderr` annotation names
+/// a file, which the hook refuses as a host path), so a refused pod's events
+/// carry only crun's "error executing hook … (exit code: N)".
+fn crio_crun_note(root: &Path) -> Option<String> {
+    if !under(root, "/etc/crio").exists() {
+        return None;
+    }
+    let files = toml_files(root, CRIO_MAIN, CRIO_DROPIN);
+    let runtime = toml_setting(&files, "crio.runtime", "default_runtime")
+        .and_then(|v| v.as_str().map(str::to_string))
+        // CRI-O's own default (pkg/config, DefaultRuntime on Linux)
+        .unwrap_or_else(|| "crun".into());
+    let path = toml_setting(
+        &files,
+        &format!("crio.runtime.runtimes.{runtime}"),
+        "runtime_path",
+    )
+    .and_then(|v| v.as_str().map(str::to_string));
+    let is_crun = match &path {
+        Some(p) => Path::new(p).file_name().is_some_and(|n| n == "crun"),
+        None => runtime == "crun",
+    };
+    is_crun.then(|| {
+        format!(
+            "CRI-O's default runtime {runtime:?} is crun, which discards a hook's stderr: a refused \
+             pod's events show only \"error executing hook … (exit code: 1)\" (1: denied by policy; \
+             2: blocked, the hook could not decide). The reason: `oci-psp-hook explain \
+             NAMESPACE/POD` on this node. With runc as the runtime the reason is in the events"
+        )
+    })
 }
 
 fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
@@ -373,8 +416,8 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
         Runtime {
             name: "CRI-O",
             table: "crio.runtime",
-            main: &["/etc/crio/crio.conf"],
-            dropin: "/etc/crio/crio.conf.d",
+            main: CRIO_MAIN,
+            dropin: CRIO_DROPIN,
             defaults: &["/usr/share/containers/oci/hooks.d"],
             installed: under(root, "/etc/crio").exists(),
         },
@@ -585,6 +628,31 @@ mod tests {
         let mut items = Vec::new();
         assert!(hook_files(&root, &mut items).is_empty());
         assert!(!items[0].ok);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn crio_with_crun_is_told_where_denial_reasons_are() {
+        let root = tree();
+        assert_eq!(crio_crun_note(&root), None, "no CRI-O");
+        let dropin = under(&root, "/etc/crio/crio.conf.d");
+        std::fs::create_dir_all(&dropin).unwrap();
+        // CRI-O's default runtime is crun
+        let note = crio_crun_note(&root).unwrap();
+        assert!(note.contains("oci-psp-hook explain"), "{note}");
+        std::fs::write(
+            dropin.join("10-runc.conf"),
+            "[crio.runtime]\ndefault_runtime = \"runc\"\n[crio.runtime.runtimes.runc]\nruntime_path = \"/usr/sbin/runc\"\n",
+        )
+        .unwrap();
+        assert_eq!(crio_crun_note(&root), None);
+        // a handler named otherwise whose binary is crun
+        std::fs::write(
+            dropin.join("20-fast.conf"),
+            "[crio.runtime]\ndefault_runtime = \"fast\"\n[crio.runtime.runtimes.fast]\nruntime_path = \"/usr/local/bin/crun\"\n",
+        )
+        .unwrap();
+        assert!(crio_crun_note(&root).unwrap().contains("\"fast\""));
         std::fs::remove_dir_all(&root).unwrap();
     }
 
