@@ -10,6 +10,8 @@
 //! process and nothing of this is verified.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::mounts::PathHash;
@@ -44,7 +46,7 @@ impl MountTables {
     pub fn read(pid: i32) -> Result<MountTables, String> {
         let read = |path: &str| {
             read_bounded(Path::new(path), MOUNTINFO_LIMIT)
-                .map(|b| parse(&String::from_utf8_lossy(&b)))
+                .map(|b| parse(&b))
                 .map_err(|e| e.reason())
         };
         let container = read(&format!("/proc/{pid}/mountinfo"))
@@ -155,23 +157,28 @@ pub enum Truth {
 }
 
 /// Parse `/proc/<pid>/mountinfo`: `id parent major:minor root mount-point …`.
-pub fn parse(text: &str) -> Vec<MountEntry> {
-    text.lines()
+/// Paths stay the kernel's bytes: a name that is not UTF-8 is not another
+/// name's look-alike. (procfs's parser reads lines as UTF-8 text, so one such
+/// name would make the whole table unreadable, and keeps `\040` escapes.)
+pub fn parse(text: &[u8]) -> Vec<MountEntry> {
+    let text_field = |f: &[u8]| String::from_utf8_lossy(&unescape(f)).into_owned();
+    let path_field = |f: &[u8]| PathBuf::from(OsString::from_vec(unescape(f)));
+    text.split(|b| *b == b'\n')
         .filter_map(|line| {
-            let mut fields = line.split(' ');
+            let mut fields = line.split(|b| *b == b' ');
             let (_id, _parent) = (fields.next()?, fields.next()?);
-            let dev = fields.next()?.to_string();
-            let root = PathBuf::from(unescape(fields.next()?));
-            let mount_point = PathBuf::from(unescape(fields.next()?));
-            let read_only = fields.next()?.split(',').any(|o| o == "ro");
+            let dev = text_field(fields.next()?);
+            let root = path_field(fields.next()?);
+            let mount_point = path_field(fields.next()?);
+            let read_only = fields.next()?.split(|b| *b == b',').any(|o| o == b"ro");
             // optional fields end at `-`; the filesystem type follows
-            let fstype = fields.find(|f| *f == "-").and_then(|_| fields.next());
+            let fstype = fields.find(|f| *f == b"-").and_then(|_| fields.next());
             Some(MountEntry {
                 dev,
                 root,
                 mount_point,
                 read_only,
-                fstype: unescape(fstype.unwrap_or_default()),
+                fstype: text_field(fstype.unwrap_or_default()),
             })
         })
         .collect()
@@ -291,15 +298,14 @@ pub fn resolve_in_rootfs(proc_root: &Path, rootfs: &Path, destination: &str) -> 
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
+    while i < field.len() {
+        let octal = field
             .get(i + 1..i + 4)
             .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
+        match (field[i], octal) {
             (b'\\', Some(d)) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
                 i += 4;
@@ -310,7 +316,7 @@ fn unescape(field: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Where `destination` of a container whose root is `rootfs` is mounted, as
@@ -346,7 +352,21 @@ mod tests {
 ";
 
     fn tables() -> MountTables {
-        MountTables::new(parse(CONTAINER), parse(HOST))
+        MountTables::new(parse(CONTAINER.as_bytes()), parse(HOST.as_bytes()))
+    }
+
+    #[test]
+    fn paths_keep_the_kernels_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let line = b"616 612 254:0 /srv/a\xff /var/lib/c/rootfs/odd rw - ext4 /dev/vda rw\n";
+        let entries = parse(line);
+        assert_eq!(entries[0].root.as_os_str().as_bytes(), b"/srv/a\xff");
+        // not the look-alike a lossy reading would make of it
+        assert_ne!(entries[0].root, PathBuf::from("/srv/a\u{FFFD}"));
+        assert_eq!(
+            entries[0].mount_point,
+            PathBuf::from("/var/lib/c/rootfs/odd")
+        );
     }
 
     #[test]
@@ -404,7 +424,7 @@ mod tests {
 613 612 254:0 /etc /r/data ro - ext4 /dev/vda rw
 614 612 254:0 /srv /r/data rw - ext4 /dev/vda rw
 ";
-        let t = MountTables::new(parse(container), parse(HOST));
+        let t = MountTables::new(parse(container.as_bytes()), parse(HOST.as_bytes()));
         assert_eq!(t.writable(Path::new("/r/data")), Some(true));
         assert_eq!(
             t.verify(Path::new("/r/data"), Path::new("/srv")),
