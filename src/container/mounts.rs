@@ -882,59 +882,11 @@ pub fn resolve_host_path(path: &Path) -> PathBuf {
 /// was a tenth of the hook's instructions; the keys are normalized already.
 pub type Prefixes = HashMap<OsString, (PathBuf, bool), PathHash>;
 
-/// The hash of [`Prefixes`]: a multiply-and-fold over 8-byte words, seeded
-/// per process from std's random keys. std's SipHash cost more than the
-/// lookups it served with a thousand mounts; the seed keeps colliding paths
-/// from being prepared in advance.
-#[derive(Clone)]
-pub struct PathHash(u64);
-
-impl Default for PathHash {
-    fn default() -> Self {
-        use std::hash::BuildHasher;
-        PathHash(std::hash::RandomState::new().hash_one(0x243f_6a88_85a3_08d3_u64))
-    }
-}
-
-impl std::hash::BuildHasher for PathHash {
-    type Hasher = PathHasher;
-    fn build_hasher(&self) -> PathHasher {
-        PathHasher(self.0)
-    }
-}
-
-pub struct PathHasher(u64);
-
-const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// Multiply into 128 bits and fold: every input bit reaches every output bit.
-fn fold(a: u64, b: u64) -> u64 {
-    let wide = u128::from(a) * u128::from(b);
-    (wide as u64) ^ ((wide >> 64) as u64)
-}
-
-impl std::hash::Hasher for PathHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(word);
-            self.0 = fold(self.0 ^ u64::from_le_bytes(w), MULTIPLIER);
-        }
-        let rest = words.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        // The length tells "ab" from "ab\0".
-        self.0 = fold(
-            self.0 ^ u64::from_le_bytes(w),
-            MULTIPLIER ^ bytes.len() as u64,
-        );
-    }
-
-    fn finish(&self) -> u64 {
-        fold(self.0, MULTIPLIER)
-    }
-}
+/// The hash of [`Prefixes`] and the mount tables: foldhash, seeded per
+/// process (std's SipHash cost more than the lookups it served with a
+/// thousand mounts; the seed keeps colliding paths from being prepared in
+/// advance).
+pub type PathHash = foldhash::fast::RandomState;
 
 /// [`resolve_host_path`] remembering the prefixes it asked the filesystem
 /// about, so paths sharing a directory cost one `lstat` per new component.
@@ -1084,27 +1036,6 @@ pub fn has_path_prefix(path: &Path, prefix: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_hash_is_stable_and_spreads() {
-        use std::hash::BuildHasher;
-        let hash = PathHash::default();
-        let one = OsString::from("/var/lib/kubelet/pods/x/volumes");
-        assert_eq!(hash.hash_one(&one), hash.hash_one(one.clone()));
-        // Paths that differ in one byte, in length, or past a word boundary.
-        let paths: Vec<OsString> = (0..20_000)
-            .map(|i| OsString::from(format!("/var/lib/kubelet/pods/p/volumes/cfg-{i}")))
-            .chain(
-                ["/a", "/a\0", "/ab", "/abcdefgh", "/abcdefgh/", "/abcdefgi"].map(OsString::from),
-            )
-            .collect();
-        let mut hashes: Vec<u64> = paths.iter().map(|p| hash.hash_one(p)).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        assert_eq!(hashes.len(), paths.len(), "no two of these paths collide");
-        // Another process (seed) hashes differently.
-        assert_ne!(PathHash::default().hash_one(&one), hash.hash_one(&one));
-    }
 
     fn opts(o: &[&str]) -> MountOptions {
         MountOptions::of(o)
