@@ -2,6 +2,7 @@
 
 pub mod advise;
 pub mod arena;
+pub mod atomic_files;
 pub mod checks;
 pub mod commands;
 pub mod container;
@@ -11,4 +12,5 @@ pub mod json_writer;
 pub mod log;
 pub mod log_key;
 pub mod policy;
+pub mod policy_set;
 pub mod undelivered;

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use oci_psp_hook::commands::base_spec::DEFAULT_HOOK_PATH;
 use oci_psp_hook::commands::install::{BASE_SPEC, HOOKS_FILE};
-use oci_psp_hook::commands::policy_set::{CONFIG_DIR, STATUS_PATH, validate_staged};
+use oci_psp_hook::policy_set::{CONFIG_DIR, STATUS_PATH, validate_staged};
 use serde_json::{Value, json};
 
 fn deploy(rel: &str) -> PathBuf {

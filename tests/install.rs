@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use oci_psp_hook::commands::policy_set::read_source;
+use oci_psp_hook::policy_set::read_source;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_oci-psp-hook");

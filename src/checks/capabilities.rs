@@ -14,31 +14,14 @@
 //!
 //! Not verifiable at the node: which capabilities the pod asked to add or drop
 //! (only the result is visible). The runtime default set is
-//! [`RUNTIME_DEFAULT_CAPABILITIES`] (containerd's, a superset of CRI-O's and
+//! `policy::capabilities::RUNTIME_DEFAULT_CAPABILITIES` (containerd's, a superset of CRI-O's and
 //! podman's), not yet read from node configuration.
 
 use crate::checks::Findings;
 use crate::container::ContainerView;
 use crate::container::capabilities::normalize;
 use crate::policy::Policy;
-
-/// The capabilities a container runtime grants when the pod asks for none.
-pub const RUNTIME_DEFAULT_CAPABILITIES: &[&str] = &[
-    "CAP_AUDIT_WRITE",
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_MKNOD",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_RAW",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
+use crate::policy::capabilities::RUNTIME_DEFAULT_CAPABILITIES;
 
 /// The policy's capability lists, normalized once.
 struct Rules {

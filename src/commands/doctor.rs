@@ -9,7 +9,7 @@
 //! DaemonSet) everything is read under the root, the configuration's
 //! absolute policyDirectory included. It also reports the installed binary's
 //! version (`BINARY --version`), the digest of the active configuration and
-//! policies (see [`super::policy_set`]), and fails when `install`'s last sync
+//! policies (see [`crate::policy_set`]), and fails when `install`'s last sync
 //! was refused (ROOT/run/oci-psp-hook/install-status.json).
 
 use std::os::unix::fs::PermissionsExt;
@@ -22,7 +22,7 @@ use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy::config;
 use crate::policy::select::Sources;
 
-use super::policy_set;
+use crate::policy_set;
 
 /// Where podman and CRI-O look for hooks.d files by default.
 pub const HOOKS_DIRS: &[&str] = &[

@@ -5,7 +5,7 @@
 //! Order, each step atomic (written beside, fsynced, renamed, directory
 //! fsynced):
 //! 1. with `--config-source`, the policy set: validated as a whole, then
-//!    published by one rename (see [`super::policy_set`]), so the hook is
+//!    published by one rename (see [`crate::policy_set`]), so the hook is
 //!    never activated before its policy is in place;
 //! 2. the binary, `ROOT/usr/libexec/oci/hooks.d/oci-psp-hook` (a copy of
 //!    this executable);
@@ -28,10 +28,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::atomic::{self, create_dirs};
 use super::base_spec::{DEFAULT_HOOK_PATH, add_hook};
-use super::policy_set::{self, PolicySet, SourceError, Status, Store, under};
+use crate::atomic_files::{self as atomic, create_dirs};
 use crate::input::{CONFIG_LIMIT, read_bounded};
+use crate::policy_set::{self, PolicySet, SourceError, Status, Store, under};
 
 /// The hooks.d file, as shipped in the repository.
 pub const HOOKS_FILE: &str = "/usr/share/containers/oci/hooks.d/oci-psp-hook.json";

@@ -1,7 +1,6 @@
 //! The subcommands. Each returns the process exit code.
 
 pub mod advise;
-pub mod atomic;
 pub mod base_spec;
 pub mod check;
 pub mod doctor;
@@ -9,7 +8,6 @@ pub mod explain;
 pub mod hook;
 pub mod install;
 pub mod lint;
-pub mod policy_set;
 pub mod uninstall;
 
 use crate::container::ContainerView;

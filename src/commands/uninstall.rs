@@ -14,11 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::atomic;
 use super::base_spec::DEFAULT_HOOK_PATH;
 use super::install::{BASE_SPEC, HOOKS_FILE};
-use super::policy_set::{CONFIG_DIR, STATUS_PATH, under};
+use crate::atomic_files as atomic;
 use crate::input::{POLICY_LIMIT, read_bounded};
+use crate::policy_set::{CONFIG_DIR, STATUS_PATH, under};
 
 pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
     if !root.is_dir() {

@@ -742,7 +742,7 @@ mod tests {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
-    /// The installed layout (see `commands::policy_set`): config.yaml and
+    /// The installed layout (see `crate::policy_set`): config.yaml and
     /// policies.d through `current`, here with the policy directory named
     /// absolutely, through its link (as examples/config.yaml names
     /// /etc/oci-psp-hook/policies.d). Set `a` admits by policy `a`, set `b`

@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod cache;
+pub mod capabilities;
 pub mod config;
 pub mod exemptions;
 pub mod load;

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::atomic::{self, create_dirs, ctx, fsync_dir};
+use crate::atomic_files::{self as atomic, create_dirs, ctx, fsync_dir};
 use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy::config::{DEFAULT_POLICY_DIRECTORY, Mode};
 use crate::policy::select::{Flags, Sources};
@@ -714,7 +714,7 @@ impl Status {
 mod tests {
     use super::*;
 
-    const RESTRICTED: &str = include_str!("../../examples/restricted-psp.yaml");
+    const RESTRICTED: &str = include_str!("../examples/restricted-psp.yaml");
     const HEADER: &str = "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\n";
 
     struct Dir(PathBuf);
