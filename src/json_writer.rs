@@ -14,9 +14,7 @@ use std::fmt::Display;
 
 use serde::ser::{self, Impossible, Serialize};
 
-// The bytes that end a plain run when config.json is read are the ones
-// that need an escape when a string is written.
-use crate::container::json::{special, specials};
+use crate::json_bytes::{special, specials};
 
 /// Why a value could not be written; the messages are serde_json's.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod container;
 pub mod decision;
 pub mod input;
+pub mod json_bytes;
 pub mod json_writer;
 pub mod log;
 pub mod log_key;
