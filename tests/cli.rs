@@ -2258,6 +2258,31 @@ fn lint_invalid_policy_names_the_file() {
     assert!(run.stderr.contains("policies.d/broken.yaml"), "{run:#?}");
 }
 
+/// `builtin:…` in a binding is always the built-in profile: a policy of
+/// such a name would silently never judge a container (and with `--policy`
+/// pass for the built-in one in decision records), so it is refused.
+#[test]
+fn a_policy_named_like_a_builtin_is_refused() {
+    let s = Sandbox::new();
+    let config =
+        s.config("bindings:\n  - namespaces: [team-a]\n    policies: [builtin:restricted]\n");
+    let shadow = s.write(
+        "policies.d/shadow.yaml",
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: builtin:restricted\nspec:\n  runAsUser:\n    rule: MustRunAs\n    ranges: [{min: 5000, max: 5000}]\n  seLinux:\n    rule: RunAsAny\n  supplementalGroups:\n    rule: RunAsAny\n  fsGroup:\n    rule: RunAsAny\n",
+    );
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:4: metadata.name: \"builtin:restricted\" starts with \"builtin:\"",
+            shadow.display()
+        )),
+        "{run:#?}"
+    );
+    let run = s.run(&["lint", "--policy", shadow.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+}
+
 #[test]
 fn lint_broken_binding_fails() {
     let s = Sandbox::new();
