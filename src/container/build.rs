@@ -365,7 +365,8 @@ pub(super) struct StorageRecord {
 
 impl StorageRecord {
     /// Whether CRI-O recorded an app container (not a pod's infra one):
-    /// its metadata holds the pod's id and no `"pod": true`.
+    /// its metadata holds the pod's id, not its own, and no `"pod": true`
+    /// (CRI-O sets it when the two are the same).
     fn is_app_container(&self) -> bool {
         #[derive(serde::Deserialize)]
         struct Metadata {
@@ -375,7 +376,7 @@ impl StorageRecord {
             pod: bool,
         }
         serde_json::from_str::<Metadata>(&self.metadata)
-            .is_ok_and(|m| !m.pod_id.is_empty() && !m.pod)
+            .is_ok_and(|m| !m.pod_id.is_empty() && m.pod_id != self.id && !m.pod)
     }
 
     /// The image id as `sha256:<hex>`, when the record holds one.
@@ -658,13 +659,14 @@ mod tests {
             &file,
             r#"[{"id": "infra", "layer": "l1", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_POD_web-0\",\"pod\":true}"},
                 {"id": "app", "layer": "l2", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_app_web-0\",\"metadata-name\":\"app\"}"},
+                {"id": "infra2", "layer": "l5", "image": "", "metadata": "{\"pod-id\":\"infra2\"}"},
                 {"id": "podman", "layer": "l3", "image": "", "metadata": "{\"image-name\":\"x\",\"name\":\"c\"}"},
                 {"id": "bare", "layer": "l4"}]"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let app = |id: &str| record_in(&file, id).is_some_and(|r| r.is_app_container());
         assert!(app("app"));
-        for other in ["infra", "podman", "bare", "absent"] {
+        for other in ["infra", "infra2", "podman", "bare", "absent"] {
             assert!(!app(other), "{other}");
         }
         let _ = std::fs::remove_file(&file);
