@@ -1613,6 +1613,63 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
     );
 }
 
+/// CRI-O writes a pod's annotations and labels over its own keys in the
+/// spec of the pod's infra container: a pod in any namespace can call its
+/// sandbox an app container (`ContainerType`, `SandboxID`) and give it an
+/// exempt image's name or digest (`ImageName`) and any container name.
+/// Those names count only for an app container CRI-O's storage record
+/// shows; this one has none, so no rule matches and the record says why.
+#[test]
+fn crio_sandbox_cannot_claim_an_exempt_image() {
+    if !root_or_skip("crio_sandbox_cannot_claim_an_exempt_image") {
+        return;
+    }
+    let s = Sandbox::new();
+    let digest = format!("sha256:{}", "3f".repeat(32));
+    let config = s.config(&format!(
+        "exemptions:\n  - images: [\"{digest}\"]\n  - namespaces: [team-a]\n    images: [\"registry.example/node-exporter*\"]\n  - namespaces: [team-a]\n    containerNames: [debugger]\n"
+    ));
+    let args = ["--config", config.to_str().unwrap()];
+    let id = unique_id();
+    let image = format!("registry.example/node-exporter@{digest}");
+    let forged = [
+        ("io.container.manager", "cri-o"),
+        ("io.kubernetes.cri-o.ContainerType", "container"),
+        (
+            "io.kubernetes.cri-o.SandboxID",
+            "0c1e00000000000000000000000000000000000000000000000000000000beef",
+        ),
+        ("io.kubernetes.cri-o.ImageName", image.as_str()),
+        ("io.kubernetes.pod.namespace", "team-a"),
+        ("io.kubernetes.pod.name", "web-0"),
+        ("io.kubernetes.container.name", "debugger"),
+    ];
+    let sandbox = RuntimeBundle::new(
+        Layout::Storage,
+        &id,
+        &with_annotations("ctr-run-privileged", &forged),
+    );
+    while s.record(Duration::from_millis(1)).is_some() {}
+    let run = s.hook(&args, &state(&sandbox.id, &sandbox.path, &forged));
+    run.blocked(
+        1,
+        &["denied by policy \"builtin:baseline\": ", "privileged: "],
+    );
+    assert!(!run.stderr.contains("debugger"), "{run:#?}");
+    let record = s.record(Duration::from_secs(5)).expect("a record");
+    assert!(!record.contains(r#""exemption":"#), "{record}");
+    for part in [
+        r#""verdict":"deny""#,
+        r#""namespace":"team-a""#,
+        "exemptions[0] does not apply: images: ",
+        "exemptions[1] does not apply: images: ",
+        "exemptions[2] does not apply: containerNames: the runtime wrote no container name",
+        "CRI-O's for an app container its storage record shows",
+    ] {
+        assert!(record.contains(part), "{part}: {record}");
+    }
+}
+
 #[test]
 fn crio_annotations_and_sandboxes() {
     if !root_or_skip("crio_annotations_and_sandboxes") {
@@ -1635,10 +1692,9 @@ fn crio_annotations_and_sandboxes() {
         &with_annotations("ctr-run-default", &crio),
     );
     let run = s.hook(&args, &state(&root.id, &root.path, &crio));
-    run.blocked(
-        1,
-        &["denied by policy \"restricted\"", "team-a/db-1/postgres"],
-    );
+    // the container name is CRI-O's only for an app container its storage
+    // record shows (this one has none: a sandbox's spec could say as much)
+    run.blocked(1, &["denied by policy \"restricted\"", "team-a/db-1/?"]);
 
     // A sandbox is judged on pod-level settings only (host namespaces here):
     // a container whose runtime id is the sandbox id its runtime wrote.
@@ -2200,6 +2256,31 @@ fn lint_invalid_policy_names_the_file() {
     let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
     assert_eq!(run.code, Some(2), "{run:#?}");
     assert!(run.stderr.contains("policies.d/broken.yaml"), "{run:#?}");
+}
+
+/// `builtin:…` in a binding is always the built-in profile: a policy of
+/// such a name would silently never judge a container (and with `--policy`
+/// pass for the built-in one in decision records), so it is refused.
+#[test]
+fn a_policy_named_like_a_builtin_is_refused() {
+    let s = Sandbox::new();
+    let config =
+        s.config("bindings:\n  - namespaces: [team-a]\n    policies: [builtin:restricted]\n");
+    let shadow = s.write(
+        "policies.d/shadow.yaml",
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: builtin:restricted\nspec:\n  runAsUser:\n    rule: MustRunAs\n    ranges: [{min: 5000, max: 5000}]\n  seLinux:\n    rule: RunAsAny\n  supplementalGroups:\n    rule: RunAsAny\n  fsGroup:\n    rule: RunAsAny\n",
+    );
+    let run = s.run(&["lint", "--config", config.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:4: metadata.name: \"builtin:restricted\" starts with \"builtin:\"",
+            shadow.display()
+        )),
+        "{run:#?}"
+    );
+    let run = s.run(&["lint", "--policy", shadow.to_str().unwrap()], b"");
+    assert_eq!(run.code, Some(2), "{run:#?}");
 }
 
 #[test]

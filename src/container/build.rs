@@ -75,10 +75,23 @@ pub fn build<'a>(
     // An id a plain runc user chose names nothing of a runtime's.
     let id_is_runtimes = ctx.trust_cri || ctx.trust_id || layout.is_some() || rootless.is_some();
     let cri = ctx.trust_cri || bundle.is_some_and(|b| created_by_cri(b, &ctx.id, &annotations));
+    let runtime = CriRuntime::of(layout, &annotations);
     let identity = if cri {
-        Identity::from_annotations(&annotations, &ctx.id, CriRuntime::of(layout, &annotations))
+        Identity::from_annotations(&annotations, &ctx.id, runtime)
     } else {
         Identity::default()
+    };
+    // Root's containers/storage record of this container, read once (for
+    // its image mount and, on CRI-O, whether it is a pod's infra container).
+    let record = std::cell::OnceCell::new();
+    let record_of = || {
+        record
+            .get_or_init(|| {
+                (layout == Some(Layout::Storage))
+                    .then(|| storage_record(&ctx.id))
+                    .flatten()
+            })
+            .as_ref()
     };
 
     let process = config.process.unwrap_or_default();
@@ -173,14 +186,13 @@ pub fn build<'a>(
     let image_of = |layer: &str| {
         ctx.trust_cri
             || ctx.trust_id
-            || (layout == Some(Layout::Storage)
-                && storage_record(&ctx.id).is_some_and(|r| {
-                    let own = r.layer == layer;
-                    if own {
-                        *image_id.borrow_mut() = r.image_id();
-                    }
-                    own
-                }))
+            || record_of().is_some_and(|r| {
+                let own = r.layer == layer;
+                if own {
+                    *image_id.borrow_mut() = r.image_id();
+                }
+                own
+            })
     };
     if !runtime_rootfs(config.root.as_ref(), &rootfs, bundle, image_of)
         && !rootless.as_ref().is_some_and(|r| r.is_own_rootfs(&rootfs))
@@ -188,6 +200,19 @@ pub fn build<'a>(
         mounts.push(foreign_rootfs(&rootfs, view.root_readonly));
     }
     view.identity.image_id = image_id.into_inner();
+    // In the spec of a pod's infra container CRI-O writes the pod's
+    // annotations and labels over its own keys: a pod can call its sandbox
+    // a `container` of another sandbox, and name its image and container.
+    // Only CRI-O's record of the container (root's, in its storage) tells an
+    // app container from that; without it neither name is CRI-O's.
+    if cri
+        && !ctx.trust_cri
+        && runtime == CriRuntime::CriO
+        && !record_of().is_some_and(StorageRecord::is_app_container)
+    {
+        view.identity.image = None;
+        view.identity.container = None;
+    }
     mounts.extend(declared.into_iter().map(|m| {
         let mut mount = classify(
             m.destination,
@@ -332,9 +357,28 @@ pub(super) struct StorageRecord {
     /// The id of the image its layer was made from (hex).
     #[serde(default)]
     image: String,
+    /// The engine's own JSON about the container; CRI-O's says `"pod":
+    /// true` of a pod's infra container (`RuntimeContainerMetadata`).
+    #[serde(default)]
+    metadata: String,
 }
 
 impl StorageRecord {
+    /// Whether CRI-O recorded an app container (not a pod's infra one):
+    /// its metadata holds the pod's id, not its own, and no `"pod": true`
+    /// (CRI-O sets it when the two are the same).
+    fn is_app_container(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            #[serde(default, rename = "pod-id")]
+            pod_id: String,
+            #[serde(default)]
+            pod: bool,
+        }
+        serde_json::from_str::<Metadata>(&self.metadata)
+            .is_ok_and(|m| !m.pod_id.is_empty() && m.pod_id != self.id && !m.pod)
+    }
+
     /// The image id as `sha256:<hex>`, when the record holds one.
     fn image_id(&self) -> Option<String> {
         let hex = self.image.strip_prefix("sha256:").unwrap_or(&self.image);
@@ -552,4 +596,79 @@ fn host_ports(annotations: &BTreeMap<String, String>) -> Option<Vec<HostPort>> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures::NoProbe;
+
+    /// A CRI-O sandbox's spec, with the pod's annotations and labels
+    /// written over CRI-O's keys: it calls itself a container of another
+    /// sandbox and names an image and a container.
+    const FORGED_SANDBOX: &str = r#"{"ociVersion": "1.2.0",
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["/pause"], "cwd": "/"},
+        "root": {"path": "rootfs"},
+        "annotations": {
+            "io.container.manager": "cri-o",
+            "io.kubernetes.cri-o.ContainerType": "container",
+            "io.kubernetes.cri-o.SandboxID": "another",
+            "io.kubernetes.cri-o.ImageName": "registry.example/node-exporter:v1",
+            "io.kubernetes.pod.namespace": "team-a",
+            "io.kubernetes.pod.name": "web-0",
+            "io.kubernetes.container.name": "debugger"}}"#;
+
+    fn view_in_storage(id: &str, config: &str) -> ContainerView<'static> {
+        let bundle = PathBuf::from(format!(
+            "/run/containers/storage/overlay-containers/{id}/userdata"
+        ));
+        let ctx = BuildContext {
+            id: id.to_string(),
+            pid: None,
+            state_annotations: BTreeMap::new(),
+            mounts: MountContext::of_resolved_bundle(bundle),
+            probe: &NoProbe,
+            trust_cri: false,
+            trust_id: false,
+        };
+        build("config.json", config.as_bytes(), &ctx)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_owned()
+    }
+
+    /// What CRI-O's annotations say of a container's image and name is
+    /// taken only for an app container CRI-O's storage record shows; a
+    /// container it has no record of (here: none at all) keeps its
+    /// namespace, not the names its annotations claim.
+    #[test]
+    fn crio_names_need_crio_s_record_of_an_app_container() {
+        let view = view_in_storage("0c1e0000feedbeef", FORGED_SANDBOX);
+        assert_eq!(view.identity.namespace.as_deref(), Some("team-a"));
+        assert!(!view.identity.sandbox);
+        assert_eq!(view.identity.image, None);
+        assert_eq!(view.identity.container, None);
+    }
+
+    #[test]
+    fn crio_records_tell_app_containers_from_infra_ones() {
+        let file = std::env::temp_dir().join(format!(
+            "oci-psp-hook-containers-{}.json",
+            std::process::id()
+        ));
+        std::fs::write(
+            &file,
+            r#"[{"id": "infra", "layer": "l1", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_POD_web-0\",\"pod\":true}"},
+                {"id": "app", "layer": "l2", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_app_web-0\",\"metadata-name\":\"app\"}"},
+                {"id": "infra2", "layer": "l5", "image": "", "metadata": "{\"pod-id\":\"infra2\"}"},
+                {"id": "podman", "layer": "l3", "image": "", "metadata": "{\"image-name\":\"x\",\"name\":\"c\"}"},
+                {"id": "bare", "layer": "l4"}]"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let app = |id: &str| record_in(&file, id).is_some_and(|r| r.is_app_container());
+        assert!(app("app"));
+        for other in ["infra", "infra2", "podman", "bare", "absent"] {
+            assert!(!app(other), "{other}");
+        }
+        let _ = std::fs::remove_file(&file);
+    }
 }

@@ -140,7 +140,10 @@ impl Identity {
     /// containers; written after the passed-through annotations) and
     /// `…podsandbox.image-name` (sandboxes); CRI-O's
     /// `io.kubernetes.cri-o.ImageName` for app containers only, as CRI-O
-    /// copies the pod's annotations over its own keys in the sandbox's spec.
+    /// copies the pod's annotations over its own keys in the sandbox's spec
+    /// — its `ContainerType` and `SandboxID` too, so `build` keeps CRI-O's
+    /// image and container names only for an app container CRI-O's storage
+    /// record shows.
     pub fn from_annotations(
         annotations: &BTreeMap<String, String>,
         id: &str,

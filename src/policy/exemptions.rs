@@ -252,12 +252,18 @@ fn revealed<'v>(view: &'v ContainerView, field: Field) -> Vec<Revealed<'v>> {
         Field::ContainerName if id.sandbox => vec![Revealed::Not(
             "a pod sandbox has no container name (it runs the pod's pause image)",
         )],
+        Field::ContainerName if id.namespace.is_some() => one(
+            id.container.as_ref(),
+            "the runtime wrote no container name where a pod cannot write it (CRI-O's \
+             annotations count only for an app container its storage record shows: in a \
+             sandbox's spec the pod's annotations and labels are written over CRI-O's)",
+        ),
         Field::ContainerName => one(id.container.as_ref(), NOT_CRI),
         Field::ImageName => one(
             id.image.as_ref(),
             "the runtime wrote no image name where a pod or a local user cannot write it \
-             (containerd's CRI annotations, CRI-O's for app containers; podman's names are \
-             any local user's tags)",
+             (containerd's CRI annotations; CRI-O's for an app container its storage record \
+             shows; podman's names are any local user's tags)",
         ),
         Field::ImageDigest => {
             let named = id

@@ -137,6 +137,20 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
     if name.is_empty() {
         return Err(at.spanned(&m.metadata.name, "metadata.name", "must not be empty"));
     }
+    // A binding's `builtin:…` is always the built-in profile: a policy of
+    // that name would never judge a container, and in `--policy` it would
+    // pass for the built-in profile in decision records.
+    if name.starts_with(super::builtin::PREFIX) {
+        return Err(at.spanned(
+            &m.metadata.name,
+            "metadata.name",
+            format!(
+                "{name:?} starts with {:?}, which names the built-in profiles (a policy of that \
+                 name would never be the one a binding names; Kubernetes names have no ':')",
+                super::builtin::PREFIX
+            ),
+        ));
+    }
     let mut p = Policy::closed(&name, origin);
     let s = m.spec;
     p.privileged = s.privileged.unwrap_or(false);
