@@ -215,6 +215,10 @@ enum Command {
         /// With --group-by: write the HookConfiguration to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         config_output: Option<PathBuf>,
+        /// The node's configuration, whose exemptions leave the containers
+        /// they admit out of the advice (default /etc/oci-psp-hook/config.yaml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -396,6 +400,7 @@ fn full_cli(args: Vec<OsString>) -> c_int {
             log_key,
             accept_unattributed,
             config_output,
+            config,
         } => commands::advise::run(&commands::advise::Options {
             output,
             name,
@@ -406,6 +411,7 @@ fn full_cli(args: Vec<OsString>) -> c_int {
             log_key,
             accept_unattributed,
             config_output,
+            config,
             paths,
         }),
     }

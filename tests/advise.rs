@@ -590,6 +590,44 @@ fn from_the_log_of_the_hook_in_audit_mode() {
     admits_all(&policy, &bundles);
 }
 
+/// What only an exemption admits is no evidence for a policy: containers the
+/// node's configuration exempts are left out of the advice, and said.
+#[test]
+fn exempt_containers_are_left_out() {
+    let dir = Dir::new();
+    let inputs = [
+        dir.bundle("advise/team-a-web"),
+        dir.bundle("advise/kube-system-proxy"),
+    ];
+    let paths: Vec<&str> = inputs.iter().map(|p| s(p)).collect();
+    let mut args = vec!["advise"];
+    args.extend(&paths);
+    let all = bin(&args).ok();
+    assert!(all.stdout.contains("hostNetwork: true"), "{}", all.stdout);
+    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
+    let config = dir.write(
+        "config.yaml",
+        "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\n\
+         exemptions:\n- namespaces: [kube-system]\n  containerNames: [kube-proxy]\n",
+    );
+    let mut args = vec!["advise", "--config", s(&config)];
+    args.extend(&paths);
+    let some = bin(&args).ok();
+    assert!(
+        some.stdout.contains("hostNetwork: false"),
+        "{}",
+        some.stdout
+    );
+    assert!(
+        some.stderr.contains("1 container(s) an exemption of") && some.stderr.contains("left out"),
+        "{}",
+        some.stderr
+    );
+    // every input exempt: nothing to advise from
+    let none = bin(&["advise", "--config", s(&config), s(&inputs[1])]);
+    assert_eq!(none.code, Some(2), "{none:#?}");
+}
+
 #[test]
 fn errors_exit_2_and_say_why() {
     let r = bin(&["advise"]);

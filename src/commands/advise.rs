@@ -12,7 +12,8 @@ use crate::container::facts::Facts;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
 use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
-use crate::policy::{Origin, load};
+use crate::policy::select::{Flags, Sources};
+use crate::policy::{Origin, exemptions, load};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -38,6 +39,8 @@ pub struct Options {
     /// Take log records that cannot be attributed to the hook too.
     pub accept_unattributed: bool,
     pub config_output: Option<PathBuf>,
+    /// The node configuration whose exemptions leave containers out.
+    pub config: Option<PathBuf>,
     pub paths: Vec<PathBuf>,
 }
 
@@ -177,6 +180,7 @@ fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
             }
         }
     }
+    leave_out_exempt(&mut inputs, options.config.as_deref());
     let attribution = if options.from_log.is_empty() {
         from_log::Attribution::default()
     } else {
@@ -218,6 +222,41 @@ fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
         return Err("no containers to advise from: give bundle directories or config.json files, --running or --from-log".into());
     }
     Ok((inputs, unattributed))
+}
+
+/// Containers the node's configuration exempts ran on the exemption, not on
+/// a policy: left out (as `--from-log` leaves out exempt records), and said.
+fn leave_out_exempt(inputs: &mut Vec<Input>, config: Option<&Path>) {
+    let flags = Flags {
+        config: config.map(Path::to_path_buf),
+        ..Flags::default()
+    };
+    let sources = match Sources::load(&flags) {
+        Ok(sources) => sources,
+        Err(e) => {
+            eprintln!("oci-psp-hook: advise: exemptions not applied: {e}");
+            return;
+        }
+    };
+    let rules = sources.exemptions();
+    if rules.is_empty() {
+        return;
+    }
+    let before = inputs.len();
+    inputs.retain(|i| {
+        i.view
+            .as_ref()
+            .is_none_or(|v| exemptions::judge(rules, v).exempt.is_none())
+    });
+    let left_out = before - inputs.len();
+    if left_out > 0 {
+        eprintln!(
+            "oci-psp-hook: advise: {left_out} container(s) an exemption of {} admits left out (what an exemption admits is no evidence for a policy)",
+            config.map_or(crate::policy::config::DEFAULT_PATH.into(), |c| c
+                .display()
+                .to_string())
+        );
+    }
 }
 
 /// A bundle directory or a config.json file.
