@@ -301,31 +301,35 @@ fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
 }
 
 /// The layer of container `id` in containers/storage's records
-/// (`<graph root>/overlay-containers/containers.json`): its image mount is
+/// (`<graph root>/overlay-containers/`): its image mount is
 /// `<graph root>/overlay/<layer>/merged`.
 fn storage_layer(id: &str) -> Option<String> {
-    super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
-        layer_in(
-            &Path::new(root).join("overlay-containers/containers.json"),
-            id,
-        )
-    })
+    super::mounts::STORAGE_ROOTS
+        .iter()
+        .find_map(|root| layer_in(&Path::new(root).join("overlay-containers"), id))
 }
 
-/// The layer of container `id` in a containers/storage `containers.json`.
-pub(super) fn layer_in(file: &Path, id: &str) -> Option<String> {
+/// The layer of container `id` in a containers/storage container directory
+/// (`<graph>/<driver>-containers`): `containers.json` (podman), or
+/// `volatile-containers.json`, where containers/storage keeps the containers
+/// created volatile (CRI-O creates all of its own so).
+pub(super) fn layer_in(dir: &Path, id: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Record {
         id: String,
         #[serde(default)]
         layer: String,
     }
-    let text = crate::input::read_bounded(file, 64 << 20).ok()?;
-    let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
-    records
-        .into_iter()
-        .find(|r| r.id == id && !r.layer.is_empty())
-        .map(|r| r.layer)
+    ["containers.json", "volatile-containers.json"]
+        .iter()
+        .find_map(|file| {
+            let text = crate::input::read_bounded(&dir.join(file), 64 << 20).ok()?;
+            let records: Vec<Record> = serde_json::from_slice(&text).ok()?;
+            records
+                .into_iter()
+                .find(|r| r.id == id && !r.layer.is_empty())
+                .map(|r| r.layer)
+        })
 }
 
 /// A root filesystem that is not the runtime's own is a host directory the
@@ -528,4 +532,32 @@ fn host_ports(annotations: &BTreeMap<String, String>) -> Option<Vec<HostPort>> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_found_in_stable_and_volatile_records() {
+        let dir = std::env::temp_dir().join(format!("psp-layer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // CRI-O's containers are volatile: only in volatile-containers.json.
+        std::fs::write(
+            dir.join("volatile-containers.json"),
+            r#"[{"id":"crio1","layer":"l1","metadata":"{}"}]"#,
+        )
+        .unwrap();
+        assert_eq!(layer_in(&dir, "crio1").as_deref(), Some("l1"));
+        std::fs::write(
+            dir.join("containers.json"),
+            r#"[{"id":"podman1","layer":"l2"},{"id":"nolayer"}]"#,
+        )
+        .unwrap();
+        assert_eq!(layer_in(&dir, "podman1").as_deref(), Some("l2"));
+        assert_eq!(layer_in(&dir, "crio1").as_deref(), Some("l1"));
+        assert_eq!(layer_in(&dir, "nolayer"), None);
+        assert_eq!(layer_in(&dir, "other"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -96,6 +96,9 @@ pub fn bundle_id(bundle: &Path) -> String {
 impl Identity {
     /// The identity the annotations claim for the container of runtime id `id`.
     pub fn from_annotations(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
+        if annotations.get("io.container.manager").map(String::as_str) == Some("cri-o") {
+            return Identity::from_crio(annotations, id);
+        }
         let get = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| annotations.get(*k))
@@ -121,6 +124,43 @@ impl Identity {
                 "io.kubernetes.container.name",
             ]),
             pod_uid: get(&["io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid"]),
+            sandbox: container_type.as_deref() == Some("sandbox")
+                && sandbox_id.as_deref() == Some(id),
+            sandbox_id,
+        }
+    }
+
+    /// A CRI-O container's identity, from the name CRI-O gives it
+    /// (`io.kubernetes.cri-o.Name`): `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`,
+    /// a sandbox's `k8s_<pod>_<namespace>_<uid>_<attempt>`, built from the
+    /// CRI metadata (kubelet's pod namespace, name and UID; none of these has
+    /// a `_`). CRI-O copies the pod's annotations into every config.json (a
+    /// container's before its own keys, which it writes after them), so the
+    /// kubelet's and containerd's keys there (`io.kubernetes.pod.namespace`,
+    /// `io.kubernetes.cri.sandbox-namespace`…) are the pod author's to write:
+    /// they are not read. A name of another shape gives no identity.
+    fn from_crio(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
+        let get = |key: &str| annotations.get(key).filter(|v| !v.is_empty()).cloned();
+        let sandbox_id = get("io.kubernetes.cri-o.SandboxID");
+        let container_type = get("io.kubernetes.cri-o.ContainerType");
+        let name = get("io.kubernetes.cri-o.Name").unwrap_or_default();
+        let parts: Vec<&str> = name.split('_').collect();
+        let (container, pod, namespace, uid) = match (container_type.as_deref(), &parts[..]) {
+            (Some("container"), ["k8s", c, p, n, u, _attempt]) => (Some(*c), *p, *n, *u),
+            (Some("sandbox"), ["k8s", p, n, u, _attempt]) => (None, *p, *n, *u),
+            _ => {
+                return Identity {
+                    sandbox_id,
+                    ..Identity::default()
+                };
+            }
+        };
+        let some = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+        Identity {
+            namespace: some(namespace),
+            pod: some(pod),
+            container: container.and_then(some),
+            pod_uid: some(uid),
             sandbox: container_type.as_deref() == Some("sandbox")
                 && sandbox_id.as_deref() == Some(id),
             sandbox_id,
@@ -180,6 +220,56 @@ mod tests {
         assert_eq!(id.label().as_deref(), Some("kube-system/coredns-1"));
         // the claim of a container whose id is not the sandbox's
         assert!(!Identity::from_annotations(&claims, "other").sandbox);
+    }
+
+    /// A CRI-O container as CRI-O 1.34 wrote it for a pod whose annotations
+    /// and labels name another namespace (tests/fixtures/cri-captured).
+    #[test]
+    fn crio_identity_is_its_name_not_the_pods_claims() {
+        let claims = annotations(&[
+            ("io.container.manager", "cri-o"),
+            ("io.kubernetes.cri-o.ContainerType", "container"),
+            ("io.kubernetes.cri-o.SandboxID", "s1"),
+            (
+                "io.kubernetes.cri-o.Name",
+                "k8s_app_cri-sh-forged_team-restricted_56933a5c-99a8-4e20-9f2d-2d3b06f7dd45_0",
+            ),
+            ("io.kubernetes.cri.sandbox-namespace", "team-baseline"),
+            ("io.kubernetes.cri.container-type", "sandbox"),
+            ("io.kubernetes.pod.namespace", "team-baseline"),
+            ("io.kubernetes.pod.name", "other"),
+            ("io.kubernetes.container.name", "other"),
+        ]);
+        let id = Identity::from_annotations(&claims, "c1");
+        assert_eq!(id.namespace.as_deref(), Some("team-restricted"));
+        assert_eq!(
+            id.pod_uid.as_deref(),
+            Some("56933a5c-99a8-4e20-9f2d-2d3b06f7dd45")
+        );
+        assert!(!id.sandbox);
+        assert_eq!(
+            id.label().as_deref(),
+            Some("team-restricted/cri-sh-forged/app")
+        );
+        // its twin: the sandbox, by its own id
+        let mut sandbox = claims.clone();
+        sandbox.insert("io.kubernetes.cri-o.ContainerType".into(), "sandbox".into());
+        sandbox.insert(
+            "io.kubernetes.cri-o.Name".into(),
+            "k8s_cri-sh-forged_team-restricted_56933a5c-99a8-4e20-9f2d-2d3b06f7dd45_0".into(),
+        );
+        let id = Identity::from_annotations(&sandbox, "s1");
+        assert!(id.sandbox);
+        assert_eq!(id.label().as_deref(), Some("team-restricted/cri-sh-forged"));
+        // a name of another shape (an `_` in a name) names nobody
+        let mut odd = claims.clone();
+        odd.insert(
+            "io.kubernetes.cri-o.Name".into(),
+            "k8s_app_pod_x_team-restricted_uid_0".into(),
+        );
+        let id = Identity::from_annotations(&odd, "c1");
+        assert_eq!(id.namespace, None);
+        assert_eq!(id.label(), None);
     }
 
     #[test]
