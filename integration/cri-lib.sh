@@ -181,6 +181,22 @@ wait_for_cri() {
 	return 1
 }
 
+# stop_runtime PID: remove every pod and container through CRI, then stop
+# the runtime PID (TERM, KILL after 10 s).
+stop_runtime() {
+	local i pod
+	"${CRICTL[@]}" rm -af >/dev/null 2>&1
+	for pod in $("${CRICTL[@]}" pods -q 2>/dev/null); do
+		"${CRICTL[@]}" stopp "$pod" >/dev/null 2>&1
+	done
+	"${CRICTL[@]}" rmp -af >/dev/null 2>&1
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	for ((i = 0; i < 20; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
+	kill -9 "$1" 2>/dev/null
+	return 0
+}
+
 # --- pods and containers, as kubelet sends them ------------------------------
 # gen_configs NAME NAMESPACE POD_EDIT CTR_EDIT: write $WORK/cases/NAME/{pod,ctr}.json.
 # The edits are python statements on `pod` and `ctr` (the CRI request

@@ -182,18 +182,10 @@ start_containerd() { # ROUTE
 
 stop_containerd_cri() {
 	local i
-	"${CRICTL[@]}" rm -af >/dev/null 2>&1
-	local pod
-	for pod in $("${CRICTL[@]}" pods -q 2>/dev/null); do
-		"${CRICTL[@]}" stopp "$pod" >/dev/null 2>&1
-	done
-	"${CRICTL[@]}" rmp -af >/dev/null 2>&1
 	[ -n "$NRI_PID" ] && kill "$NRI_PID" 2>/dev/null
 	NRI_PID=""
+	stop_runtime "$CONTAINERD_PID"
 	[ -n "$CONTAINERD_PID" ] || return 0
-	kill "$CONTAINERD_PID" 2>/dev/null
-	for ((i = 0; i < 20; i++)); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.5; done
-	kill -9 "$CONTAINERD_PID" 2>/dev/null
 	# The shims of containers left behind (none when rm/rmp worked).
 	for i in $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io -id [0-9a-f]* -address $SOCK"); do kill -9 "$i"; done
 	CONTAINERD_PID=""

@@ -178,16 +178,9 @@ EOF
 }
 
 stop_crio() {
-	local i pod
+	local i
 	[ -n "$CRIO_PID" ] || return 0
-	"${CRICTL[@]}" rm -af >/dev/null 2>&1
-	for pod in $("${CRICTL[@]}" pods -q 2>/dev/null); do
-		"${CRICTL[@]}" stopp "$pod" >/dev/null 2>&1
-	done
-	"${CRICTL[@]}" rmp -af >/dev/null 2>&1
-	kill "$CRIO_PID" 2>/dev/null
-	for ((i = 0; i < 20; i++)); do kill -0 "$CRIO_PID" 2>/dev/null || break; sleep 0.5; done
-	kill -9 "$CRIO_PID" 2>/dev/null
+	stop_runtime "$CRIO_PID"
 	# The conmons of containers left behind (none when rm/rmp worked).
 	for i in $(pgrep -f "conmon .*--exit-dir $CRIO_STATE/exits"); do kill -9 "$i"; done
 	CRIO_PID=""
@@ -222,7 +215,7 @@ fi
 # infra_containers says which pods got one.
 SANDBOX_PROBE_POD_EDIT="pod['linux']['security_context']['namespace_options']['network'] = 2; pod['linux']['security_context']['namespace_options']['pid'] = 0; pod.pop('hostname')"
 infra_containers() { # HANDLER
-	gen_configs infra-probe $RESTRICTED_NS "" ""
+	gen_configs infra-probe "$RESTRICTED_NS" "" ""
 	run_pod infra-probe
 	[ "$RC" = 0 ] || {
 		fail "$ROUTE: a compliant pod starts" "runp failed, exit $RC: $(err_excerpt)"
