@@ -158,6 +158,11 @@ fi
 
 # --- CRI-O ---------------------------------------------------------------------
 CRIO_PID=""
+# pinns pins the pods' namespaces in /var/run/{ipc,uts,user,net}ns: the
+# directories it creates there are removed again (empty) at the end.
+for d in ipcns utsns userns netns; do
+	[ -e "/run/$d" ] || on_exit "rmdir '/run/$d'"
+done
 
 start_crio() {
 	cat >"$WORK/crio-ns.sh" <<EOF
