@@ -158,9 +158,9 @@ fi
 
 # --- CRI-O ---------------------------------------------------------------------
 CRIO_PID=""
-# pinns pins the pods' namespaces in /var/run/{ipc,uts,user,net}ns: the
+# CRI-O and pinns pin the pods' namespaces in /var/run/{ipc,uts,user,net,pid}ns: the
 # directories it creates there are removed again (empty) at the end.
-for d in ipcns utsns userns netns; do
+for d in ipcns utsns userns netns pidns; do
 	[ -e "/run/$d" ] || on_exit "rmdir '/run/$d'"
 done
 
