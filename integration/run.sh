@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Run the real-runtime integration tests (as root):
 #
-#   integration/run.sh [runc|adversarial|podman|rootless|ctr|kernel-truth|concurrency|install|deb|rpm|cri|oracle]...   (default: all)
+#   integration/run.sh [runc|adversarial|podman|rootless|ctr|kernel-truth|concurrency|install|deb|rpm|cri|crio|oracle]...   (default: all)
 #
-# cri builds its peers first (integration/peers/build.sh: containerd 2.x,
-# crictl, a current runc, NRI's hook injector; cached outside the clone);
+# cri and crio build their peers first (integration/peers/build.sh:
+# containerd 2.x, CRI-O, crictl, a current runc, NRI's hook injector; cached
+# outside the clone);
 # oracle is integration/oracle/run.sh (the privilege oracle's smoke run and
 # the replay of its findings).
 #
@@ -18,14 +19,14 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman rootless ctr kernel-truth concurrency install deb rpm cri oracle)
+[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman rootless ctr kernel-truth concurrency install deb rpm cri crio oracle)
 # script SUITE: the script that runs it.
 script() {
 	if [ "$1" = oracle ]; then echo "$IT_DIR/oracle/run.sh"; else echo "$IT_DIR/$1.sh"; fi
 }
 for suite in "${suites[@]}"; do
 	if [ ! -x "$(script "$suite")" ]; then
-		echo "unknown suite '$suite' (expected runc, adversarial, podman, rootless, ctr, kernel-truth, concurrency, install, deb, rpm, cri or oracle)" >&2
+		echo "unknown suite '$suite' (expected runc, adversarial, podman, rootless, ctr, kernel-truth, concurrency, install, deb, rpm, cri, crio or oracle)" >&2
 		exit 2
 	fi
 done

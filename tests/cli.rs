@@ -1583,14 +1583,22 @@ fn namespace_claims_bind_only_for_a_cri_runtimes_container() {
         &with_annotations("ctr-run-privileged", &podman),
     );
     denied(&s.hook(&args, &state(&pod.id, &pod.path, &podman)), &pod.id);
-    // CRI-O's, in CRI-O's own keys: admitted
-    let crio = vec![
-        ("io.container.manager", "cri-o"),
-        ("io.kubernetes.cri-o.ContainerType", "container"),
-        ("io.kubernetes.pod.namespace", "kube-system"),
-        ("io.kubernetes.pod.name", "web-0"),
-        ("io.kubernetes.container.name", "app"),
-    ];
+    // CRI-O's, with containerd's keys only (a pod's annotations, which
+    // CRI-O copies into config.json): no identity
+    let mut crio = claim.clone();
+    crio.push(("io.container.manager", "cri-o"));
+    let cri_o = RuntimeBundle::new(
+        Layout::Storage,
+        &unique_id(),
+        &with_annotations("ctr-run-privileged", &crio),
+    );
+    denied(
+        &s.hook(&args, &state(&cri_o.id, &cri_o.path, &crio)),
+        &cri_o.id,
+    );
+    // CRI-O's, named by CRI-O: admitted
+    crio.push(("io.kubernetes.cri-o.ContainerType", "container"));
+    crio.push(("io.kubernetes.cri-o.Name", "k8s_c_p_kube-system_u1_0"));
     let cri_o = RuntimeBundle::new(
         Layout::Storage,
         &unique_id(),
@@ -1640,9 +1648,7 @@ fn crio_sandbox_cannot_claim_an_exempt_image() {
             "0c1e00000000000000000000000000000000000000000000000000000000beef",
         ),
         ("io.kubernetes.cri-o.ImageName", image.as_str()),
-        ("io.kubernetes.pod.namespace", "team-a"),
-        ("io.kubernetes.pod.name", "web-0"),
-        ("io.kubernetes.container.name", "debugger"),
+        ("io.kubernetes.cri-o.Name", "k8s_debugger_web-0_team-a_u1_0"),
     ];
     let sandbox = RuntimeBundle::new(
         Layout::Storage,
@@ -1684,6 +1690,7 @@ fn crio_annotations_and_sandboxes() {
         ("io.kubernetes.pod.namespace", "team-a"),
         ("io.kubernetes.pod.name", "db-1"),
         ("io.kubernetes.container.name", "postgres"),
+        ("io.kubernetes.cri-o.Name", "k8s_postgres_db-1_team-a_u1_0"),
     ];
     // where CRI-O keeps its bundles, `<storage>/overlay-containers/<id>/userdata`
     let root = RuntimeBundle::new(

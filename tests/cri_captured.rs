@@ -1,4 +1,4 @@
-//! The config.json files containerd 2.x's CRI plugin really wrote
+//! The config.json files containerd 2.x's CRI plugin and CRI-O really wrote
 //! (`tests/fixtures/cri-captured/`, captured by `integration/cri-capture.sh`),
 //! judged by `check --cri --id <runtime id>` with the configuration they were
 //! captured under: each verdict (and each denial's fields) is the one
@@ -74,7 +74,8 @@ fn every_capture_gets_its_recorded_verdict() {
             .unwrap();
         let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         let verdict = json["verdict"].as_str().unwrap_or("?");
-        if json["container"]["namespace"] != namespace {
+        // An empty namespace in the table: the file names none (no identity).
+        if json["container"]["namespace"].as_str().unwrap_or("") != namespace {
             wrong.push(format!(
                 "{file}: namespace {} (expected {namespace})",
                 json["container"]["namespace"]
@@ -103,7 +104,7 @@ fn every_capture_gets_its_recorded_verdict() {
         }
         judged += 1;
     }
-    assert!(judged >= 60, "only {judged} captures judged");
+    assert!(judged >= 100, "only {judged} captures judged");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 

@@ -418,7 +418,7 @@ fn annotations_mut(spec: &mut Value) -> &mut serde_json::Map<String, Value> {
 }
 
 /// Move the pod to another Kubernetes namespace (containerd's and CRI-O's
-/// namespace annotations, whichever the fixture has).
+/// namespace annotations and CRI-O's names, whichever the fixture has).
 fn in_namespace(mut spec: Value, namespace: &str) -> Value {
     let annotations = annotations_mut(&mut spec);
     let mut moved = false;
@@ -430,6 +430,21 @@ fn in_namespace(mut spec: Value, namespace: &str) -> Value {
         if let Some(value) = annotations.get_mut(key) {
             *value = Value::String(namespace.to_string());
             moved = true;
+        }
+    }
+    // CRI-O's names, `k8s_[<container>_]<pod>_<namespace>_<uid>_<attempt>`:
+    // the namespace is the third field from the end.
+    for key in [
+        "io.kubernetes.cri-o.Name",
+        "io.kubernetes.cri-o.SandboxName",
+    ] {
+        if let Some(Value::String(name)) = annotations.get_mut(key) {
+            let mut parts: Vec<String> = name.split('_').map(str::to_string).collect();
+            let at = parts.len().saturating_sub(3);
+            if let Some(part) = parts.get_mut(at) {
+                *part = namespace.to_string();
+            }
+            *name = parts.join("_");
         }
     }
     assert!(moved, "the fixture has no namespace annotation");

@@ -111,9 +111,7 @@ mod tests {
     fn annotated(key: &str, value: &str) -> ContainerView<'static> {
         let annotations = serde_json::json!({
             "io.kubernetes.cri-o.ContainerType": "container",
-            "io.kubernetes.pod.namespace": "web",
-            "io.kubernetes.pod.name": "nginx-0",
-            "io.kubernetes.container.name": "nginx",
+            "io.kubernetes.cri-o.Name": "k8s_nginx_nginx-0_web_u1_0",
             key: value,
         });
         let json = serde_json::json!({

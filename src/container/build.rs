@@ -337,15 +337,12 @@ fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
 }
 
 /// Container `id` in containers/storage's records
-/// (`<graph root>/overlay-containers/containers.json`): its image mount is
+/// (`<graph root>/overlay-containers/`): its image mount is
 /// `<graph root>/overlay/<layer>/merged`.
 fn storage_record(id: &str) -> Option<StorageRecord> {
-    super::mounts::STORAGE_ROOTS.iter().find_map(|root| {
-        record_in(
-            &Path::new(root).join("overlay-containers/containers.json"),
-            id,
-        )
-    })
+    super::mounts::STORAGE_ROOTS
+        .iter()
+        .find_map(|root| record_in(&Path::new(root).join("overlay-containers"), id))
 }
 
 /// A container's entry in a containers/storage `containers.json`.
@@ -387,13 +384,20 @@ impl StorageRecord {
     }
 }
 
-/// Container `id` in a containers/storage `containers.json`.
-pub(super) fn record_in(file: &Path, id: &str) -> Option<StorageRecord> {
-    let text = crate::input::read_bounded(file, 64 << 20).ok()?;
-    let records: Vec<StorageRecord> = serde_json::from_slice(&text).ok()?;
-    records
-        .into_iter()
-        .find(|r| r.id == id && !r.layer.is_empty())
+/// Container `id` in a containers/storage container directory
+/// (`<graph>/<driver>-containers`): `containers.json` (podman), or
+/// `volatile-containers.json`, where containers/storage keeps the containers
+/// created volatile (CRI-O creates all of its own so).
+pub(super) fn record_in(dir: &Path, id: &str) -> Option<StorageRecord> {
+    ["containers.json", "volatile-containers.json"]
+        .iter()
+        .find_map(|file| {
+            let text = crate::input::read_bounded(&dir.join(file), 64 << 20).ok()?;
+            let records: Vec<StorageRecord> = serde_json::from_slice(&text).ok()?;
+            records
+                .into_iter()
+                .find(|r| r.id == id && !r.layer.is_empty())
+        })
 }
 
 /// A root filesystem that is not the runtime's own is a host directory the
@@ -614,9 +618,7 @@ mod tests {
             "io.kubernetes.cri-o.ContainerType": "container",
             "io.kubernetes.cri-o.SandboxID": "another",
             "io.kubernetes.cri-o.ImageName": "registry.example/node-exporter:v1",
-            "io.kubernetes.pod.namespace": "team-a",
-            "io.kubernetes.pod.name": "web-0",
-            "io.kubernetes.container.name": "debugger"}}"#;
+            "io.kubernetes.cri-o.Name": "k8s_debugger_web-0_team-a_u1_0"}}"#;
 
     fn view_in_storage(id: &str, config: &str) -> ContainerView<'static> {
         let bundle = PathBuf::from(format!(
@@ -651,12 +653,11 @@ mod tests {
 
     #[test]
     fn crio_records_tell_app_containers_from_infra_ones() {
-        let file = std::env::temp_dir().join(format!(
-            "oci-psp-hook-containers-{}.json",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("oci-psp-hook-containers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(
-            &file,
+            dir.join("volatile-containers.json"),
             r#"[{"id": "infra", "layer": "l1", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_POD_web-0\",\"pod\":true}"},
                 {"id": "app", "layer": "l2", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_app_web-0\",\"metadata-name\":\"app\"}"},
                 {"id": "infra2", "layer": "l5", "image": "", "metadata": "{\"pod-id\":\"infra2\"}"},
@@ -664,11 +665,38 @@ mod tests {
                 {"id": "bare", "layer": "l4"}]"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let app = |id: &str| record_in(&file, id).is_some_and(|r| r.is_app_container());
+        let app = |id: &str| record_in(&dir, id).is_some_and(|r| r.is_app_container());
         assert!(app("app"));
         for other in ["infra", "infra2", "podman", "bare", "absent"] {
             assert!(!app(other), "{other}");
         }
-        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn layer(dir: &Path, id: &str) -> Option<String> {
+        record_in(dir, id).map(|r| r.layer)
+    }
+
+    #[test]
+    fn layer_found_in_stable_and_volatile_records() {
+        let dir = std::env::temp_dir().join(format!("psp-layer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // CRI-O's containers are volatile: only in volatile-containers.json.
+        std::fs::write(
+            dir.join("volatile-containers.json"),
+            r#"[{"id":"crio1","layer":"l1","metadata":"{}"}]"#,
+        )
+        .unwrap();
+        assert_eq!(layer(&dir, "crio1").as_deref(), Some("l1"));
+        std::fs::write(
+            dir.join("containers.json"),
+            r#"[{"id":"podman1","layer":"l2"},{"id":"nolayer"}]"#,
+        )
+        .unwrap();
+        assert_eq!(layer(&dir, "podman1").as_deref(), Some("l2"));
+        assert_eq!(layer(&dir, "crio1").as_deref(), Some("l1"));
+        assert_eq!(layer(&dir, "nolayer"), None);
+        assert_eq!(layer(&dir, "other"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -149,46 +149,75 @@ impl Identity {
         id: &str,
         runtime: CriRuntime,
     ) -> Identity {
+        match runtime {
+            CriRuntime::CriO => Identity::from_crio(annotations, id),
+            CriRuntime::Containerd => Identity::from_containerd(annotations, id),
+        }
+    }
+
+    /// containerd's CRI plugin writes its keys after the annotations it
+    /// passes through: only its own keys are read.
+    fn from_containerd(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
         let get = |key: &str| annotations.get(key).filter(|v| !v.is_empty()).cloned();
-        let crio = runtime == CriRuntime::CriO;
-        let key =
-            |containerd: &'static str, cri_o: &'static str| if crio { cri_o } else { containerd };
-        let container_type = get(key(
-            "io.kubernetes.cri.container-type",
-            "io.kubernetes.cri-o.ContainerType",
-        ));
-        let sandbox_id = get(key(
-            "io.kubernetes.cri.sandbox-id",
-            "io.kubernetes.cri-o.SandboxID",
-        ));
+        let container_type = get("io.kubernetes.cri.container-type");
+        let sandbox_id = get("io.kubernetes.cri.sandbox-id");
         let sandbox =
             container_type.as_deref() == Some("sandbox") && sandbox_id.as_deref() == Some(id);
-        let image = match (runtime, sandbox) {
-            (CriRuntime::Containerd, false) => get("io.kubernetes.cri.image-name"),
-            (CriRuntime::Containerd, true) => get("io.kubernetes.cri.podsandbox.image-name"),
-            (CriRuntime::CriO, false) => get("io.kubernetes.cri-o.ImageName"),
-            (CriRuntime::CriO, true) => None,
+        let image = if sandbox {
+            get("io.kubernetes.cri.podsandbox.image-name")
+        } else {
+            get("io.kubernetes.cri.image-name")
         };
         Identity {
-            namespace: get(key(
-                "io.kubernetes.cri.sandbox-namespace",
-                "io.kubernetes.pod.namespace",
-            )),
-            pod: get(key(
-                "io.kubernetes.cri.sandbox-name",
-                "io.kubernetes.pod.name",
-            )),
-            container: get(key(
-                "io.kubernetes.cri.container-name",
-                "io.kubernetes.container.name",
-            )),
-            pod_uid: get(key(
-                "io.kubernetes.cri.sandbox-uid",
-                "io.kubernetes.pod.uid",
-            )),
+            namespace: get("io.kubernetes.cri.sandbox-namespace"),
+            pod: get("io.kubernetes.cri.sandbox-name"),
+            container: get("io.kubernetes.cri.container-name"),
+            pod_uid: get("io.kubernetes.cri.sandbox-uid"),
             sandbox,
             sandbox_id,
             image,
+            image_id: None,
+        }
+    }
+
+    /// A CRI-O container's identity, from the name CRI-O gives it
+    /// (`io.kubernetes.cri-o.Name`): `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`,
+    /// a sandbox's `k8s_<pod>_<namespace>_<uid>_<attempt>`, built from the
+    /// CRI metadata (kubelet's pod namespace, name and UID; none of these has
+    /// a `_`). CRI-O copies the pod's annotations into every config.json (a
+    /// container's before its own keys, which it writes after them), so the
+    /// kubelet's and containerd's keys there (`io.kubernetes.pod.namespace`,
+    /// `io.kubernetes.cri.sandbox-namespace`…) are the pod author's to write:
+    /// they are not read. A name of another shape gives no identity.
+    fn from_crio(annotations: &BTreeMap<String, String>, id: &str) -> Identity {
+        let get = |key: &str| annotations.get(key).filter(|v| !v.is_empty()).cloned();
+        let sandbox_id = get("io.kubernetes.cri-o.SandboxID");
+        let container_type = get("io.kubernetes.cri-o.ContainerType");
+        let name = get("io.kubernetes.cri-o.Name").unwrap_or_default();
+        let parts: Vec<&str> = name.split('_').collect();
+        let (container, pod, namespace, uid) = match (container_type.as_deref(), &parts[..]) {
+            (Some("container"), ["k8s", c, p, n, u, _attempt]) => (Some(*c), *p, *n, *u),
+            (Some("sandbox"), ["k8s", p, n, u, _attempt]) => (None, *p, *n, *u),
+            _ => {
+                return Identity {
+                    sandbox_id,
+                    ..Identity::default()
+                };
+            }
+        };
+        let some = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+        let sandbox =
+            container_type.as_deref() == Some("sandbox") && sandbox_id.as_deref() == Some(id);
+        Identity {
+            namespace: some(namespace),
+            pod: some(pod),
+            container: container.and_then(some),
+            pod_uid: some(uid),
+            sandbox,
+            sandbox_id,
+            image: (!sandbox)
+                .then(|| get("io.kubernetes.cri-o.ImageName"))
+                .flatten(),
             image_id: None,
         }
     }
@@ -240,9 +269,7 @@ mod tests {
         let claims = annotations(&[
             ("io.kubernetes.cri-o.ContainerType", "sandbox"),
             ("io.kubernetes.cri-o.SandboxID", "s1"),
-            ("io.kubernetes.pod.namespace", "kube-system"),
-            ("io.kubernetes.pod.name", "coredns-1"),
-            ("io.kubernetes.container.name", "POD"),
+            ("io.kubernetes.cri-o.Name", "k8s_coredns-1_kube-system_u1_0"),
         ]);
         let id = Identity::from_annotations(&claims, "s1", CriRuntime::CriO);
         assert!(id.sandbox);
@@ -258,8 +285,9 @@ mod tests {
     fn only_the_creating_runtimes_keys_count() {
         let claims = annotations(&[
             ("io.kubernetes.cri-o.ContainerType", "container"),
-            ("io.kubernetes.pod.namespace", "team-a"),
-            ("io.kubernetes.container.name", "app"),
+            ("io.kubernetes.cri-o.Name", "k8s_app_web-0_team-a_u1_0"),
+            ("io.kubernetes.pod.namespace", "kube-system"),
+            ("io.kubernetes.container.name", "debugger"),
             ("io.kubernetes.cri-o.ImageName", "registry.example/app:1"),
             ("io.kubernetes.cri.sandbox-namespace", "kube-system"),
             ("io.kubernetes.cri.container-name", "debugger"),
@@ -275,11 +303,62 @@ mod tests {
         let sandbox = annotations(&[
             ("io.kubernetes.cri-o.ContainerType", "sandbox"),
             ("io.kubernetes.cri-o.SandboxID", "s1"),
+            ("io.kubernetes.cri-o.Name", "k8s_web-0_team-a_u1_0"),
             ("io.kubernetes.cri-o.ImageName", "registry.example/exempt:1"),
         ]);
         let id = Identity::from_annotations(&sandbox, "s1", CriRuntime::CriO);
         assert!(id.sandbox);
         assert_eq!(id.image, None);
+    }
+
+    /// A CRI-O container as CRI-O 1.34 wrote it for a pod whose annotations
+    /// and labels name another namespace (tests/fixtures/cri-captured).
+    #[test]
+    fn crio_identity_is_its_name_not_the_pods_claims() {
+        let claims = annotations(&[
+            ("io.container.manager", "cri-o"),
+            ("io.kubernetes.cri-o.ContainerType", "container"),
+            ("io.kubernetes.cri-o.SandboxID", "s1"),
+            (
+                "io.kubernetes.cri-o.Name",
+                "k8s_app_cri-sh-forged_team-restricted_56933a5c-99a8-4e20-9f2d-2d3b06f7dd45_0",
+            ),
+            ("io.kubernetes.cri.sandbox-namespace", "team-baseline"),
+            ("io.kubernetes.cri.container-type", "sandbox"),
+            ("io.kubernetes.pod.namespace", "team-baseline"),
+            ("io.kubernetes.pod.name", "other"),
+            ("io.kubernetes.container.name", "other"),
+        ]);
+        let id = Identity::from_annotations(&claims, "c1", CriRuntime::CriO);
+        assert_eq!(id.namespace.as_deref(), Some("team-restricted"));
+        assert_eq!(
+            id.pod_uid.as_deref(),
+            Some("56933a5c-99a8-4e20-9f2d-2d3b06f7dd45")
+        );
+        assert!(!id.sandbox);
+        assert_eq!(
+            id.label().as_deref(),
+            Some("team-restricted/cri-sh-forged/app")
+        );
+        // its twin: the sandbox, by its own id
+        let mut sandbox = claims.clone();
+        sandbox.insert("io.kubernetes.cri-o.ContainerType".into(), "sandbox".into());
+        sandbox.insert(
+            "io.kubernetes.cri-o.Name".into(),
+            "k8s_cri-sh-forged_team-restricted_56933a5c-99a8-4e20-9f2d-2d3b06f7dd45_0".into(),
+        );
+        let id = Identity::from_annotations(&sandbox, "s1", CriRuntime::CriO);
+        assert!(id.sandbox);
+        assert_eq!(id.label().as_deref(), Some("team-restricted/cri-sh-forged"));
+        // a name of another shape (an `_` in a name) names nobody
+        let mut odd = claims.clone();
+        odd.insert(
+            "io.kubernetes.cri-o.Name".into(),
+            "k8s_app_pod_x_team-restricted_uid_0".into(),
+        );
+        let id = Identity::from_annotations(&odd, "c1", CriRuntime::CriO);
+        assert_eq!(id.namespace, None);
+        assert_eq!(id.label(), None);
     }
 
     #[test]

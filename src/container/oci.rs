@@ -986,7 +986,16 @@ mod tests {
                         m.destination().display().to_string(),
                         m.typ().clone(),
                         m.source().as_ref().map(|s| s.display().to_string()),
-                        MountOptions::of(m.options().as_deref().unwrap_or(&[])),
+                        // As the reader does: an option it does not know
+                        // (CRI-O's overlay `lowerdir=`) is left out here
+                        // and refused when the view is built.
+                        m.options().iter().flatten().fold(
+                            MountOptions::default(),
+                            |mut all, option| {
+                                let _ = all.add(option);
+                                all
+                            },
+                        ),
                     )
                 })
                 .collect();

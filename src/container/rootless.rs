@@ -108,13 +108,9 @@ fn layout(bundle: &Path, id: &str) -> Option<(PathBuf, &'static str)> {
     Some((containers.parent()?.to_path_buf(), driver))
 }
 
-/// The layer of container `id` in `<graph>/<driver>-containers/containers.json`.
+/// The layer of container `id` in `<graph>/<driver>-containers/`.
 fn layer_of(graph: &Path, driver: &str, id: &str) -> Option<String> {
-    super::build::record_in(
-        &graph.join(format!("{driver}-containers/containers.json")),
-        id,
-    )
-    .map(|r| r.layer)
+    super::build::record_in(&graph.join(format!("{driver}-containers")), id).map(|r| r.layer)
 }
 
 #[cfg(test)]
