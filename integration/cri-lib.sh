@@ -15,7 +15,7 @@
 #                 namespace)
 #
 # and may set SANDBOX_PROBE_POD_EDIT (the pod of the sandbox probe),
-# IMAGE_VOLUME_EXPECT, HOSTPORT_EXPECT and CHECK_SANDBOXES=no (compliant
+# HOSTPORT_EXPECT and CHECK_SANDBOXES=no (compliant
 # sandboxes' files are not required to pass `check --cri`).
 
 for p in ip iptables; do command -v $p >/dev/null || apt-get install -y -qq iproute2 iptables >/dev/null 2>&1; done
@@ -481,7 +481,13 @@ run_cases() {
 		"ctr['linux']['security_context']['namespace_options']['userns_options'] = USERNS; ctr['linux']['security_context']['run_as_user'] = {'value': 0}; ctr['linux']['security_context']['run_as_group'] = {'value': 0}"
 	fi
 	# An image volume (CRI `image` mount, Kubernetes' ImageVolume).
-	case_app image-volume team-pss "${IMAGE_VOLUME_EXPECT:-allow}" "" \
+	# containerd binds it from its image-volumes directory, CRI-O mounts an
+	# overlay of the image over an empty directory of its own: the volume
+	# type image either way, which builtin:restricted admits and a PSP
+	# without `image` in its volumes does not.
+	case_app image-volume team-pss allow "" \
+		"ctr['mounts'].append({'container_path': '/image', 'image': {'image': '$TEST_IMAGE', 'user_specified_image': '$TEST_IMAGE'}, 'readonly': True})"
+	case_app image-volume-psp $RESTRICTED_NS deny:volumes "" \
 		"ctr['mounts'].append({'container_path': '/image', 'image': {'image': '$TEST_IMAGE', 'user_specified_image': '$TEST_IMAGE'}, 'readonly': True})"
 	# A host port: containerd hands it to CNI (portmap) and writes it into no
 	# config.json (kubelet's io.kubernetes.container.ports annotation is not

@@ -239,11 +239,6 @@ infra_containers() { # HANDLER
 # CRI-O passes kubelet's container annotations, io.kubernetes.container.ports
 # among them: host ports are judged.
 HOSTPORT_EXPECT=deny:hostPorts
-# CRI-O mounts an image volume as an overlay of the image's layers
-# (lowerdir=<storage>/overlay/<layer>/merged:…): a filesystem the hook does
-# not take as the runtime's own yet, so it is privileged evidence (a false
-# denial, README).
-IMAGE_VOLUME_EXPECT=deny:privileged
 # CRI-O runs no hook for an infra container (measured: its config.json has
 # no hooks), and writes no maskedPaths there: `check --cri` on such a file
 # says procMount Unmasked, a verdict no node ever gives.

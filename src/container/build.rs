@@ -17,7 +17,10 @@ use super::hooks::HookUse;
 use super::identity::{CriRuntime, Identity, Layout, created_by_cri, runtime_layout};
 use super::ids::IdMaps;
 use super::kernel::{self, MountTables, Truth};
-use super::mounts::{MountContext, MountKind, MountUse, Own, classify, replace_source};
+use super::mounts::{
+    MountContext, MountKind, MountOptions, MountUse, Own, classify, crio_image_volume,
+    replace_source,
+};
 use super::namespaces::{NamespaceKind, NamespaceProbe, NamespaceState, judge};
 use super::oci::{self, NamespaceType};
 use super::proc_masks;
@@ -214,6 +217,14 @@ pub fn build<'a>(
         view.identity.container = None;
     }
     mounts.extend(declared.into_iter().map(|m| {
+        let image_volume = crio_image_volume(
+            m.typ.as_deref().unwrap_or_default(),
+            m.source.as_deref().unwrap_or_default(),
+            m.lowerdir.as_deref(),
+            // nothing else: no flag, propagation, remount or other data
+            m.unread_options == 1 && m.options == MountOptions::default(),
+            &own,
+        );
         let mut mount = classify(
             m.destination,
             m.source.unwrap_or_default(),
@@ -222,6 +233,9 @@ pub fn build<'a>(
             &ctx.mounts,
             &own,
         );
+        if let Some(kind) = image_volume {
+            mount.kind = kind;
+        }
         if mount.bind && from_rootfs(&mount, &rootfs, &ctx.mounts) {
             mount.kind = MountKind::Privileged {
                 why: format!(

@@ -547,6 +547,48 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
     }
 }
 
+/// CRI-O's Kubernetes image volume: an `overlay` whose only option is
+/// `lowerdir=<storage>/overlay/<layer>/merged:<run dir>/image-volumes` (its
+/// only option: `lowerdir_alone`), the
+/// image mounted read-only by root's containers/storage over an empty
+/// directory of CRI-O's (`server/container_create_linux.go`). `None` for any
+/// other mount; for this shape, the image type, or why it is not CRI-O's.
+pub fn crio_image_volume(
+    fstype: &str,
+    source: &str,
+    lowerdir: Option<&str>,
+    lowerdir_alone: bool,
+    own: &Own,
+) -> Option<MountKind> {
+    let dirs = lowerdir?.strip_prefix("lowerdir=")?;
+    if fstype != "overlay" || source != "overlay" || !lowerdir_alone || own.pod_uid.is_none() {
+        return None;
+    }
+    let (image, empty) = dirs.split_once(':')?;
+    let is_image_mount = below_any(image, STORAGE_ROOTS).is_some_and(|rest| {
+        matches!(&rest[..], ["overlay", layer, "merged"]
+            if layer.len() == 64 && layer.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if !is_image_mount || !empty.ends_with("/image-volumes") || !is_normal(empty) {
+        return None;
+    }
+    // The second layer shows in the container: it must be a directory of
+    // root's, empty, as CRI-O makes it.
+    Some(match crate::input::list_trusted_dir(Path::new(empty)) {
+        Ok((_, entries)) if entries.is_empty() => IMAGE,
+        Ok(_) => MountKind::Privileged {
+            why: format!("overlay over {empty}, which is not empty: not CRI-O's image volume"),
+        },
+        Err(e) => MountKind::Privileged {
+            why: format!(
+                "overlay over {empty}, which cannot be shown to be CRI-O's empty image volume \
+                 directory: {}",
+                e.reason()
+            ),
+        },
+    })
+}
+
 /// Whether `path` is what [`lexical_normalize`] would make of it (absolute,
 /// no empty, `.` or `..` component), as most destinations are: then it is
 /// compared as it is, without building the normalized copy.

@@ -65,6 +65,10 @@ pub struct Mount<'a> {
     pub source: Option<Str<'a>>,
     /// Read as they are parsed: no list is kept.
     pub options: MountOptions,
+    /// Options [`MountOptions`] does not read (filesystem data runc hands
+    /// on), and overlay's `lowerdir=` among them: CRI-O's image volumes.
+    pub unread_options: usize,
+    pub lowerdir: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default)]
@@ -370,6 +374,10 @@ fn mount<'a>(r: &mut Reader<'a>) -> Result<Mount<'a>> {
                             let at = r.offset();
                             let option = r.str("mounts[].options")?;
                             if let Err(why) = m.options.add(&option) {
+                                m.unread_options += 1;
+                                if option.starts_with("lowerdir=") {
+                                    m.lowerdir = Some(option);
+                                }
                                 unknown.get_or_insert((at, why));
                             }
                             Ok(())
