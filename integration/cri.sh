@@ -214,6 +214,44 @@ for h in b["hooks"]["createRuntime"]:
 json.dump(b, open(base, "w"), indent=2)
 PY
 
+# doctor on this route's containerd configuration, laid out as a node has it
+# (/etc/containerd/config.toml and the files it names, under doctor --root):
+# the base-spec route's spec runs the hook (and a spec without it fails);
+# on the NRI route doctor says what it cannot see.
+doctor_containerd() {
+	local root=$WORK/doctor-$ROUTE
+	mkdir -p "$root/etc/containerd" "$root$WORK" "$root$(dirname "$HOOK")"
+	cp "$WORK/containerd.toml" "$root/etc/containerd/config.toml"
+	cp "$HOOK" "$root$HOOK"
+	case $ROUTE in
+	base-spec)
+		cp "$WORK/base-spec.json" "$root$WORK/base-spec.json"
+		run_capture "$HOOK" doctor --root "$root"
+		if [[ "$OUT" == *"ok   containerd base_runtime_spec: runtime \"runc\" takes its spec from $WORK/base-spec.json, which runs $HOOK"* ]]; then
+			pass "$ROUTE: doctor finds the hook in containerd's base_runtime_spec"
+		else
+			fail "$ROUTE: doctor finds the hook in containerd's base_runtime_spec" "exit $RC: $OUT"
+		fi
+		python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s.pop("hooks"); json.dump(s, open(sys.argv[1], "w"))' "$root$WORK/base-spec.json"
+		run_capture "$HOOK" doctor --root "$root"
+		if [ "$RC" -ne 0 ] && [[ "$OUT" == *"FAIL containerd base_runtime_spec:"*"run no oci-psp-hook"* ]]; then
+			pass "$ROUTE: doctor fails on a base_runtime_spec without the hook"
+		else
+			fail "$ROUTE: doctor fails on a base_runtime_spec without the hook" "exit $RC: $OUT"
+		fi
+		;;
+	nri)
+		run_capture "$HOOK" doctor --root "$root"
+		if [[ "$OUT" == *"info containerd: no base_runtime_spec for the default runtime \"runc\"; NRI is enabled"* ]]; then
+			pass "$ROUTE: doctor tells the NRI route it cannot see"
+		else
+			fail "$ROUTE: doctor tells the NRI route it cannot see" "exit $RC: $OUT"
+		fi
+		;;
+	esac
+	rm -rf "$root"
+}
+
 for ROUTE in $CRI_ROUTES; do
 	if [ "$ROUTE" = nri ] && [ -z "$NRI_BIN" ]; then
 		fail "nri route" "the hook-injector could not be built"
@@ -229,6 +267,7 @@ for ROUTE in $CRI_ROUTES; do
 	run_cases
 	report_checks
 	stop_containerd_cri
+	doctor_containerd
 done
 
 [ -f "$WORK/sandbox-routes" ] && log "pod sandboxes: $(tr '\n' ';' <"$WORK/sandbox-routes")"

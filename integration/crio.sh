@@ -140,6 +140,8 @@ $([ -n "$RUNC_PEER" ] && handler_table runc-peer "$RUNC_PEER/runc")
 [crio.image]
 pause_image = "$PAUSE_IMAGE"
 signature_policy = "$WORK/policy.json"
+# (CRI-O would make its default, /etc/crio/policies, on the host.)
+signature_policy_dir = "$CRIO_STATE/policies"
 [crio.network]
 network_dir = "$CNI_CONF"
 plugin_dirs = ["/usr/lib/cni"]

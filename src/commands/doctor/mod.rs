@@ -12,6 +12,8 @@
 //! policies (see [`crate::policy_set`]), and fails when `install`'s last sync
 //! was refused (ROOT/run/oci-psp-hook/install-status.json).
 
+mod containerd;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,6 +77,9 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
     for dir_check in runtime_dirs(root, &hooks) {
         items.push(dir_check);
     }
+    let containerd = containerd::check(root);
+    let containerd_info = containerd.as_ref().and_then(|c| c.info.clone());
+    items.extend(containerd.into_iter().flat_map(|c| c.items));
     if canary {
         items.push(match hooks.first() {
             Some(hook) => run_canary(hook),
@@ -105,6 +110,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             "undelivered": undelivered,
             "logKey": log_key_state(root),
             "crun": crun_note,
+            "containerd": containerd_info,
             "checks": items.iter().map(|i| json!({"ok": i.ok, "check": i.what, "detail": i.detail})).collect::<Vec<_>>(),
         });
         println!("{report}");
@@ -129,6 +135,9 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
             println!("info decision log: {undelivered}");
         }
         println!("info log key: {}", log_key_state(root));
+        if let Some(note) = &containerd_info {
+            println!("info containerd: {note}");
+        }
         if let Some(note) = &crun_note {
             println!("info denial reasons: {note}");
         }
@@ -218,12 +227,15 @@ fn parse_hook_file(file: &Path) -> Option<HookFile> {
     })
 }
 
+/// A file someone may run.
+fn is_executable(file: &Path) -> bool {
+    std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 fn judge_hook_file(root: &Path, hook: &HookFile) -> Item {
     let what = format!("hooks.d {}", hook.file.display());
     let binary = under(root, &hook.path.display().to_string());
-    let executable = std::fs::metadata(&binary)
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if !executable {
+    if !is_executable(&binary) {
         return item(
             false,
             &what,
