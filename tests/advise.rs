@@ -8,8 +8,6 @@ mod common;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -23,12 +21,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(format!("{name}.json"))
 }
 
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use common::Run;
 
 impl Run {
     #[track_caller]
@@ -45,32 +38,11 @@ fn run(args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
 
 /// [`run`] in directory `cwd`.
 fn run_in(cwd: &Path, args: &[&str], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
-    let mut child = Command::new(BIN)
-        .current_dir(cwd)
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
         .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    if let Some(mut input) = child.stdin.take() {
-        use std::io::Write;
-        let _ = input.write_all(stdin);
-    }
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let output = rx
-        .recv_timeout(DEADLINE)
-        .unwrap_or_else(|_| panic!("{args:?} did not finish within {DEADLINE:?}"))
-        .expect("wait for the binary");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())));
+    common::run(&mut cmd, stdin, DEADLINE)
 }
 
 fn bin(args: &[&str]) -> Run {
@@ -78,23 +50,19 @@ fn bin(args: &[&str]) -> Run {
 }
 
 /// A temporary directory, removed on drop.
-struct Dir(PathBuf);
+struct Dir(tempfile::TempDir);
 
 impl Dir {
     fn new() -> Dir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "oci-psp-hook-advise-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
+        Dir(common::temp_dir("advise"))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
@@ -105,7 +73,7 @@ impl Dir {
     /// others (the id [`runtime_id`] gives).
     fn bundle(&self, name: &str) -> PathBuf {
         let id = runtime_id(name);
-        let dir = self.0.join("bundles").join(name.replace('/', "-"));
+        let dir = self.path().join("bundles").join(name.replace('/', "-"));
         let bundle = if podman_id(name).is_some() {
             dir.join(&id).join("userdata")
         } else {
@@ -114,12 +82,6 @@ impl Dir {
         std::fs::create_dir_all(&bundle).unwrap();
         std::fs::copy(fixture(name), bundle.join("config.json")).unwrap();
         bundle
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -369,7 +331,7 @@ fn one_policy_per_namespace_with_bindings() {
         .map(|n| dir.bundle(&format!("advise/{n}")))
         .collect();
     inputs.push(dir.bundle("podman-default"));
-    let config = dir.0.join("advised-config.yaml");
+    let config = dir.path().join("advised-config.yaml");
     let mut args = vec![
         "advise",
         "--group-by",
@@ -469,10 +431,10 @@ fn one_policy_per_namespace_with_bindings() {
 #[test]
 fn from_the_log_of_the_hook_in_audit_mode() {
     let dir = Dir::new();
-    let socket = dir.0.join("log.sock");
+    let socket = dir.path().join("log.sock");
     let log = UnixDatagram::bind(&socket).unwrap();
     log.set_read_timeout(Some(DEADLINE)).unwrap();
-    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
+    std::fs::create_dir_all(dir.path().join("policies.d")).unwrap();
     let config = dir.write(
         "config.yaml",
         "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\nmode: audit\ndefaultPolicies: [builtin:restricted]\n",
@@ -487,10 +449,10 @@ fn from_the_log_of_the_hook_in_audit_mode() {
         "advise/team-b-shipper",
     ];
     // The node's log key, as the package makes it: the hook signs with it.
-    let key = dir.0.join("etc/log.key");
-    let made = bin(&["log-key", "--root", s(&dir.0)]).ok();
+    let key = dir.path().join("etc/log.key");
+    let made = bin(&["log-key", "--root", s(dir.path())]).ok();
     assert!(made.stdout.contains("created the log key"), "{made:#?}");
-    std::fs::rename(dir.0.join("etc/oci-psp-hook/log.key"), &key).unwrap();
+    std::fs::rename(dir.path().join("etc/oci-psp-hook/log.key"), &key).unwrap();
     let mut records = String::new();
     let mut bundles = Vec::new();
     for name in inputs {
@@ -604,7 +566,7 @@ fn exempt_containers_are_left_out() {
     args.extend(&paths);
     let all = bin(&args).ok();
     assert!(all.stdout.contains("hostNetwork: true"), "{}", all.stdout);
-    std::fs::create_dir_all(dir.0.join("policies.d")).unwrap();
+    std::fs::create_dir_all(dir.path().join("policies.d")).unwrap();
     let config = dir.write(
         "config.yaml",
         "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\n\
@@ -689,7 +651,7 @@ fn running_containers_through_runc() {
         return;
     };
     let dir = Dir::new();
-    let bundle = dir.0.join("bundle");
+    let bundle = dir.path().join("bundle");
     std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
     std::fs::copy(&busybox, bundle.join("rootfs/bin/busybox")).unwrap();
     std::os::unix::fs::symlink("busybox", bundle.join("rootfs/bin/sleep")).unwrap();

@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -60,24 +60,20 @@ spec:
 struct Sandbox {
     dir: PathBuf,
     log: UnixDatagram,
+    _temp: tempfile::TempDir,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        // The hook refuses a bundle its group or others can write: whatever
-        // the caller's umask, what the tests make is `go-w`.
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-        let dir = std::env::temp_dir().join(format!(
-            "oci-psp-hook-cli-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = common::temp_dir("cli");
+        let dir = temp.path().to_path_buf();
         let log = UnixDatagram::bind(dir.join("log.sock")).unwrap();
         log.set_read_timeout(Some(DEADLINE)).unwrap();
-        Sandbox { dir, log }
+        Sandbox {
+            dir,
+            log,
+            _temp: temp,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -188,12 +184,6 @@ impl Sandbox {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
             Err(e) => panic!("log socket: {e}"),
         }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -401,12 +391,7 @@ fn with_annotations(fixture: &str, annotations: &[(&str, &str)]) -> String {
     config.to_string()
 }
 
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use common::Run;
 
 impl Run {
     fn lines(&self) -> Vec<&str> {
@@ -428,58 +413,17 @@ impl Run {
     }
 }
 
-/// Run the binary with a deadline, feeding `stdin` from a thread that
-/// tolerates the hook closing its end early (EPIPE).
+/// Run the binary with a deadline (records no log takes go to a directory
+/// of the test run's own).
 fn run(args: &[&str], stdin: &[u8], env: &[(&str, &std::ffi::OsStr)]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env(
             "OCI_PSP_HOOK_UNDELIVERED_DIR",
             std::env::temp_dir().join(format!("oci-psp-cli-undelivered-{}", std::process::id())),
         )
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || match input.write_all(&data) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
-        Err(e) => panic!("writing stdin: {e}"),
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let stderr = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    writer.join().unwrap();
-    Run {
-        code: status.code(),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+        .envs(env.iter().copied());
+    common::run(&mut cmd, stdin, DEADLINE)
 }
 
 // ---------------------------------------------------------------- fail closed

@@ -4,6 +4,8 @@
 //! readiness from `doctor`, a rolling update, a ConfigMap the installer
 //! accepts. With kubectl at hand, both kustomizations are also built.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -201,8 +203,8 @@ fn configmap_is_a_set_the_installer_accepts() {
         "the ConfigMap carries examples/restricted-psp.yaml as it is"
     );
     // As the installer stages it: config.yaml + policies.d/.
-    let dir = std::env::temp_dir().join(format!("oci-psp-hook-deploy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let temp = common::temp_dir("deploy");
+    let dir = temp.path();
     std::fs::create_dir_all(dir.join("policies.d")).unwrap();
     let config_text = data["config.yaml"].as_str().unwrap();
     std::fs::write(dir.join("config.yaml"), config_text).unwrap();
@@ -211,8 +213,7 @@ fn configmap_is_a_set_the_installer_accepts() {
         data["restricted-psp.yaml"].as_str().unwrap(),
     )
     .unwrap();
-    let summary = validate_staged(&dir);
-    std::fs::remove_dir_all(&dir).unwrap();
+    let summary = validate_staged(dir);
     let summary = summary.unwrap_or_else(|e| panic!("the ConfigMap's set is refused: {e}"));
     assert_eq!(summary.policies, 1);
     // The installer's own namespace must stay admitted (its pods mount host

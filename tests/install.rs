@@ -3,12 +3,13 @@
 //! set synced from a source (plain or kubelet's `..data` layout), refusals,
 //! `--watch` following ConfigMap updates until SIGTERM, and `doctor`'s view.
 
+mod common;
+
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oci_psp_hook::policy_set::read_source;
@@ -35,22 +36,22 @@ const BROKEN: &str = "  - namespaces: [team-a]\n    policies: [nosuch]\n";
 /// A temporary directory: `root/` (the node) and room for sources; a
 /// syslog socket the runs log to. Removed on drop.
 struct Sandbox {
+    _temp: tempfile::TempDir,
     dir: PathBuf,
     log: UnixDatagram,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "oci-psp-hook-install-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = common::temp_dir("install");
+        let dir = temp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("root")).unwrap();
         let log = UnixDatagram::bind(dir.join("log.sock")).unwrap();
-        Sandbox { dir, log }
+        Sandbox {
+            _temp: temp,
+            dir,
+            log,
+        }
     }
 
     fn root(&self) -> PathBuf {
@@ -132,53 +133,7 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Wait for a child with a deadline; kill it past that.
-fn finish(mut child: Child, deadline: Duration) -> Run {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{BIN} did not finish within {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    Run {
-        code: status.code(),
-        stdout,
-        stderr,
-    }
-}
+use common::{Run, finish};
 
 /// Poll `cond` until it holds or `DEADLINE` passes.
 #[track_caller]

@@ -32,12 +32,14 @@
 //! `PROPTEST_CASES` to run more, `PROPTEST_RNG_SEED` to replay a run. A
 //! failure prints the offending config.json.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fmt;
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -1656,20 +1658,21 @@ fn verdict_does_not_depend_on_order() {
 
 /// A temporary directory with a syslog socket the hook logs to.
 struct Sandbox {
+    _temp: tempfile::TempDir,
     dir: PathBuf,
     log: UnixDatagram,
 }
 
 impl Sandbox {
     fn new(name: &str) -> Sandbox {
-        let dir = std::env::temp_dir().join(format!(
-            "oci-psp-hook-properties-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = common::temp_dir(&format!("properties-{name}"));
+        let dir = temp.path().to_path_buf();
         let log = UnixDatagram::bind(dir.join("log.sock")).unwrap();
-        Sandbox { dir, log }
+        Sandbox {
+            _temp: temp,
+            dir,
+            log,
+        }
     }
 
     fn record(&self, wait: Duration) -> Option<String> {
@@ -1683,68 +1686,16 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use common::Run;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn run(bin: &Path, args: &[String], stdin: &[u8], socket: &Path) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(bin)
-        .args(args)
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
         .env("OCI_PSP_HOOK_LOG_SOCKET", socket)
-        .env_remove("OCI_PSP_HOOK_JOURNAL_SOCKET")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || match input.write_all(&data) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
-        Err(e) => panic!("writing stdin: {e}"),
-    });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let stderr = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    writer.join().unwrap();
-    Run {
-        code: status.code(),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+        .env_remove("OCI_PSP_HOOK_JOURNAL_SOCKET");
+    common::run(&mut cmd, stdin, DEADLINE)
 }
 
 #[test]
