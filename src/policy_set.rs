@@ -329,8 +329,8 @@ fn load_with_policy_directory(path: &Path, text: &str, dir: &Path) -> Result<Sou
     drop(file);
     if let Ok(Sources::Config(c)) = &mut result {
         c.path = path.to_path_buf();
-        for e in &mut c.broken {
-            e.file = e.file.replace(&proc_path, &shown);
+        for b in &mut c.broken {
+            b.error.file = b.error.file.replace(&proc_path, &shown);
         }
     }
     result

@@ -105,7 +105,7 @@ pub struct Config {
     pub policies: BTreeMap<String, Policy>,
     /// Bindings naming a policy that exists nowhere, with the reason. The hook
     /// blocks the containers such a binding selects; `lint` fails.
-    pub broken: Vec<PolicyError>,
+    pub broken: Vec<Broken>,
     /// Executables config.json's hooks may run besides the node's hooks.d
     /// and CDI hooks (absolute paths).
     pub allowed_hooks: Vec<PathBuf>,
@@ -114,6 +114,19 @@ pub struct Config {
     pub seccomp: SeccompReading,
     /// Containers admitted whatever their policies say, in order.
     pub exemptions: Vec<exemptions::Rule>,
+}
+
+/// A policy name a binding or `defaultPolicies` uses that names nothing.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct Broken {
+    pub name: String,
+    pub error: PolicyError,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
 }
 
 impl Config {
@@ -251,7 +264,10 @@ impl Config {
                         }
                         _ => format!("policy {:?} does not exist (not a builtin:* profile, and no PodSecurityPolicy of that name in {})", n.value, self.policy_directory.display()),
                     };
-                    self.broken.push(at.err(line, field, message));
+                    self.broken.push(Broken {
+                        name: n.value.clone(),
+                        error: at.err(line, field, message),
+                    });
                 }
                 n.value.clone()
             })
@@ -661,7 +677,7 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(config.broken.len(), 1, "{:?}", config.broken);
-        let e = &config.broken[0];
+        let e = &config.broken[0].error;
         assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
         assert_eq!(e.line, Some(8), "{e}");
         assert_eq!(e.field.as_deref(), Some("bindings[1].policies"));
@@ -683,8 +699,11 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(config.broken.len(), 1);
-        assert_eq!(config.broken[0].field.as_deref(), Some("defaultPolicies"));
-        assert_eq!(config.broken[0].line, Some(4));
+        assert_eq!(
+            config.broken[0].error.field.as_deref(),
+            Some("defaultPolicies")
+        );
+        assert_eq!(config.broken[0].error.line, Some(4));
 
         // a built-in pinned to a version this build does not know is named so
         let config = dir
@@ -694,7 +713,7 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(config.broken.len(), 1, "{:?}", config.broken);
-        let e = &config.broken[0];
+        let e = &config.broken[0].error;
         assert_eq!(e.field.as_deref(), Some("bindings[0].policies"));
         assert!(
             e.message

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use super::config::{self, Config, Mode};
+use super::config::{self, Broken, Config, Mode};
 use super::load::{PolicyError, load_file};
 use super::{Policy, builtin};
 use crate::container::ContainerView;
@@ -111,10 +111,9 @@ impl Sources {
                         None => {
                             // The record of this very binding (its line),
                             // else of any mention of the name.
-                            let quoted = format!("{name:?}");
-                            let names_it = |e: &&PolicyError| e.message.contains(&quoted);
-                            let this_rule = |e: &&PolicyError| {
-                                e.field.as_deref().is_some_and(|f| {
+                            let names_it = |b: &&Broken| b.name == *name;
+                            let this_rule = |b: &&Broken| {
+                                b.error.field.as_deref().is_some_and(|f| {
                                     f == chosen_by
                                         || f.strip_prefix(chosen_by.as_str())
                                             .is_some_and(|rest| rest.starts_with('.'))
@@ -123,9 +122,9 @@ impl Sources {
                             return Err(config
                                 .broken
                                 .iter()
-                                .find(|e| names_it(e) && this_rule(e))
+                                .find(|b| names_it(b) && this_rule(b))
                                 .or_else(|| config.broken.iter().find(names_it))
-                                .cloned()
+                                .map(|b| b.error.clone())
                                 .unwrap_or_else(|| PolicyError {
                                     file: config.path.display().to_string(),
                                     line: None,
