@@ -269,8 +269,9 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
             nix::sys::signal::SigHandler::SigIgn,
         )
     };
-    // The hook's memory comes from the arena from the first allocation on, so
-    // glibc's malloc is never set up (its heap and tcache cost page faults).
+    // The hook's memory comes from the bump region from the first allocation
+    // on, so glibc's malloc (its heap and tcache cost page faults) is set up
+    // only when the region fills.
     // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
     if argc > 1 && unsafe { CStr::from_ptr(*argv.add(1)) } == c"hook" {
         ALLOCATOR.use_arena();
