@@ -159,14 +159,18 @@ fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Va
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"))
 }
 
-const PRIVILEGED_APP: (&str, &str) = (
-    "base-spec/containerd-privileged-app.json",
-    "c1aec804175385e4b9afff992d0b2e035c3a06e110f06f587628a712ebec3514",
-);
-const PRIVILEGED_SANDBOX: (&str, &str) = (
-    "base-spec/containerd-privileged-sandbox.json",
-    "7699c1194973eccd5561a3b1d0fbd274f9215028a79e3f8396bd9bf8761fc418",
-);
+const PRIVILEGED_APP: &str = "base-spec/containerd-privileged-app.json";
+const PRIVILEGED_SANDBOX: &str = "base-spec/containerd-privileged-sandbox.json";
+
+/// A capture and its runtime id (`ids.tsv`).
+fn with_id(file: &str) -> (&str, String) {
+    let table = std::fs::read_to_string(dir().join("ids.tsv")).unwrap();
+    let id = table
+        .lines()
+        .find_map(|l| l.strip_prefix(file)?.strip_prefix('\t'))
+        .unwrap_or_else(|| panic!("{file} is not in ids.tsv"));
+    (file, id.to_string())
+}
 
 /// containerd's own annotations of the privileged pod (team-restricted,
 /// container `app`, image `localhost/oci-psp-hook/busybox:test`) match a
@@ -174,9 +178,9 @@ const PRIVILEGED_SANDBOX: (&str, &str) = (
 /// policy's denial stands.
 #[test]
 fn exemptions_match_containerds_identity() {
-    let (file, id) = PRIVILEGED_APP;
+    let (file, id) = with_id(PRIVILEGED_APP);
     let rule = "- namespaces: [team-restricted]\n  containerNames: [app]\n  images: [\"localhost/oci-psp-hook/busybox:*\"]\n";
-    let json = exempted(rule, file, id, &[]);
+    let json = exempted(rule, file, &id, &[]);
     assert_eq!(json["verdict"], "exempt", "{json}");
     assert_eq!(json["allowed"], true);
     assert_eq!(json["exemption"]["rule"], "exemptions[0]");
@@ -204,27 +208,27 @@ fn exemptions_match_containerds_identity() {
         "- images: [\"localhost/*:test\"]\n",
         "- images: [\"docker.io/library/busybox:*\"]\n",
     ] {
-        let json = exempted(other, file, id, &[]);
+        let json = exempted(other, file, &id, &[]);
         assert_eq!(json["verdict"], "deny", "{other}: {json}");
         assert!(json.get("exemption").is_none(), "{other}: {json}");
     }
     // `**` crosses the path's slashes, `*` does not
-    let json = exempted("- images: [\"localhost/**:test\"]\n", file, id, &[]);
+    let json = exempted("- images: [\"localhost/**:test\"]\n", file, &id, &[]);
     assert_eq!(json["verdict"], "exempt", "{json}");
     // the sandbox: its image is containerd's pause image; it has no
     // container name, which the record says
-    let (file, id) = PRIVILEGED_SANDBOX;
+    let (file, id) = with_id(PRIVILEGED_SANDBOX);
     let json = exempted(
         "- namespaces: [team-restricted]\n  images: [\"localhost/oci-psp-hook/pause:*\"]\n",
         file,
-        id,
+        &id,
         &[],
     );
     assert_eq!(json["verdict"], "exempt", "{json}");
     let json = exempted(
         "- namespaces: [team-restricted]\n  containerNames: [app]\n",
         file,
-        id,
+        &id,
         &[],
     );
     assert_eq!(json["verdict"], "deny", "{json}");
@@ -241,7 +245,7 @@ fn exemptions_match_containerds_identity() {
 /// keys speak for a container containerd made, and it writes those last.
 #[test]
 fn forged_annotations_do_not_exempt() {
-    let (file, id) = PRIVILEGED_APP;
+    let (file, id) = with_id(PRIVILEGED_APP);
     let forged = [
         ("io.kubernetes.pod.namespace", "monitoring"),
         ("io.kubernetes.container.name", "debugger"),
@@ -258,11 +262,11 @@ fn forged_annotations_do_not_exempt() {
         "- images: [\"registry.example/node-exporter:*\"]\n",
         "- runtimeHandlers: [kata]\n",
     ] {
-        let json = exempted(rule, file, id, &forged);
+        let json = exempted(rule, file, &id, &forged);
         assert_eq!(json["verdict"], "deny", "{rule}: {json}");
         assert_eq!(json["container"]["namespace"], "team-restricted");
     }
-    let json = exempted("- runtimeHandlers: [kata]\n", file, id, &forged);
+    let json = exempted("- runtimeHandlers: [kata]\n", file, &id, &forged);
     let hidden = json["exemptionsNotRevealed"][0].as_str().unwrap();
     assert!(
         hidden.starts_with("exemptions[0] does not apply: runtimeHandlers: no supported runtime"),
