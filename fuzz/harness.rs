@@ -76,10 +76,10 @@ static VIEWS: LazyLock<Vec<ContainerView>> = LazyLock::new(|| {
         view_of(include_bytes!("../tests/fixtures/podman-default.json")),
         view_of(include_bytes!("../tests/fixtures/podman-privileged.json")),
         view_of(include_bytes!(
-            "../tests/fixtures/cri/containerd-restricted-app.json"
+            "../tests/fixtures/cri-captured/base-spec/containerd-restricted-ok-app.json"
         )),
         view_of(include_bytes!(
-            "../tests/fixtures/cri/crio-hostpath-varlog.json"
+            "../tests/fixtures/cri-captured/hooks-dir/crio-hostpath-varlog-app.json"
         )),
     ]
 });

@@ -16,10 +16,17 @@ def put(target, name, data):
 
 # --- config.json: real fixtures (config_view, decision) -------------------
 configs = sorted(glob.glob("tests/fixtures/ctr-*.json") + glob.glob("tests/fixtures/runc-*.json"))
-configs += sorted(glob.glob("tests/fixtures/cri/containerd-*.json"))
-configs += ["tests/fixtures/cri/" + n for n in [
-    "crio-restricted-app.json", "crio-host-ports.json", "crio-subpath.json",
-    "crio-hostnetwork-sandbox.json", "crio-csi-volume.json"]]
+# config.json files containerd 2.x and CRI-O wrote (tests/fixtures/cri-captured)
+configs += ["tests/fixtures/cri-captured/base-spec/containerd-" + n for n in [
+    "restricted-ok-app.json", "restricted-ok-sandbox.json", "hostnetwork-app.json",
+    "hostnetwork-sandbox.json", "hostpath-varlog-app.json", "nfs-volume-app.json",
+    "flexvolume-app.json", "csi-volume-app.json", "subpath-app.json",
+    "image-defined-volume-app.json", "image-volume-app.json", "share-pid-app.json",
+    "privileged-app.json", "unsafe-sysctl-sandbox.json"]]
+configs += ["tests/fixtures/cri-captured/nri/containerd-userns-root-app.json"]
+configs += ["tests/fixtures/cri-captured/hooks-dir/crio-" + n for n in [
+    "restricted-ok-app.json", "hostport-sandbox.json", "hostport-app.json", "subpath-app.json",
+    "hostnetwork-sandbox.json", "csi-volume-app.json", "image-volume-app.json"]]
 configs += ["tests/fixtures/" + n for n in [
     "podman-default.json", "podman-privileged.json", "podman-seccomp-unconfined.json"]]
 configs += ["tests/psa/" + n for n in [
@@ -85,10 +92,10 @@ states = {
                     "annotations": annotations("tests/fixtures/podman-default.json")},
     "containerd-cri.json": {"ociVersion": "1.1.0", "id": "cd" * 32, "status": "creating",
                             "bundle": "/run/containerd/io.containerd.runtime.v2.task/k8s.io/" + "cd" * 32,
-                            "annotations": annotations("tests/fixtures/cri/containerd-restricted-app.json")},
+                            "annotations": annotations("tests/fixtures/cri-captured/base-spec/containerd-restricted-ok-app.json")},
     "crio.json": {"ociVersion": "1.0.2-dev", "id": "ef" * 32, "status": "created", "pid": 31337,
                   "bundle": "/run/containers/storage/overlay-containers/" + "ef" * 32 + "/userdata",
-                  "annotations": annotations("tests/fixtures/cri/crio-restricted-app.json"),
+                  "annotations": annotations("tests/fixtures/cri-captured/hooks-dir/crio-restricted-ok-app.json"),
                   "rootless": False},
 }
 for name, state in states.items():

@@ -19,8 +19,10 @@
 # see ids.tsv, whose lines of the runtimes captured are replaced), the pod
 # UIDs, the netns and /proc/<pid>/ns paths, the kubelet directories under
 # /var/lib/kubelet/pods/<uid>. VERSIONS records the peers. The hook entry's
-# env (the test's log socket) is dropped. verdicts.tsv is written by hand
-# (see its README).
+# env (the test's log socket) is dropped. verdicts.tsv is then rewritten by
+# integration/cri-verdicts.py (offline verdicts; the node's verdicts and
+# notes of known files kept, new and changed ones listed for review, see
+# its README).
 
 set -u
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -120,4 +122,6 @@ with open(path, "w") as f:
     for r in ("containerd", "crio"):
         f.writelines(sections.get(r, []))
 PY
+"$IT_DIR/cri-verdicts.py" "${OCI_PSP_HOOK_BIN:-$REPO/target/release/oci-psp-hook}" "$OUT" ||
+	echo "cri-capture: verdicts.tsv not rewritten" >&2
 echo "cri-capture: $(find "$OUT" -name '*.json' | wc -l) files in $OUT"

@@ -105,12 +105,16 @@ gcc -static -Os -o "$IMG_DIR/pause-root/pause" "$IMG_DIR/pause.c" || {
 make_rootfs "$IMG_DIR/busybox-root" || exit 1
 PAUSE_IMAGE=localhost/oci-psp-hook/pause:3.10
 TEST_IMAGE=localhost/oci-psp-hook/busybox:test
+# The test image declaring `VOLUME /data` (an image-defined volume).
+VOLUME_IMAGE=localhost/oci-psp-hook/busybox:volume
 
-# image_archive DIR NAME OUT ENTRYPOINT_JSON USER: an OCI image layout tar.
+# image_archive DIR NAME OUT ENTRYPOINT_JSON USER [VOLUMES_JSON]: an OCI
+# image layout tar.
 image_archive() {
 	python3 - "$@" <<'PY'
 import hashlib, io, json, os, sys, tarfile
 src, name, out, entrypoint, user = sys.argv[1:6]
+volumes = json.loads(sys.argv[6]) if len(sys.argv) > 6 else None
 def root_owned(i):
     i.uid = i.gid = 0; i.uname = i.gname = "root"; i.mtime = 0; return i
 buf = io.BytesIO()
@@ -124,6 +128,8 @@ cfg = {"architecture": "amd64", "os": "linux",
        "rootfs": {"type": "layers", "diff_ids": [digest(layer)]}}
 if user:
     cfg["config"]["User"] = user
+if volumes:
+    cfg["config"]["Volumes"] = volumes
 cfgb = json.dumps(cfg, sort_keys=True).encode()
 man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(cfgb), "size": len(cfgb)},
@@ -143,7 +149,8 @@ with tarfile.open(out, "w") as t:
 PY
 }
 image_archive "$IMG_DIR/pause-root" "$PAUSE_IMAGE" "$IMG_DIR/pause.tar" '["/pause"]' "65535:65535" &&
-	image_archive "$IMG_DIR/busybox-root" "$TEST_IMAGE" "$IMG_DIR/busybox.tar" '[]' "" || exit 1
+	image_archive "$IMG_DIR/busybox-root" "$TEST_IMAGE" "$IMG_DIR/busybox.tar" '[]' "" &&
+	image_archive "$IMG_DIR/busybox-root" "$VOLUME_IMAGE" "$IMG_DIR/busybox-volume.tar" '[]' "" '{"/data": {}}' || exit 1
 rmdir "$IMG_DIR/pause-root/bin"
 
 # --- CNI --------------------------------------------------------------------
@@ -204,13 +211,14 @@ stop_runtime() {
 # with configMap, secret, projected, emptyDir and downwardAPI volumes laid
 # out in kubelet's directories.
 gen_configs() {
-	local name=$1 ns=$2 uid
+	local name=$1 ns=$2 uid other_uid
 	uid=$(python3 -c 'import uuid; print(uuid.uuid4())')
-	PODS_CREATED+=("$uid")
+	other_uid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+	PODS_CREATED+=("$uid" "$other_uid")
 	mkdir -p "$WORK/cases/$name"
-	python3 - "$WORK/cases/$name" "$name" "$ns" "$uid" "$KUBELET" "$TEST_IMAGE" "$3" "$4" <<'PY'
+	python3 - "$WORK/cases/$name" "$name" "$ns" "$uid" "$KUBELET" "$TEST_IMAGE" "$3" "$4" "$other_uid" <<'PY'
 import json, os, sys, secrets
-out, name, ns, uid, kubelet, image, pod_edit, ctr_edit = sys.argv[1:9]
+out, name, ns, uid, kubelet, image, pod_edit, ctr_edit, other_uid = sys.argv[1:10]
 pod_name = "cri-sh-" + name
 poddir = f"{kubelet}/pods/{uid}"
 vols = {
@@ -231,6 +239,27 @@ def mkvol(plugin, vname):
     with open(f"{d}/data", "w") as f:
         f.write("x\n")
     return d
+# csi(PV, DRIVER): a CSI persistent volume as kubelet's CSI plugin lays it
+# out: the mount directory and vol_data.json beside it, naming the driver.
+def csi(pv, driver):
+    d = mkvol("kubernetes.io~csi", pv + "/mount")
+    with open(f"{poddir}/volumes/kubernetes.io~csi/{pv}/vol_data.json", "w") as f:
+        json.dump({"attachmentID": "csi-" + secrets.token_hex(32), "driverName": driver,
+                   "nodeName": "node-1", "specVolID": pv, "volumeHandle": "vol-0a1b2c3d4e5f67890",
+                   "volumeLifecycleMode": "Persistent"}, f)
+    return d
+# subpath(VOLUME, INDEX, FILE): kubelet's bind target of a subPath mount of
+# container app, volume-subpaths/<volume>/<container>/<index> (a file when
+# the subPath is one).
+def subpath(volume, index, file=False):
+    p = f"{poddir}/volume-subpaths/{volume}/app/{index}"
+    if file:
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write("x\n")
+    else:
+        os.makedirs(p, exist_ok=True)
+    return p
 os.makedirs(poddir, exist_ok=True)
 with open(f"{poddir}/etc-hosts", "w") as f:
     f.write("127.0.0.1 localhost\n")
@@ -443,6 +472,31 @@ run_cases() {
 		"ctr['mounts'].append({'container_path': '/host-etc', 'host_path': '/etc', 'readonly': True})"
 	case_app hostpath-etc-baseline team-baseline deny:volumes "" \
 		"ctr['mounts'].append({'container_path': '/host-etc', 'host_path': '/etc', 'readonly': True})"
+	# kubelet's volumes beyond the compliant pod's, each in its directory
+	# shape (ordinary directories: the test mounts no NFS, CSI or flex
+	# driver). restricted admits none of them; the unit tests move the
+	# captures to policies that do.
+	case_app hostpath-varlog $RESTRICTED_NS deny:volumes "" \
+		"ctr['mounts'].append({'container_path': '/var/log', 'host_path': '/var/log', 'readonly': True})"
+	# A persistent volume of the in-tree nfs plugin, as kubelet mounts it.
+	case_app nfs-volume $RESTRICTED_NS deny:volumes "" \
+		"ctr['mounts'].append({'container_path': '/data', 'host_path': mkvol('kubernetes.io~nfs', 'pv-reports-nfs')})"
+	# A flexVolume of driver example.com/lvm.
+	case_app flexvolume $RESTRICTED_NS deny:volumes "" \
+		"ctr['mounts'].append({'container_path': '/var/lib/ledger', 'host_path': mkvol('example.com~lvm', 'ledger')})"
+	# A CSI persistent volume, its driver in vol_data.json.
+	case_app csi-volume $RESTRICTED_NS deny:volumes "" \
+		"ctr['mounts'].append({'container_path': '/var/cache/app', 'host_path': csi('pv-cache-csi', 'ebs.csi.aws.com')})"
+	# subPath mounts: a file of a configMap volume, a directory of a CSI one.
+	case_app subpath $RESTRICTED_NS deny:volumes "" \
+		"mkvol('kubernetes.io~configmap', 'cache-config'); csi('pv-cache-sub', 'ebs.csi.aws.com'); ctr['mounts'] += [{'container_path': '/etc/cache/cache.conf', 'host_path': subpath('cache-config', 0, True), 'readonly': True}, {'container_path': '/var/cache/app', 'host_path': subpath('pv-cache-sub', 1)}]"
+	# Another pod's secret volume is a host path, not a secret.
+	case_app another-pods-secret $RESTRICTED_NS deny:volumes "" \
+		"d = f'{kubelet}/pods/{other_uid}/volumes/kubernetes.io~secret/db-password'; os.makedirs(d, exist_ok=True); ctr['mounts'].append({'container_path': '/stolen', 'host_path': d, 'readonly': True})"
+	# An image declaring VOLUME /data: containerd binds a directory of its
+	# own (CRI-O, image_volumes = mkdir, makes a directory in the rootfs).
+	case_app image-defined-volume $RESTRICTED_NS allow "" \
+		"ctr['image'] = {'image': '$VOLUME_IMAGE', 'user_specified_image': '$VOLUME_IMAGE'}"
 	case_app cap-add $RESTRICTED_NS deny:requiredDropCapabilities "" \
 		"ctr['linux']['security_context']['capabilities']['add_capabilities'] = ['NET_ADMIN']"
 	case_app seccomp-unconfined team-pss deny:seccomp "pod['linux']['security_context']['seccomp'] = {'profile_type': 1}" \
@@ -494,7 +548,7 @@ run_cases() {
 	# among the container annotations containerd passes by default).
 	case_app hostport $RESTRICTED_NS "${HOSTPORT_EXPECT:-allow}" \
 		"pod['port_mappings'] = [{'protocol': 0, 'container_port': 8080, 'host_port': 18080}]" \
-		"ctr['annotations']['io.kubernetes.container.ports'] = json.dumps([{'name': 'http', 'hostPort': 18080, 'containerPort': 8080, 'protocol': 'TCP'}])"
+		"ctr['annotations']['io.kubernetes.container.ports'] = json.dumps([{'name': 'http', 'hostPort': 18080, 'containerPort': 8080, 'protocol': 'TCP'}, {'name': 'metrics', 'containerPort': 9090, 'protocol': 'TCP'}])"
 	# Identity cannot be forged through CRI: a pod in team-restricted whose
 	# annotations and labels name team-baseline (and claim a sandbox) in
 	# containerd's, kubelet's and CRI-O's keys is still judged as
@@ -540,7 +594,7 @@ report_checks() {
 		*-sandbox) [ "${CHECK_SANDBOXES:-yes}" = yes ] || continue ;;
 		esac
 		case $name in
-		restricted-ok-* | pss-restricted-ok-* | root-baseline-* | share-pid-*)
+		restricted-ok-* | pss-restricted-ok-* | root-baseline-* | share-pid-* | image-defined-volume-*)
 			if [[ $verdict == allow* ]]; then
 				pass "$ROUTE check --cri on the real bundle of $name: allowed"
 			else

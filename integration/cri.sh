@@ -177,7 +177,8 @@ start_containerd() { # ROUTE
 		sleep 1
 	fi
 	"${CTR[@]}" images import "$IMG_DIR/pause.tar" >/dev/null &&
-		"${CTR[@]}" images import "$IMG_DIR/busybox.tar" >/dev/null
+		"${CTR[@]}" images import "$IMG_DIR/busybox.tar" >/dev/null &&
+		"${CTR[@]}" images import "$IMG_DIR/busybox-volume.tar" >/dev/null
 }
 
 stop_containerd_cri() {

@@ -152,7 +152,8 @@ EOF
 # The images, into CRI-O's storage.
 PODMAN=(podman --root "$STORAGE/lib" --runroot "$STORAGE/run" --storage-driver overlay)
 if ! "${PODMAN[@]}" load -q -i "$IMG_DIR/pause.tar" >"$WORK/load.out" 2>&1 ||
-	! "${PODMAN[@]}" load -q -i "$IMG_DIR/busybox.tar" >>"$WORK/load.out" 2>&1; then
+	! "${PODMAN[@]}" load -q -i "$IMG_DIR/busybox.tar" >>"$WORK/load.out" 2>&1 ||
+	! "${PODMAN[@]}" load -q -i "$IMG_DIR/busybox-volume.tar" >>"$WORK/load.out" 2>&1; then
 	fail "load the images into CRI-O's storage" "$(tail -c 400 "$WORK/load.out")"
 	summary
 	exit 1

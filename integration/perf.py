@@ -83,7 +83,8 @@ def state_file(work, bundle, name, container_id):
 # containerd's CRI plugin keeps a task's bundle here (the hook honours a
 # container's Kubernetes annotations only from such a bundle).
 CRI_TASKS = "/run/containerd/io.containerd.runtime.v2.task/k8s.io"
-CRI_FIXTURE = os.path.join(REPO, "tests", "fixtures", "cri", "containerd-restricted-app.json")
+CRI_FIXTURE = os.path.join(REPO, "tests", "fixtures", "cri-captured", "base-spec",
+                           "containerd-restricted-ok-app.json")
 
 
 def bundle_with(work, name, config):
@@ -123,7 +124,7 @@ def lower_quartile(values):
 
 def cri_case(work, name, extra_mounts):
     """A pod's container as containerd's CRI plugin makes it (the restricted
-    app of tests/fixtures/cri) with `extra_mounts` more, its bundle in
+    app containerd 2.x wrote, of tests/fixtures/cri-captured) with `extra_mounts` more, its bundle in
     containerd's task directory (the hook honours its pod's identity only
     there; removed at exit)."""
     base = json.load(open(CRI_FIXTURE))

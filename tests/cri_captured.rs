@@ -2,7 +2,8 @@
 //! (`tests/fixtures/cri-captured/`, captured by `integration/cri-capture.sh`),
 //! judged by `check --cri --id <runtime id>` with the configuration they were
 //! captured under: each verdict (and each denial's fields) is the one
-//! `verdicts.tsv` records. Where the node decides otherwise (namespaces and
+//! `verdicts.tsv` records, the namespace paths `/proc/<pid>/ns/*` moved out
+//! of any pid's range first. Where the node decides otherwise (namespaces and
 //! user-namespace maps only the kernel shows), the file says so.
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,31 @@ impl Drop for Config {
     }
 }
 
+fn load(file: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join(file)).unwrap()).unwrap()
+}
+
+/// The capture with its `/proc/<pid>/ns/*` namespace paths moved to pids no
+/// process can have (2^22 and above): a process of this machine that
+/// happens to have the capture's sandbox pid must not decide the verdict.
+fn offline(capture: &Value) -> Value {
+    let mut capture = capture.clone();
+    if let Some(namespaces) = capture["linux"]["namespaces"].as_array_mut() {
+        for ns in namespaces {
+            let Some(path) = ns["path"].as_str() else {
+                continue;
+            };
+            if let Some(rest) = path.strip_prefix("/proc/")
+                && let Some((pid, tail)) = rest.split_once('/')
+                && let Ok(pid) = pid.parse::<u64>()
+            {
+                ns["path"] = Value::from(format!("/proc/{}/{tail}", (1u64 << 22) + pid));
+            }
+        }
+    }
+    capture
+}
+
 #[test]
 fn every_capture_gets_its_recorded_verdict() {
     let config = Config::new();
@@ -66,10 +92,12 @@ fn every_capture_gets_its_recorded_verdict() {
         let f: Vec<&str> = line.split('\t').collect();
         let (file, id, namespace, expected, fields) =
             (f[0], f[1], f[2], f[3], f.get(5).copied().unwrap_or(""));
+        let copy = config.0.join("config.json");
+        std::fs::write(&copy, offline(&load(file)).to_string()).unwrap();
         let out = Command::new(BIN)
             .args(["check", "--cri", "--id", id, "--output", "json", "--config"])
             .arg(config.0.join("config.yaml"))
-            .arg(dir().join(file))
+            .arg(&copy)
             .output()
             .unwrap();
         let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -116,8 +144,7 @@ fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Va
     let path = config.0.join("config.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{text}exemptions:\n{exemptions}")).unwrap();
-    let mut capture: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join(file)).unwrap()).unwrap();
+    let mut capture = offline(&load(file));
     for (k, v) in edit {
         capture["annotations"][*k] = Value::from(*v);
     }
@@ -132,14 +159,18 @@ fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Va
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"))
 }
 
-const PRIVILEGED_APP: (&str, &str) = (
-    "base-spec/containerd-privileged-app.json",
-    "c1aec804175385e4b9afff992d0b2e035c3a06e110f06f587628a712ebec3514",
-);
-const PRIVILEGED_SANDBOX: (&str, &str) = (
-    "base-spec/containerd-privileged-sandbox.json",
-    "7699c1194973eccd5561a3b1d0fbd274f9215028a79e3f8396bd9bf8761fc418",
-);
+const PRIVILEGED_APP: &str = "base-spec/containerd-privileged-app.json";
+const PRIVILEGED_SANDBOX: &str = "base-spec/containerd-privileged-sandbox.json";
+
+/// A capture and its runtime id (`ids.tsv`).
+fn with_id(file: &str) -> (&str, String) {
+    let table = std::fs::read_to_string(dir().join("ids.tsv")).unwrap();
+    let id = table
+        .lines()
+        .find_map(|l| l.strip_prefix(file)?.strip_prefix('\t'))
+        .unwrap_or_else(|| panic!("{file} is not in ids.tsv"));
+    (file, id.to_string())
+}
 
 /// containerd's own annotations of the privileged pod (team-restricted,
 /// container `app`, image `localhost/oci-psp-hook/busybox:test`) match a
@@ -147,9 +178,9 @@ const PRIVILEGED_SANDBOX: (&str, &str) = (
 /// policy's denial stands.
 #[test]
 fn exemptions_match_containerds_identity() {
-    let (file, id) = PRIVILEGED_APP;
+    let (file, id) = with_id(PRIVILEGED_APP);
     let rule = "- namespaces: [team-restricted]\n  containerNames: [app]\n  images: [\"localhost/oci-psp-hook/busybox:*\"]\n";
-    let json = exempted(rule, file, id, &[]);
+    let json = exempted(rule, file, &id, &[]);
     assert_eq!(json["verdict"], "exempt", "{json}");
     assert_eq!(json["allowed"], true);
     assert_eq!(json["exemption"]["rule"], "exemptions[0]");
@@ -177,27 +208,27 @@ fn exemptions_match_containerds_identity() {
         "- images: [\"localhost/*:test\"]\n",
         "- images: [\"docker.io/library/busybox:*\"]\n",
     ] {
-        let json = exempted(other, file, id, &[]);
+        let json = exempted(other, file, &id, &[]);
         assert_eq!(json["verdict"], "deny", "{other}: {json}");
         assert!(json.get("exemption").is_none(), "{other}: {json}");
     }
     // `**` crosses the path's slashes, `*` does not
-    let json = exempted("- images: [\"localhost/**:test\"]\n", file, id, &[]);
+    let json = exempted("- images: [\"localhost/**:test\"]\n", file, &id, &[]);
     assert_eq!(json["verdict"], "exempt", "{json}");
     // the sandbox: its image is containerd's pause image; it has no
     // container name, which the record says
-    let (file, id) = PRIVILEGED_SANDBOX;
+    let (file, id) = with_id(PRIVILEGED_SANDBOX);
     let json = exempted(
         "- namespaces: [team-restricted]\n  images: [\"localhost/oci-psp-hook/pause:*\"]\n",
         file,
-        id,
+        &id,
         &[],
     );
     assert_eq!(json["verdict"], "exempt", "{json}");
     let json = exempted(
         "- namespaces: [team-restricted]\n  containerNames: [app]\n",
         file,
-        id,
+        &id,
         &[],
     );
     assert_eq!(json["verdict"], "deny", "{json}");
@@ -214,7 +245,7 @@ fn exemptions_match_containerds_identity() {
 /// keys speak for a container containerd made, and it writes those last.
 #[test]
 fn forged_annotations_do_not_exempt() {
-    let (file, id) = PRIVILEGED_APP;
+    let (file, id) = with_id(PRIVILEGED_APP);
     let forged = [
         ("io.kubernetes.pod.namespace", "monitoring"),
         ("io.kubernetes.container.name", "debugger"),
@@ -231,11 +262,11 @@ fn forged_annotations_do_not_exempt() {
         "- images: [\"registry.example/node-exporter:*\"]\n",
         "- runtimeHandlers: [kata]\n",
     ] {
-        let json = exempted(rule, file, id, &forged);
+        let json = exempted(rule, file, &id, &forged);
         assert_eq!(json["verdict"], "deny", "{rule}: {json}");
         assert_eq!(json["container"]["namespace"], "team-restricted");
     }
-    let json = exempted("- runtimeHandlers: [kata]\n", file, id, &forged);
+    let json = exempted("- runtimeHandlers: [kata]\n", file, &id, &forged);
     let hidden = json["exemptionsNotRevealed"][0].as_str().unwrap();
     assert!(
         hidden.starts_with("exemptions[0] does not apply: runtimeHandlers: no supported runtime"),

@@ -2,7 +2,8 @@
 //!
 //! Inputs: config.json documents made from the real fixtures of
 //! `tests/fixtures/*.json` (podman, runc, ctr captures) and
-//! `tests/fixtures/cri/*.json`, each changed by a few random privilege steps;
+//! `tests/fixtures/cri-captured/*/*.json` (containerd 2.x and CRI-O
+//! captures), each changed by a few random privilege steps;
 //! policies drawn from the built-in profiles, `examples/restricted-psp.yaml`
 //! and PSPs generated here (random capability lists, volume types, host-path
 //! prefixes, id ranges, sysctl patterns…), one or two bound at a time.
@@ -75,7 +76,12 @@ fn fixtures() -> &'static [Fixture] {
     static FIXTURES: OnceLock<Vec<Fixture>> = OnceLock::new();
     FIXTURES.get_or_init(|| {
         let mut all = Vec::new();
-        for dir in ["tests/fixtures", "tests/fixtures/cri"] {
+        for dir in [
+            "tests/fixtures",
+            "tests/fixtures/cri-captured/base-spec",
+            "tests/fixtures/cri-captured/nri",
+            "tests/fixtures/cri-captured/hooks-dir",
+        ] {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(manifest(dir))
                 .unwrap_or_else(|e| panic!("{dir}: {e}"))
                 .map(|e| e.unwrap().path())

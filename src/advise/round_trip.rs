@@ -1,6 +1,6 @@
 //! The round-trip guarantee on real captures (`tests/fixtures/*.json`:
-//! podman, runc, ctr), CRI-shaped inputs (`tests/fixtures/cri/`,
-//! `tests/fixtures/advise/`): the advised policy parses with the policy
+//! podman, runc, ctr; `tests/fixtures/cri-captured/`: containerd 2.x and
+//! CRI-O), CRI-shaped inputs (`tests/fixtures/advise/`): the advised policy parses with the policy
 //! loader, admits every input, and denies each input given one more
 //! privilege. The mutations are made on config.json itself and the view is
 //! rebuilt, so they go through the same parsing and classification as a
@@ -304,9 +304,16 @@ fn all_real_captures_together() {
     assert!(round_trip(&restricted) >= 10);
 }
 
+/// The config.json files containerd 2.x (both routes) and CRI-O wrote.
+const CRI_CAPTURED: [&str; 3] = [
+    "cri-captured/base-spec",
+    "cri-captured/nri",
+    "cri-captured/hooks-dir",
+];
+
 #[test]
 fn cri_shaped_inputs_alone_and_by_namespace() {
-    for sub in ["cri", "advise"] {
+    for sub in CRI_CAPTURED.iter().copied().chain(["advise"]) {
         let inputs = inputs_in(sub);
         for input in inputs {
             round_trip(&[input]);
@@ -319,7 +326,7 @@ fn cri_shaped_inputs_alone_and_by_namespace() {
     assert_eq!(round_trip(&team_a), 14);
     let everything: Vec<Input> = inputs_in("advise")
         .into_iter()
-        .chain(inputs_in("cri"))
+        .chain(CRI_CAPTURED.iter().flat_map(|sub| inputs_in(sub)))
         .collect();
     round_trip(&everything);
 }
