@@ -34,6 +34,8 @@
 //! their own under `/var/lib/kubelet/pods/`, as the capture's test did
 //! (root is needed), give the capture its uid, and remove it.
 
+mod common;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -120,25 +122,22 @@ const IMPOSSIBLE_PID_BASE: u64 = 1 << 22;
 
 /// A temporary directory with `config.yaml` and `policies.d/`, removed on drop.
 struct Env {
+    _temp: tempfile::TempDir,
     dir: PathBuf,
     bundles: AtomicUsize,
 }
 
 impl Env {
     fn new() -> Env {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "oci-psp-hook-cri-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = common::temp_dir("cri");
+        let dir = temp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("policies.d")).unwrap();
         std::fs::write(dir.join("policies.d/restricted.yaml"), RESTRICTED_PSP).unwrap();
         std::fs::write(dir.join("policies.d/node-logs.yaml"), NODE_LOGS_PSP).unwrap();
         std::fs::write(dir.join("policies.d/claims.yaml"), CLAIMS_PSP).unwrap();
         std::fs::write(dir.join("config.yaml"), CONFIG).unwrap();
         Env {
+            _temp: temp,
             dir,
             bundles: AtomicUsize::new(0),
         }
@@ -202,12 +201,6 @@ impl Env {
             json,
             line: text.lines().next().unwrap_or_default().to_string(),
         }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
