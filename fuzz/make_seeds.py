@@ -29,18 +29,28 @@ configs += ["tests/fixtures/cri-captured/hooks-dir/crio-" + n for n in [
     "hostnetwork-sandbox.json", "csi-volume-app.json", "image-volume-app.json"]]
 configs += ["tests/fixtures/" + n for n in [
     "podman-default.json", "podman-privileged.json", "podman-seccomp-unconfined.json"]]
-configs += ["tests/psa/" + n for n in [
+# Kubernetes' PSA test pods as the node sees them (tests/psa: v1.37's cases).
+psa = {}
+for line in open("tests/psa/index.tsv"):
+    f = line.rstrip("\n").split("\t")
+    if not line.startswith("#") and len(f) >= 5 and f[1] == "v1.37" and f[4] != "-":
+        psa[f"{f[0]}/{f[2]}/{f[3]}.json"] = f"tests/psa/configs/{f[4]}.json"
+named = {}
+for case in [
     "restricted/pass/base-container1.json",
     "baseline/fail/privileged0-container1.json",
     "baseline/fail/hostnamespaces0-POD.json",
     "baseline/fail/hostpathvolumes0-container1.json",
     "baseline/fail/selinuxoptions0-container1.json",
     "baseline/fail/procmount0-container1.json",
-]]
+]:
+    named["psa/" + case] = psa[case]
 for target in ["config_view", "decision"]:
     for path in configs:
         name = path.replace("tests/", "").replace("/", "_")
         put(target, name, open(path, "rb").read())
+    for name, path in named.items():
+        put(target, name.replace("/", "_"), open(path, "rb").read())
     # small hand-written shapes: minimal, null sets, odd types
     put(target, "min-object.json", "{}")
     put(target, "min-process.json", json.dumps({
