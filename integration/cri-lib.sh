@@ -54,6 +54,12 @@ bindings:
     policies: [builtin:restricted]
   - namespaces: [team-baseline]
     policies: [builtin:baseline]
+  - namespaces: [team-exempt]
+    policies: [builtin:restricted]
+exemptions:
+  - namespaces: [team-exempt]
+    containerNames: [app]
+    images: ["localhost/oci-psp-hook/busybox:*"]
 EOF
 chmod -R go-w "$HOOK_DIR"
 if ! "$HOOK" lint --config "$HOOK_DIR/config.yaml" >"$WORK/lint.out" 2>&1; then
@@ -431,7 +437,8 @@ expect_refused() {
 
 # case_app NAME NAMESPACE EXPECT POD_EDIT CTR_EDIT: the sandbox must start
 # (the base spec route does not judge sandboxes; NRI neither), then the app
-# container is started or refused: EXPECT is `allow` or `deny:FIELD`.
+# container is started or refused: EXPECT is `allow`, `exempt` (started, its
+# record's verdict `exempt`) or `deny:FIELD`.
 case_app() {
 	local name=$1 ns=$2 expect=$3
 	gen_configs "$name" "$ns" "$4" "$5"
@@ -443,6 +450,10 @@ case_app() {
 	run_ctr "$name"
 	case $expect in
 	allow) expect_started "$ROUTE $name ($ns): the container starts" "the container" ;;
+	exempt)
+		expect_started "$ROUTE $name ($ns): the exempt container starts" "the container"
+		expect_record "$ROUTE $name: the record says exempt" "$CTR_ID" "$ns" "cri-sh-$name" app exempt
+		;;
 	deny:*) expect_refused "$ROUTE $name ($ns): refused, crictl shows the hook's reason" "${expect#deny:}" ;;
 	esac
 	case $name in
@@ -549,6 +560,17 @@ run_cases() {
 	case_app hostport $RESTRICTED_NS "${HOSTPORT_EXPECT:-allow}" \
 		"pod['port_mappings'] = [{'protocol': 0, 'container_port': 8080, 'host_port': 18080}]" \
 		"ctr['annotations']['io.kubernetes.container.ports'] = json.dumps([{'name': 'http', 'hostPort': 18080, 'containerPort': 8080, 'protocol': 'TCP'}, {'name': 'metrics', 'containerPort': 9090, 'protocol': 'TCP'}])"
+	# Exemptions (team-exempt: builtin:restricted, but its `app` containers
+	# of the test image are exempt): root runs there; the same container
+	# named otherwise does not, nor a pod of another namespace whose
+	# annotations and labels claim team-exempt.
+	case_app exempt-root team-exempt exempt "" \
+		"ctr['linux']['security_context']['run_as_user'] = {'value': 0}"
+	case_app exempt-other-name team-exempt deny:runAsUser "" \
+		"ctr['linux']['security_context']['run_as_user'] = {'value': 0}; ctr['metadata']['name'] = 'debugger'; ctr['labels']['io.kubernetes.container.name'] = 'debugger'"
+	case_app exempt-forged $RESTRICTED_NS deny:runAsUser \
+		"pod['annotations'].update({'io.kubernetes.cri.sandbox-namespace': 'team-exempt', 'io.kubernetes.pod.namespace': 'team-exempt'}); pod['labels']['io.kubernetes.pod.namespace'] = 'team-exempt'" \
+		"ctr['linux']['security_context']['run_as_user'] = {'value': 0}; ctr['annotations'].update({'io.kubernetes.cri.sandbox-namespace': 'team-exempt', 'io.kubernetes.pod.namespace': 'team-exempt'}); ctr['labels']['io.kubernetes.pod.namespace'] = 'team-exempt'"
 	# Identity cannot be forged through CRI: a pod in team-restricted whose
 	# annotations and labels name team-baseline (and claim a sandbox) in
 	# containerd's, kubelet's and CRI-O's keys is still judged as

@@ -188,7 +188,7 @@ def load(repo, policy):
         ("podman-default", fixture("podman-default.json")),
         ("podman-restricted-ok", fixture("podman-restricted-ok.json")),
         ("ctr-run-default", fixture("ctr-run-default.json")),
-        ("cri-containerd-app", fixture("cri/containerd-restricted-app.json")),
-        ("cri-crio-app", fixture("cri/crio-restricted-app.json")),
+        ("cri-containerd-app", fixture("cri-captured/base-spec/containerd-restricted-ok-app.json")),
+        ("cri-crio-app", fixture("cri-captured/hooks-dir/crio-restricted-ok-app.json")),
     ]
     return [(name, make_compliant(adapt(c), policy)) for name, c in raw]
