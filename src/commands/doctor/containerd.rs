@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::merged::Merged;
 use super::{Item, item, under};
 use crate::input::{POLICY_LIMIT, read_bounded};
 
@@ -21,42 +22,23 @@ pub struct Report {
     pub info: Option<String>,
 }
 
-/// containerd's configuration files in merge order: the main file, then
-/// each of its `imports` (a `*` in a file name matches as in a shell glob).
-fn config_files(root: &Path) -> Vec<(PathBuf, toml::Table)> {
+/// containerd's configuration in merge order: the main file, then each of
+/// its `imports` (a `*` in a file name matches as in a shell glob).
+fn config(root: &Path) -> Merged {
     let main = under(root, CONFIG);
-    let Some(doc) = parse(&main) else {
-        return Vec::new();
-    };
-    let imports: Vec<String> = doc
-        .get("imports")
-        .and_then(toml::Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(toml::Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
+    let imports = Merged::of([main.clone()])
+        .strings(&["imports"])
         .unwrap_or_default();
-    let mut files = vec![(main, doc)];
+    let mut files = vec![main];
     for import in imports {
         let path = if Path::new(&import).is_absolute() {
             under(root, &import)
         } else {
             under(root, "/etc/containerd").join(&import)
         };
-        for file in glob(&path) {
-            if let Some(doc) = parse(&file) {
-                files.push((file, doc));
-            }
-        }
+        files.extend(glob(&path));
     }
-    files
-}
-
-fn parse(file: &Path) -> Option<toml::Table> {
-    let bytes = read_bounded(file, POLICY_LIMIT).ok()?;
-    toml::from_slice(&bytes).ok()
+    Merged::of(files)
 }
 
 /// The files `path` names, a `*` in its last component matching any run of
@@ -83,24 +65,13 @@ fn glob(path: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The value at `keys`, the last file that sets it winning.
-fn setting<'a>(files: &'a [(PathBuf, toml::Table)], keys: &[&str]) -> Option<&'a toml::Value> {
-    files.iter().rev().find_map(|(_, doc)| {
-        let (last, tables) = keys.split_last()?;
-        let mut at = doc;
-        for key in tables {
-            at = at.get(*key)?.as_table()?;
-        }
-        at.get(*last)
-    })
-}
-
 pub fn check(root: &Path) -> Option<Report> {
     if !under(root, "/etc/containerd").exists() {
         return None;
     }
-    let files = config_files(root);
-    let version = setting(&files, &["version"])
+    let config = config(root);
+    let version = config
+        .get(&["version"])
         .and_then(toml::Value::as_integer)
         .unwrap_or(1);
     // Where the CRI runtime's settings are, by configuration version
@@ -110,20 +81,15 @@ pub fn check(root: &Path) -> Option<Report> {
         2 => &["plugins", "io.containerd.grpc.v1.cri", "containerd"],
         _ => &["plugins", "cri", "containerd"],
     };
-    fn key<'k>(cri: &[&'k str], tail: &[&'k str]) -> Vec<&'k str> {
-        cri.iter().chain(tail).copied().collect()
-    }
-    let runtime = setting(&files, &key(cri, &["default_runtime_name"]))
-        .and_then(toml::Value::as_str)
+    let runtime = config
+        .str(&[cri, &["default_runtime_name"]].concat())
         .unwrap_or("runc");
-    let base = setting(
-        &files,
-        &key(cri, &["runtimes", runtime, "base_runtime_spec"]),
-    )
-    .and_then(toml::Value::as_str)
-    .filter(|s| !s.is_empty());
+    let base = config
+        .str(&[cri, &["runtimes", runtime, "base_runtime_spec"]].concat())
+        .filter(|s| !s.is_empty());
     // NRI is on by default in containerd 2.x, off before.
-    let nri = !setting(&files, &["plugins", "io.containerd.nri.v1.nri", "disable"])
+    let nri = !config
+        .get(&["plugins", "io.containerd.nri.v1.nri", "disable"])
         .and_then(toml::Value::as_bool)
         .unwrap_or(version < 3);
     let mut items = Vec::new();

@@ -13,6 +13,9 @@
 //! was refused (ROOT/run/oci-psp-hook/install-status.json).
 
 mod containerd;
+mod merged;
+
+use merged::Merged;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -311,40 +314,9 @@ fn lint(root: &Path, config_file: Option<&Path>) -> Item {
     }
 }
 
-/// The value of `key` in `table` (`crio.runtime`, `engine`) as the runtime
-/// reads its files: each later file (drop-ins in name order) overrides an
-/// earlier one's; `None` when none sets it. A file that does not parse is
-/// skipped (the runtime would refuse to start with it).
-fn toml_setting(files: &[PathBuf], table: &str, key: &str) -> Option<toml::Value> {
-    let mut setting = None;
-    for file in files {
-        let Ok(bytes) = read_bounded(file, POLICY_LIMIT) else {
-            continue;
-        };
-        let Ok(doc) = toml::from_slice::<toml::Table>(&bytes) else {
-            continue;
-        };
-        let mut at = Some(&doc);
-        for name in table.split('.') {
-            at = at.and_then(|t| t.get(name)).and_then(toml::Value::as_table);
-        }
-        if let Some(value) = at.and_then(|t| t.get(key)) {
-            setting = Some(value.clone());
-        }
-    }
-    setting
-}
-
-/// The `hooks_dir` list under `table`.
-fn hooks_dir_setting(files: &[PathBuf], table: &str) -> Option<Vec<String>> {
-    let list = toml_setting(files, table, "hooks_dir")?;
-    Some(
-        list.as_array()?
-            .iter()
-            .filter_map(toml::Value::as_str)
-            .map(str::to_string)
-            .collect(),
-    )
+/// The `hooks_dir` list under `table` (`crio.runtime`, `engine`).
+fn hooks_dir_setting(config: &Merged, table: &[&str]) -> Option<Vec<String>> {
+    config.strings(&[table, &["hooks_dir"]].concat())
 }
 
 const CRIO_MAIN: &[&str] = &["/etc/crio/crio.conf"];
@@ -358,18 +330,13 @@ fn crio_crun_note(root: &Path) -> Option<String> {
     if !under(root, "/etc/crio").exists() {
         return None;
     }
-    let files = toml_files(root, CRIO_MAIN, CRIO_DROPIN);
-    let runtime = toml_setting(&files, "crio.runtime", "default_runtime")
-        .and_then(|v| v.as_str().map(str::to_string))
+    let config = Merged::of(toml_files(root, CRIO_MAIN, CRIO_DROPIN));
+    let runtime = config
+        .str(&["crio", "runtime", "default_runtime"])
         // CRI-O's own default (pkg/config, DefaultRuntime on Linux)
-        .unwrap_or_else(|| "crun".into());
-    let path = toml_setting(
-        &files,
-        &format!("crio.runtime.runtimes.{runtime}"),
-        "runtime_path",
-    )
-    .and_then(|v| v.as_str().map(str::to_string));
-    let is_crun = match &path {
+        .unwrap_or("crun");
+    let path = config.str(&["crio", "runtime", "runtimes", runtime, "runtime_path"]);
+    let is_crun = match path {
         Some(p) => Path::new(p).file_name().is_some_and(|n| n == "crun"),
         None => runtime == "crun",
     };
@@ -405,7 +372,7 @@ fn toml_files(root: &Path, main: &[&str], dropin: &str) -> Vec<PathBuf> {
 struct Runtime {
     name: &'static str,
     /// The TOML table holding `hooks_dir`.
-    table: &'static str,
+    table: &'static [&'static str],
     main: &'static [&'static str],
     dropin: &'static str,
     defaults: &'static [&'static str],
@@ -427,7 +394,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
     let runtimes = [
         Runtime {
             name: "CRI-O",
-            table: "crio.runtime",
+            table: &["crio", "runtime"],
             main: CRIO_MAIN,
             dropin: CRIO_DROPIN,
             defaults: &["/usr/share/containers/oci/hooks.d"],
@@ -435,7 +402,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
         },
         Runtime {
             name: "podman",
-            table: "engine",
+            table: &["engine"],
             main: &[
                 "/usr/share/containers/containers.conf",
                 "/etc/containers/containers.conf",
@@ -457,7 +424,7 @@ fn runtime_dirs(root: &Path, hooks: &[HookFile]) -> Vec<Item> {
         if !installed {
             continue;
         }
-        let listed = hooks_dir_setting(&toml_files(root, main, dropin), table)
+        let listed = hooks_dir_setting(&Merged::of(toml_files(root, main, dropin)), table)
             .unwrap_or_else(|| defaults.iter().map(|s| s.to_string()).collect());
         let what = format!("{name} hooks_dir");
         items.push(if covers(&listed) {
@@ -678,9 +645,9 @@ mod tests {
             "# hooks_dir = [\"/commented/out\"]\n[crio.runtime]\nhooks_dir = [\n  \"/opt/hooks\", # the node's\n]\n[crio.image]\nhooks_dir = [\"/elsewhere\"]\n",
         )
         .unwrap();
-        let files = toml_files(&root, &["/etc/crio/crio.conf"], "/etc/crio/crio.conf.d");
+        let files = Merged::of(toml_files(&root, CRIO_MAIN, CRIO_DROPIN));
         assert_eq!(
-            hooks_dir_setting(&files, "crio.runtime"),
+            hooks_dir_setting(&files, &["crio", "runtime"]),
             Some(vec!["/opt/hooks".to_string()])
         );
         // a later drop-in overrides; one that does not parse is skipped
@@ -690,9 +657,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dropin.join("03.conf"), "[crio.runtime\n").unwrap();
-        let files = toml_files(&root, &["/etc/crio/crio.conf"], "/etc/crio/crio.conf.d");
+        let files = Merged::of(toml_files(&root, CRIO_MAIN, CRIO_DROPIN));
         assert_eq!(
-            hooks_dir_setting(&files, "crio.runtime"),
+            hooks_dir_setting(&files, &["crio", "runtime"]),
             Some(vec!["/a".to_string(), "/b".to_string()])
         );
         std::fs::remove_file(dropin.join("02.conf")).unwrap();
