@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::merged::Merged;
 use super::{Item, item, under};
 use crate::input::{POLICY_LIMIT, read_bounded};
+use crate::policy::exemptions::glob_matches;
 
 const CONFIG: &str = "/etc/containerd/config.toml";
 
@@ -23,7 +24,7 @@ pub struct Report {
 }
 
 /// containerd's configuration in merge order: the main file, then each of
-/// its `imports` (a `*` in a file name matches as in a shell glob).
+/// its `imports` (`*` and `?` in a file name match as in a shell glob).
 fn config(root: &Path) -> Merged {
     let main = under(root, CONFIG);
     let imports = Merged::of([main.clone()])
@@ -41,13 +42,13 @@ fn config(root: &Path) -> Merged {
     Merged::of(files)
 }
 
-/// The files `path` names, a `*` in its last component matching any run of
-/// characters, sorted.
+/// The files `path` names, `*` and `?` in its last component matching as
+/// in a shell glob, sorted.
 fn glob(path: &Path) -> Vec<PathBuf> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let Some((prefix, suffix)) = name.split_once('*') else {
+    let pattern = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !pattern.contains(['*', '?']) {
         return vec![path.to_path_buf()];
-    };
+    }
     let Some(dir) = path.parent() else {
         return Vec::new();
     };
@@ -55,11 +56,12 @@ fn glob(path: &Path) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_str()?.to_string();
-            (n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix))
-                .then(|| e.path())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| glob_matches(pattern, n))
         })
+        .map(|e| e.path())
         .collect();
     found.sort();
     found
