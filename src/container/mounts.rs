@@ -547,9 +547,9 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
     }
 }
 
-/// CRI-O's Kubernetes image volume: an `overlay` whose only option is
-/// `lowerdir=<storage>/overlay/<layer>/merged:<run dir>/image-volumes` (its
-/// only option: `lowerdir_alone`), the
+/// CRI-O's Kubernetes image volume: an `overlay` of a container a CRI
+/// runtime created whose only option (`lowerdir_alone`) is
+/// `lowerdir=<storage>/overlay/<layer>/merged:<run dir>/image-volumes`, the
 /// image mounted read-only by root's containers/storage over an empty
 /// directory of CRI-O's (`server/container_create_linux.go`). `None` for any
 /// other mount; for this shape, the image type, or why it is not CRI-O's.
