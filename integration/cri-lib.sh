@@ -14,7 +14,8 @@
 #   in_runtime_ns CMD...  run CMD where the runtime's bundles are (its mount
 #                 namespace)
 #
-# and may set SANDBOX_PROBE_POD_EDIT (the pod of the sandbox probe),
+# and may set HOOK_EXTRA_BINDINGS (more entries of the configuration's
+# `bindings`, YAML lines ending in a newline), SANDBOX_PROBE_POD_EDIT (the pod of the sandbox probe),
 # HOSTPORT_EXPECT and CHECK_SANDBOXES=no (compliant
 # sandboxes' files are not required to pass `check --cri`).
 
@@ -56,7 +57,7 @@ bindings:
     policies: [builtin:baseline]
   - namespaces: [team-exempt]
     policies: [builtin:restricted]
-exemptions:
+${HOOK_EXTRA_BINDINGS:-}exemptions:
   - namespaces: [team-exempt]
     containerNames: [app]
     images: ["localhost/oci-psp-hook/busybox:*"]
