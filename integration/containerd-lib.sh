@@ -5,7 +5,8 @@
 # route, start and stop, and the base runtime spec that runs the hook. Source
 # it after lib.sh, need_root and need_hook_bin, with CRI_LAYOUT, CRI_RUNC and
 # CRI_CAPTURE as cri.sh documents them; HOOK_EXTRA_BINDINGS (cri-lib.sh) may
-# add bindings to the hook's configuration.
+# add bindings to the hook's configuration, CONTAINERD_RUNC_EXTRA a line of
+# TOML to the runc runtime's table of containerd's configuration.
 
 CRI_LAYOUT=${CRI_LAYOUT:-default}
 CAPTURE=${CRI_CAPTURE:-}
@@ -103,6 +104,7 @@ state = "$STATE"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       $base
+      ${CONTAINERD_RUNC_EXTRA:-}
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         BinaryName = "$RUNC"
         SystemdCgroup = false

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run the real-runtime integration tests (as root):
 #
-#   integration/run.sh [runc|adversarial|podman|rootless|ctr|kernel-truth|concurrency|install|deb|rpm|cri|crio|oracle]...   (default: all)
+#   integration/run.sh [runc|adversarial|podman|rootless|ctr|kernel-truth|concurrency|install|deb|rpm|cri|crio|psa-cri|oracle]...   (default: all)
 #
-# cri and crio build their peers first (integration/peers/build.sh:
+# cri, crio and psa-cri build their peers first (integration/peers/build.sh:
 # containerd 2.x, CRI-O, crictl, a current runc, NRI's hook injector; cached
 # outside the clone);
 # oracle is integration/oracle/run.sh (the privilege oracle's smoke run and
@@ -19,14 +19,14 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$IT_DIR/.." && pwd)
 
 suites=("$@")
-[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman rootless ctr kernel-truth concurrency install deb rpm cri crio oracle)
+[ "${#suites[@]}" -gt 0 ] || suites=(runc adversarial podman rootless ctr kernel-truth concurrency install deb rpm cri crio psa-cri oracle)
 # script SUITE: the script that runs it.
 script() {
 	if [ "$1" = oracle ]; then echo "$IT_DIR/oracle/run.sh"; else echo "$IT_DIR/$1.sh"; fi
 }
 for suite in "${suites[@]}"; do
 	if [ ! -x "$(script "$suite")" ]; then
-		echo "unknown suite '$suite' (expected runc, adversarial, podman, rootless, ctr, kernel-truth, concurrency, install, deb, rpm, cri, crio or oracle)" >&2
+		echo "unknown suite '$suite' (expected runc, adversarial, podman, rootless, ctr, kernel-truth, concurrency, install, deb, rpm, cri, crio, psa-cri or oracle)" >&2
 		exit 2
 	fi
 done
