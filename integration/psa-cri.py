@@ -187,8 +187,9 @@ def skip_reason(level, verdict, check, fixture, pod):
     if check == "restrictedvolumes":
         types = {psa.volume_type(v) for v in spec.get("volumes") or []}
         if "gitRepo" in types:
-            return ("kubelet", "gitRepo volume: kubelet's in-tree plugin is disabled by "
-                    "default since v1.33 (GitRepoVolumeDriver), the volume never mounts")
+            return ("kubelet", "gitRepo volume: kubelet's in-tree plugin is off by default "
+                    "since v1.33 and locked off since v1.36 (GitRepoVolumeDriver, KEP-5040): "
+                    "the volume never mounts, no container is created")
         gone = sorted(t for t in types if t in psa.REMOVED_PLUGINS)
         if gone:
             return ("kubelet", f"inline {', '.join(gone)} volume: the in-tree plugin left "
@@ -230,12 +231,11 @@ def kubelet_refuses(pod, c):
 class Pod:
     """One fixture pod of one run, with its kubelet directories."""
 
-    def __init__(self, out, run, ns, level, verdict, fixture, pod, created):
+    def __init__(self, out, ns, pod, created):
         self.pod = pod
         self.ns = ns
         self.name = pod["metadata"]["name"]
         self.uid = str(uuid.uuid4())
-        self.dir = out / run
         self.out = out
         self.created = created
         self.poddir = f"{KUBELET}/pods/{self.uid}"
@@ -470,7 +470,7 @@ def main(argv):
                 if skip:
                     plan.append((name, ns, what, skip[0], "-", skip[1]))
                     continue
-                p = Pod(out, name, ns, level, verdict, fixture, pod, created)
+                p = Pod(out, ns, pod, created)
                 d = out / name
                 d.mkdir(parents=True, exist_ok=True)
                 (d / "pod.json").write_text(json.dumps(p.sandbox(), indent=1))
