@@ -76,6 +76,7 @@ import sys
 import uuid
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the clone
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "psa"))
 import translate as psa  # noqa: E402  (the offline translation's pod model)
 
