@@ -327,7 +327,7 @@ impl Resolution {
             path: shown(),
             source: source.into(),
         };
-        let euid = nix::unistd::geteuid().as_raw();
+        let euid = euid();
         let absolute;
         let path_from_root = if path.is_absolute() {
             path
@@ -511,7 +511,7 @@ impl Resolution {
         if self.links.keys().any(below) {
             return None;
         }
-        let euid = nix::unistd::geteuid().as_raw();
+        let euid = euid();
         // Each directory above, from `/` down (`/`, `/a`, `/a/b` of `/a/b/c`).
         let ends = std::iter::once(1).chain(
             bytes
@@ -755,6 +755,13 @@ impl<'a> At<'a> {
     }
 }
 
+/// The hook's effective uid, asked of the kernel once: the hook never
+/// changes it, and the trusted reads ask for every file they judge.
+pub fn euid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| nix::unistd::geteuid().as_raw())
+}
+
 /// Whether a file or directory `stat` shows owned by `uid` (mode `mode`) is
 /// root's or the hook's user's, as the trusted reads judge owners: root
 /// seen through the hook's user namespace included (see
@@ -762,7 +769,7 @@ impl<'a> At<'a> {
 /// link not followed.
 pub fn owned_by_root_or_hook(uid: u32, mode: u32, place: &Path) -> bool {
     uid == 0
-        || uid == nix::unistd::geteuid().as_raw()
+        || uid == euid()
         || root_through_namespace(UserNs::current(), uid, mode, At::path(place)).is_ok()
 }
 
@@ -1067,7 +1074,7 @@ pub fn read_bundle_config(
         path: path.display().to_string(),
         source,
     };
-    let euid = nix::unistd::geteuid().as_raw();
+    let euid = euid();
     // The runtimes hand a clean absolute path: one `lstat` per directory
     // both judges it and shows it holds no link (then it is its own
     // resolution); otherwise it is resolved first.

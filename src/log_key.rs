@@ -38,7 +38,7 @@ pub fn load(path: &Path) -> Result<Vec<u8>, String> {
     let meta = file
         .metadata()
         .map_err(|e| format!("cannot read the log key {shown}: {e}"))?;
-    let euid = nix::unistd::geteuid().as_raw();
+    let euid = crate::input::euid();
     if !meta.is_file() || (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o077 != 0 {
         return Err(format!(
             "the log key {shown} must be a regular file of root's that no one else can read or write (chown root, chmod 600)"

@@ -40,7 +40,7 @@ impl Rootless {
     pub fn of_bundle(bundle: &Path, id: &str) -> Option<Rootless> {
         let (graph, driver) = layout(bundle, id)?;
         if !crate::input::in_rootless_namespace()
-            || std::fs::symlink_metadata(bundle).ok()?.uid() != nix::unistd::geteuid().as_raw()
+            || std::fs::symlink_metadata(bundle).ok()?.uid() != crate::input::euid()
         {
             return None;
         }
@@ -86,7 +86,7 @@ impl Rootless {
             .iter()
             .any(|l| l.split('/').eq(leaf.iter().copied()))
             && std::fs::symlink_metadata(userdata.trim_end_matches('/'))
-                .is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::geteuid().as_raw())
+                .is_ok_and(|m| m.is_dir() && m.uid() == crate::input::euid())
     }
 }
 

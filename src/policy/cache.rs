@@ -160,7 +160,7 @@ fn cache_dir() -> Option<PathBuf> {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(DEFAULT_DIR),
     };
-    (nix::unistd::geteuid().is_root()).then_some(dir)
+    (crate::input::euid() == 0).then_some(dir)
 }
 
 /// The key of this build's entries for these flags; `None` (no cache) when
