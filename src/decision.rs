@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
-use crate::checks::{Violation, evaluate};
+use crate::checks::{self, Findings, Violation, evaluate};
 use crate::container::ContainerView;
 use crate::container::facts::Facts;
 use crate::json_writer;
+use crate::policy::Policy;
 use crate::policy::config::Mode;
 use crate::policy::exemptions::{Exemption, Judgement};
 use crate::policy::select::Selection;
@@ -24,7 +25,7 @@ pub enum Verdict {
 }
 
 /// One policy's findings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyResult {
     pub policy: String,
     pub violations: Vec<Violation>,
@@ -64,6 +65,19 @@ impl ContainerInfo {
     }
 }
 
+/// How much of each policy's findings a decision keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Every policy's, whole (`check`).
+    Every,
+    /// What decides the verdict, as the hook's record and message keep
+    /// ([`Decision::deciding_results`]): when a policy admits, the others
+    /// are judged only until their first violation (with a hundred
+    /// policies, building the messages nobody reads was most of the
+    /// checks' cost); when none admits, every policy whole.
+    Deciding,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision<'a> {
     pub container: ContainerInfo,
@@ -90,20 +104,43 @@ pub struct Decision<'a> {
 /// `'a`: the facts borrow the view's mounts.
 impl<'a> Decision<'a> {
     /// PSP semantics: allowed when any bound policy admits the container.
+    /// Every policy's findings whole (`check`).
     pub fn evaluate(view: &'a ContainerView<'a>, selection: &Selection) -> Decision<'a> {
-        let mut results = Vec::new();
-        let mut admitted_by = None;
-        for policy in &selection.policies {
-            let findings = evaluate(view, policy);
-            if findings.violations.is_empty() && admitted_by.is_none() {
-                admitted_by = Some(policy.name.clone());
-            }
-            results.push(PolicyResult {
+        Self::evaluate_with(view, selection, Detail::Every)
+    }
+
+    /// As [`Self::evaluate`], keeping the findings `detail` asks for.
+    pub fn evaluate_with(
+        view: &'a ContainerView<'a>,
+        selection: &Selection,
+        detail: Detail,
+    ) -> Decision<'a> {
+        let judge = |check: fn(&ContainerView, &Policy) -> Findings| {
+            selection
+                .policies
+                .iter()
+                .map(|policy| (policy, check(view, policy)))
+                .collect::<Vec<_>>()
+        };
+        let mut judged = Vec::new();
+        if detail == Detail::Deciding {
+            judged = judge(checks::until_denied);
+        }
+        if !judged.iter().any(|(_, f)| f.violations.is_empty()) {
+            judged = judge(evaluate);
+        }
+        let admitted_by = judged
+            .iter()
+            .find(|(_, f)| f.violations.is_empty())
+            .map(|(policy, _)| policy.name.clone());
+        let results = judged
+            .into_iter()
+            .map(|(policy, findings)| PolicyResult {
                 policy: policy.name.clone(),
                 violations: findings.violations,
                 unverified: findings.unverified,
-            });
-        }
+            })
+            .collect();
         Decision {
             container: ContainerInfo::of(view),
             verdict: if admitted_by.is_some() {
@@ -597,6 +634,50 @@ mod tests {
             chosen_by: "test".into(),
         };
         Decision::evaluate(&fixtures::view(name), &selection).into_owned()
+    }
+
+    /// The hook's decision (findings kept as far as they decide) has the
+    /// verdict, the admitting policy and the deciding findings of the whole
+    /// one, for every fixture under every order of the built-in profiles.
+    #[test]
+    fn deciding_detail_decides_as_every_finding_does() {
+        let profiles = [
+            builtin::restricted(),
+            builtin::baseline(),
+            builtin::privileged(),
+        ];
+        let orders: [&[usize]; 5] = [&[0, 1, 2], &[2, 1, 0], &[0, 1], &[1, 0], &[0]];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut judged = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+            let view = fixtures::view(&name);
+            for order in orders {
+                let selection = Selection {
+                    mode: Mode::Enforce,
+                    policies: order
+                        .iter()
+                        .map(|&i| std::borrow::Cow::Borrowed(&profiles[i]))
+                        .collect(),
+                    chosen_by: "test".into(),
+                };
+                let every = Decision::evaluate_with(&view, &selection, Detail::Every);
+                let deciding = Decision::evaluate_with(&view, &selection, Detail::Deciding);
+                assert_eq!(every.verdict, deciding.verdict, "{name} {order:?}");
+                assert_eq!(every.admitted_by, deciding.admitted_by, "{name} {order:?}");
+                let results = |d: &Decision| -> Vec<PolicyResult> {
+                    d.deciding_results().into_iter().cloned().collect()
+                };
+                assert_eq!(results(&every), results(&deciding), "{name} {order:?}");
+                assert_eq!(every.one_line(), deciding.one_line(), "{name} {order:?}");
+                judged += 1;
+            }
+        }
+        assert!(judged > 50, "{judged}");
     }
 
     /// A record too large for one datagram is written again, cut, and says

@@ -174,10 +174,23 @@ pub const REGISTRY: &[Check] = &[
 
 /// Run every check that applies to this container against one policy.
 pub fn evaluate(view: &ContainerView, policy: &Policy) -> Findings {
+    judge(view, policy, false)
+}
+
+/// As [`evaluate`], stopping after the first check that denies: whether the
+/// policy admits, and its findings whole when it does.
+pub fn until_denied(view: &ContainerView, policy: &Policy) -> Findings {
+    judge(view, policy, true)
+}
+
+fn judge(view: &ContainerView, policy: &Policy, stop_at_denial: bool) -> Findings {
     let mut findings = Findings::default();
     for check in REGISTRY {
         if check.scope != Scope::Container || !view.identity.sandbox {
             (check.run)(view, policy, &mut findings);
+            if stop_at_denial && !findings.violations.is_empty() {
+                break;
+            }
         }
     }
     findings

@@ -7,7 +7,7 @@ use super::decide;
 use crate::container::build::BuildContext;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
-use crate::decision::{ContainerInfo, Decision, Verdict};
+use crate::decision::{ContainerInfo, Decision, Detail, Verdict};
 use crate::input::{CONFIG_LIMIT, read_bounded};
 use crate::policy::select::{Flags, Sources};
 
@@ -82,6 +82,7 @@ fn decide_path<'c>(
     decide(
         flags,
         Sources::load,
+        Detail::Every,
         &config_path.display().to_string(),
         config,
         &ctx,

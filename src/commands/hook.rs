@@ -11,7 +11,7 @@ use super::decide;
 use crate::container::build::BuildContext;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
-use crate::decision::{ContainerInfo, Decision, Verdict};
+use crate::decision::{ContainerInfo, Decision, Detail, Verdict};
 use crate::input::{CONFIG_LIMIT, STATE_LIMIT, read_bundle_config, read_limited};
 use crate::log::log_decision;
 use crate::policy::config::Mode;
@@ -119,6 +119,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
     decide(
         flags,
         crate::policy::cache::load,
+        Detail::Deciding,
         &config_path.display().to_string(),
         config,
         &ctx,

@@ -12,7 +12,7 @@ pub mod uninstall;
 
 use crate::container::ContainerView;
 use crate::container::build::{BuildContext, build};
-use crate::decision::{ContainerInfo, Decision};
+use crate::decision::{ContainerInfo, Decision, Detail};
 use crate::policy::load::PolicyError;
 use crate::policy::select::{Flags, Sources};
 
@@ -20,11 +20,13 @@ use crate::policy::select::{Flags, Sources};
 pub type Loader = fn(&Flags) -> Result<Sources, PolicyError>;
 
 /// Decide on a container from its config.json: load the policies, build the
-/// view, select, evaluate. Any failure is an error decision (blocked). For
-/// commands that exit next: the view is left allocated.
+/// view, select, evaluate (keeping the findings `detail` asks for). Any
+/// failure is an error decision (blocked). For commands that exit next: the
+/// view is left allocated.
 pub fn decide<'a>(
     flags: &Flags,
     load: Loader,
+    detail: Detail,
     config_file: &str,
     config: &'a [u8],
     ctx: &BuildContext,
@@ -56,7 +58,7 @@ pub fn decide<'a>(
     // does not block what an exemption admits.
     let exemptions = crate::policy::exemptions::judge(sources.exemptions(), view);
     let decision = match sources.select(view) {
-        Ok(selection) => Decision::evaluate(view, &selection),
+        Ok(selection) => Decision::evaluate_with(view, &selection, detail),
         Err(e) if exemptions.exempt.is_some() => Decision::unjudged(view, e.to_string()),
         Err(e) => Decision::error(info, format!("invalid policy binding: {e}")),
     };
