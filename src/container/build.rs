@@ -338,9 +338,8 @@ fn from_rootfs(mount: &MountUse, rootfs: &Path, ctx: &MountContext) -> bool {
         }
         // Only `.`, `..` or an empty component can make a path other than
         // it reads; one pass finds them.
-        let plain = !source
-            .windows(2)
-            .any(|w| w[0] == b'/' && matches!(w[1], b'.' | b'/'));
+        let plain = !memchr::memchr_iter(b'/', source)
+            .any(|i| matches!(source.get(i + 1), Some(b'.' | b'/')));
         if plain {
             return false;
         }
