@@ -214,7 +214,7 @@ run_podman() {
 log "== cargo deb (the static binary of integration/build-static.sh)"
 cd "$REPO" || exit 1
 if ! integration/build-static.sh >"$WORK/cargo-deb.out" 2>"$WORK/cargo-deb.err" ||
-	! cargo deb --no-build --target x86_64-unknown-linux-gnu --output "$WORK/" \
+	! cargo deb --no-build --target x86_64-unknown-linux-musl --output "$WORK/" \
 		>>"$WORK/cargo-deb.out" 2>>"$WORK/cargo-deb.err"; then
 	fail "cargo deb builds the package" "$(tail -n 20 "$WORK/cargo-deb.err")"
 	summary

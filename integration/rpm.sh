@@ -23,7 +23,7 @@ need_root
 
 PKG=oci-psp-hook
 CGR_VERSION=0.21.1
-TARGET=x86_64-unknown-linux-gnu
+TARGET=x86_64-unknown-linux-musl
 BIN=/usr/libexec/oci/hooks.d/oci-psp-hook
 WRAPPER=/usr/bin/oci-psp-hook
 HOOKS_FILE=/usr/share/containers/oci/hooks.d/oci-psp-hook.json

@@ -608,15 +608,7 @@ impl Store {
                 let tmp = atomic::beside(&path, "link");
                 let _ = std::fs::remove_file(&tmp);
                 std::os::unix::fs::symlink(&want, &tmp).map_err(ctx("create symlink", &tmp))?;
-                let cwd = nix::fcntl::AT_FDCWD;
-                nix::fcntl::renameat2(
-                    cwd,
-                    &tmp,
-                    cwd,
-                    &path,
-                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-                )
-                .map_err(|e| {
+                exchange(&tmp, &path).map_err(|e| {
                     let _ = std::fs::remove_file(&tmp);
                     format!("cannot exchange {} with a symlink: {e}", path.display())
                 })?;
@@ -707,6 +699,33 @@ impl Status {
                     .map_err(|e| format!("{} is not valid: {e}", path.display())),
             ),
         }
+    }
+}
+
+/// renameat2(RENAME_EXCHANGE) as a system call: the C libraries of the
+/// static build (musl) have no wrapper for it.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both paths are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
