@@ -72,9 +72,9 @@ pub enum Detail {
     Every,
     /// What decides the verdict, as the hook's record and message keep
     /// ([`Decision::deciding_results`]): when a policy admits, the others
-    /// are judged only until their first violation (with a hundred
-    /// policies, building the messages nobody reads was most of the
-    /// checks' cost); when none admits, every policy whole.
+    /// are judged only until their first violation, without messages (with
+    /// a hundred policies, building the messages nobody reads was most of
+    /// the checks' cost); when none admits, every policy whole.
     Deciding,
 }
 
@@ -125,6 +125,12 @@ impl<'a> Decision<'a> {
         let mut judged = Vec::new();
         if detail == Detail::Deciding {
             judged = judge(checks::until_denied);
+            // The admitting policy's findings (what it cannot verify) whole.
+            if let Some((policy, findings)) =
+                judged.iter_mut().find(|(_, f)| f.violations.is_empty())
+            {
+                *findings = evaluate(view, policy);
+            }
         }
         if !judged.iter().any(|(_, f)| f.violations.is_empty()) {
             judged = judge(evaluate);

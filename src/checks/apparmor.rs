@@ -58,14 +58,14 @@ fn judge(view: &ContainerView, policy: &Policy, enabled: fn() -> bool, findings:
         .map(|p| if confines_nothing(p) { "unconfined" } else { p });
     match profile {
         Some("unconfined") if !listed(allowed, "unconfined") => {
-            findings.deny(FIELD, format!("container runs unconfined; allowed: {listed_text}"));
+            findings.deny(FIELD, || format!("container runs unconfined; allowed: {listed_text}"));
         }
         Some("unconfined") => {}
         Some(name) => {
             if !listed(allowed, "runtime/default") && !listed(allowed, &format!("localhost/{name}")) {
                 findings.deny(
                     FIELD,
-                    format!("AppArmor profile {name} is not allowed; allowed: {listed_text}"),
+                    || format!("AppArmor profile {name} is not allowed; allowed: {listed_text}"),
                 );
             }
         }
@@ -75,14 +75,14 @@ fn judge(view: &ContainerView, policy: &Policy, enabled: fn() -> bool, findings:
         // even a policy tolerating an unset profile (baseline) refuses.
         None if enabled() => findings.deny(
             FIELD,
-            format!(
+            || format!(
                 "no AppArmor profile: containerd leaves it out for unconfined containers; allowed: {listed_text}"
             ),
         ),
         None if policy.apparmor.allow_unset => {}
         None => findings.deny(
             FIELD,
-            format!("no AppArmor profile (AppArmor is not enabled on this host); allowed: {listed_text}"),
+            || format!("no AppArmor profile (AppArmor is not enabled on this host); allowed: {listed_text}"),
         ),
     }
 }

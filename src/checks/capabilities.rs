@@ -81,27 +81,24 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
             continue;
         }
         if rules.drop.iter().any(|d| d == cap) {
-            findings.deny(
-                "requiredDropCapabilities",
-                [cap, " must be dropped but is in ", sets].concat(),
-            );
+            findings.deny("requiredDropCapabilities", || {
+                [cap, " must be dropped but is in ", sets].concat()
+            });
         } else if rules.explicitly_allowed(cap) || rules.in_default_set(cap) {
             continue;
         } else if rules.drop_all {
-            findings.deny(
-                "requiredDropCapabilities",
+            findings.deny("requiredDropCapabilities", || {
                 [
                     cap,
                     " must be dropped (requiredDropCapabilities: ALL) but is in ",
                     sets,
                 ]
-                .concat(),
-            );
+                .concat()
+            });
         } else {
-            findings.deny(
-                "allowedCapabilities",
-                [cap, " is not allowed (in ", sets, ")"].concat(),
-            );
+            findings.deny("allowedCapabilities", || {
+                [cap, " is not allowed (in ", sets, ")"].concat()
+            });
         }
     }
 }

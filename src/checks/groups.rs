@@ -35,22 +35,20 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let admitted = |gid| policy.supplemental_groups.admits(gid) || policy.fs_group.admits(gid);
     for gid in gids {
         if host_root(view, gid, false) && !admitted(0) {
-            findings.deny(
-                FIELD,
+            findings.deny(FIELD, || {
                 format!(
                     "supplementary gid {gid} is group root on the host (the container's user \
                      namespace maps it to host gid 0)"
-                ),
-            );
+                )
+            });
         } else if !admitted(gid) {
-            findings.deny(
-                FIELD,
+            findings.deny(FIELD, || {
                 format!(
                     "supplementary gid {gid} not in {} (supplementalGroups) nor {} (fsGroup)",
                     admitted_ids(&policy.supplemental_groups),
                     admitted_ids(&policy.fs_group)
-                ),
-            );
+                )
+            });
         }
     }
 }

@@ -33,13 +33,13 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 if *reason != HostReason::NoEntry {
                     message.push_str(&format!(" ({reason})"));
                 }
-                findings.deny(field, message);
+                findings.deny(field, || message);
             }
             // In hook mode the container process itself settles it; offline
             // the joined namespace may be gone.
             NamespaceState::Unresolved(path) => findings.unverified(
                 field,
-                format!("joins {path}, which cannot be resolved here: whether it is the host's {} namespace is not known", kind.display()),
+                || format!("joins {path}, which cannot be resolved here: whether it is the host's {} namespace is not known", kind.display()),
             ),
             NamespaceState::Private | NamespaceState::Joined(_) => {}
         }

@@ -97,7 +97,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         if let MountKind::HostPath { resolved } = &mount.kind
             && let Some(message) = judge(mount, resolved, &allowed)
         {
-            findings.deny(FIELD, message);
+            findings.deny(FIELD, || message);
         }
     }
 }

@@ -75,14 +75,14 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         if view.identity.namespace.is_some() {
             findings.unverified(
                 FIELD,
-                "the runtime passed no port mappings; host ports cannot be checked at the node",
+                || "the runtime passed no port mappings; host ports cannot be checked at the node",
             );
         }
         return;
     };
     for port in ports {
         if port.protocol == "unparseable" || !admits(ranges, port.port) {
-            findings.deny(FIELD, denial(port, ranges));
+            findings.deny(FIELD, || denial(port, ranges));
         }
     }
 }

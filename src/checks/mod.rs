@@ -47,21 +47,33 @@ pub struct Findings {
     /// Requirements of the policy that the node cannot verify for this
     /// container (said, never silently passed as enforced).
     pub unverified: Vec<Violation>,
+    /// Findings are counted with their fields but without their messages
+    /// (see [`until_denied`]).
+    quiet: bool,
 }
 
 impl Findings {
-    pub fn deny(&mut self, field: &'static str, message: impl Into<String>) {
-        self.violations.push(Violation {
-            field,
-            message: message.into(),
-        });
+    /// The checks build a message only when it is kept.
+    pub fn deny<M: Into<String>>(&mut self, field: &'static str, message: impl FnOnce() -> M) {
+        let message = if self.quiet {
+            String::new()
+        } else {
+            message().into()
+        };
+        self.violations.push(Violation { field, message });
     }
 
-    pub fn unverified(&mut self, field: &'static str, message: impl Into<String>) {
-        self.unverified.push(Violation {
-            field,
-            message: message.into(),
-        });
+    pub fn unverified<M: Into<String>>(
+        &mut self,
+        field: &'static str,
+        message: impl FnOnce() -> M,
+    ) {
+        let message = if self.quiet {
+            String::new()
+        } else {
+            message().into()
+        };
+        self.unverified.push(Violation { field, message });
     }
 }
 
@@ -177,14 +189,17 @@ pub fn evaluate(view: &ContainerView, policy: &Policy) -> Findings {
     judge(view, policy, false)
 }
 
-/// As [`evaluate`], stopping after the first check that denies: whether the
-/// policy admits, and its findings whole when it does.
+/// Whether the policy admits: the checks run until the first that denies,
+/// and the findings keep their fields, not their messages.
 pub fn until_denied(view: &ContainerView, policy: &Policy) -> Findings {
     judge(view, policy, true)
 }
 
 fn judge(view: &ContainerView, policy: &Policy, stop_at_denial: bool) -> Findings {
-    let mut findings = Findings::default();
+    let mut findings = Findings {
+        quiet: stop_at_denial,
+        ..Findings::default()
+    };
     for check in REGISTRY {
         if check.scope != Scope::Container || !view.identity.sandbox {
             (check.run)(view, policy, &mut findings);

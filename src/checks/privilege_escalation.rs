@@ -18,7 +18,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     if !policy.allow_privilege_escalation && !view.no_new_privileges {
         findings.deny(
             FIELD,
-            "noNewPrivileges is not set: the process may gain privileges (setuid, file capabilities)",
+            || "noNewPrivileges is not set: the process may gain privileges (setuid, file capabilities)",
         );
     }
 }

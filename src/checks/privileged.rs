@@ -38,7 +38,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         return;
     }
     for evidence in view.privileged_evidence() {
-        findings.deny(FIELD, evidence);
+        findings.deny(FIELD, || evidence);
     }
 }
 

@@ -23,10 +23,9 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         .allowed_proc_mount_types
         .contains(&ProcMountType::Unmasked)
     {
-        findings.deny(
-            "procMount",
-            format!("/proc is unmasked ({reason}) but only Default is allowed"),
-        );
+        findings.deny("procMount", || {
+            format!("/proc is unmasked ({reason}) but only Default is allowed")
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use crate::policy::Policy;
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     if policy.read_only_root_filesystem && !view.root_readonly {
-        findings.deny("readOnlyRootFilesystem", "root filesystem is writable");
+        findings.deny("readOnlyRootFilesystem", || "root filesystem is writable");
     }
 }
 

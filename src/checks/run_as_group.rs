@@ -20,20 +20,18 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rule = &policy.run_as_group;
     host_side_unknown(view, FIELD, rule, findings);
     if host_root(view, view.gid, false) && !rule.admits(0) {
-        findings.deny(
-            FIELD,
+        findings.deny(FIELD, || {
             format!(
                 "gid {} is group root on the host (the container's user namespace maps it to \
                  host gid 0) but {} is required",
                 view.gid,
                 admitted_ids(rule)
-            ),
-        );
+            )
+        });
     } else if !rule.admits(view.gid) {
-        findings.deny(
-            FIELD,
-            format!("gid {} not in {}", view.gid, admitted_ids(rule)),
-        );
+        findings.deny(FIELD, || {
+            format!("gid {} not in {}", view.gid, admitted_ids(rule))
+        });
     }
 }
 

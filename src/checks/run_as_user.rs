@@ -24,15 +24,14 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rule = &policy.run_as_user;
     host_side_unknown(view, FIELD, rule, findings);
     if host_root(view, view.uid, true) && !rule.admits(0) {
-        findings.deny(
-            FIELD,
+        findings.deny(FIELD, || {
             format!(
                 "uid {} is root on the host (the container's user namespace maps it to host \
                  uid 0) but {} is required",
                 view.uid,
                 admitted_ids(rule)
-            ),
-        );
+            )
+        });
         return;
     }
     if rule.admits(view.uid) {
@@ -42,12 +41,11 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         IdRule::MustRunAsNonRoot if root_is_unprivileged_on_host(view, policy) => {}
         IdRule::MustRunAsNonRoot => findings.deny(
             FIELD,
-            "container runs as root (uid 0) but must run as non-root",
+            || "container runs as root (uid 0) but must run as non-root",
         ),
-        _ => findings.deny(
-            FIELD,
-            format!("uid {} not in {}", view.uid, admitted_ids(rule)),
-        ),
+        _ => findings.deny(FIELD, || {
+            format!("uid {} not in {}", view.uid, admitted_ids(rule))
+        }),
     }
 }
 
@@ -80,7 +78,7 @@ pub(crate) fn host_side_unknown(
     if let Some(why) = view.id_maps.unknown()
         && *rule != IdRule::RunAsAny
     {
-        findings.unverified(field, format!("the ids on the host side: {why}"));
+        findings.unverified(field, || format!("the ids on the host side: {why}"));
     }
 }
 

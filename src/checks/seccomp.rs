@@ -55,35 +55,32 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 .filter(|g| !pss || g.kind != GapKind::Rules)
                 .map(|g| g.why.as_str())
                 .collect();
-            findings.deny(
-                FIELD,
+            findings.deny(FIELD, || {
                 format!(
                     "container's seccomp profile does not confine: {}; allowed: {}",
                     gaps.join("; "),
                     describe_allowed(allowed)
-                ),
-            )
+                )
+            })
         }
         // Stops syscalls by default, and lets through less than no profile.
         Some(_) if policy.seccomp.allow_unset => {}
-        Some(p) => findings.deny(
-            FIELD,
+        Some(p) => findings.deny(FIELD, || {
             format!(
                 "container's seccomp profile does not confine: {}; allowed: {} \
                  (the Pod Security Standards' reading, HookConfiguration `seccomp: pss`, \
                  does not inspect a profile's rules)",
                 p.describe_gaps(),
                 describe_allowed(allowed)
-            ),
-        ),
+            )
+        }),
         None if policy.seccomp.allow_unset => {}
-        None => findings.deny(
-            FIELD,
+        None => findings.deny(FIELD, || {
             format!(
                 "container runs without a seccomp profile (unconfined); allowed: {}",
                 describe_allowed(allowed)
-            ),
-        ),
+            )
+        }),
     }
 }
 
@@ -113,17 +110,16 @@ fn confined(action: &str, allowed: &[String], findings: &mut Findings) {
         .filter(|a| a.starts_with("localhost/"))
         .collect();
     if localhost.is_empty() {
-        findings.deny(
-            FIELD,
+        findings.deny(FIELD, || {
             format!(
                 "container runs with a seccomp profile (default action {action}); allowed: {}",
                 describe_allowed(allowed)
-            ),
-        );
+            )
+        });
     } else {
         findings.unverified(
             FIELD,
-            format!(
+            || format!(
                 "the profile's identity cannot be verified at the node: any confining profile is accepted for {}",
                 localhost.join(", ")
             ),

@@ -65,7 +65,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         (SeLinuxRule::RunAsAny, _) => {}
         (SeLinuxRule::MustRunAs(opts), None) if requires_anything(opts) => findings.unverified(
             FIELD,
-            "no SELinux label in config.json (SELinux is not enabled for this container); seLinuxOptions cannot be enforced",
+            || "no SELinux label in config.json (SELinux is not enabled for this container); seLinuxOptions cannot be enforced",
         ),
         (SeLinuxRule::MustRunAs(opts), Some(label)) => must_run_as(opts, &label, findings),
         (SeLinuxRule::MustRunAs(_) | SeLinuxRule::Pss { .. }, None) => {}
@@ -95,14 +95,14 @@ fn must_run_as(opts: &SeLinuxOptions, label: &Label, findings: &mut Findings) {
             && actual != Some(wanted.as_str())
         {
             let has = label.has(what, actual);
-            findings.deny(FIELD, format!("{has}, policy requires {wanted}"));
+            findings.deny(FIELD, || format!("{has}, policy requires {wanted}"));
         }
     }
     if let Some(wanted) = &opts.level
         && !label.level.is_some_and(|l| equal_levels(wanted, l))
     {
         let has = label.has("level", label.level);
-        findings.deny(FIELD, format!("{has}, policy requires {wanted}"));
+        findings.deny(FIELD, || format!("{has}, policy requires {wanted}"));
     }
 }
 
@@ -127,15 +127,16 @@ fn categories(list: &str) -> Vec<&str> {
 fn pss(types: &[String], user: &str, role: &str, label: &Label, findings: &mut Findings) {
     if !label.type_.is_some_and(|t| types.iter().any(|a| a == t)) {
         let has = label.has("type", label.type_);
-        findings.deny(FIELD, format!("{has}, allowed types: {}", types.join(", ")));
+        findings.deny(FIELD, || {
+            format!("{has}, allowed types: {}", types.join(", "))
+        });
     }
     for (what, default, actual) in [("user", user, label.user), ("role", role, label.role)] {
         if actual != Some(default) {
             let has = label.has(what, actual);
-            findings.deny(
-                FIELD,
-                format!("{has}, only the runtime default {default} is allowed"),
-            );
+            findings.deny(FIELD, || {
+                format!("{has}, only the runtime default {default} is allowed")
+            });
         }
     }
 }

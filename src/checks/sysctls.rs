@@ -37,7 +37,7 @@ fn matches_any(patterns: &[String], name: &str) -> bool {
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     for name in view.sysctls.keys() {
         if matches_any(&policy.forbidden_sysctls, name) {
-            findings.deny(FIELD, format!("{name} is forbidden (forbiddenSysctls)"));
+            findings.deny(FIELD, || format!("{name} is forbidden (forbiddenSysctls)"));
             continue;
         }
         if matches_any(&policy.allowed_unsafe_sysctls, name) {
@@ -45,18 +45,16 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         }
         match safe_since(name) {
             Some(since) if policy.safe_sysctls.has(since) => {}
-            Some(since) => findings.deny(
-                FIELD,
+            Some(since) => findings.deny(FIELD, || {
                 format!(
                     "{name} is a safe sysctl only from Pod Security Standards {since}, \
                      and {} follows {}",
                     policy.name, policy.safe_sysctls
-                ),
-            ),
-            None => findings.deny(
-                FIELD,
-                format!("{name} is not a safe sysctl and not in allowedUnsafeSysctls"),
-            ),
+                )
+            }),
+            None => findings.deny(FIELD, || {
+                format!("{name} is not a safe sysctl and not in allowedUnsafeSysctls")
+            }),
         }
     }
 }

@@ -97,13 +97,12 @@ fn check_driver<'a>(
     };
     let listed = rule.allowed.join(", ");
     if admitted.count() == 1 {
-        findings.deny(rule.field, format!("{what} (allowed: {listed})"));
+        findings.deny(rule.field, || format!("{what} (allowed: {listed})"));
     } else {
         // Also admitted as a claim, where PSP does not check drivers.
-        findings.unverified(
-            rule.field,
-            format!("{what} (allowed: {listed}) unless it backs a persistent volume claim"),
-        );
+        findings.unverified(rule.field, || {
+            format!("{what} (allowed: {listed}) unless it backs a persistent volume claim")
+        });
     }
 }
 
@@ -130,14 +129,13 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
         // type exactly when that is admitted.
         let admitted = types.filter(|t| policy.admits_volume(t));
         let Some(first_admitted) = admitted.clone().next() else {
-            findings.deny(
-                "volumes",
+            findings.deny("volumes", || {
                 format!(
                     "{} is not allowed ({})",
                     describe(mount, first),
                     allowed_types(policy)
-                ),
-            );
+                )
+            });
             continue;
         };
         if first_admitted != first {
@@ -145,7 +143,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
             // and a claim; only the claim is admitted here.
             findings.unverified(
                 "volumes",
-                format!(
+                || format!(
                     "{} is admitted only as {}: an inline {first} volume would not be, and the node cannot tell them apart",
                     describe(mount, first),
                     admitted.clone().collect::<Vec<_>>().join("/")
