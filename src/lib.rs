@@ -12,6 +12,8 @@ pub mod json_bytes;
 pub mod json_writer;
 pub mod log;
 pub mod log_key;
+#[cfg(any(target_env = "musl", test))]
+mod musl_string;
 pub mod policy;
 pub mod policy_set;
 pub mod undelivered;

@@ -6,9 +6,6 @@
 //! nothing for the hook's common command lines ([`commands::hook::fast_flags`]).
 #![no_main]
 
-#[cfg(target_env = "musl")]
-mod musl_string;
-
 use std::ffi::{CStr, OsString, c_char, c_int};
 use std::io::Write;
 use std::os::unix::ffi::OsStringExt;

@@ -599,9 +599,15 @@ fn is_normal(path: &str) -> bool {
 
 fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     let resolved = ctx.resolve_source(source);
-    // A path that is not UTF-8 is none of the runtimes' or kubelet's.
-    let Some(path) = resolved.to_str() else {
-        return MountKind::HostPath { resolved };
+    // A path that is not UTF-8 is none of the runtimes' or kubelet's. Most
+    // sources resolve to themselves, already known to be UTF-8.
+    let path = if resolved.as_os_str().as_bytes() == source.as_bytes() {
+        source
+    } else {
+        match resolved.to_str() {
+            Some(path) => path,
+            None => return MountKind::HostPath { resolved },
+        }
     };
     // Below kubelet's root (split once: most bind mounts of a pod are there).
     // Another pod's directory is no volume of this one: a hostPath naming
