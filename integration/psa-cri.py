@@ -7,7 +7,7 @@ through containerd 2.x with the hook; nothing here is committed output.
 
     psa-cri.py FIXTURES OUT RUN...
 
-FIXTURES is `<level>/<pass|fail>/*.yaml` (shared/psa-fixtures, v1.37); OUT a
+FIXTURES is `<level>/<pass|fail>/*.yaml` (tests/psa/pods, v1.37); OUT a
 scratch directory; each RUN is `LEVEL:VERDICTS:NAMESPACE` (e.g.
 `restricted:pass,fail:psa-restricted`): those fixtures, in that namespace.
 Environment: KUBELET (/var/lib/kubelet), ROOT_IMAGE and NONROOT_IMAGE (the

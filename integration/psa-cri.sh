@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kubernetes' own Pod Security Admission test pods (shared/psa-fixtures,
+# Kubernetes' own Pod Security Admission test pods (tests/psa/pods,
 # v1.37: <level>/<pass|fail>/*.yaml) sent through CRI as kubelet sends them,
 # to containerd 2.x's CRI plugin with the hook in its base_runtime_spec
 # (containerd-lib.sh, as cri.sh's base-spec route; its runc runtime also
@@ -25,8 +25,8 @@
 # SELinux disabled). Known gaps of the hook are listed in psa-cri.py's
 # KNOWN_GAPS: run, reported, not counted.
 #
-# Environment: PSA_FIXTURES (default ../shared/psa-fixtures beside the
-# repository), CRI_LAYOUT / CRI_RUNC as cri.sh.
+# Environment: PSA_FIXTURES (default tests/psa/pods, the v1.37 pods),
+# CRI_LAYOUT / CRI_RUNC as cri.sh.
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=integration/lib.sh
@@ -35,7 +35,7 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 need_root
 need_hook_bin
 
-FIXTURES=${PSA_FIXTURES:-$REPO/../shared/psa-fixtures}
+FIXTURES=${PSA_FIXTURES:-$REPO/tests/psa/pods}
 if [ ! -d "$FIXTURES/baseline/pass" ] || [ ! -d "$FIXTURES/restricted/fail" ]; then
 	fail "PSA fixtures" "no <level>/<pass|fail> directories under $FIXTURES"
 	summary
