@@ -32,8 +32,7 @@ echo "== cargo test"
 cargo test --quiet -- --skip agreement_by_version
 echo "== Pod Security Admission test pods, version by version"
 cargo test --quiet --test psa_fixtures agreement_by_version -- --nocapture
-echo "== integration tests (real runtimes)"
-cargo build --release --quiet
-OCI_PSP_HOOK_BIN="$(pwd)/target/release/oci-psp-hook" integration/run.sh
+echo "== integration tests (real runtimes), with the binary that ships (integration/build-static.sh)"
+OCI_PSP_HOOK_BIN="$(pwd)/$(integration/build-static.sh)" integration/run.sh
 echo "== fuzz smoke (10 s per target)"
 FUZZ_SMOKE_SECONDS=10 fuzz/run-smoke.sh
