@@ -55,11 +55,7 @@ pub struct Findings {
 impl Findings {
     /// The checks build a message only when it is kept.
     pub fn deny<M: Into<String>>(&mut self, field: &'static str, message: impl FnOnce() -> M) {
-        let message = if self.quiet {
-            String::new()
-        } else {
-            message().into()
-        };
+        let message = self.kept(message);
         self.violations.push(Violation { field, message });
     }
 
@@ -68,12 +64,16 @@ impl Findings {
         field: &'static str,
         message: impl FnOnce() -> M,
     ) {
-        let message = if self.quiet {
+        let message = self.kept(message);
+        self.unverified.push(Violation { field, message });
+    }
+
+    fn kept<M: Into<String>>(&self, message: impl FnOnce() -> M) -> String {
+        if self.quiet {
             String::new()
         } else {
             message().into()
-        };
-        self.unverified.push(Violation { field, message });
+        }
     }
 }
 
