@@ -644,7 +644,8 @@ mod tests {
 
     /// The hook's decision (findings kept as far as they decide) has the
     /// verdict, the admitting policy and the deciding findings of the whole
-    /// one, for every fixture under every order of the built-in profiles.
+    /// one, for every fixture under orders of the built-in profiles where
+    /// each of them decides.
     #[test]
     fn deciding_detail_decides_as_every_finding_does() {
         let profiles = [
