@@ -128,6 +128,13 @@ def cri_case(work, name, extra_mounts):
     containerd's task directory (the hook honours its pod's identity only
     there; removed at exit)."""
     base = json.load(open(CRI_FIXTURE))
+    # The capture joins its sandbox's namespaces by the pid the pause process
+    # had then; a process of this machine that happens to have that pid now
+    # would make them the host's (denied). A pid above the kernel's maximum
+    # never exists: the namespaces stay unresolved, every run alike.
+    for ns in base["linux"]["namespaces"]:
+        if "path" in ns:
+            ns["path"] = re.sub(r"^/proc/\d+/", f"/proc/{PID_NEVER}/", ns["path"])
     base["mounts"] += extra_mounts(base)
     container_id = f"{os.getpid():056x}{len(CREATED):08x}"
     os.makedirs(CRI_TASKS, mode=0o711, exist_ok=True)
@@ -135,6 +142,9 @@ def cri_case(work, name, extra_mounts):
     CREATED.append(bundle)
     return state_file(work, bundle, f"{name}.json", container_id)
 
+
+# Above any pid_max (2^22 at most).
+PID_NEVER = (1 << 22) + 1
 
 # The task directories this run made.
 CREATED = []
