@@ -3,7 +3,7 @@
 //! a byte at a time even for a few bytes; the hook compares and copies short
 //! strings (paths, names) thousands of times at 1000 mounts
 //! (docs/performance.md). These compare eight bytes at a time, copy up to 32
-//! bytes by two overlapping loads and stores and more by `rep movsb`, the
+//! bytes by two overlapping loads and stores and more 32 bytes at a time, the
 //! tails by overlapping loads; in the musl build the linker takes them
 //! instead of libc.a's (elsewhere they are only tested).
 
@@ -83,8 +83,8 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> c_int {
 /// `src` is readable and `dst` writable for `n` bytes (the C contract). As
 /// musl's `memmove` hands a forward copy to `memcpy`, an overlap with `dst`
 /// below `src` is copied right too: every load of a short copy comes before
-/// its stores, and `rep movsb` moves forward a byte at a time (as the
-/// architecture defines it, however the processor speeds it up).
+/// its stores, and a long copy loads its last 32 bytes first and moves the
+/// rest forward, each block loaded before it is stored.
 #[cfg_attr(target_env = "musl", unsafe(no_mangle))]
 pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
     /// Copy `n` bytes, `N <= n <= 2 * N`, as two `N`-byte moves that overlap.
@@ -110,13 +110,20 @@ pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut 
             4..=7 => two::<4>(dst, src, n),
             8..=15 => two::<8>(dst, src, n),
             16..=32 => two::<16>(dst, src, n),
-            _ => std::arch::asm!(
-                "rep movsb",
-                inout("rcx") n => _,
-                inout("rdi") dst => _,
-                inout("rsi") src => _,
-                options(nostack, preserves_flags)
-            ),
+            // Not `rep movsb`: without the processor's fast-strings feature
+            // (ERMS, which this VM's processor does not report) it moves
+            // about a byte per cycle, and asking which processor this is
+            // costs a hypervisor trap.
+            _ => {
+                let tail = src.add(n - 32).cast::<[u8; 32]>().read_unaligned();
+                let mut i = 0;
+                while i < n - 32 {
+                    let block = src.add(i).cast::<[u8; 32]>().read_unaligned();
+                    dst.add(i).cast::<[u8; 32]>().write_unaligned(block);
+                    i += 32;
+                }
+                dst.add(n - 32).cast::<[u8; 32]>().write_unaligned(tail);
+            }
         }
     }
     dst
