@@ -947,7 +947,7 @@ pub fn resolve_with(path: &Path, prefixes: &mut Prefixes) -> PathBuf {
     let clean = clean_path(path.as_os_str().as_bytes());
     let clean = &clean[..];
     let directory = clean.iter().rposition(|b| *b == b'/').unwrap_or(0);
-    let (done, mut resolved, mut exists) = start_of(clean, prefixes);
+    let (done, mut resolved, mut exists) = start_of(clean, directory, prefixes);
     let mut end = done;
     for part in clean[done..]
         .split(|b| *b == b'/')
@@ -1017,20 +1017,28 @@ fn is_clean(path: &[u8]) -> bool {
 
 /// Where to resolve `clean` from: the deepest prefix resolved before (its
 /// length, resolved path with room for the rest, and whether it exists), or
-/// the root. Tried from the whole path (the kernel check resolves each
-/// source again) up, so a sibling's directory is found second.
-fn start_of(clean: &[u8], prefixes: &Prefixes) -> (usize, PathBuf, bool) {
-    let parents = (1..clean.len()).rev().filter(|&end| clean[end] == b'/');
-    let (end, known, exists) = std::iter::once(clean.len())
-        .chain(parents)
-        .find_map(|end| {
-            let (known, exists) = prefixes.get(OsStr::from_bytes(&clean[..end]))?;
-            Some((end, known.as_os_str(), *exists))
-        })
-        .unwrap_or((0, OsStr::new("/"), true));
+/// the root. `directory`: where the path's last component starts. The
+/// directory is asked first, as a path's siblings have mostly resolved it
+/// (a plugin's volumes): when it does not exist the rest is lexical, and
+/// when it does the whole path may be known too (the kernel check resolves
+/// each source again). Otherwise deeper prefixes first, up to the root.
+fn start_of(clean: &[u8], directory: usize, prefixes: &Prefixes) -> (usize, PathBuf, bool) {
+    let known = |end: usize| {
+        let (path, exists) = prefixes.get(OsStr::from_bytes(&clean[..end]))?;
+        Some((end, path.as_os_str(), *exists))
+    };
+    let parents = (1..clean.len())
+        .rev()
+        .filter(|&end| clean[end] == b'/' && end != directory);
+    let (end, path, exists) = match (directory > 0).then(|| known(directory)).flatten() {
+        Some(missing @ (_, _, false)) => Some(missing),
+        Some(dir) => known(clean.len()).or(Some(dir)),
+        None => std::iter::once(clean.len()).chain(parents).find_map(known),
+    }
+    .unwrap_or((0, OsStr::new("/"), true));
     // The rest adds at most its own length (a `/` and a name per component).
-    let mut resolved = OsString::with_capacity(known.len() + clean.len() - end);
-    resolved.push(known);
+    let mut resolved = OsString::with_capacity(path.len() + clean.len() - end);
+    resolved.push(path);
     (end, resolved.into(), exists)
 }
 
@@ -1740,6 +1748,13 @@ mod tests {
             ("missing/x/../../link/w", at("link/w")),
             ("missing/x/../../link", at("link")),
             ("real/sub/a/../../sub", at("real/sub")),
+            // A link or `..` as the last component, below a directory
+            // resolved before (existing or not).
+            ("link", at("real")),
+            ("real/sub/..", at("real")),
+            ("link/sub/..", at("real")),
+            ("missing/x/..", at("missing")),
+            ("missing/x/../..", tree.0.clone()),
         ];
         for (rest, want) in &expected {
             assert_eq!(&resolve_host_path(&at(rest)), want, "{rest}");
