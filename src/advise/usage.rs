@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::container::VolumeType;
 use crate::container::facts::{Facts, MountFact, MountFactKind};
-use crate::policy::psp::VOLUME_TYPES;
 use crate::policy::pss::safe_since;
 
 /// Container labels (`namespace/pod/container` or the runtime id), sorted.
@@ -186,7 +186,7 @@ fn volume_type(mount: &MountFact) -> Option<String> {
     mount
         .volume_types
         .iter()
-        .find(|t| VOLUME_TYPES.contains(t) && !matches!(*t, "*" | "none"))
+        .find(|t| VolumeType::from_name(t).is_some())
         .map(str::to_string)
 }
 

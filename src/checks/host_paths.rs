@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::checks::Findings;
 use crate::container::mounts::{has_path_prefix, resolve_host_path};
-use crate::container::{ContainerView, MountKind, MountUse};
+use crate::container::{ContainerView, MountKind, MountUse, MountVolume, VolumeType};
 use crate::policy::{AllowedHostPath, Policy};
 
 const FIELD: &str = "allowedHostPaths";
@@ -85,7 +85,9 @@ fn judge(
 }
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
-    if !policy.admits_volume("hostPath") || policy.allowed_host_paths.is_empty() {
+    if !policy.admits_volume(&MountVolume::Known(VolumeType::HostPath))
+        || policy.allowed_host_paths.is_empty()
+    {
         return;
     }
     let allowed: Vec<(PathBuf, &AllowedHostPath)> = policy
@@ -106,11 +108,12 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 mod tests {
     use super::*;
     use crate::checks::fixtures;
+    use crate::container::AllowedVolume;
     use crate::policy::Origin;
 
     fn policy(allowed: &[(&str, bool)]) -> Policy {
         let mut p = Policy::closed("test", Origin::Builtin);
-        p.volumes = vec!["hostPath".into()];
+        p.volumes = vec![AllowedVolume::Type(VolumeType::HostPath)];
         p.allowed_host_paths = allowed
             .iter()
             .map(|(prefix, read_only)| AllowedHostPath {
@@ -158,9 +161,9 @@ mod tests {
         let view = fixtures::view("podman-bind-etc");
         assert!(denied(&view, &policy(&[])).is_empty());
         let mut p = policy(&[("/data", false)]);
-        p.volumes = vec!["configMap".into()];
+        p.volumes = vec![AllowedVolume::Type(VolumeType::ConfigMap)];
         assert!(denied(&view, &p).is_empty(), "left to the volumes check");
-        p.volumes = vec!["*".into()];
+        p.volumes = vec![AllowedVolume::Any];
         assert_eq!(denied(&view, &p).len(), 1);
     }
 

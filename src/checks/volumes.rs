@@ -17,7 +17,7 @@
 //! but a claim is admitted, the driver requirement is reported as unverified.
 
 use crate::checks::Findings;
-use crate::container::{ContainerView, MountKind, MountUse};
+use crate::container::{ContainerView, MountKind, MountUse, MountVolume, VolumeType};
 use crate::policy::Policy;
 
 /// The volume types a policy admits, for messages.
@@ -25,11 +25,12 @@ fn allowed_types(policy: &Policy) -> String {
     if policy.volumes.is_empty() {
         "no volume types are allowed".into()
     } else {
-        format!("allowed: {}", policy.volumes.join(", "))
+        let names: Vec<&str> = policy.volumes.iter().map(|v| v.name()).collect();
+        format!("allowed: {}", names.join(", "))
     }
 }
 
-fn describe(mount: &MountUse, fs_type: &str) -> String {
+fn describe(mount: &MountUse, fs_type: &MountVolume) -> String {
     let what = describe_kind(mount, fs_type);
     match &mount.declared_source {
         Some(declared) => format!(
@@ -40,7 +41,7 @@ fn describe(mount: &MountUse, fs_type: &str) -> String {
     }
 }
 
-fn describe_kind(mount: &MountUse, fs_type: &str) -> String {
+fn describe_kind(mount: &MountUse, fs_type: &MountVolume) -> String {
     match &mount.kind {
         MountKind::HostPath { .. } if mount.bind => {
             format!(
@@ -59,7 +60,7 @@ fn describe_kind(mount: &MountUse, fs_type: &str) -> String {
 /// A driver rule: the field, the driver list and the volume type it governs.
 struct DriverRule<'a> {
     field: &'static str,
-    fs_type: &'static str,
+    fs_type: VolumeType,
     allowed: &'a [String],
 }
 
@@ -67,7 +68,7 @@ struct DriverRule<'a> {
 fn check_driver<'a>(
     rule: &DriverRule,
     mount: &MountUse,
-    admitted: impl Iterator<Item = &'a str> + Clone,
+    admitted: impl Iterator<Item = &'a MountVolume> + Clone,
     findings: &mut Findings,
 ) {
     let MountKind::Volume {
@@ -76,9 +77,8 @@ fn check_driver<'a>(
     else {
         return;
     };
-    if fs_type != rule.fs_type
-        || rule.allowed.is_empty()
-        || !admitted.clone().any(|t| t == rule.fs_type)
+    let governed = MountVolume::Known(rule.fs_type);
+    if *fs_type != governed || rule.allowed.is_empty() || !admitted.clone().any(|t| *t == governed)
     {
         return;
     }
@@ -110,12 +110,12 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     let rules = [
         DriverRule {
             field: "allowedFlexVolumes",
-            fs_type: "flexVolume",
+            fs_type: VolumeType::FlexVolume,
             allowed: &policy.allowed_flex_volumes,
         },
         DriverRule {
             field: "allowedCSIDrivers",
-            fs_type: "csi",
+            fs_type: VolumeType::Csi,
             allowed: &policy.allowed_csi_drivers,
         },
     ];
@@ -146,7 +146,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
                 || format!(
                     "{} is admitted only as {}: an inline {first} volume would not be, and the node cannot tell them apart",
                     describe(mount, first),
-                    admitted.clone().collect::<Vec<_>>().join("/")
+                    admitted.clone().map(MountVolume::name).collect::<Vec<_>>().join("/")
                 ),
             );
         }
@@ -162,13 +162,17 @@ mod tests {
 
     use super::*;
     use crate::checks::fixtures;
+    use crate::container::AllowedVolume;
     use crate::container::build::{BuildContext, build};
     use crate::container::mounts::MountContext;
     use crate::policy::Origin;
 
     fn policy(volumes: &[&str]) -> Policy {
         let mut p = Policy::closed("test", Origin::Builtin);
-        p.volumes = volumes.iter().map(|v| v.to_string()).collect();
+        p.volumes = volumes
+            .iter()
+            .map(|v| AllowedVolume::from_name(v).unwrap())
+            .collect();
         p
     }
 
@@ -399,7 +403,8 @@ mod tests {
             ]
         );
         // admitted as a claim too: PSP checks inline drivers only
-        p.volumes.push("persistentVolumeClaim".into());
+        p.volumes
+            .push(AllowedVolume::Type(VolumeType::PersistentVolumeClaim));
         let f = findings(&view, &p);
         assert!(f.violations.is_empty());
         assert_eq!(f.unverified.len(), 1);

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::mounts::VolumeTypes;
+use super::volume_type::MountVolume;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
 /// What kind of mount, as the view classified it.
@@ -92,6 +93,7 @@ impl VolumeTypeNames<'_> {
         };
         of.into_iter()
             .flatten()
+            .map(MountVolume::name)
             .chain(read.iter().map(|n| n.as_ref()))
     }
 
@@ -108,7 +110,9 @@ impl Serialize for VolumeTypeNames<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // Each kind by itself, as for the mounts' facts: cheaper than `iter`.
         match self {
-            VolumeTypeNames::Of(types) => serializer.collect_seq(types.clone()),
+            VolumeTypeNames::Of(types) => {
+                serializer.collect_seq(types.clone().map(MountVolume::name))
+            }
             VolumeTypeNames::Read(names) => serializer.collect_seq(names),
         }
     }

@@ -18,6 +18,7 @@ pub mod proc_masks;
 pub mod rootless;
 pub mod runtime_settings;
 pub mod seccomp;
+pub mod volume_type;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ pub use identity::Identity;
 pub use ids::IdMaps;
 pub use mounts::{MountKind, MountUse};
 pub use namespaces::{HostReason, NamespaceKind, NamespaceState, Namespaces};
+pub use volume_type::{AllowedVolume, MountVolume, VolumeType};
 
 /// What one container is about to be started with.
 /// Its mounts borrow strings from config.json's text (`'a`).

@@ -12,36 +12,38 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
+use super::volume_type::{MountVolume, VolumeType};
+
 /// PSP `volumes` names of kubelet's in-tree plugin directories
 /// (`kubernetes.io~<dir>`), and whether the plugin can back a PersistentVolume
 /// (then a PVC or generic ephemeral volume looks the same on the node).
-const KUBELET_PLUGINS: &[(&str, &str, bool)] = &[
-    ("configmap", "configMap", false),
-    ("secret", "secret", false),
-    ("empty-dir", "emptyDir", false),
-    ("projected", "projected", false),
-    ("downward-api", "downwardAPI", false),
-    ("git-repo", "gitRepo", false),
-    ("csi", "csi", true),
-    ("nfs", "nfs", true),
-    ("iscsi", "iscsi", true),
-    ("glusterfs", "glusterfs", true),
-    ("rbd", "rbd", true),
-    ("cephfs", "cephFS", true),
-    ("fc", "fc", true),
-    ("azure-file", "azureFile", true),
-    ("azure-disk", "azureDisk", true),
-    ("aws-ebs", "awsElasticBlockStore", true),
-    ("gce-pd", "gcePersistentDisk", true),
-    ("cinder", "cinder", true),
-    ("vsphere-volume", "vsphereVolume", true),
-    ("quobyte", "quobyte", true),
-    ("portworx-volume", "portworxVolume", true),
-    ("scaleio", "scaleIO", true),
-    ("storageos", "storageos", true),
-    ("flocker", "flocker", true),
-    ("photon-pd", "photonPersistentDisk", true),
-    ("local-volume", "persistentVolumeClaim", true),
+const KUBELET_PLUGINS: &[(&str, VolumeType, bool)] = &[
+    ("configmap", VolumeType::ConfigMap, false),
+    ("secret", VolumeType::Secret, false),
+    ("empty-dir", VolumeType::EmptyDir, false),
+    ("projected", VolumeType::Projected, false),
+    ("downward-api", VolumeType::DownwardApi, false),
+    ("git-repo", VolumeType::GitRepo, false),
+    ("csi", VolumeType::Csi, true),
+    ("nfs", VolumeType::Nfs, true),
+    ("iscsi", VolumeType::Iscsi, true),
+    ("glusterfs", VolumeType::Glusterfs, true),
+    ("rbd", VolumeType::Rbd, true),
+    ("cephfs", VolumeType::CephFs, true),
+    ("fc", VolumeType::Fc, true),
+    ("azure-file", VolumeType::AzureFile, true),
+    ("azure-disk", VolumeType::AzureDisk, true),
+    ("aws-ebs", VolumeType::AwsElasticBlockStore, true),
+    ("gce-pd", VolumeType::GcePersistentDisk, true),
+    ("cinder", VolumeType::Cinder, true),
+    ("vsphere-volume", VolumeType::VsphereVolume, true),
+    ("quobyte", VolumeType::Quobyte, true),
+    ("portworx-volume", VolumeType::PortworxVolume, true),
+    ("scaleio", VolumeType::ScaleIo, true),
+    ("storageos", VolumeType::Storageos, true),
+    ("flocker", VolumeType::Flocker, true),
+    ("photon-pd", VolumeType::PhotonPersistentDisk, true),
+    ("local-volume", VolumeType::PersistentVolumeClaim, true),
 ];
 
 /// Files and directories the runtimes put under their per-container
@@ -80,7 +82,13 @@ pub const STORAGE_ROOTS: &[&str] = &[
 /// The other names of a volume whose plugin can back a PersistentVolume: on
 /// the node, an inline one looks the same as a claim or a generic ephemeral
 /// volume.
-const PV_ALSO: &[&str] = &["persistentVolumeClaim", "ephemeral"];
+const PV_ALSO: &[MountVolume] = &[
+    MountVolume::Known(VolumeType::PersistentVolumeClaim),
+    MountVolume::Known(VolumeType::Ephemeral),
+];
+
+/// The other name of a volume of a plugin this build does not know.
+const CLAIM_ALSO: &[MountVolume] = &[MountVolume::Known(VolumeType::PersistentVolumeClaim)];
 
 /// Pseudo filesystems every runtime mounts at fixed places.
 const STANDARD_MOUNTS: &[(&str, &[&str])] = &[
@@ -98,14 +106,12 @@ pub enum MountKind {
     /// The runtime's own mounts (/proc, /dev, hosts and resolv.conf files…):
     /// always allowed.
     RuntimeManaged,
-    /// A Kubernetes volume. `fs_type` is its PSP `volumes` name; `also` lists
-    /// other names that admit it too (a PV plugin is also a PVC); `driver` is
-    /// the flexVolume or CSI driver when known. The names come from this
-    /// file's tables (borrowed) except an in-tree plugin this build does not
-    /// know, whose name is its directory's.
+    /// A Kubernetes volume. `fs_type` is its PSP volume type; `also` lists
+    /// other types that admit it too (a PV plugin is also a PVC); `driver` is
+    /// the flexVolume or CSI driver when known.
     Volume {
-        fs_type: Cow<'static, str>,
-        also: &'static [&'static str],
+        fs_type: MountVolume,
+        also: &'static [MountVolume],
         driver: Option<String>,
     },
     /// A path of the host, resolved.
@@ -139,20 +145,20 @@ pub struct MountUse<'a> {
 
 /// A tmpfs, or a directory the runtime makes afresh for each container.
 const EMPTY_DIR: MountKind = MountKind::Volume {
-    fs_type: Cow::Borrowed("emptyDir"),
+    fs_type: MountVolume::Known(VolumeType::EmptyDir),
     also: &[],
     driver: None,
 };
 
 /// A Kubernetes image volume: the `image` volume type.
 const IMAGE: MountKind = MountKind::Volume {
-    fs_type: Cow::Borrowed("image"),
+    fs_type: MountVolume::Known(VolumeType::Image),
     also: &[],
     driver: None,
 };
 
-/// The `volumes` name of every host path (a `static`, for a `'static` borrow).
-static HOST_PATH: Cow<'static, str> = Cow::Borrowed("hostPath");
+/// The volume type of every host path (a `static`, for a `'static` borrow).
+static HOST_PATH: MountVolume = MountVolume::Known(VolumeType::HostPath);
 
 impl MountUse<'_> {
     /// The same mount, its strings owned.
@@ -172,7 +178,7 @@ impl MountUse<'_> {
         matches!(&*self.fstype, "sysfs" | "cgroup" | "cgroup2") && !self.read_only
     }
 
-    /// The PSP `volumes` names that admit this mount (none: runtime-managed),
+    /// The PSP volume types that admit this mount (none: runtime-managed),
     /// most specific first.
     pub fn volume_types(&self) -> VolumeTypes<'_> {
         let (first, also) = match &self.kind {
@@ -187,30 +193,33 @@ impl MountUse<'_> {
     }
 }
 
-/// The names [`MountUse::volume_types`] yields, read off the mount's kind:
+/// The types [`MountUse::volume_types`] yields, read off the mount's kind:
 /// asking for them (each check, the facts) allocates nothing.
 #[derive(Debug, Clone)]
 pub struct VolumeTypes<'a> {
-    first: Option<&'a Cow<'static, str>>,
-    also: std::slice::Iter<'static, &'static str>,
+    first: Option<&'a MountVolume>,
+    also: std::slice::Iter<'static, MountVolume>,
 }
 
 impl VolumeTypes<'_> {
-    /// The names to keep beyond the mount (the facts): those of the tables
-    /// stay borrowed.
+    /// The names to keep beyond the mount (the facts): PSP's stay borrowed.
     pub fn to_static(&self) -> Vec<Cow<'static, str>> {
-        let also = self.also.clone().map(|t| Cow::Borrowed(*t));
-        self.first.cloned().into_iter().chain(also).collect()
+        self.clone()
+            .map(|t| match t {
+                MountVolume::Known(t) => Cow::Borrowed(t.name()),
+                MountVolume::Unknown(name) => Cow::Owned(name.to_string()),
+            })
+            .collect()
     }
 }
 
 impl<'a> Iterator for VolumeTypes<'a> {
-    type Item = &'a str;
+    type Item = &'a MountVolume;
 
-    fn next(&mut self) -> Option<&'a str> {
+    fn next(&mut self) -> Option<&'a MountVolume> {
         match self.first.take() {
             Some(first) => Some(first),
-            None => self.also.next().copied(),
+            None => self.also.next(),
         }
     }
 
@@ -879,15 +888,15 @@ fn volume_of_plugin(plugin: &str, pod: &PodDir, name: &str) -> MountKind {
         let (vendor, driver) = plugin.split_once('~').unwrap_or(("", plugin));
         // `<vendor>~<driver>` is a flexVolume driver `<vendor>/<driver>`.
         return MountKind::Volume {
-            fs_type: Cow::Borrowed("flexVolume"),
+            fs_type: MountVolume::Known(VolumeType::FlexVolume),
             also: PV_ALSO,
             driver: Some(format!("{vendor}/{driver}")),
         };
     };
     match KUBELET_PLUGINS.iter().find(|(dir, _, _)| *dir == driver) {
         Some((dir, fs_type, pv_capable)) => MountKind::Volume {
-            fs_type: Cow::Borrowed(fs_type),
-            also: if *pv_capable && *fs_type != "persistentVolumeClaim" {
+            fs_type: MountVolume::Known(*fs_type),
+            also: if *pv_capable && *fs_type != VolumeType::PersistentVolumeClaim {
                 PV_ALSO
             } else {
                 &[]
@@ -896,8 +905,8 @@ fn volume_of_plugin(plugin: &str, pod: &PodDir, name: &str) -> MountKind {
         },
         // An in-tree plugin this build does not know: name it as kubelet does.
         None => MountKind::Volume {
-            fs_type: Cow::Owned(driver.to_string()),
-            also: &["persistentVolumeClaim"],
+            fs_type: MountVolume::Unknown(driver.into()),
+            also: CLAIM_ALSO,
             driver: None,
         },
     }
@@ -1118,7 +1127,7 @@ mod tests {
     }
 
     fn types<'a>(m: &'a MountUse<'_>) -> Vec<&'a str> {
-        m.volume_types().collect()
+        m.volume_types().map(MountVolume::name).collect()
     }
 
     fn ctx(root: &Path) -> MountContext {
@@ -1286,7 +1295,7 @@ mod tests {
             &own(Some("u2")),
         );
         assert!(
-            matches!(m.kind, MountKind::Volume { ref fs_type, driver: Some(ref d), .. } if fs_type == "csi" && d == "ebs.csi.aws.com")
+            matches!(m.kind, MountKind::Volume { fs_type: MountVolume::Known(VolumeType::Csi), driver: Some(ref d), .. } if d == "ebs.csi.aws.com")
         );
         // a subPath of the same volume is the same volume
         let sub = dir.join("pods/u2/volume-subpaths/pvc-1/app/0");
@@ -1817,7 +1826,7 @@ mod tests {
             classify("/v", &src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c"))).kind
         };
         let flex = |driver: &str| MountKind::Volume {
-            fs_type: "flexVolume".into(),
+            fs_type: MountVolume::Known(VolumeType::FlexVolume),
             also: PV_ALSO,
             driver: Some(driver.into()),
         };
@@ -1828,8 +1837,8 @@ mod tests {
         assert_eq!(
             kind("kubernetes.io~future"),
             MountKind::Volume {
-                fs_type: "future".into(),
-                also: &["persistentVolumeClaim"],
+                fs_type: MountVolume::Unknown("future".into()),
+                also: CLAIM_ALSO,
                 driver: None,
             }
         );

@@ -16,9 +16,9 @@
 
 use std::fmt;
 
-use super::psp::VOLUME_TYPES;
 use super::pss::{self, Version};
 use super::{IdRule, Origin, Policy, ProcMountType, ProfileRule, SeLinuxRule};
+use crate::container::{AllowedVolume, VolumeType};
 
 pub const PREFIX: &str = "builtin:";
 pub const NAMES: &[&str] = &["privileged", "baseline", "restricted"];
@@ -41,16 +41,16 @@ pub const BASELINE_ADD_CAPABILITIES: &[&str] = &[
 ];
 
 /// Volume types restricted allows.
-pub const RESTRICTED_VOLUMES: &[&str] = &[
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "image",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
+pub const RESTRICTED_VOLUMES: &[VolumeType] = &[
+    VolumeType::ConfigMap,
+    VolumeType::Csi,
+    VolumeType::DownwardApi,
+    VolumeType::EmptyDir,
+    VolumeType::Ephemeral,
+    VolumeType::Image,
+    VolumeType::PersistentVolumeClaim,
+    VolumeType::Projected,
+    VolumeType::Secret,
 ];
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -121,7 +121,7 @@ pub fn privileged() -> Policy {
     p.host_pid = true;
     p.host_ipc = true;
     p.host_ports = vec![(0, 65535)];
-    p.volumes = vec!["*".into()];
+    p.volumes = vec![AllowedVolume::Any];
     p.allowed_capabilities = vec!["*".into()];
     p.allowed_proc_mount_types = vec![ProcMountType::Default, ProcMountType::Unmasked];
     p.allowed_unsafe_sysctls = vec!["*".into()];
@@ -134,10 +134,10 @@ pub fn baseline() -> Policy {
 
 fn baseline_at(version: Version) -> Policy {
     let mut p = Policy::closed("builtin:baseline", Origin::Builtin);
-    p.volumes = VOLUME_TYPES
+    p.volumes = VolumeType::ALL
         .iter()
-        .filter(|v| !matches!(**v, "hostPath" | "*" | "none"))
-        .map(|v| v.to_string())
+        .filter(|v| **v != VolumeType::HostPath)
+        .map(|v| AllowedVolume::Type(*v))
         .collect();
     p.allowed_capabilities = strings(BASELINE_ADD_CAPABILITIES);
     p.selinux = SeLinuxRule::Pss {
@@ -162,7 +162,10 @@ pub fn restricted() -> Policy {
 fn restricted_at(version: Version) -> Policy {
     let mut p = baseline_at(version);
     p.name = "builtin:restricted".into();
-    p.volumes = strings(RESTRICTED_VOLUMES);
+    p.volumes = RESTRICTED_VOLUMES
+        .iter()
+        .map(|v| AllowedVolume::Type(*v))
+        .collect();
     p.run_as_user = IdRule::MustRunAsNonRoot;
     p.user_namespace_relaxation = version.has(pss::USER_NAMESPACE_RELAXATIONS);
     // restricted refuses Unmasked /proc even in a user namespace
@@ -260,8 +263,14 @@ mod tests {
     #[test]
     fn baseline_forbids_host_paths_only() {
         let b = baseline();
-        assert!(!b.admits_volume("hostPath"));
-        assert!(b.admits_volume("nfs") && b.admits_volume("configMap"));
-        assert!(privileged().admits_volume("hostPath"));
+        let volume = |t| crate::container::MountVolume::Known(t);
+        assert!(!b.admits_volume(&volume(VolumeType::HostPath)));
+        for t in VolumeType::ALL
+            .iter()
+            .filter(|t| **t != VolumeType::HostPath)
+        {
+            assert!(b.admits_volume(&volume(*t)), "{t}");
+        }
+        assert!(privileged().admits_volume(&volume(VolumeType::HostPath)));
     }
 }

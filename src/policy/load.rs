@@ -11,6 +11,7 @@ use super::{
     AllowedHostPath, IdRange, IdRule, Origin, Policy, ProcMountType, ProfileRule, SeLinuxOptions,
     SeLinuxRule,
 };
+use crate::container::AllowedVolume;
 use crate::container::capabilities::normalize;
 use crate::input::{POLICY_LIMIT, read_trusted};
 
@@ -176,14 +177,14 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
     }
 
     for v in s.volumes.iter().flatten() {
-        if !psp::VOLUME_TYPES.contains(&v.value.as_str()) {
+        let Some(volume) = AllowedVolume::from_name(&v.value) else {
             return Err(at.spanned(
                 v,
                 "spec.volumes",
                 format!("unknown volume type {:?}", v.value),
             ));
-        }
-        p.volumes.push(v.value.clone());
+        };
+        p.volumes.push(volume);
     }
     for h in s.allowed_host_paths.iter().flatten() {
         let prefix = h.value.path_prefix.as_str();
@@ -626,8 +627,9 @@ mod tests {
             }])
         );
         assert_eq!(p.required_drop_capabilities, ["ALL"]);
+        let volumes: Vec<&str> = p.volumes.iter().map(|v| v.name()).collect();
         assert_eq!(
-            p.volumes,
+            volumes,
             [
                 "configMap",
                 "emptyDir",

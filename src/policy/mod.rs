@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::{AllowedVolume, MountVolume};
+
 /// An inclusive id range of a PSP rule (`min`..=`max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdRange {
@@ -148,8 +150,8 @@ pub struct Policy {
     pub host_pid: bool,
     pub host_ipc: bool,
     pub host_ports: Vec<(u16, u16)>,
-    /// PSP volume type names; `*` admits every type.
-    pub volumes: Vec<String>,
+    /// PSP's `volumes`, in the policy's order; `*` admits every type.
+    pub volumes: Vec<AllowedVolume>,
     /// Empty: every host path (when hostPath is an allowed volume).
     pub allowed_host_paths: Vec<AllowedHostPath>,
     /// Empty: every flexVolume driver.
@@ -225,7 +227,7 @@ impl Policy {
         }
     }
 
-    pub fn admits_volume(&self, fs_type: &str) -> bool {
-        self.volumes.iter().any(|v| v == "*" || v == fs_type)
+    pub fn admits_volume(&self, volume: &MountVolume) -> bool {
+        self.volumes.iter().any(|v| v.admits(volume))
     }
 }
