@@ -685,6 +685,10 @@ mod tests {
         assert!(error("  volumes: [configMap\n").starts_with("p.yaml:"));
         let e = parse("p.yaml", "a: b: c\n", Origin::Builtin).unwrap_err();
         assert_eq!(e.line, Some(1));
+        // The line is in front once, not again at the end of the message.
+        for e in [e.to_string(), error("  hostNetwrok: true\n")] {
+            assert!(!e.contains(" at line "), "{e}");
+        }
     }
 
     #[test]
