@@ -8,11 +8,27 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Why a file could not be replaced or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// What was done (`create`, `rename into place`…) to which path, and the
+    /// system's reason (chained as the source).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
 /// `path` with a context for error messages.
-pub fn ctx(what: &str, path: &Path) -> impl FnOnce(io::Error) -> String {
-    let shown = path.display().to_string();
-    let what = what.to_string();
-    move |e| format!("cannot {what} {shown}: {e}")
+pub fn ctx(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
+    let path = path.to_path_buf();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// The directory holding `path` (`.` for a bare name).
@@ -39,7 +55,7 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// `create_dir_all` with mode 0755 for what it creates.
-pub fn create_dirs(dir: &Path) -> Result<(), String> {
+pub fn create_dirs(dir: &Path) -> Result<(), Error> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -52,7 +68,7 @@ fn replace_with(
     path: &Path,
     mode: u32,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let tmp = beside(path, "new");
     let _ = std::fs::remove_file(&tmp);
     let result = (|| {
@@ -78,12 +94,12 @@ fn replace_with(
 }
 
 /// Write `bytes` to `path` atomically.
-pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
     replace_with(path, mode, |f| f.write_all(bytes))
 }
 
 /// Copy `from` to `to` atomically (streamed: a binary can be large).
-pub fn copy_file(from: &Path, to: &Path, mode: u32) -> Result<(), String> {
+pub fn copy_file(from: &Path, to: &Path, mode: u32) -> Result<(), Error> {
     let mut source = File::open(from).map_err(ctx("read", from))?;
     replace_with(to, mode, |f| {
         let mut buf = vec![0u8; 1 << 16];
@@ -99,7 +115,7 @@ pub fn copy_file(from: &Path, to: &Path, mode: u32) -> Result<(), String> {
 
 /// Point the symlink `link` at `target`, atomically (a new link renamed over
 /// the old one).
-pub fn replace_symlink(target: &Path, link: &Path) -> Result<(), String> {
+pub fn replace_symlink(target: &Path, link: &Path) -> Result<(), Error> {
     let tmp = beside(link, "link");
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp).map_err(ctx("create symlink", &tmp))?;
@@ -111,7 +127,7 @@ pub fn replace_symlink(target: &Path, link: &Path) -> Result<(), String> {
 }
 
 /// Remove a file or symlink; absent is fine. Returns whether it was there.
-pub fn remove_file(path: &Path) -> Result<bool, String> {
+pub fn remove_file(path: &Path) -> Result<bool, Error> {
     match std::fs::remove_file(path) {
         Ok(()) => {
             fsync_dir(parent(path)).map_err(ctx("fsync", parent(path)))?;

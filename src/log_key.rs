@@ -26,48 +26,81 @@ pub fn path() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from)
 }
 
+/// Why the log key cannot be read or created.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the log key {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the log key {} must be a regular file of root's that no one else can read or write (chown root, chmod 600)",
+        path.display()
+    )]
+    Untrusted { path: PathBuf },
+    #[error("the log key {} is not {} hex digits", path.display(), KEY_BYTES * 2)]
+    NotAKey { path: PathBuf },
+    #[error("cannot create {}: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no randomness for the log key: {0}")]
+    NoRandomness(#[source] std::io::Error),
+    #[error("cannot write the log key {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The key in `path`: 64 hex digits in a regular file owned by root (or the
 /// caller) that no one else can read or write.
-pub fn load(path: &Path) -> Result<Vec<u8>, String> {
-    let shown = path.display();
+pub fn load(path: &Path) -> Result<Vec<u8>, Error> {
+    let read = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| format!("cannot read the log key {shown}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read the log key {shown}: {e}"))?;
+        .map_err(read)?;
+    let meta = file.metadata().map_err(read)?;
     let euid = crate::input::euid();
     if !meta.is_file() || (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "the log key {shown} must be a regular file of root's that no one else can read or write (chown root, chmod 600)"
-        ));
+        return Err(Error::Untrusted {
+            path: path.to_path_buf(),
+        });
     }
     let mut text = String::new();
     file.by_ref()
         .take(256)
         .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read the log key {shown}: {e}"))?;
+        .map_err(read)?;
     hex_decode(text.trim())
         .filter(|k| k.len() == KEY_BYTES)
-        .ok_or_else(|| format!("the log key {shown} is not {} hex digits", KEY_BYTES * 2))
+        .ok_or_else(|| Error::NotAKey {
+            path: path.to_path_buf(),
+        })
 }
 
 /// Create the key at `path` unless it exists; `Ok(true)` when created.
-pub fn create(path: &Path) -> Result<bool, String> {
-    let shown = path.display();
+pub fn create(path: &Path) -> Result<bool, Error> {
     if path.symlink_metadata().is_ok() {
         return load(path).map(|_| false);
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     }
     let mut key = [0u8; KEY_BYTES];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut r| r.read_exact(&mut key))
-        .map_err(|e| format!("no randomness for the log key: {e}"))?;
+        .map_err(Error::NoRandomness)?;
     let text = format!("{}\n", hex_encode(&key));
     std::fs::OpenOptions::new()
         .write(true)
@@ -75,7 +108,10 @@ pub fn create(path: &Path) -> Result<bool, String> {
         .mode(0o600)
         .open(path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .map_err(|e| format!("cannot write the log key {shown}: {e}"))?;
+        .map_err(|source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(true)
 }
 
@@ -124,8 +160,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oci-psp-log-key-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("log.key");
-        assert_eq!(create(&path), Ok(true));
-        assert_eq!(create(&path), Ok(false), "kept, not replaced");
+        assert!(matches!(create(&path), Ok(true)));
+        assert!(matches!(create(&path), Ok(false)), "kept, not replaced");
         let key = load(&path).unwrap();
         let sig = signature(&key, b"{\"verdict\":\"allow\"}");
         let hex = sig.strip_prefix(MARK).unwrap();
@@ -135,7 +171,9 @@ mod tests {
         assert!(!verify(&key, b"{\"verdict\":\"allow\"}", "zz"));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-        assert!(load(&path).unwrap_err().contains("chmod 600"));
+        let e = load(&path).unwrap_err();
+        assert!(matches!(e, Error::Untrusted { .. }), "{e:?}");
+        assert!(e.to_string().contains("chmod 600"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -42,8 +42,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_files::{self as atomic, create_dirs, ctx, fsync_dir};
-use crate::input::{POLICY_LIMIT, read_bounded};
-use crate::policy::config::{DEFAULT_POLICY_DIRECTORY, Mode};
+use crate::input::{InputError, POLICY_LIMIT, read_bounded};
+use crate::policy::config::{Broken, DEFAULT_POLICY_DIRECTORY, Mode};
+use crate::policy::load::PolicyError;
 use crate::policy::select::{Flags, Sources};
 
 /// The installed configuration directory (under the root).
@@ -59,6 +60,69 @@ const LOCK: &str = ".lock";
 /// kubelet's ConfigMap volume: `..data` points at the current timestamped
 /// directory, each key is a symlink through it.
 const KUBELET_DATA: &str = "..data";
+
+/// Why a policy set could not be read, validated, stored or swapped in.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file of the set could not be read (or is not a regular file, or
+    /// too large).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A directory could not be read, or a file or link written, renamed or
+    /// removed.
+    #[error(transparent)]
+    File(#[from] atomic::Error),
+    #[error("{} has no {CONFIG_NAME}", dir.display())]
+    NoConfig { dir: PathBuf },
+    /// The configuration (or a policy it reads) is not valid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Bindings naming policies that do not exist, or policies that do not
+    /// load: each as the loader tells it.
+    #[error("{}", join(.0))]
+    Broken(Vec<Broken>),
+    #[error("{} is not a configuration", path.display())]
+    NotAConfiguration { path: PathBuf },
+    #[error(
+        "{}: cannot check this configuration against {}: write policyDirectory as one top-level line `policyDirectory: {POLICIES_NAME}`",
+        path.display(),
+        dir.display()
+    )]
+    PolicyDirectoryNotOneLine { path: PathBuf, dir: PathBuf },
+    #[error(
+        "{}: policyDirectory {directory:?}: the installer puts the policies in {POLICIES_NAME}/ beside {CONFIG_NAME}; use `policyDirectory: {POLICIES_NAME}` (or {DEFAULT_POLICY_DIRECTORY})",
+        path.display()
+    )]
+    PolicyDirectoryElsewhere { path: PathBuf, directory: String },
+    /// The in-memory copy of an edited configuration could not be made.
+    #[error("memfd_create: {0}")]
+    MemfdCreate(#[source] nix::Error),
+    #[error("memfd: {0}")]
+    Memfd(#[source] std::io::Error),
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock { path: PathBuf, source: nix::Error },
+    #[error("cannot exchange {} with a symlink: {source}", path.display())]
+    Exchange {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not valid: {source}", path.display())]
+    InvalidStatus {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// The broken bindings as one line.
+fn join(broken: &[Broken]) -> String {
+    broken
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// `root` + an absolute path.
 pub fn under(root: &Path, path: &str) -> PathBuf {
@@ -103,8 +167,8 @@ impl PolicySet {
 
     /// A configuration file and the policy files of a directory (the
     /// configuration itself skipped when it lies there, as the loader does).
-    pub fn read(config: &Path, policy_dir: &Path) -> Result<PolicySet, String> {
-        let bytes = read_bounded(config, POLICY_LIMIT).map_err(|e| e.to_string())?;
+    pub fn read(config: &Path, policy_dir: &Path) -> Result<PolicySet, Error> {
+        let bytes = read_bounded(config, POLICY_LIMIT)?;
         let own = config.canonicalize().ok();
         let mut policies = BTreeMap::new();
         let entries = std::fs::read_dir(policy_dir).map_err(ctx("read", policy_dir))?;
@@ -114,7 +178,7 @@ impl PolicySet {
             if !is_policy_name(&name) || (own.is_some() && path.canonicalize().ok() == own) {
                 continue;
             }
-            let content = read_bounded(&path, POLICY_LIMIT).map_err(|e| e.to_string())?;
+            let content = read_bounded(&path, POLICY_LIMIT)?;
             policies.insert(name, content);
         }
         Ok(PolicySet {
@@ -125,12 +189,14 @@ impl PolicySet {
 }
 
 /// Why a source could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// kubelet swapped `..data` while it was read: read again.
+    #[error("the source changed while it was read")]
     Changed,
     /// The source cannot make a set (no config.yaml, unreadable file…).
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(Error),
 }
 
 /// A consistent snapshot of a source directory: `config.yaml` and every
@@ -145,14 +211,14 @@ pub fn read_source(dir: &Path) -> Result<PolicySet, SourceError> {
         .as_ref()
         .map_or_else(|| dir.to_path_buf(), |t| dir.join(t));
     let moved = || link.is_some() && std::fs::read_link(&data).ok() != link;
-    let fail = |message: String| {
+    let fail = |e: Error| {
         if moved() {
             SourceError::Changed
         } else {
-            SourceError::Invalid(message)
+            SourceError::Invalid(e)
         }
     };
-    let entries = std::fs::read_dir(&base).map_err(|e| fail(ctx("read", &base)(e)))?;
+    let entries = std::fs::read_dir(&base).map_err(|e| fail(ctx("read", &base)(e).into()))?;
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -163,11 +229,11 @@ pub fn read_source(dir: &Path) -> Result<PolicySet, SourceError> {
     let mut config = None;
     for name in names {
         let path = base.join(&name);
-        let meta = std::fs::metadata(&path).map_err(|e| fail(ctx("read", &path)(e)))?;
+        let meta = std::fs::metadata(&path).map_err(|e| fail(ctx("read", &path)(e).into()))?;
         if meta.is_dir() || (name != CONFIG_NAME && !is_policy_name(&name)) {
             continue;
         }
-        let bytes = read_bounded(&path, POLICY_LIMIT).map_err(|e| fail(e.to_string()))?;
+        let bytes = read_bounded(&path, POLICY_LIMIT).map_err(|e| fail(e.into()))?;
         if name == CONFIG_NAME {
             config = Some(bytes);
         } else {
@@ -177,8 +243,11 @@ pub fn read_source(dir: &Path) -> Result<PolicySet, SourceError> {
     if moved() {
         return Err(SourceError::Changed);
     }
-    set.config = config
-        .ok_or_else(|| SourceError::Invalid(format!("{} has no {CONFIG_NAME}", dir.display())))?;
+    set.config = config.ok_or_else(|| {
+        SourceError::Invalid(Error::NoConfig {
+            dir: dir.to_path_buf(),
+        })
+    })?;
     Ok(set)
 }
 
@@ -289,43 +358,47 @@ fn with_policy_directory(text: &str, dir: &Path) -> Option<String> {
 }
 
 /// Load the configuration at `path` exactly as `lint --config PATH` does.
-fn load_path(path: &Path) -> Result<Sources, String> {
+fn load_path(path: &Path) -> Result<Sources, PolicyError> {
     Sources::load(&Flags {
         config: Some(path.to_path_buf()),
         ..Default::default()
     })
-    .map_err(|e| e.to_string())
+}
+
+/// `error` naming `to` where it named the file `from`.
+fn renamed(mut error: PolicyError, from: &str, to: &str) -> PolicyError {
+    error.file = error.file.replace(from, to);
+    error.message = error.message.replace(from, to);
+    error
 }
 
 /// Load the configuration at `path` with its policy directory replaced by
 /// `dir`, nothing written anywhere: the edited text is handed to the loader
 /// as an anonymous memory file (`/proc/self/fd/N`), and error messages name
 /// `path` again.
-fn load_with_policy_directory(path: &Path, text: &str, dir: &Path) -> Result<Sources, String> {
-    let edited = with_policy_directory(text, dir).ok_or_else(|| {
-        format!(
-            "{}: cannot check this configuration against {}: write policyDirectory as one top-level line `policyDirectory: {POLICIES_NAME}`",
-            path.display(),
-            dir.display()
-        )
-    })?;
+fn load_with_policy_directory(path: &Path, text: &str, dir: &Path) -> Result<Sources, Error> {
+    let edited =
+        with_policy_directory(text, dir).ok_or_else(|| Error::PolicyDirectoryNotOneLine {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+        })?;
     let fd = nix::sys::memfd::memfd_create(
         "oci-psp-hook-config",
         nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
     )
-    .map_err(|e| format!("memfd_create: {e}"))?;
+    .map_err(Error::MemfdCreate)?;
     let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
     let mut file = File::from(fd);
     // A memfd starts world-writable (0777), which the loader refuses.
     {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("memfd: {e}"))?;
+            .map_err(Error::Memfd)?;
     }
-    file.write_all(edited.as_bytes())
-        .map_err(|e| format!("memfd: {e}"))?;
+    file.write_all(edited.as_bytes()).map_err(Error::Memfd)?;
     let shown = path.display().to_string();
-    let mut result = load_path(Path::new(&proc_path)).map_err(|e| e.replace(&proc_path, &shown));
+    let mut result =
+        load_path(Path::new(&proc_path)).map_err(|e| renamed(e, &proc_path, &shown).into());
     drop(file);
     if let Ok(Sources::Config(c)) = &mut result {
         c.path = path.to_path_buf();
@@ -337,20 +410,17 @@ fn load_with_policy_directory(path: &Path, text: &str, dir: &Path) -> Result<Sou
 }
 
 /// A loaded configuration that `lint` would pass, summed up.
-fn summarize(sources: Sources, path: &Path) -> Result<Summary, String> {
+fn summarize(sources: Sources, path: &Path) -> Result<Summary, Error> {
     match sources {
-        Sources::Config(c) if !c.broken.is_empty() => Err(c
-            .broken
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")),
+        Sources::Config(c) if !c.broken.is_empty() => Err(Error::Broken(c.broken)),
         Sources::Config(c) => Ok(Summary {
             policies: c.policies.len(),
             bindings: c.bindings.len(),
             mode: c.mode,
         }),
-        _ => Err(format!("{} is not a configuration", path.display())),
+        _ => Err(Error::NotAConfiguration {
+            path: path.to_path_buf(),
+        }),
     }
 }
 
@@ -366,7 +436,7 @@ fn summarize(sources: Sources, path: &Path) -> Result<Summary, String> {
 /// - anything else is refused: the installer syncs the source's policies
 ///   into policies.d and nowhere else, so the hook would read policies that
 ///   no validation covered.
-pub fn validate_staged(dir: &Path) -> Result<Summary, String> {
+pub fn validate_staged(dir: &Path) -> Result<Summary, Error> {
     let path = dir.join(CONFIG_NAME);
     let policies = dir.join(POLICIES_NAME);
     let text = read_bounded(&path, POLICY_LIMIT)
@@ -380,10 +450,7 @@ pub fn validate_staged(dir: &Path) -> Result<Summary, String> {
         }
         (Some(_), Some(Some(d))) if plain(&d) == Path::new(POLICIES_NAME) => load_path(&path)?,
         (Some(_), Some(Some(d))) => {
-            return Err(format!(
-                "{}: policyDirectory {d:?}: the installer puts the policies in {POLICIES_NAME}/ beside {CONFIG_NAME}; use `policyDirectory: {POLICIES_NAME}` (or {DEFAULT_POLICY_DIRECTORY})",
-                path.display()
-            ));
+            return Err(Error::PolicyDirectoryElsewhere { path, directory: d });
         }
         // Not YAML, not a mapping…: the loader says what is wrong.
         _ => load_path(&path)?,
@@ -414,7 +481,7 @@ pub fn policy_dir_under(root: &Path, config: &Path) -> PathBuf {
 /// Load the configuration at `config` (a path already under `root`) as the
 /// hook on that installation would: an absolute policyDirectory is read
 /// under `root`.
-pub fn load_under(root: &Path, config: &Path) -> Result<Sources, String> {
+pub fn load_under(root: &Path, config: &Path) -> Result<Sources, Error> {
     let text = read_bounded(config, POLICY_LIMIT)
         .ok()
         .and_then(|b| String::from_utf8(b).ok());
@@ -425,17 +492,17 @@ pub fn load_under(root: &Path, config: &Path) -> Result<Sources, String> {
             if Path::new(&d).is_absolute() {
                 load_with_policy_directory(config, text, &under(root, &d))
             } else {
-                load_path(config)
+                Ok(load_path(config)?)
             }
         }
-        _ => load_path(config),
+        _ => Ok(load_path(config)?),
     }
 }
 
 /// The digest of the set the hook on the installation under `root` reads
 /// from the configuration `config` (a path already under `root`): that
 /// file and its policy directory. `None` without a configuration.
-pub fn active_digest(root: &Path, config: &Path) -> Option<Result<String, String>> {
+pub fn active_digest(root: &Path, config: &Path) -> Option<Result<String, Error>> {
     if std::fs::symlink_metadata(config).is_err() {
         return None;
     }
@@ -450,7 +517,7 @@ pub fn status_check(root: &Path, digest: Option<&str>) -> Option<(bool, String)>
     let path = under(root, STATUS_PATH);
     let status = match Status::read(root)? {
         Ok(status) => status,
-        Err(e) => return Some((false, e)),
+        Err(e) => return Some((false, e.to_string())),
     };
     let active = status.active.as_deref().unwrap_or("none");
     if !status.ok {
@@ -517,7 +584,7 @@ impl Store {
     }
 
     /// Hold this while changing the store: one installer at a time.
-    pub fn lock(&self) -> Result<nix::fcntl::Flock<File>, String> {
+    pub fn lock(&self) -> Result<nix::fcntl::Flock<File>, Error> {
         create_dirs(&self.versions())?;
         let path = self.versions().join(LOCK);
         let file = std::fs::OpenOptions::new()
@@ -527,11 +594,11 @@ impl Store {
             .open(&path)
             .map_err(ctx("open", &path))?;
         nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| format!("cannot lock {}: {e}", path.display()))
+            .map_err(|(_, source)| Error::Lock { path, source })
     }
 
     /// Write a set into a new staging directory (fsynced) and return it.
-    pub fn stage(&self, set: &PolicySet) -> Result<PathBuf, String> {
+    pub fn stage(&self, set: &PolicySet) -> Result<PathBuf, Error> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let staged = self.versions().join(format!(
             ".staging-{}-{}",
@@ -557,7 +624,7 @@ impl Store {
     /// Publish a validated staged set: it becomes `versions/<digest>`,
     /// `current` is swapped to it by one rename, the set it replaces stays
     /// as `previous`, older sets are removed.
-    pub fn commit(&self, staged: &Path, digest: &str) -> Result<(), String> {
+    pub fn commit(&self, staged: &Path, digest: &str) -> Result<(), Error> {
         let versions = self.versions();
         let target = versions.join(digest);
         if target.exists() {
@@ -594,7 +661,7 @@ impl Store {
     /// installed by hand or by the package) is replaced by rename; a real
     /// directory is exchanged with the link by renameat2(RENAME_EXCHANGE),
     /// so the path never goes missing.
-    fn fixed_link(&self, name: &str) -> Result<(), String> {
+    fn fixed_link(&self, name: &str) -> Result<(), Error> {
         let path = self.dir.join(name);
         let want = Path::new(CURRENT).join(name);
         match std::fs::symlink_metadata(&path) {
@@ -608,15 +675,15 @@ impl Store {
                 let tmp = atomic::beside(&path, "link");
                 let _ = std::fs::remove_file(&tmp);
                 std::os::unix::fs::symlink(&want, &tmp).map_err(ctx("create symlink", &tmp))?;
-                exchange(&tmp, &path).map_err(|e| {
+                if let Err(source) = exchange(&tmp, &path) {
                     let _ = std::fs::remove_file(&tmp);
-                    format!("cannot exchange {} with a symlink: {e}", path.display())
-                })?;
+                    return Err(Error::Exchange { path, source });
+                }
                 fsync_dir(&self.dir).map_err(ctx("fsync", &self.dir))?;
                 // tmp is now the old directory.
-                std::fs::remove_dir_all(&tmp).map_err(ctx("remove", &tmp))
+                Ok(std::fs::remove_dir_all(&tmp).map_err(ctx("remove", &tmp))?)
             }
-            _ => atomic::replace_symlink(&want, &path),
+            _ => Ok(atomic::replace_symlink(&want, &path)?),
         }
     }
 
@@ -643,7 +710,7 @@ impl Store {
 
 /// Create a file with `bytes`, mode 0644, fsynced (inside a staging
 /// directory nobody reads yet: no rename needed).
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), atomic::Error> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -677,26 +744,24 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn write(&self, root: &Path) -> Result<(), String> {
+    pub fn write(&self, root: &Path) -> Result<(), Error> {
         let path = under(root, STATUS_PATH);
         create_dirs(atomic::parent(&path))?;
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())? + "\n";
-        atomic::write_file(&path, text.as_bytes(), 0o644)
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        Ok(atomic::write_file(&path, text.as_bytes(), 0o644)?)
     }
 
     /// `None` when no installer ever synced on this root.
-    pub fn read(root: &Path) -> Option<Result<Status, String>> {
+    pub fn read(root: &Path) -> Option<Result<Status, Error>> {
         let path = under(root, STATUS_PATH);
         match read_bounded(&path, POLICY_LIMIT) {
-            Err(crate::input::InputError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(InputError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 None
             }
-            Err(e) => Some(Err(e.to_string())),
+            Err(e) => Some(Err(e.into())),
             Ok(bytes) => Some(
                 serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{} is not valid: {e}", path.display())),
+                    .map_err(|source| Error::InvalidStatus { path, source }),
             ),
         }
     }
@@ -858,6 +923,8 @@ mod tests {
             &format!("{HEADER}bindings:\n  - namespaces: [a]\n    policies: [nosuch]\n"),
         );
         let e = validate_staged(&d.0).unwrap_err();
+        assert!(matches!(e, Error::Broken(_)), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("\"nosuch\" does not exist"), "{e}");
         assert!(
             e.contains(&d.0.join("config.yaml").display().to_string()),
@@ -871,11 +938,15 @@ mod tests {
             &format!("{HEADER}policyDirectory: /opt/psp\n"),
         );
         let e = validate_staged(&d.0).unwrap_err();
-        assert!(e.contains("policyDirectory \"/opt/psp\""), "{e}");
+        assert!(matches!(e, Error::PolicyDirectoryElsewhere { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("policyDirectory \"/opt/psp\""),
+            "{e}"
+        );
         // An invalid policy.
         d.write("policies.d/bad.yaml", "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec: {privileged: maybe}\n");
         d.write("config.yaml", HEADER);
-        let e = validate_staged(&d.0).unwrap_err();
+        let e = validate_staged(&d.0).unwrap_err().to_string();
         assert!(e.contains("bad.yaml"), "{e}");
         // Not YAML at all.
         d.write("config.yaml", "{{{");
@@ -911,7 +982,7 @@ mod tests {
         // Without config.yaml there is no set.
         let empty = Dir::new("empty");
         assert!(
-            matches!(read_source(&empty.0), Err(SourceError::Invalid(e)) if e.contains("has no config.yaml"))
+            matches!(read_source(&empty.0), Err(SourceError::Invalid(Error::NoConfig { dir })) if dir == empty.0)
         );
     }
 

@@ -25,13 +25,39 @@ fn dir() -> PathBuf {
 
 /// Keep `record` (the decision as a text log line); returns the file it is in, or why it
 /// could not be kept.
-pub fn keep(record: &[u8]) -> Result<PathBuf, String> {
+pub fn keep(record: &[u8]) -> Result<PathBuf, KeepError> {
     keep_in(&dir(), record)
 }
 
-/// The error's errno name (`EACCES`): runtimes show the user the hook's
-/// line only when no OS phrase in it ("Permission denied") makes them take
-/// it for their own error.
+/// Why a record could not be kept. The system's reason is told by its errno
+/// name (`EACCES`): runtimes show the user the hook's line only when no OS
+/// phrase in it ("Permission denied") makes them take it for their own
+/// error.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    #[error("cannot create {} ({})", dir.display(), errno(source))]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {} ({})", dir.display(), errno(source))]
+    ReadDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{shown} holds {MAX_KEPT} records already (counted in {shown}/{DROPPED}: {count})",
+        shown = dir.display()
+    )]
+    Full { dir: PathBuf, count: u64 },
+    #[error("cannot write {} ({})", path.display(), errno(source))]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The error's errno name, or a phrase of no OS's.
 fn errno(e: &std::io::Error) -> String {
     e.raw_os_error().map_or_else(
         || "an I/O error".to_string(),
@@ -39,22 +65,28 @@ fn errno(e: &std::io::Error) -> String {
     )
 }
 
-fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
-    let shown = dir.display();
+fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, KeepError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| format!("cannot create {shown} ({})", errno(&e)))?;
+        .map_err(|source| KeepError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     let kept = kept_in(dir)
-        .map_err(|e| format!("cannot read {shown} ({})", errno(&e)))?
+        .map_err(|source| KeepError::ReadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?
         .len();
     if kept >= MAX_KEPT {
         let count = dropped(dir) + 1;
         let _ = std::fs::write(dir.join(DROPPED), format!("{count}\n"));
-        return Err(format!(
-            "{shown} holds {MAX_KEPT} records already (counted in {shown}/{DROPPED}: {count})"
-        ));
+        return Err(KeepError::Full {
+            dir: dir.to_path_buf(),
+            count,
+        });
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -65,14 +97,16 @@ fn keep_in(dir: &Path, record: &[u8]) -> Result<PathBuf, String> {
         now.subsec_nanos(),
         std::process::id()
     ));
-    std::fs::OpenOptions::new()
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .and_then(|mut f| f.write_all(record).and_then(|()| f.write_all(b"\n")))
-        .map_err(|e| format!("cannot write {} ({})", path.display(), errno(&e)))?;
-    Ok(path)
+        .and_then(|mut f| f.write_all(record).and_then(|()| f.write_all(b"\n")));
+    match written {
+        Ok(()) => Ok(path),
+        Err(source) => Err(KeepError::Write { path, source }),
+    }
 }
 
 /// The directory of an installation under `root` (`/`: this node's).
@@ -123,6 +157,8 @@ mod tests {
     #[test]
     fn failures_are_told_without_os_phrases() {
         let err = keep_in(Path::new("/proc/no-such/undelivered"), b"{}").unwrap_err();
+        assert!(matches!(err, KeepError::CreateDir { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.starts_with("cannot create /proc/no-such/undelivered (E"),
             "{err}"
@@ -143,6 +179,8 @@ mod tests {
             keep_in(&dir, b"{}").unwrap();
         }
         let err = keep_in(&dir, b"{}").unwrap_err();
+        assert!(matches!(err, KeepError::Full { count: 1, .. }), "{err:?}");
+        let err = err.to_string();
         assert!(err.contains("holds 1000 records already"), "{err}");
         keep_in(&dir, b"{}").unwrap_err();
         assert_eq!(dropped(&dir), 2);

@@ -30,12 +30,38 @@ use crate::container::facts::Facts;
 
 const MARKER: &str = "decision {";
 
+/// A log that could not be read, or a record of it that cannot be used:
+/// where (the file, the line), and what was wrong.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+#[error("{file}{}: {problem}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct LogError {
     pub file: String,
     pub line: Option<usize>,
-    pub message: String,
+    #[source]
+    pub problem: Problem,
+}
+
+/// What was wrong with a log or one of its records.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("a decision record that is not valid JSON ({0}); truncated by the syslog daemon?")]
+    NotJson(#[source] serde_json::Error),
+    #[error("a decision record without JSON")]
+    NoJson,
+    #[error("OCI_PSP_DECISION is not valid JSON: {0}")]
+    FieldNotJson(#[source] serde_json::Error),
+    #[error("OCI_PSP_DECISION is neither text nor bytes")]
+    FieldNotBytes,
+    #[error("OCI_PSP_DECISION is {0}, not text")]
+    FieldNotText(Value),
+    #[error("the record's facts do not parse: {0}")]
+    Facts(#[source] serde_json::Error),
+    #[error(
+        "the record of container {container} was cut to fit one log datagram, its facts left out: advise from its bundle (or --running) instead"
+    )]
+    Cut { container: String },
 }
 
 /// What a log held.
@@ -111,12 +137,12 @@ pub struct LogRecord {
 pub fn each_record(
     path: &Path,
     attribution: &Attribution,
-    f: impl FnMut(LogRecord) -> Result<(), String>,
+    f: impl FnMut(LogRecord) -> Result<(), Problem>,
 ) -> Result<(), LogError> {
     let handle = std::fs::File::open(path).map_err(|e| LogError {
         file: path.display().to_string(),
         line: None,
-        message: format!("cannot read: {e}"),
+        problem: Problem::Read(e),
     })?;
     each_record_in(
         BufReader::new(handle),
@@ -131,12 +157,12 @@ pub fn each_record_in(
     mut reader: impl BufRead,
     file: &str,
     attribution: &Attribution,
-    mut f: impl FnMut(LogRecord) -> Result<(), String>,
+    mut f: impl FnMut(LogRecord) -> Result<(), Problem>,
 ) -> Result<(), LogError> {
-    let err = |line, message: String| LogError {
+    let err = |line, problem| LogError {
         file: file.to_string(),
         line,
-        message,
+        problem,
     };
     let mut buf = Vec::new();
     let mut number = 0;
@@ -144,7 +170,7 @@ pub fn each_record_in(
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|e| err(None, format!("cannot read: {e}")))?;
+            .map_err(|e| err(None, Problem::Read(e)))?;
         if n == 0 {
             return Ok(());
         }
@@ -181,9 +207,7 @@ pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError
             }
             Found::NoFacts => log.without_facts += 1,
             Found::Cut(container) => {
-                return Err(format!(
-                    "the record of container {container} was cut to fit one log datagram, its facts left out: advise from its bundle (or --running) instead"
-                ));
+                return Err(Problem::Cut { container });
             }
             Found::NeverRan => log.denied_in_enforce_mode += 1,
             Found::Exempt => log.exempt += 1,
@@ -194,7 +218,7 @@ pub fn read(path: &Path, attribution: &Attribution) -> Result<LogFacts, LogError
 }
 
 /// The decision record a line carries; `None` for other lines.
-fn decision_of(line: &str, attribution: &Attribution) -> Result<Option<LogRecord>, String> {
+fn decision_of(line: &str, attribution: &Attribution) -> Result<Option<LogRecord>, Problem> {
     let line = line.trim();
     if line.starts_with('{')
         && let Ok(Value::Object(entry)) = serde_json::from_str::<Value>(line)
@@ -281,7 +305,7 @@ fn journal_sender_is_hook(entry: &serde_json::Map<String, Value>) -> bool {
 
 /// The JSON after `decision ` in a syslog line, and whether it carries a
 /// valid signature of the node's log key.
-fn after_marker(text: &str, attribution: &Attribution) -> Result<Option<(Value, bool)>, String> {
+fn after_marker(text: &str, attribution: &Attribution) -> Result<Option<(Value, bool)>, Problem> {
     let Some(at) = text.find(MARKER) else {
         return Ok(None);
     };
@@ -290,12 +314,8 @@ fn after_marker(text: &str, attribution: &Attribution) -> Result<Option<(Value, 
     let mut values = serde_json::Deserializer::from_str(json).into_iter::<Value>();
     let value = match values.next() {
         Some(Ok(value)) => value,
-        Some(Err(e)) => {
-            return Err(format!(
-                "a decision record that is not valid JSON ({e}); truncated by the syslog daemon?"
-            ));
-        }
-        None => return Err("a decision record without JSON".into()),
+        Some(Err(e)) => return Err(Problem::NotJson(e)),
+        None => return Err(Problem::NoJson),
     };
     let end = values.byte_offset();
     let signed = json[end..]
@@ -306,13 +326,13 @@ fn after_marker(text: &str, attribution: &Attribution) -> Result<Option<(Value, 
     Ok(Some((value, signed)))
 }
 
-fn parse_json(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("OCI_PSP_DECISION is not valid JSON: {e}"))
+fn parse_json(text: &str) -> Result<Value, Problem> {
+    serde_json::from_str(text).map_err(Problem::FieldNotJson)
 }
 
 /// journald prints a field as a string, or as an array of bytes when it is
 /// not plain text.
-fn journal_field(field: &Value) -> Result<String, String> {
+fn journal_field(field: &Value) -> Result<String, Problem> {
     match field {
         Value::String(s) => Ok(s.clone()),
         Value::Array(items) => {
@@ -322,9 +342,9 @@ fn journal_field(field: &Value) -> Result<String, String> {
                 .collect();
             bytes
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .ok_or_else(|| "OCI_PSP_DECISION is neither text nor bytes".to_string())
+                .ok_or(Problem::FieldNotBytes)
         }
-        other => Err(format!("OCI_PSP_DECISION is {other}, not text")),
+        other => Err(Problem::FieldNotText(other.clone())),
     }
 }
 
@@ -339,7 +359,7 @@ enum Found {
     Exempt,
 }
 
-fn facts_of(decision: &Value) -> Result<Found, String> {
+fn facts_of(decision: &Value) -> Result<Found, Problem> {
     let verdict = decision.get("verdict").and_then(Value::as_str);
     let mode = decision.get("mode").and_then(Value::as_str);
     if verdict == Some("deny") && mode == Some("enforce") {
@@ -356,7 +376,7 @@ fn facts_of(decision: &Value) -> Result<Found, String> {
         None | Some(Value::Null) => Ok(Found::NoFacts),
         Some(facts) => serde_json::from_value(facts.clone())
             .map(|f| Found::Facts(Box::new(f)))
-            .map_err(|e| format!("the record's facts do not parse: {e}")),
+            .map_err(Problem::Facts),
     }
 }
 
@@ -528,8 +548,12 @@ mod tests {
     #[test]
     fn a_cut_record_is_an_error() {
         let e = read_text("decision {\"verdict\":\"allow\",\"mode\":\"enforce\",\"container\":{\"id\":\"c1\"},\"cut\":\"the record did not fit\",\"facts\":null}\n")
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        assert!(
+            matches!(&e.problem, Problem::Cut { container } if container == "c1"),
+            "{e:?}"
+        );
+        let e = e.to_string();
         assert!(e.contains(":1: the record of container c1 was cut"), "{e}");
     }
 
@@ -546,9 +570,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":1: the record's facts do not parse"), "{e}");
-        let e = read(Path::new("/nonexistent/log"), &Attribution::default())
-            .unwrap_err()
-            .to_string();
+        let e = read(Path::new("/nonexistent/log"), &Attribution::default()).unwrap_err();
+        assert!(matches!(e.problem, Problem::Read(_)), "{e:?}");
+        let e = e.to_string();
         assert!(e.starts_with("/nonexistent/log: cannot read"), "{e}");
     }
 }

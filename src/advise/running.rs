@@ -30,11 +30,34 @@ pub struct Running {
     pub state: PathBuf,
 }
 
+/// Why the running containers could not be found: the runtime state
+/// directory or file, and what was wrong with it.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct RunningError {
-    pub path: String,
-    pub message: String,
+pub enum RunningError {
+    #[error("{}: cannot list: {source} (advise --running needs root)", dir.display())]
+    List {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", state.display())]
+    Read {
+        state: PathBuf,
+        source: crate::input::InputError,
+    },
+    #[error("{}: not valid JSON: {source}", state.display())]
+    NotJson {
+        state: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{}: container {id} runs (pid {pid}) but its bundle is nowhere to be found",
+        state.display()
+    )]
+    NoBundle {
+        state: PathBuf,
+        id: String,
+        pid: i32,
+    },
 }
 
 /// The running containers under `root` (`/` on a node), sorted by id.
@@ -74,10 +97,10 @@ fn subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, RunningError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(RunningError {
-                path: dir.display().to_string(),
-                message: format!("cannot list: {e} (advise --running needs root)"),
+        Err(source) => {
+            return Err(RunningError::List {
+                dir: dir.to_path_buf(),
+                source,
             });
         }
     };
@@ -146,10 +169,6 @@ fn from_state(
     state: &Path,
     fields: fn(&Value) -> StateFields,
 ) -> Result<Option<Running>, RunningError> {
-    let err = |message: String| RunningError {
-        path: state.display().to_string(),
-        message,
-    };
     let bytes = match crate::input::read_bounded(state, crate::input::STATE_LIMIT) {
         Ok(b) => b,
         // The container went away while we looked.
@@ -158,10 +177,17 @@ fn from_state(
         {
             return Ok(None);
         }
-        Err(e) => return Err(err(e.to_string())),
+        Err(source) => {
+            return Err(RunningError::Read {
+                state: state.to_path_buf(),
+                source,
+            });
+        }
     };
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|source| RunningError::NotJson {
+        state: state.to_path_buf(),
+        source,
+    })?;
     let fields = fields(&value);
     let Some(pid) = fields
         .pid
@@ -178,9 +204,11 @@ fn from_state(
         None => engine_bundle(root, id),
     };
     let Some(bundle) = bundle else {
-        return Err(err(format!(
-            "container {id} runs (pid {pid}) but its bundle is nowhere to be found"
-        )));
+        return Err(RunningError::NoBundle {
+            state: state.to_path_buf(),
+            id: id.to_string(),
+            pid,
+        });
     };
     Ok(Some(Running {
         id: id.to_string(),
@@ -344,7 +372,9 @@ mod tests {
     fn broken_state_names_the_file() {
         let t = Tree::new();
         t.write("run/runc/x/state.json", "{not json");
-        let e = discover(&t.0).unwrap_err().to_string();
+        let e = discover(&t.0).unwrap_err();
+        assert!(matches!(e, RunningError::NotJson { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("run/runc/x/state.json: not valid JSON"), "{e}");
     }
 }

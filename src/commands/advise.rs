@@ -7,13 +7,64 @@ use std::path::{Path, PathBuf};
 use crate::advise::{self, DEFAULT_NAME, Document, from_log, group, render, running};
 use crate::checks;
 use crate::container::ContainerView;
-use crate::container::build::{BuildContext, build};
+use crate::container::build::{BuildContext, ConfigError, build};
 use crate::container::facts::Facts;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
 use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
+use crate::policy::load::PolicyError;
 use crate::policy::select::{Flags, Sources};
 use crate::policy::{Origin, exemptions, load};
+
+/// Why no advice was given.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("--explain writes YAML comments; it cannot be used with --output json")]
+    ExplainWithJson,
+    #[error("--config-output needs --group-by namespace")]
+    ConfigOutputWithoutGroupBy,
+    #[error("--name {name:?}: a policy name is lowercase letters, digits, '-' and '.'")]
+    InvalidName { name: String },
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Running(#[from] running::RunningError),
+    #[error("--running: no running containers found (runc, containerd, crun state under /run)")]
+    NoneRunning,
+    #[error(transparent)]
+    Log(#[from] from_log::LogError),
+    #[error("{}: no decision records with container facts ({records} records)", file.display())]
+    NoFacts { file: PathBuf, records: usize },
+    #[error(
+        "no containers to advise from: give bundle directories or config.json files, --running or --from-log"
+    )]
+    NoInputs,
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A running container's config.json could not be read.
+    #[error("{source} (container {id}, {})", state.display())]
+    RunningInput {
+        source: InputError,
+        id: String,
+        state: PathBuf,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The round-trip guarantee broken: a bug, never printed as advice.
+    #[error("internal error: the advised policy is invalid: {0}")]
+    AdvisedInvalid(#[source] PolicyError),
+    #[error("internal error: no advised policy")]
+    NoAdvisedPolicy,
+    #[error("internal error: the advised policy {policy:?} would deny {container}: {violation}")]
+    AdvisedDenies {
+        policy: String,
+        container: String,
+        violation: String,
+    },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -64,7 +115,7 @@ struct Input {
     view: Option<ContainerView<'static>>,
 }
 
-fn advise_text(options: &Options) -> Result<String, String> {
+fn advise_text(options: &Options) -> Result<String, Error> {
     check_options(options)?;
     let (inputs, unattributed) = collect(options)?;
     let facts: Vec<Facts> = inputs.iter().map(|i| i.facts.clone()).collect();
@@ -121,17 +172,15 @@ fn say_unattributed(doc: &mut Document, records: usize) {
 pub const UNATTRIBUTED_ANNOTATION: &str = "oci-psp-hook/unattributed-log-records";
 
 /// Combinations of options that cannot work, before any input is read.
-fn check_options(options: &Options) -> Result<(), String> {
+fn check_options(options: &Options) -> Result<(), Error> {
     if options.explain && options.output == Format::Json {
-        return Err("--explain writes YAML comments; it cannot be used with --output json".into());
+        return Err(Error::ExplainWithJson);
     }
     if options.config_output.is_some() && options.group_by.is_none() {
-        return Err("--config-output needs --group-by namespace".into());
+        return Err(Error::ConfigOutputWithoutGroupBy);
     }
     match &options.name {
-        Some(name) if !valid_name(name) => Err(format!(
-            "--name {name:?}: a policy name is lowercase letters, digits, '-' and '.'"
-        )),
+        Some(name) if !valid_name(name) => Err(Error::InvalidName { name: name.clone() }),
         _ => Ok(()),
     }
 }
@@ -154,25 +203,25 @@ fn render_docs(options: &Options, docs: &[Document]) -> String {
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+fn write(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The inputs, and how many log records among them no one can show the
 /// hook wrote (taken with `--accept-unattributed`).
-fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
+fn collect(options: &Options) -> Result<(Vec<Input>, usize), Error> {
     let mut inputs = Vec::new();
     let mut unattributed = 0;
     for path in &options.paths {
         inputs.push(from_path(path)?);
     }
     if options.running {
-        let found = running::discover(Path::new("/")).map_err(|e| e.to_string())?;
+        let found = running::discover(Path::new("/"))?;
         if found.is_empty() {
-            return Err(
-                "--running: no running containers found (runc, containerd, crun state under /run)"
-                    .into(),
-            );
+            return Err(Error::NoneRunning);
         }
         for r in found {
             if let Some(input) = from_running(&r)? {
@@ -198,7 +247,7 @@ fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
         }
     };
     for file in &options.from_log {
-        let log = from_log::read(file, &attribution).map_err(|e| e.to_string())?;
+        let log = from_log::read(file, &attribution)?;
         if log.accepted_unattributed {
             unattributed += log.unattributed;
         }
@@ -206,11 +255,10 @@ fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
             eprintln!("oci-psp-hook: advise: {}: {skipped}", file.display());
         }
         if log.facts.is_empty() {
-            return Err(format!(
-                "{}: no decision records with container facts ({} records)",
-                file.display(),
-                log.records
-            ));
+            return Err(Error::NoFacts {
+                file: file.clone(),
+                records: log.records,
+            });
         }
         inputs.extend(
             log.facts
@@ -219,7 +267,7 @@ fn collect(options: &Options) -> Result<(Vec<Input>, usize), String> {
         );
     }
     if inputs.is_empty() {
-        return Err("no containers to advise from: give bundle directories or config.json files, --running or --from-log".into());
+        return Err(Error::NoInputs);
     }
     Ok((inputs, unattributed))
 }
@@ -260,9 +308,9 @@ fn leave_out_exempt(inputs: &mut Vec<Input>, config: Option<&Path>) {
 }
 
 /// A bundle directory or a config.json file.
-fn from_path(path: &Path) -> Result<Input, String> {
+fn from_path(path: &Path) -> Result<Input, Error> {
     let (config, bundle) = super::config_and_bundle(path);
-    let bytes = read_bounded(&config, CONFIG_LIMIT).map_err(|e| e.to_string())?;
+    let bytes = read_bounded(&config, CONFIG_LIMIT)?;
     input(&config, &bytes, label_of(path), None, Some(bundle))
 }
 
@@ -281,7 +329,7 @@ fn label_of(path: &Path) -> String {
     label.unwrap_or_else(|| path.display().to_string())
 }
 
-fn from_running(r: &running::Running) -> Result<Option<Input>, String> {
+fn from_running(r: &running::Running) -> Result<Option<Input>, Error> {
     let config = r.bundle.join("config.json");
     let bytes = match read_bounded(&config, CONFIG_LIMIT) {
         Ok(b) => b,
@@ -289,7 +337,13 @@ fn from_running(r: &running::Running) -> Result<Option<Input>, String> {
         Err(InputError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             return Ok(None);
         }
-        Err(e) => return Err(format!("{e} (container {}, {})", r.id, r.state.display())),
+        Err(source) => {
+            return Err(Error::RunningInput {
+                source,
+                id: r.id.clone(),
+                state: r.state.clone(),
+            });
+        }
     };
     input(
         &config,
@@ -310,7 +364,7 @@ fn input(
     id: String,
     pid: Option<i32>,
     bundle: Option<PathBuf>,
-) -> Result<Input, String> {
+) -> Result<Input, Error> {
     let id = match (&bundle, pid) {
         (Some(b), None) => crate::container::identity::bundle_id(b),
         _ => id,
@@ -329,9 +383,7 @@ fn input(
         },
         probe: &ProcProbe,
     };
-    let view = build(&config.display().to_string(), bytes, &ctx)
-        .map_err(|e| e.to_string())?
-        .into_owned();
+    let view = build(&config.display().to_string(), bytes, &ctx)?.into_owned();
     Ok(Input {
         facts: Facts::from_view(&view).into_owned(),
         view: Some(view),
@@ -343,20 +395,20 @@ fn input(
 fn verify<'a>(
     doc: &Document,
     views: impl Iterator<Item = &'a ContainerView<'static>>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let text = render::yaml(std::slice::from_ref(doc), false);
-    let policies = load::parse("advised policy", &text, Origin::Builtin)
-        .map_err(|e| format!("internal error: the advised policy is invalid: {e}"))?;
+    let policies =
+        load::parse("advised policy", &text, Origin::Builtin).map_err(Error::AdvisedInvalid)?;
     let Some(policy) = policies.first() else {
-        return Err("internal error: no advised policy".into());
+        return Err(Error::NoAdvisedPolicy);
     };
     for view in views {
         if let Some(v) = checks::evaluate(view, policy).violations.first() {
-            return Err(format!(
-                "internal error: the advised policy {:?} would deny {}: {v}",
-                policy.name,
-                view.label()
-            ));
+            return Err(Error::AdvisedDenies {
+                policy: policy.name.clone(),
+                container: view.label().to_string(),
+                violation: v.to_string(),
+            });
         }
     }
     Ok(())

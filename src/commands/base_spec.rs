@@ -7,9 +7,40 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::input::{CONFIG_LIMIT, read_bounded};
+use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
 
 pub const DEFAULT_HOOK_PATH: &str = crate::container::hooks::INSTALLED_PATH;
+
+/// Why the base spec could not be made or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("cannot run `ctr oci spec` (is containerd installed?): {0}")]
+    CtrNotRun(#[source] std::io::Error),
+    #[error("`ctr oci spec` failed: {stderr}")]
+    CtrFailed { stderr: String },
+    #[error("the base spec is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the base spec is not a JSON object")]
+    NotAnObject,
+    #[error("hooks is not an object")]
+    HooksNotAnObject,
+    #[error("hooks.createRuntime is not a list")]
+    CreateRuntimeNotAList,
+    #[error(transparent)]
+    Serialize(serde_json::Error),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot replace {}: {source}", path.display())]
+    Replace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Print the base spec with the hook; exit 0, or 2 with the reason.
 pub fn run(
@@ -27,47 +58,41 @@ pub fn run(
     }
 }
 
-fn generate(from: Option<&Path>, hook_path: &Path, hook_args: &[String]) -> Result<Value, String> {
+fn generate(from: Option<&Path>, hook_path: &Path, hook_args: &[String]) -> Result<Value, Error> {
     let base = match from {
-        Some(path) => read_bounded(path, CONFIG_LIMIT).map_err(|e| e.to_string())?,
+        Some(path) => read_bounded(path, CONFIG_LIMIT)?,
         None => ctr_default_spec()?,
     };
-    let mut spec: Value =
-        serde_json::from_slice(&base).map_err(|e| format!("the base spec is not JSON: {e}"))?;
+    let mut spec: Value = serde_json::from_slice(&base).map_err(Error::NotJson)?;
     add_hook(&mut spec, hook_path, hook_args)?;
     Ok(spec)
 }
 
-fn ctr_default_spec() -> Result<Vec<u8>, String> {
+fn ctr_default_spec() -> Result<Vec<u8>, Error> {
     let out = Command::new("ctr")
         .args(["oci", "spec"])
         .output()
-        .map_err(|e| format!("cannot run `ctr oci spec` (is containerd installed?): {e}"))?;
+        .map_err(Error::CtrNotRun)?;
     if !out.status.success() {
-        return Err(format!(
-            "`ctr oci spec` failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(Error::CtrFailed {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out.stdout)
 }
 
 /// Put the hook into `hooks.createRuntime`, replacing an earlier entry of the
 /// same path so running the command twice changes nothing.
-pub fn add_hook(spec: &mut Value, hook_path: &Path, hook_args: &[String]) -> Result<(), String> {
+pub fn add_hook(spec: &mut Value, hook_path: &Path, hook_args: &[String]) -> Result<(), Error> {
     let path = hook_path.display().to_string();
     let mut args = vec![json!("oci-psp-hook"), json!("hook")];
     args.extend(hook_args.iter().map(|a| json!(a)));
     let entry = json!({"path": path, "args": args});
-    let root = spec
-        .as_object_mut()
-        .ok_or("the base spec is not a JSON object")?;
+    let root = spec.as_object_mut().ok_or(Error::NotAnObject)?;
     let hooks = root.entry("hooks").or_insert_with(|| json!({}));
-    let hooks = hooks.as_object_mut().ok_or("hooks is not an object")?;
+    let hooks = hooks.as_object_mut().ok_or(Error::HooksNotAnObject)?;
     let stage = hooks.entry("createRuntime").or_insert_with(|| json!([]));
-    let stage = stage
-        .as_array_mut()
-        .ok_or("hooks.createRuntime is not a list")?;
+    let stage = stage.as_array_mut().ok_or(Error::CreateRuntimeNotAList)?;
     stage.retain(|h| h.get("path").and_then(Value::as_str) != Some(path.as_str()));
     stage.insert(0, entry);
     Ok(())
@@ -75,15 +100,20 @@ pub fn add_hook(spec: &mut Value, hook_path: &Path, hook_args: &[String]) -> Res
 
 /// stdout, or a file written beside its target and renamed into place so
 /// containerd never reads half of it.
-fn write(spec: &Value, output: Option<&Path>) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(spec).map_err(|e| e.to_string())? + "\n";
+fn write(spec: &Value, output: Option<&Path>) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(spec).map_err(Error::Serialize)? + "\n";
     let Some(path) = output else {
         print!("{text}");
         return Ok(());
     };
     let tmp: PathBuf = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    if let Err(source) = std::fs::write(&tmp, text) {
+        return Err(Error::Write { path: tmp, source });
+    }
+    std::fs::rename(&tmp, path).map_err(|source| Error::Replace {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -110,6 +140,9 @@ mod tests {
         let mut spec = json!({"ociVersion": "1.1.0"});
         add_hook(&mut spec, Path::new("/x/hook"), &[]).unwrap();
         assert_eq!(spec["hooks"]["createRuntime"][0]["path"], "/x/hook");
-        assert!(add_hook(&mut json!([1]), Path::new("/x"), &[]).is_err());
+        assert!(matches!(
+            add_hook(&mut json!([1]), Path::new("/x"), &[]),
+            Err(Error::NotAnObject)
+        ));
     }
 }

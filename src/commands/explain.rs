@@ -13,7 +13,18 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::advise::from_log::{self, Attribution, LogRecord};
+use crate::advise::from_log::{self, Attribution, LogError, LogRecord};
+
+/// Why no decisions could be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("give a container: ID, NAMESPACE/POD or NAMESPACE/POD/CONTAINER (or --stats)")]
+    NoTarget,
+    #[error("{text:?} is neither a container id nor NAMESPACE/POD[/CONTAINER]")]
+    BadTarget { text: String },
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
 
 /// Where syslog daemons write the `authpriv` facility the hook logs to
 /// (Debian, RHEL), then the catch-all files.
@@ -55,15 +66,10 @@ pub fn run(options: &Options) -> i32 {
     }
 }
 
-fn explain(options: &Options) -> Result<(String, bool), String> {
+fn explain(options: &Options) -> Result<(String, bool), Error> {
     let target = match (options.target.as_str(), options.stats) {
         ("", true) => Target::Any,
-        ("", false) => {
-            return Err(
-                "give a container: ID, NAMESPACE/POD or NAMESPACE/POD/CONTAINER (or --stats)"
-                    .into(),
-            );
-        }
+        ("", false) => return Err(Error::NoTarget),
         (text, _) => Target::parse(text)?,
     };
     let key_path = options.log_key.clone().unwrap_or_else(crate::log_key::path);
@@ -92,7 +98,6 @@ fn explain(options: &Options) -> Result<(String, bool), String> {
             keep(r, &source);
             Ok(())
         })
-        .map_err(|e| e.to_string())
     };
     if options.from_log.is_empty() {
         if !read_journal(&attribution, &mut keep)? {
@@ -157,7 +162,7 @@ fn explain(options: &Options) -> Result<(String, bool), String> {
 fn read_journal(
     attribution: &Attribution,
     keep: &mut dyn FnMut(LogRecord, &str),
-) -> Result<bool, String> {
+) -> Result<bool, LogError> {
     if !Path::new("/run/systemd/journal").is_dir() {
         return Ok(false);
     }
@@ -177,7 +182,7 @@ fn read_journal(
         Ok(())
     });
     let _ = child.wait();
-    read.map(|()| true).map_err(|e| e.to_string())
+    read.map(|()| true)
 }
 
 /// Which containers: an id (or a prefix of at least 12 characters), or
@@ -195,12 +200,10 @@ enum Target {
 }
 
 impl Target {
-    fn parse(text: &str) -> Result<Target, String> {
+    fn parse(text: &str) -> Result<Target, Error> {
         let parts: Vec<&str> = text.split('/').collect();
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
-            return Err(format!(
-                "{text:?} is neither a container id nor NAMESPACE/POD[/CONTAINER]"
-            ));
+            return Err(Error::BadTarget { text: text.into() });
         }
         Ok(match parts[..] {
             [id] => Target::Id(id.to_string()),

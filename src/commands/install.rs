@@ -28,10 +28,52 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::base_spec::{DEFAULT_HOOK_PATH, add_hook};
+use super::base_spec::{self, DEFAULT_HOOK_PATH, add_hook};
 use crate::atomic_files::{self as atomic, create_dirs};
-use crate::input::{CONFIG_LIMIT, read_bounded};
+use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
 use crate::policy_set::{self, PolicySet, SourceError, Status, Store, under};
+
+/// Why a step of the installation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot find my executable: {0}")]
+    NoExecutable(#[source] std::io::Error),
+    #[error(transparent)]
+    File(#[from] atomic::Error),
+    #[error(transparent)]
+    LogKey(#[from] crate::log_key::Error),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("cannot run {}: {source}", binary.display())]
+    CannotRun {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} --version did not answer", binary.display())]
+    NoAnswer { binary: PathBuf },
+    #[error("{} --version printed {printed:?}, not an oci-psp-hook version", binary.display())]
+    NotAVersion { binary: PathBuf, printed: String },
+    #[error("the base spec is not JSON: {0}")]
+    BaseSpecNotJson(#[source] serde_json::Error),
+    #[error(transparent)]
+    BaseSpec(#[from] base_spec::Error),
+    #[error(transparent)]
+    Serialize(serde_json::Error),
+    #[error("cannot run ctr: {0}: {CTR_HINT}")]
+    CtrNotRun(#[source] std::io::Error),
+    #[error("`ctr oci spec` failed: {stderr}: {CTR_HINT}")]
+    CtrFailed { stderr: String },
+    #[error(transparent)]
+    PolicySet(#[from] policy_set::Error),
+    #[error("cannot send to journald: {0}")]
+    Journald(#[source] std::io::Error),
+    #[error("cannot send to syslog: {0}")]
+    Syslog(#[source] syslog::Error),
+}
+
+const CTR_HINT: &str = "--containerd-base-spec needs containerd's default spec from `ctr oci spec`; \
+                        install containerd's ctr in PATH, or pass --containerd-base-spec-from FILE \
+                        with that spec (the container image has no ctr)";
 
 /// The hooks.d file, as shipped in the repository.
 pub const HOOKS_FILE: &str = "/usr/share/containers/oci/hooks.d/oci-psp-hook.json";
@@ -69,7 +111,7 @@ pub fn run(opts: &Options) -> i32 {
     if let Some(s) = syncer.as_mut() {
         synced = s.sync_settled();
     }
-    type Step = fn(&Path) -> Result<String, String>;
+    type Step = fn(&Path) -> Result<String, Error>;
     let steps: [(&str, Step); 3] = [
         ("binary", install_binary),
         ("log key", install_log_key),
@@ -112,8 +154,8 @@ pub fn run(opts: &Options) -> i32 {
 }
 
 /// Copy this executable to `ROOT/usr/libexec/oci/hooks.d/oci-psp-hook`.
-fn install_binary(root: &Path) -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find my executable: {e}"))?;
+fn install_binary(root: &Path) -> Result<String, Error> {
+    let exe = std::env::current_exe().map_err(Error::NoExecutable)?;
     let dest = under(root, DEFAULT_HOOK_PATH);
     create_dirs(atomic::parent(&dest))?;
     atomic::copy_file(&exe, &dest, 0o755)?;
@@ -122,7 +164,7 @@ fn install_binary(root: &Path) -> Result<String, String> {
 
 /// The node's log key (see [`crate::log_key`]), created once, never
 /// replaced: records signed before still verify.
-fn install_log_key(root: &Path) -> Result<String, String> {
+fn install_log_key(root: &Path) -> Result<String, Error> {
     let path = under(root, crate::log_key::DEFAULT_PATH);
     Ok(match crate::log_key::create(&path)? {
         true => format!("created the log key {}", path.display()),
@@ -144,7 +186,7 @@ pub fn log_key(root: &Path) -> i32 {
     }
 }
 
-fn install_hooks_file(root: &Path) -> Result<String, String> {
+fn install_hooks_file(root: &Path) -> Result<String, Error> {
     let dest = under(root, HOOKS_FILE);
     create_dirs(atomic::parent(&dest))?;
     atomic::write_file(&dest, HOOKS_FILE_CONTENT.as_bytes(), 0o644)?;
@@ -153,14 +195,17 @@ fn install_hooks_file(root: &Path) -> Result<String, String> {
 
 /// The version an installed binary reports (`BINARY --version`, within a
 /// few seconds), e.g. `0.1.0`.
-pub fn binary_version(binary: &Path) -> Result<String, String> {
+pub fn binary_version(binary: &Path) -> Result<String, Error> {
     let mut child = Command::new(binary)
         .arg("--version")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        .map_err(|source| Error::CannotRun {
+            binary: binary.to_path_buf(),
+            source,
+        })?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         match child.try_wait() {
@@ -171,7 +216,9 @@ pub fn binary_version(binary: &Path) -> Result<String, String> {
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{} --version did not answer", binary.display()));
+                return Err(Error::NoAnswer {
+                    binary: binary.to_path_buf(),
+                });
             }
         }
     }
@@ -183,25 +230,23 @@ pub fn binary_version(binary: &Path) -> Result<String, String> {
     // clap prints "oci-psp-hook 0.1.0".
     match out.trim().strip_prefix("oci-psp-hook ") {
         Some(v) if !v.is_empty() && !v.contains(char::is_whitespace) => Ok(v.to_string()),
-        _ => Err(format!(
-            "{} --version printed {:?}, not an oci-psp-hook version",
-            binary.display(),
-            out.trim()
-        )),
+        _ => Err(Error::NotAVersion {
+            binary: binary.to_path_buf(),
+            printed: out.trim().to_string(),
+        }),
     }
 }
 
 /// containerd's default spec (`ctr oci spec`, or `from`) with the hook in
 /// `hooks.createRuntime`.
-fn install_base_spec(root: &Path, from: Option<&Path>) -> Result<String, String> {
+fn install_base_spec(root: &Path, from: Option<&Path>) -> Result<String, Error> {
     let base = match from {
-        Some(path) => read_bounded(path, CONFIG_LIMIT).map_err(|e| e.to_string())?,
+        Some(path) => read_bounded(path, CONFIG_LIMIT)?,
         None => ctr_spec()?,
     };
-    let mut spec: Value =
-        serde_json::from_slice(&base).map_err(|e| format!("the base spec is not JSON: {e}"))?;
+    let mut spec: Value = serde_json::from_slice(&base).map_err(Error::BaseSpecNotJson)?;
     add_hook(&mut spec, Path::new(DEFAULT_HOOK_PATH), &[])?;
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())? + "\n";
+    let text = serde_json::to_string_pretty(&spec).map_err(Error::Serialize)? + "\n";
     let dest = under(root, BASE_SPEC);
     create_dirs(atomic::parent(&dest))?;
     atomic::write_file(&dest, text.as_bytes(), 0o644)?;
@@ -211,19 +256,15 @@ fn install_base_spec(root: &Path, from: Option<&Path>) -> Result<String, String>
     ))
 }
 
-fn ctr_spec() -> Result<Vec<u8>, String> {
-    let hint = "--containerd-base-spec needs containerd's default spec from `ctr oci spec`; \
-                install containerd's ctr in PATH, or pass --containerd-base-spec-from FILE \
-                with that spec (the container image has no ctr)";
+fn ctr_spec() -> Result<Vec<u8>, Error> {
     let out = Command::new("ctr")
         .args(["oci", "spec"])
         .output()
-        .map_err(|e| format!("cannot run ctr: {e}: {hint}"))?;
+        .map_err(Error::CtrNotRun)?;
     if !out.status.success() {
-        return Err(format!(
-            "`ctr oci spec` failed: {}: {hint}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(Error::CtrFailed {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out.stdout)
 }
@@ -299,7 +340,7 @@ impl Syncer {
             Ok(set) => set,
             Err(SourceError::Changed) => return Outcome::Retry,
             Err(SourceError::Invalid(e)) => {
-                self.refuse(None, e);
+                self.refuse(None, e.to_string());
                 return Outcome::Refused;
             }
         };
@@ -307,7 +348,7 @@ impl Syncer {
         let lock = match self.store.lock() {
             Ok(lock) => lock,
             Err(e) => {
-                self.refuse(Some(&digest), e);
+                self.refuse(Some(&digest), e.to_string());
                 return Outcome::Refused;
             }
         };
@@ -330,14 +371,14 @@ impl Syncer {
         let staged = match self.store.stage(set) {
             Ok(staged) => staged,
             Err(e) => {
-                self.refuse(Some(digest), e);
+                self.refuse(Some(digest), e.to_string());
                 return Outcome::Refused;
             }
         };
         let summary = match policy_set::validate_staged(&staged) {
             Ok(summary) => summary,
             Err(e) => {
-                let e = self.source_names(&staged, &e);
+                let e = self.source_names(&staged, &e.to_string());
                 self.store.discard(&staged);
                 self.refuse(Some(digest), e);
                 return Outcome::Refused;
@@ -345,7 +386,7 @@ impl Syncer {
         };
         if let Err(e) = self.store.commit(&staged, digest) {
             self.store.discard(&staged);
-            self.refuse(Some(digest), e);
+            self.refuse(Some(digest), e.to_string());
             return Outcome::Refused;
         }
         self.refused = None;
@@ -488,11 +529,11 @@ pub fn log_event(error: bool, message: &str) {
     };
 }
 
-fn to_journald(path: &Path, error: bool, message: &str) -> Result<(), String> {
-    let socket = std::os::unix::net::UnixDatagram::unbound().map_err(|e| e.to_string())?;
+fn to_journald(path: &Path, error: bool, message: &str) -> Result<(), Error> {
+    let socket = std::os::unix::net::UnixDatagram::unbound().map_err(Error::Journald)?;
     socket
         .set_write_timeout(Some(Duration::from_millis(250)))
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::Journald)?;
     let entry = format!(
         "MESSAGE=install: {message}\nPRIORITY={}\nSYSLOG_IDENTIFIER=oci-psp-hook\nOCI_PSP_EVENT={}\n",
         if error { 3 } else { 6 },
@@ -501,22 +542,22 @@ fn to_journald(path: &Path, error: bool, message: &str) -> Result<(), String> {
     socket
         .send_to(entry.as_bytes(), path)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(Error::Journald)
 }
 
-fn to_syslog(path: &Path, error: bool, message: &str) -> Result<(), String> {
+fn to_syslog(path: &Path, error: bool, message: &str) -> Result<(), Error> {
     let formatter = syslog::Formatter3164 {
         facility: syslog::Facility::LOG_DAEMON,
         hostname: None,
         process: "oci-psp-hook".into(),
         pid: std::process::id(),
     };
-    let mut logger = syslog::unix_custom(formatter, path).map_err(|e| e.to_string())?;
+    let mut logger = syslog::unix_custom(formatter, path).map_err(Error::Syslog)?;
     let message = format!("install: {message}");
     let sent = if error {
         logger.err(message)
     } else {
         logger.info(message)
     };
-    sent.map_err(|e| e.to_string())
+    sent.map_err(Error::Syslog)
 }

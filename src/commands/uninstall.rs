@@ -73,7 +73,7 @@ pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
 
 /// Remove a directory and everything in it. The directory itself may be a
 /// mount point (the DaemonSet's hostPath): then it stays, empty.
-fn remove_tree(dir: &Path) -> Result<(), String> {
+fn remove_tree(dir: &Path) -> Result<(), atomic::Error> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

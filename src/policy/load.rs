@@ -62,21 +62,46 @@ impl At<'_> {
 
     /// A parse error of serde-saphyr: its location, its message on one line.
     pub fn yaml(&self, e: &serde_saphyr::Error) -> PolicyError {
-        let rendered = e.without_snippet().to_string();
-        let mut message = rendered.lines().next().unwrap_or("invalid YAML").trim();
-        // The line is already in front; the parser's hint names its own API.
-        if let Some(at) = message.rfind(" at line ") {
-            message = &message[..at];
-        }
-        let message = message.replace(
-            ", set DuplicateKeyPolicy in Options if acceptable",
-            " (each key may appear once)",
-        );
+        let rendered = e.without_snippet().render_with_formatter(&YamlMessages);
+        let message = rendered.lines().next().unwrap_or("invalid YAML").trim();
         PolicyError {
             file: self.file.to_string(),
             line: e.location().map(|l| l.line()),
             field: None,
-            message,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// serde-saphyr's messages as [`At::yaml`] shows them: without the
+/// location (the line is already in front), and a duplicate key told in the
+/// admin's terms rather than by the parser's option that would allow it.
+struct YamlMessages;
+
+impl serde_saphyr::Localizer for YamlMessages {
+    fn attach_location<'a>(
+        &self,
+        base: std::borrow::Cow<'a, str>,
+        _: serde_saphyr::Location,
+    ) -> std::borrow::Cow<'a, str> {
+        base
+    }
+}
+
+impl serde_saphyr::MessageFormatter for YamlMessages {
+    fn localizer(&self) -> &dyn serde_saphyr::Localizer {
+        self
+    }
+
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> std::borrow::Cow<'a, str> {
+        match err {
+            serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
+                format!("duplicate mapping key: {k} (each key may appear once)").into()
+            }
+            serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+                "duplicate mapping key (each key may appear once)".into()
+            }
+            _ => serde_saphyr::DefaultMessageFormatter.format_message(err),
         }
     }
 }
@@ -662,6 +687,10 @@ mod tests {
         assert!(error("  volumes: [configMap\n").starts_with("p.yaml:"));
         let e = parse("p.yaml", "a: b: c\n", Origin::Builtin).unwrap_err();
         assert_eq!(e.line, Some(1));
+        // The line is in front once, not again at the end of the message.
+        for e in [e.to_string(), error("  hostNetwrok: true\n")] {
+            assert!(!e.contains(" at line "), "{e}");
+        }
     }
 
     #[test]
