@@ -58,7 +58,13 @@ pub fn run(
     }
 }
 
-fn generate(from: Option<&Path>, hook_path: &Path, hook_args: &[String]) -> Result<Value, Error> {
+/// containerd's default spec (`ctr oci spec`, or `from`) with the hook in
+/// `hooks.createRuntime`.
+pub fn generate(
+    from: Option<&Path>,
+    hook_path: &Path,
+    hook_args: &[String],
+) -> Result<Value, Error> {
     let base = match from {
         Some(path) => read_bounded(path, CONFIG_LIMIT)?,
         None => ctr_default_spec()?,

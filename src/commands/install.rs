@@ -26,11 +26,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
-use super::base_spec::{self, DEFAULT_HOOK_PATH, add_hook};
+use super::base_spec::{self, DEFAULT_HOOK_PATH};
 use crate::atomic_files::{self as atomic, create_dirs};
-use crate::input::{CONFIG_LIMIT, InputError, read_bounded};
+use crate::input::InputError;
 use crate::policy_set::{self, PolicySet, SourceError, Status, Store, under};
 
 /// Why a step of the installation failed.
@@ -53,16 +51,12 @@ pub enum Error {
     NoAnswer { binary: PathBuf },
     #[error("{} --version printed {printed:?}, not an oci-psp-hook version", binary.display())]
     NotAVersion { binary: PathBuf, printed: String },
-    #[error("the base spec is not JSON: {0}")]
-    BaseSpecNotJson(#[source] serde_json::Error),
     #[error(transparent)]
     BaseSpec(#[from] base_spec::Error),
     #[error(transparent)]
     Serialize(serde_json::Error),
-    #[error("cannot run ctr: {0}: {CTR_HINT}")]
-    CtrNotRun(#[source] std::io::Error),
-    #[error("`ctr oci spec` failed: {stderr}: {CTR_HINT}")]
-    CtrFailed { stderr: String },
+    #[error("{0}: {CTR_HINT}")]
+    NoCtr(#[source] base_spec::Error),
     #[error(transparent)]
     PolicySet(#[from] policy_set::Error),
     #[error("cannot send to journald: {0}")]
@@ -240,12 +234,11 @@ pub fn binary_version(binary: &Path) -> Result<String, Error> {
 /// containerd's default spec (`ctr oci spec`, or `from`) with the hook in
 /// `hooks.createRuntime`.
 fn install_base_spec(root: &Path, from: Option<&Path>) -> Result<String, Error> {
-    let base = match from {
-        Some(path) => read_bounded(path, CONFIG_LIMIT)?,
-        None => ctr_spec()?,
-    };
-    let mut spec: Value = serde_json::from_slice(&base).map_err(Error::BaseSpecNotJson)?;
-    add_hook(&mut spec, Path::new(DEFAULT_HOOK_PATH), &[])?;
+    let spec =
+        base_spec::generate(from, Path::new(DEFAULT_HOOK_PATH), &[]).map_err(|e| match e {
+            base_spec::Error::CtrNotRun(_) | base_spec::Error::CtrFailed { .. } => Error::NoCtr(e),
+            other => Error::BaseSpec(other),
+        })?;
     let text = serde_json::to_string_pretty(&spec).map_err(Error::Serialize)? + "\n";
     let dest = under(root, BASE_SPEC);
     create_dirs(atomic::parent(&dest))?;
@@ -254,19 +247,6 @@ fn install_base_spec(root: &Path, from: Option<&Path>) -> Result<String, Error> 
         "installed {} (set it as base_runtime_spec in containerd's config.toml and restart containerd)",
         dest.display()
     ))
-}
-
-fn ctr_spec() -> Result<Vec<u8>, Error> {
-    let out = Command::new("ctr")
-        .args(["oci", "spec"])
-        .output()
-        .map_err(Error::CtrNotRun)?;
-    if !out.status.success() {
-        return Err(Error::CtrFailed {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    Ok(out.stdout)
 }
 
 /// What one sync did.
