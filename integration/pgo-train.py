@@ -58,7 +58,10 @@ def sink(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    threading.Thread(target=lambda: [s.recv(1 << 23) for _ in iter(int, 1)], daemon=True).start()
+    def drain():
+        while True:
+            s.recv(1 << 23)
+    threading.Thread(target=drain, daemon=True).start()
 
 
 def main():
