@@ -45,6 +45,8 @@ if [[ -x $profdata ]]; then
 		python3 integration/pgo-train.py "$gen" target/pgo/train >&2
 		"$profdata" merge -o "$profile.tmp" target/pgo/raw >&2
 		mv "$profile.tmp" "$profile"
+		# Only the profile of the sources built now is ever used again.
+		find target/pgo -maxdepth 1 -name '*.profdata' ! -name "${profile##*/}" -delete
 		rm -rf target/pgo/raw target/pgo/train
 	fi
 	PGO_FLAGS="-C profile-use=$profile"
