@@ -77,12 +77,17 @@ fn check_driver<'a>(
     else {
         return;
     };
-    let governed = MountVolume::Known(rule.fs_type);
-    if *fs_type != governed || rule.allowed.is_empty() || !admitted.clone().any(|t| *t == governed)
+    let governed = rule.fs_type.as_mount_volume();
+    if *fs_type != rule.fs_type
+        || rule.allowed.is_empty()
+        || !admitted.clone().any(|t| t == governed)
     {
         return;
     }
-    if driver.as_ref().is_some_and(|d| rule.allowed.contains(d)) {
+    if driver
+        .as_deref()
+        .is_some_and(|d| rule.allowed.iter().any(|a| a == d))
+    {
         return;
     }
     let what = match driver {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::mounts::VolumeTypes;
+use super::mounts::{Propagation, VolumeTypes};
 use super::volume_type::MountVolume;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
@@ -330,7 +330,12 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
     let (kind, driver, host_path) = match &mount.kind {
         MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
         MountKind::Privileged { .. } => (MountFactKind::Privileged, None, None),
-        MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.clone(), None),
+        MountKind::UnknownVolume(_) => (MountFactKind::Volume, None, None),
+        MountKind::Volume { driver, .. } => (
+            MountFactKind::Volume,
+            driver.as_deref().map(str::to_string),
+            None,
+        ),
         MountKind::HostPath { resolved } => (
             MountFactKind::HostPath,
             None,
@@ -356,7 +361,7 @@ fn shared_propagation(view: &ContainerView) -> bool {
         || view
             .mounts
             .iter()
-            .any(|m| m.bind && m.propagation.is_some_and(shared))
+            .any(|m| m.bind && m.propagation.is_some_and(Propagation::is_shared))
 }
 
 #[cfg(test)]

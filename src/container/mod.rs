@@ -123,14 +123,14 @@ impl ContainerView<'_> {
                     mount.fstype, mount.destination
                 ));
             }
-            if let Some(p) = mount.propagation.filter(|p| mount.bind && shared(p)) {
+            if let Some(p) = mount.propagation.filter(|p| mount.bind && p.is_shared()) {
                 out.push(format!(
                     "{} is mounted at {} with {p} propagation (Bidirectional)",
                     mount.source, mount.destination
                 ));
             }
             if let MountKind::Privileged { why } = &mount.kind {
-                out.push(why.clone());
+                out.push(why.to_string());
             }
         }
         out.extend(self.hooks.iter().filter(|h| !h.known).map(|h| {

@@ -15,35 +15,34 @@ use std::path::{Component, Path, PathBuf};
 use super::volume_type::{MountVolume, VolumeType};
 
 /// PSP `volumes` names of kubelet's in-tree plugin directories
-/// (`kubernetes.io~<dir>`), and whether the plugin can back a PersistentVolume
-/// (then a PVC or generic ephemeral volume looks the same on the node).
-const KUBELET_PLUGINS: &[(&str, VolumeType, bool)] = &[
-    ("configmap", VolumeType::ConfigMap, false),
-    ("secret", VolumeType::Secret, false),
-    ("empty-dir", VolumeType::EmptyDir, false),
-    ("projected", VolumeType::Projected, false),
-    ("downward-api", VolumeType::DownwardApi, false),
-    ("git-repo", VolumeType::GitRepo, false),
-    ("csi", VolumeType::Csi, true),
-    ("nfs", VolumeType::Nfs, true),
-    ("iscsi", VolumeType::Iscsi, true),
-    ("glusterfs", VolumeType::Glusterfs, true),
-    ("rbd", VolumeType::Rbd, true),
-    ("cephfs", VolumeType::CephFs, true),
-    ("fc", VolumeType::Fc, true),
-    ("azure-file", VolumeType::AzureFile, true),
-    ("azure-disk", VolumeType::AzureDisk, true),
-    ("aws-ebs", VolumeType::AwsElasticBlockStore, true),
-    ("gce-pd", VolumeType::GcePersistentDisk, true),
-    ("cinder", VolumeType::Cinder, true),
-    ("vsphere-volume", VolumeType::VsphereVolume, true),
-    ("quobyte", VolumeType::Quobyte, true),
-    ("portworx-volume", VolumeType::PortworxVolume, true),
-    ("scaleio", VolumeType::ScaleIo, true),
-    ("storageos", VolumeType::Storageos, true),
-    ("flocker", VolumeType::Flocker, true),
-    ("photon-pd", VolumeType::PhotonPersistentDisk, true),
-    ("local-volume", VolumeType::PersistentVolumeClaim, true),
+/// (`kubernetes.io~<dir>`).
+const KUBELET_PLUGINS: &[(&str, VolumeType)] = &[
+    ("configmap", VolumeType::ConfigMap),
+    ("secret", VolumeType::Secret),
+    ("empty-dir", VolumeType::EmptyDir),
+    ("projected", VolumeType::Projected),
+    ("downward-api", VolumeType::DownwardApi),
+    ("git-repo", VolumeType::GitRepo),
+    ("csi", VolumeType::Csi),
+    ("nfs", VolumeType::Nfs),
+    ("iscsi", VolumeType::Iscsi),
+    ("glusterfs", VolumeType::Glusterfs),
+    ("rbd", VolumeType::Rbd),
+    ("cephfs", VolumeType::CephFs),
+    ("fc", VolumeType::Fc),
+    ("azure-file", VolumeType::AzureFile),
+    ("azure-disk", VolumeType::AzureDisk),
+    ("aws-ebs", VolumeType::AwsElasticBlockStore),
+    ("gce-pd", VolumeType::GcePersistentDisk),
+    ("cinder", VolumeType::Cinder),
+    ("vsphere-volume", VolumeType::VsphereVolume),
+    ("quobyte", VolumeType::Quobyte),
+    ("portworx-volume", VolumeType::PortworxVolume),
+    ("scaleio", VolumeType::ScaleIo),
+    ("storageos", VolumeType::Storageos),
+    ("flocker", VolumeType::Flocker),
+    ("photon-pd", VolumeType::PhotonPersistentDisk),
+    ("local-volume", VolumeType::PersistentVolumeClaim),
 ];
 
 /// Files and directories the runtimes put under their per-container
@@ -79,17 +78,6 @@ pub const STORAGE_ROOTS: &[&str] = &[
     "/var/run/containers/storage",
 ];
 
-/// The other names of a volume whose plugin can back a PersistentVolume: on
-/// the node, an inline one looks the same as a claim or a generic ephemeral
-/// volume.
-const PV_ALSO: &[MountVolume] = &[
-    MountVolume::Known(VolumeType::PersistentVolumeClaim),
-    MountVolume::Known(VolumeType::Ephemeral),
-];
-
-/// The other name of a volume of a plugin this build does not know.
-const CLAIM_ALSO: &[MountVolume] = &[MountVolume::Known(VolumeType::PersistentVolumeClaim)];
-
 /// Pseudo filesystems every runtime mounts at fixed places.
 const STANDARD_MOUNTS: &[(&str, &[&str])] = &[
     ("/proc", &["proc"]),
@@ -106,19 +94,20 @@ pub enum MountKind {
     /// The runtime's own mounts (/proc, /dev, hosts and resolv.conf files…):
     /// always allowed.
     RuntimeManaged,
-    /// A Kubernetes volume. `fs_type` is its PSP volume type; `also` lists
-    /// other types that admit it too (a PV plugin is also a PVC); `driver` is
+    /// A Kubernetes volume. `fs_type` is its PSP volume type; `driver` is
     /// the flexVolume or CSI driver when known.
     Volume {
-        fs_type: MountVolume,
-        also: &'static [MountVolume],
-        driver: Option<String>,
+        fs_type: VolumeType,
+        driver: Option<Box<str>>,
     },
+    /// A volume of a kubelet in-tree plugin this build does not know: always
+    /// a [`MountVolume::Unknown`], which no policy can list by name.
+    UnknownVolume(MountVolume),
     /// A path of the host, resolved.
-    HostPath { resolved: PathBuf },
+    HostPath { resolved: Box<Path> },
     /// Privileged evidence: a mount no policy short of privileged admits
     /// (`remount`, a filesystem other than the runtimes' own), and why.
-    Privileged { why: String },
+    Privileged { why: Box<str> },
 }
 
 /// Its strings are borrowed from config.json's text where they have no
@@ -136,29 +125,26 @@ pub struct MountUse<'a> {
     /// it) read-write (hook mode; then `read_only` is false, the truth).
     pub writable_in_kernel: bool,
     /// `shared`, `rshared`, `slave`… when the options set a propagation.
-    pub propagation: Option<&'static str>,
+    pub propagation: Option<Propagation>,
     /// The source config.json names, when the kernel mounted another path
-    /// (then `source` and `kind` are the kernel's).
-    pub declared_source: Option<Cow<'a, str>>,
+    /// (then `source` and `kind` are the kernel's). Rare: boxed, so that a
+    /// `MountUse` is no larger than the parsed mount it is made from (the
+    /// list is converted in place).
+    pub declared_source: Option<Box<Cow<'a, str>>>,
     pub kind: MountKind,
 }
 
 /// A tmpfs, or a directory the runtime makes afresh for each container.
 const EMPTY_DIR: MountKind = MountKind::Volume {
-    fs_type: MountVolume::Known(VolumeType::EmptyDir),
-    also: &[],
+    fs_type: VolumeType::EmptyDir,
     driver: None,
 };
 
 /// A Kubernetes image volume: the `image` volume type.
 const IMAGE: MountKind = MountKind::Volume {
-    fs_type: MountVolume::Known(VolumeType::Image),
-    also: &[],
+    fs_type: VolumeType::Image,
     driver: None,
 };
-
-/// The volume type of every host path (a `static`, for a `'static` borrow).
-static HOST_PATH: MountVolume = MountVolume::Known(VolumeType::HostPath);
 
 impl MountUse<'_> {
     /// The same mount, its strings owned.
@@ -167,7 +153,9 @@ impl MountUse<'_> {
             destination: Cow::Owned(self.destination.into_owned()),
             source: Cow::Owned(self.source.into_owned()),
             fstype: Cow::Owned(self.fstype.into_owned()),
-            declared_source: self.declared_source.map(|s| Cow::Owned(s.into_owned())),
+            declared_source: self
+                .declared_source
+                .map(|s| Box::new(Cow::Owned(s.into_owned()))),
             ..self
         }
     }
@@ -183,8 +171,12 @@ impl MountUse<'_> {
     pub fn volume_types(&self) -> VolumeTypes<'_> {
         let (first, also) = match &self.kind {
             MountKind::RuntimeManaged | MountKind::Privileged { .. } => (None, &[][..]),
-            MountKind::HostPath { .. } => (Some(&HOST_PATH), &[][..]),
-            MountKind::Volume { fs_type, also, .. } => (Some(fs_type), *also),
+            MountKind::HostPath { .. } => (Some(VolumeType::HostPath.as_mount_volume()), &[][..]),
+            MountKind::Volume { fs_type, .. } => {
+                let fs_type = fs_type.as_mount_volume();
+                (Some(fs_type), fs_type.also())
+            }
+            MountKind::UnknownVolume(fs_type) => (Some(fs_type), fs_type.also()),
         };
         VolumeTypes {
             first,
@@ -285,16 +277,56 @@ impl MountContext {
     }
 }
 
-const PROPAGATIONS: &[&str] = &[
-    "shared",
-    "rshared",
-    "slave",
-    "rslave",
-    "private",
-    "rprivate",
-    "unbindable",
-    "runbindable",
+/// A propagation option of a mount, as runc reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Shared,
+    RShared,
+    Slave,
+    RSlave,
+    Private,
+    RPrivate,
+    Unbindable,
+    RUnbindable,
+}
+
+const PROPAGATIONS: &[(&str, Propagation)] = &[
+    ("shared", Propagation::Shared),
+    ("rshared", Propagation::RShared),
+    ("slave", Propagation::Slave),
+    ("rslave", Propagation::RSlave),
+    ("private", Propagation::Private),
+    ("rprivate", Propagation::RPrivate),
+    ("unbindable", Propagation::Unbindable),
+    ("runbindable", Propagation::RUnbindable),
 ];
+
+impl Propagation {
+    fn from_option(option: &str) -> Option<Propagation> {
+        PROPAGATIONS
+            .iter()
+            .find_map(|(name, p)| (*name == option).then_some(*p))
+    }
+
+    /// The option as runc spells it.
+    pub fn name(self) -> &'static str {
+        PROPAGATIONS
+            .iter()
+            .find_map(|(name, p)| (*p == self).then_some(*name))
+            .unwrap_or_default()
+    }
+
+    /// Shared propagation: Kubernetes' Bidirectional.
+    pub fn is_shared(self) -> bool {
+        matches!(self, Propagation::Shared | Propagation::RShared)
+    }
+}
+
+impl std::fmt::Display for Propagation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// The options runc reads as mount flags and does nothing else with
 /// (`nosuid`, `relatime`…): none of them grants anything. (A `match`: it
@@ -379,7 +411,7 @@ const DATA_OPTIONS: &[&str] = &[
 /// Shared propagation (`shared`, `rshared`): Kubernetes' Bidirectional,
 /// which only privileged containers may use.
 pub fn is_shared_propagation(propagation: &str) -> bool {
-    matches!(propagation, "shared" | "rshared")
+    Propagation::from_option(propagation).is_some_and(Propagation::is_shared)
 }
 
 /// What a mount's options say that the checks read, taken in order as runc
@@ -399,8 +431,8 @@ pub struct MountOptions {
     pub recursive_read_only: Option<bool>,
     /// `remount`: changes a mount that is already there.
     pub remount: bool,
-    /// `shared`, `rshared`, `slave`…, as the table spells it.
-    pub propagation: Option<&'static str>,
+    /// `shared`, `rshared`, `slave`…: the last one given.
+    pub propagation: Option<Propagation>,
 }
 
 impl MountOptions {
@@ -420,7 +452,7 @@ impl MountOptions {
             other => {
                 if plain_flag(other) {
                     // nothing the checks read
-                } else if let Some(p) = PROPAGATIONS.iter().find(|p| **p == other) {
+                } else if let Some(p) = Propagation::from_option(other) {
                     self.propagation = Some(p);
                 } else if !RECURSIVE_FLAGS.contains(&other)
                     && !DATA_OPTIONS.contains(&other.split_once('=').map_or(other, |(k, _)| k))
@@ -494,7 +526,8 @@ pub fn classify<'a>(
         MountKind::Privileged {
             why: format!(
                 "mount option remount at {destination}: it changes a mount that is already there"
-            ),
+            )
+            .into(),
         }
     } else if bind {
         classify_bind(&source, ctx, own)
@@ -551,7 +584,8 @@ fn classify_filesystem(destination: &str, source: &str, fstype: &str) -> MountKi
                 "{} filesystem {source:?} mounted at {destination} (not one the runtimes mount \
                  for every container)",
                 if fstype.is_empty() { "untyped" } else { fstype }
-            ),
+            )
+            .into(),
         }
     }
 }
@@ -586,14 +620,16 @@ pub fn crio_image_volume(
     Some(match crate::input::list_trusted_dir(Path::new(empty)) {
         Ok((_, entries)) if entries.is_empty() => IMAGE,
         Ok(_) => MountKind::Privileged {
-            why: format!("overlay over {empty}, which is not empty: not CRI-O's image volume"),
+            why: format!("overlay over {empty}, which is not empty: not CRI-O's image volume")
+                .into(),
         },
         Err(e) => MountKind::Privileged {
             why: format!(
                 "overlay over {empty}, which cannot be shown to be CRI-O's empty image volume \
                  directory: {}",
                 e.reason()
-            ),
+            )
+            .into(),
         },
     })
 }
@@ -615,7 +651,11 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     } else {
         match resolved.to_str() {
             Some(path) => path,
-            None => return MountKind::HostPath { resolved },
+            None => {
+                return MountKind::HostPath {
+                    resolved: resolved.into(),
+                };
+            }
         }
     };
     // Below kubelet's root (split once: most bind mounts of a pod are there).
@@ -663,14 +703,16 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     {
         return MountKind::RuntimeManaged;
     }
-    MountKind::HostPath { resolved }
+    MountKind::HostPath {
+        resolved: resolved.into(),
+    }
 }
 
 /// The kernel mounted `real` where config.json names `source`: judge the
 /// truth, keeping what config.json said for messages.
 pub fn replace_source(mount: &mut MountUse<'_>, real: &Path, ctx: &MountContext, own: &Own) {
     let declared = std::mem::replace(&mut mount.source, Cow::Owned(real.display().to_string()));
-    mount.declared_source = Some(declared);
+    mount.declared_source = Some(Box::new(declared));
     mount.kind = classify_bind(&mount.source, ctx, own);
 }
 
@@ -888,27 +930,20 @@ fn volume_of_plugin(plugin: &str, pod: &PodDir, name: &str) -> MountKind {
         let (vendor, driver) = plugin.split_once('~').unwrap_or(("", plugin));
         // `<vendor>~<driver>` is a flexVolume driver `<vendor>/<driver>`.
         return MountKind::Volume {
-            fs_type: MountVolume::Known(VolumeType::FlexVolume),
-            also: PV_ALSO,
-            driver: Some(format!("{vendor}/{driver}")),
+            fs_type: VolumeType::FlexVolume,
+            driver: Some(format!("{vendor}/{driver}").into()),
         };
     };
-    match KUBELET_PLUGINS.iter().find(|(dir, _, _)| *dir == driver) {
-        Some((dir, fs_type, pv_capable)) => MountKind::Volume {
-            fs_type: MountVolume::Known(*fs_type),
-            also: if *pv_capable && *fs_type != VolumeType::PersistentVolumeClaim {
-                PV_ALSO
-            } else {
-                &[]
-            },
-            driver: (*dir == "csi").then(|| csi_driver(pod, name)).flatten(),
+    match KUBELET_PLUGINS.iter().find(|(dir, _)| *dir == driver) {
+        Some((dir, fs_type)) => MountKind::Volume {
+            fs_type: *fs_type,
+            driver: (*dir == "csi")
+                .then(|| csi_driver(pod, name))
+                .flatten()
+                .map(Into::into),
         },
         // An in-tree plugin this build does not know: name it as kubelet does.
-        None => MountKind::Volume {
-            fs_type: MountVolume::Unknown(driver.into()),
-            also: CLAIM_ALSO,
-            driver: None,
-        },
+        None => MountKind::UnknownVolume(MountVolume::Unknown(driver.into())),
     }
 }
 
@@ -1152,7 +1187,7 @@ mod tests {
         assert_eq!(
             m.kind,
             MountKind::HostPath {
-                resolved: "/etc".into()
+                resolved: Path::new("/etc").into()
             }
         );
         let m = classify(
@@ -1180,7 +1215,7 @@ mod tests {
         assert_eq!(
             m.kind,
             MountKind::HostPath {
-                resolved: "/etc".into()
+                resolved: Path::new("/etc").into()
             }
         );
     }
@@ -1204,7 +1239,7 @@ mod tests {
         assert_eq!(
             m.kind,
             MountKind::HostPath {
-                resolved: "/etc".into()
+                resolved: Path::new("/etc").into()
             }
         );
         let m = classify(
@@ -1227,7 +1262,7 @@ mod tests {
         assert_eq!(
             of(Some("attacker")),
             MountKind::HostPath {
-                resolved: src.into()
+                resolved: Path::new(src).into()
             }
         );
         let hosts = "/var/lib/kubelet/pods/victim/etc-hosts";
@@ -1272,7 +1307,7 @@ mod tests {
         let flex = vol("example.com~lvm");
         assert_eq!(types(&flex)[0], "flexVolume");
         assert!(
-            matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if d == "example.com/lvm")
+            matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if &**d == "example.com/lvm")
         );
     }
 
@@ -1295,7 +1330,7 @@ mod tests {
             &own(Some("u2")),
         );
         assert!(
-            matches!(m.kind, MountKind::Volume { fs_type: MountVolume::Known(VolumeType::Csi), driver: Some(ref d), .. } if d == "ebs.csi.aws.com")
+            matches!(m.kind, MountKind::Volume { fs_type: VolumeType::Csi, driver: Some(ref d), .. } if &**d == "ebs.csi.aws.com")
         );
         // a subPath of the same volume is the same volume
         let sub = dir.join("pods/u2/volume-subpaths/pvc-1/app/0");
@@ -1453,7 +1488,7 @@ mod tests {
         assert_eq!(
             m.kind,
             MountKind::HostPath {
-                resolved: "/srv/bundle/files".into()
+                resolved: Path::new("/srv/bundle/files").into()
             }
         );
     }
@@ -1475,7 +1510,7 @@ mod tests {
             &MountContext::default(),
             &own(None),
         );
-        assert_eq!(m.propagation, Some("rshared"));
+        assert_eq!(m.propagation, Some(Propagation::RShared));
     }
 
     /// runc applies options in order: `rw` after `ro` mounts read-write
@@ -1559,7 +1594,7 @@ mod tests {
             &own(None),
         );
         assert!(m.bind && m.read_only);
-        assert_eq!(m.propagation, Some("rshared"));
+        assert_eq!(m.propagation, Some(Propagation::RShared));
     }
 
     #[test]
@@ -1826,8 +1861,7 @@ mod tests {
             classify("/v", &src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c"))).kind
         };
         let flex = |driver: &str| MountKind::Volume {
-            fs_type: MountVolume::Known(VolumeType::FlexVolume),
-            also: PV_ALSO,
+            fs_type: VolumeType::FlexVolume,
             driver: Some(driver.into()),
         };
         assert_eq!(kind("lvm"), flex("/lvm"));
@@ -1836,11 +1870,7 @@ mod tests {
         assert_eq!(kind("a~b~c"), flex("a/b~c"));
         assert_eq!(
             kind("kubernetes.io~future"),
-            MountKind::Volume {
-                fs_type: MountVolume::Unknown("future".into()),
-                also: CLAIM_ALSO,
-                driver: None,
-            }
+            MountKind::UnknownVolume(MountVolume::Unknown("future".into()))
         );
     }
 }

@@ -16,6 +16,12 @@ macro_rules! volume_types {
             /// Every type, in PSP's order.
             pub const ALL: &[VolumeType] = &[$(VolumeType::$variant,)*];
 
+            /// This type as a mount's (a `'static` borrow for every type).
+            pub fn as_mount_volume(self) -> &'static MountVolume {
+                static KNOWN: &[MountVolume] = &[$(MountVolume::Known(VolumeType::$variant),)*];
+                &KNOWN[self as usize]
+            }
+
             /// The name PSP's `volumes` and the decision record spell.
             pub fn name(self) -> &'static str {
                 match self {
@@ -67,6 +73,47 @@ volume_types! {
     Image = "image",
 }
 
+impl VolumeType {
+    /// Whether a PersistentVolume can be of this type (PSP's plugin list).
+    pub fn backs_persistent_volumes(self) -> bool {
+        use VolumeType::*;
+        matches!(
+            self,
+            AzureFile
+                | AzureDisk
+                | Flocker
+                | FlexVolume
+                | GcePersistentDisk
+                | AwsElasticBlockStore
+                | Nfs
+                | Iscsi
+                | Glusterfs
+                | Rbd
+                | Cinder
+                | CephFs
+                | Fc
+                | VsphereVolume
+                | Quobyte
+                | PhotonPersistentDisk
+                | PortworxVolume
+                | ScaleIo
+                | Storageos
+                | Csi
+        )
+    }
+}
+
+/// The other names of a volume whose plugin can back a PersistentVolume: on
+/// the node, an inline one looks the same as a claim or a generic ephemeral
+/// volume.
+const PV_ALSO: &[MountVolume] = &[
+    MountVolume::Known(VolumeType::PersistentVolumeClaim),
+    MountVolume::Known(VolumeType::Ephemeral),
+];
+
+/// The other name of a volume of a plugin this build does not know.
+const CLAIM_ALSO: &[MountVolume] = &[MountVolume::Known(VolumeType::PersistentVolumeClaim)];
+
 impl std::fmt::Display for VolumeType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -100,6 +147,16 @@ impl MountVolume {
         match self {
             MountVolume::Known(t) => Some(*t),
             MountVolume::Unknown(_) => None,
+        }
+    }
+
+    /// The other types that admit a mount of this type, as the node sees
+    /// it: a claim's volume looks like its plugin's.
+    pub fn also(&self) -> &'static [MountVolume] {
+        match self {
+            MountVolume::Known(t) if t.backs_persistent_volumes() => PV_ALSO,
+            MountVolume::Known(_) => &[],
+            MountVolume::Unknown(_) => CLAIM_ALSO,
         }
     }
 }
