@@ -168,8 +168,8 @@ impl Usage {
                     return;
                 };
                 match (fs_type.as_str(), &mount.driver) {
-                    ("flexVolume", Some(d)) => add(&mut self.flex_drivers, d.clone(), label),
-                    ("csi", Some(d)) => add(&mut self.csi_drivers, d.clone(), label),
+                    ("flexVolume", Some(d)) => add(&mut self.flex_drivers, d.to_string(), label),
+                    ("csi", Some(d)) => add(&mut self.csi_drivers, d.to_string(), label),
                     ("csi", None) => mark(&mut self.unknown_csi_driver, true, label),
                     _ => {}
                 }

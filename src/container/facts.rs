@@ -43,10 +43,10 @@ pub struct MountFact<'a> {
     /// The flexVolume or CSI driver, when known. Left out of the JSON
     /// when unknown, like `hostPath` (a record holds every mount's facts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
+    pub driver: Option<Cow<'a, str>>,
     /// The source resolved on the host (host paths only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_path: Option<String>,
+    pub host_path: Option<Cow<'a, str>>,
     pub read_only: bool,
     pub destination: Cow<'a, str>,
 }
@@ -145,6 +145,8 @@ impl<'a> MountFacts<'a> {
         let owned = |f: MountFact<'_>| MountFact {
             volume_types: f.volume_types.into_owned(),
             destination: Cow::Owned(f.destination.into_owned()),
+            driver: f.driver.map(|d| Cow::Owned(d.into_owned())),
+            host_path: f.host_path.map(|p| Cow::Owned(p.into_owned())),
             ..f
         };
         MountFacts::Read(match self {
@@ -333,14 +335,16 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
         MountKind::UnknownVolume(_) => (MountFactKind::Volume, None, None),
         MountKind::Volume { driver, .. } => (
             MountFactKind::Volume,
-            driver.as_deref().map(str::to_string),
+            driver.as_deref().map(Cow::Borrowed),
             None,
         ),
+        // Borrowed, as `display()` writes it: the record is written as its
+        // facts are made, and an allocation between its buffer's growths
+        // would have the buffer copied elsewhere each time.
         MountKind::HostPath { resolved } => (
             MountFactKind::HostPath,
             None,
-            // As `display()` writes it, without the formatting machinery.
-            Some(resolved.to_string_lossy().into_owned()),
+            Some(resolved.to_string_lossy()),
         ),
     };
     MountFact {
