@@ -9,7 +9,7 @@
 # pass over the binary's data. Profile-guided: an instrumented build first
 # judges every captured config.json of tests/fixtures as the hook does
 # (integration/pgo-train.py), and the compiler lays out the shipped build by
-# those counts (~10-20% off every start, docs/performance.md). Without
+# those counts (~10% off a start, docs/performance.md). Without
 # llvm-profdata (rustup's llvm-tools) the build says so and goes without.
 #
 #   integration/build-static.sh     # prints the binary's path on stdout
