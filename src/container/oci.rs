@@ -726,7 +726,9 @@ fn seccomp_rule<'a>(r: &mut Reader<'a>) -> Result<SeccompRule<'a>> {
             0 => {
                 if !r.null()? {
                     r.array("linux.seccomp.syscalls[].names", |r| {
-                        let name = r.str("linux.seccomp.syscalls[].names")?;
+                        // runc hands each name to libseccomp as a C string:
+                        // `bpf\0x` is `bpf`.
+                        let name = c_string(r.str("linux.seccomp.syscalls[].names")?);
                         rule.name_count += 1;
                         if super::seccomp::guarded(&name) {
                             rule.names.push(name);
@@ -744,6 +746,20 @@ fn seccomp_rule<'a>(r: &mut Reader<'a>) -> Result<SeccompRule<'a>> {
         Ok(())
     })?;
     Ok(rule)
+}
+
+/// `s` as C reads it: up to its first NUL.
+fn c_string(s: Str<'_>) -> Str<'_> {
+    match s.find('\0') {
+        None => s,
+        Some(end) => match s {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..end]),
+            Cow::Owned(mut o) => {
+                o.truncate(end);
+                Cow::Owned(o)
+            }
+        },
+    }
 }
 
 fn seccomp_arg<'a>(r: &mut Reader<'a>) -> Result<SeccompArg<'a>> {
@@ -1184,8 +1200,8 @@ mod tests {
                         let names: Vec<String> = r
                             .names()
                             .iter()
+                            .map(|n| n.split('\0').next().unwrap_or_default().to_string())
                             .filter(|n| super::super::seccomp::guarded(n))
-                            .cloned()
                             .collect();
                         let args: Vec<_> = r
                             .args()

@@ -15,10 +15,11 @@
 //!   with namespace flags, `clone3`), mounts, BPF, keyrings, userfaultfd,
 //!   io_uring, perf events, kexec, modules, `open_by_handle_at`. A rule lets a
 //!   syscall through when its action does not stop it (`SCMP_ACT_TRACE` too:
-//!   a tracer in the container can let it run) and it has no `args`
-//!   condition; for `clone` and `unshare`, when no condition on the flags
-//!   keeps out every namespace flag; for `clone3`, always (seccomp cannot see
-//!   its flags, which are in memory). The runtimes write a profile per
+//!   a tracer in the container can let it run), whatever its `args`
+//!   conditions: which arguments make these calls harmless is not something
+//!   a condition on their integers can say (`>= 0` holds for all), and the
+//!   runtimes' default profiles put none on them. A name is read as runc
+//!   hands it to libseccomp, up to a NUL. The runtimes write a profile per
 //!   container, with these rules for a container holding the capability
 //!   (`CAP_SYS_ADMIN` for the namespace and mount calls): for such a
 //!   container the rules of that capability are the runtime's own, and the
@@ -148,8 +149,7 @@ impl Profile {
                 let Some(with) = allowed_with(name) else {
                     continue;
                 };
-                // a condition narrows the rule to some calls of it
-                if with.iter().any(|c| held.contains(c)) || !rule.args.is_empty() {
+                if with.iter().any(|c| held.contains(c)) {
                     continue;
                 }
                 if !through.contains(&name.to_string()) {
@@ -387,17 +387,30 @@ mod tests {
     }
 
     #[test]
-    fn a_condition_narrows_a_rule_to_some_calls() {
+    fn a_condition_does_not_narrow_a_rule_and_a_name_ends_at_a_nul() {
         let rule = |name: &str, args: &str| {
             rules(&format!(
                 r#"{{"names": ["{name}"], "action": "SCMP_ACT_ALLOW", "args": [{args}]}}"#
             ))
         };
+        // `>= 0` holds for every argument; `== 0` for some: both let calls through.
+        for args in [
+            r#"{"index": 0, "value": 0, "op": "SCMP_CMP_GE"}"#,
+            r#"{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}"#,
+            r#"{"index": 0, "value": 0, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}"#,
+        ] {
+            let p = judge(&rule("io_uring_setup", args), &[]);
+            assert_eq!(kinds(&p), [GapKind::Rules], "{args}");
+        }
+        // runc hands `bpf\0x` to libseccomp as `bpf`
         let p = judge(
-            &rule(
-                "perf_event_open",
-                r#"{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}"#,
-            ),
+            &rules(r#"{"names": ["bpf\u0000x", "getpid\u0000"], "action": "SCMP_ACT_ALLOW"}"#),
+            &[],
+        );
+        assert!(p.describe_gaps().ends_with(": bpf"), "{p:?}");
+        // Twin: the same rules stopping the calls confine.
+        let p = judge(
+            &rules(r#"{"names": ["bpf\u0000x"], "action": "SCMP_ACT_ERRNO"}"#),
             &[],
         );
         assert!(p.confines(), "{p:?}");
