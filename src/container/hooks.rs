@@ -2,8 +2,14 @@
 //! the container's life. A hook entry is accepted only when the node put it
 //! there, whole — its executable, arguments and environment:
 //! - oci-psp-hook itself (this binary, or where the package installs it)
-//!   running its `hook` command (any other command, `uninstall` say, would
-//!   act as root on the author's behalf);
+//!   running its `hook` command exactly as the node runs it: as the hooks.d
+//!   file and `containerd-base-spec` write it (`hook`, or `hook --config
+//!   /etc/oci-psp-hook/config.yaml`, no environment), or with the arguments
+//!   and environment of the hook run judging now. Any other command
+//!   (`uninstall` say), file (`--config /etc/shadow`: read as root, its
+//!   first line shown in the error) or environment (`OCI_PSP_HOOK_CACHE_DIR`:
+//!   where the hook writes and prunes as root) would act as root on the
+//!   author's behalf;
 //! - an entry of the node's hooks.d files (what podman, CRI-O and NRI's
 //!   hook injector put in) or of its CDI specs, as defined there;
 //! - an executable the configuration's `allowedHooks` lists.
@@ -77,14 +83,56 @@ impl HookUse {
             }
             let real = std::fs::canonicalize(&hook.path).ok();
             let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
-            hook.known = if is_self {
-                hook.args.get(1).is_some_and(|a| a == "hook") && !loader_env(&hook.env)
+            hook.known = if is_self
+                && hook.args.get(1).is_some_and(|a| a == "hook")
+                && (hook.installer_form() || hook.this_run())
+            {
+                true
             } else {
                 let defs = node.get_or_insert_with(node_hooks);
                 real.is_some_and(|real| hook.defined_in(&real, defs))
             };
         }
         out
+    }
+
+    /// The entry as the hooks.d file and `containerd-base-spec` write it:
+    /// the node's configuration, no environment of its own.
+    fn installer_form(&self) -> bool {
+        let rest: Vec<&str> = self.args.iter().skip(2).map(String::as_str).collect();
+        self.env.is_empty()
+            && matches!(
+                rest[..],
+                [] | ["--config", crate::policy::config::DEFAULT_PATH]
+            )
+    }
+
+    /// Whether this entry runs the hook as the run judging now was started:
+    /// the same arguments (after the program name) and environment. An
+    /// entry with no `env` runs with the runtime's environment (runc's Go
+    /// `exec` passes its own on), which the config author does not choose.
+    fn this_run(&self) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        // The kernel's record of the command line: the binary's own entry
+        // point does not hand it to std.
+        let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
+            return false;
+        };
+        let args = cmdline.split(|b| *b == 0).skip(1);
+        let theirs = self.args.iter().skip(1).map(String::as_bytes);
+        if !args.eq(theirs.chain(std::iter::once(&b""[..]))) {
+            return false;
+        }
+        if self.env.is_empty() {
+            return true;
+        }
+        let mut ours: Vec<Vec<u8>> = std::env::vars_os()
+            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+            .collect();
+        let mut theirs: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+        ours.sort();
+        theirs.sort();
+        ours == theirs
     }
 
     /// Whether a definition of the node's is this entry, as written.
@@ -295,18 +343,59 @@ mod tests {
                 &["oci-psp-hook", "hook"],
                 &[],
             ),
+            // as containerd-base-spec writes it
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &[
+                    "oci-psp-hook",
+                    "hook",
+                    "--config",
+                    "/etc/oci-psp-hook/config.yaml",
+                ],
+                &[],
+            ),
+            // where the hook writes and prunes, as root
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &["OCI_PSP_HOOK_CACHE_DIR=/root"],
+            ),
+            // a root-only file read as root, its first line in the error
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--profile", "builtin:privileged"],
+                &[],
+            ),
         ]);
         let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
-        assert_eq!(known, [true, false, false, false, false, false]);
-        // this binary (where it is built: a root-owned tree in CI and here)
+        assert_eq!(
+            known,
+            [
+                true, false, false, false, false, false, true, false, false, false
+            ]
+        );
+        // this binary (where it is built: a root-owned tree in CI and here),
+        // with arguments other than this run's (the test harness's)
         if trusted_path(own) {
-            let me = HookUse::of(&[hook(
-                "createRuntime",
-                own,
-                &["x", "hook", "--profile", "builtin:restricted"],
-                &[],
-            )]);
-            assert!(me[0].known);
+            let me = HookUse::of(&[
+                hook("createRuntime", own, &["x", "hook"], &[]),
+                hook(
+                    "createRuntime",
+                    own,
+                    &["x", "hook", "--profile", "builtin:restricted"],
+                    &[],
+                ),
+            ]);
+            assert!(me[0].known && !me[1].known);
         }
     }
 
