@@ -414,6 +414,17 @@ pub fn is_shared_propagation(propagation: &str) -> bool {
     Propagation::from_option(propagation).is_some_and(Propagation::is_shared)
 }
 
+/// `mode=1777,huge=always`: runc hands an option to the kernel whole, which
+/// reads each piece between commas as an option of its own (a quoted SELinux
+/// `context="…:s0:c1,c2"` keeps its commas).
+fn several_options(option: &str) -> bool {
+    let mut quoted = false;
+    option.bytes().any(|b| {
+        quoted ^= b == b'"';
+        b == b',' && !quoted
+    })
+}
+
 /// What a mount's options say that the checks read, taken in order as runc
 /// applies them: a later `rw` undoes an earlier `ro`, the last propagation
 /// wins, and the recursive `rro`/`rrw` are applied after the mount flags.
@@ -454,8 +465,9 @@ impl MountOptions {
                     // nothing the checks read
                 } else if let Some(p) = Propagation::from_option(other) {
                     self.propagation = Some(p);
-                } else if !RECURSIVE_FLAGS.contains(&other)
-                    && !DATA_OPTIONS.contains(&other.split_once('=').map_or(other, |(k, _)| k))
+                } else if several_options(other)
+                    || (!RECURSIVE_FLAGS.contains(&other)
+                        && !DATA_OPTIONS.contains(&other.split_once('=').map_or(other, |(k, _)| k)))
                 {
                     return Err(format!(
                         "unknown mount option {other:?}: runc would hand it to the filesystem, \
@@ -1561,6 +1573,7 @@ mod tests {
             "tmpcopyup",
             "rslave",
             "context=\"system_u:object_r:x:s0\"",
+            "context=\"system_u:object_r:container_file_t:s0:c1,c2\"",
         ] {
             assert_eq!(options.add(known), Ok(()), "{known}");
         }
@@ -1571,6 +1584,9 @@ mod tests {
             "x-gvfs",
             "MODE=1",
             "",
+            "mode=1777,huge=always",
+            "nosuid,nr_inodes=0",
+            "context=\"a:b:c:s0\",nr_inodes=0",
         ] {
             let err = options.add(unknown).unwrap_err();
             assert!(
