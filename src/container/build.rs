@@ -103,7 +103,8 @@ pub fn build<'a>(
     let mut runtime_settings =
         runtime_settings::evidence(&process, &linux, annotations.keys().map(String::as_str));
     if let Some(pid) = ctx.pid {
-        runtime_settings.extend(runtime_settings::shared_cgroup(pid));
+        let named = linux.cgroups_path.as_deref().is_some_and(|p| !p.is_empty());
+        runtime_settings.extend(runtime_settings::shared_cgroup(pid, named));
         runtime_settings.extend(runtime_settings::host_mount_namespace(pid));
     }
     let masked_paths = owned(linux.masked_paths);
