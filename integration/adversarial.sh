@@ -1203,4 +1203,91 @@ adv_run ownproc-twin "$(cmd ownproc-twin "$OWNCMD"); root_default_caps()" "${B[@
 expect_runs "20.5 twin: the same container without that mount runs under builtin:baseline (root)" \
 	"NO-OPENW:/mnt/kernel/core_pattern" "NO-OPENW:/proc/sys/kernel/core_pattern"
 
+# 20.6 Entries running oci-psp-hook's own hook command, but not as the node
+# runs it: with the environment variable that moves its cache (where it
+# writes and prunes as root), or with a root-only file as its configuration
+# (read as root, its first line shown in the error runc passes on).
+VICTIM_DIR="$WORK/cache-victim"
+mkdir -p -m 700 "$VICTIM_DIR"
+SECRET="$WORK/root-only.yaml"
+printf 'SECRET-LINE-%s: 1\n' "$$" >"$SECRET"
+chmod 600 "$SECRET"
+CACHE_HOOK="AFTER['poststart'] = [dict(oci($R_PY), env=['OCI_PSP_HOOK_CACHE_DIR=$VICTIM_DIR'])]"
+echo '{}' >"$VICTIM_DIR/node.json"
+adv_run cachedir-real "$(cmd cachedir-real ''); restricted(); $CACHE_HOOK"
+if [ "$RC" -eq 0 ] && [ ! -e "$VICTIM_DIR/node.json" ]; then
+	pass "20.6 an oci-psp-hook entry with OCI_PSP_HOOK_CACHE_DIR: without the judging hook it deletes *.json there as root"
+else
+	fail "20.6 an oci-psp-hook entry with OCI_PSP_HOOK_CACHE_DIR: without the judging hook it deletes *.json there as root" "exit $RC; $(err_excerpt)"
+fi
+echo '{}' >"$VICTIM_DIR/node.json"
+adv_run cachedir-r "$(cmd cachedir-r ''); restricted(); $CACHE_HOOK" "${R[@]}"
+expect_blocked "20.6 a poststart oci-psp-hook entry with env OCI_PSP_HOOK_CACHE_DIR is blocked under builtin:restricted"
+if [ -e "$VICTIM_DIR/node.json" ]; then
+	pass "20.6 the entry with OCI_PSP_HOOK_CACHE_DIR did not run"
+else
+	fail "20.6 the entry with OCI_PSP_HOOK_CACHE_DIR did not run" "$VICTIM_DIR/node.json is gone"
+fi
+LEAK_HOOK="AFTER['createRuntime'] = [{'path': hook_bin, 'args': ['oci-psp-hook', 'hook', '--config', '$SECRET']}]"
+adv_run leak-real "$(cmd leak-real ''); restricted(); $LEAK_HOOK"
+if [[ "$ERR" == *"SECRET-LINE-$$"* ]]; then
+	pass "20.6 an oci-psp-hook entry with --config <a root-only file>: without the judging hook runc shows the file's first line"
+else
+	fail "20.6 an oci-psp-hook entry with --config <a root-only file>: without the judging hook runc shows the file's first line" "exit $RC; $(err_excerpt)"
+fi
+adv_run leak-r "$(cmd leak-r ''); restricted(); $LEAK_HOOK" "${R[@]}"
+expect_blocked "20.6 a createRuntime oci-psp-hook entry with --config <a root-only file> after the node's is blocked under builtin:restricted"
+if [[ "$ERR" == *"SECRET-LINE-$$"* ]]; then
+	fail "20.6 the root-only file's line is not shown" "it is: $(err_excerpt)"
+else
+	pass "20.6 the root-only file's line is not shown"
+fi
+INSTALLED_FORM="AFTER['poststop'] = [{'path': hook_bin, 'args': ['oci-psp-hook', 'hook']}]"
+adv_run selfform-twin "$(cmd selfform-twin ''); restricted(); $INSTALLED_FORM" "${R[@]}"
+expect_runs "20.6 twin: a poststop entry as the hooks.d file writes it (oci-psp-hook hook) runs under builtin:restricted"
+
+# 20.7 A mount option holding a comma: runc hands it to the kernel whole,
+# which reads each piece as an option (a data option the hook never saw).
+COMMA=$(mnt /scratch tmpfs tmpfs "['nosuid', 'mode=1777,nr_inodes=0']")
+adv_run comma-r "$(cmd comma-r ''); restricted(); $COMMA" "${R[@]}"
+expect_blocked_exit2 "20.7 a tmpfs option 'mode=1777,nr_inodes=0' is blocked under builtin:restricted (exit 2)" "mode=1777,nr_inodes=0"
+adv_run comma-twin "$(cmd comma-twin ''); restricted(); $(mnt /scratch tmpfs tmpfs "['nosuid', 'mode=1777']")" "${R[@]}"
+expect_runs "20.7 twin: the tmpfs with 'mode=1777' runs under builtin:restricted"
+
+# 20.8 Seccomp rules read as runc applies them: an argument condition that
+# holds for every call (unsigned >= 0), and names cut at a NUL by the C
+# string runc hands libseccomp.
+GE0="c['linux']['seccomp']['syscalls'].append({'names': ['io_uring_setup', 'userfaultfd', 'bpf'], 'action': 'SCMP_ACT_ALLOW', 'args': [{'index': 0, 'value': 0, 'op': 'SCMP_CMP_GE'}]})"
+adv_run seccomp-ge0 "$(cmd seccomp-ge0 ''); restricted(); $GE0" "${R[@]}"
+expect_blocked "20.8 a seccomp rule allowing io_uring_setup, userfaultfd and bpf when argument 0 >= 0 is blocked under builtin:restricted"
+NUL="c['linux']['seccomp']['syscalls'].append({'names': ['io_uring_setup\\u0000', 'bpf\\u0000x'], 'action': 'SCMP_ACT_ALLOW'})"
+adv_run seccomp-nul "$(cmd seccomp-nul ''); restricted(); $NUL" "${R[@]}"
+expect_blocked "20.8 a seccomp rule allowing 'io_uring_setup\\0' and 'bpf\\0x' is blocked under builtin:restricted"
+ERRNO_TWIN="c['linux']['seccomp']['syscalls'].append({'names': ['io_uring_setup', 'bpf\\u0000x'], 'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 0, 'value': 0, 'op': 'SCMP_CMP_GE'}]})"
+adv_run seccomp-twin "$(cmd seccomp-twin ''); restricted(); $ERRNO_TWIN" "${R[@]}"
+expect_runs "20.8 twin: the same rules refusing the calls run under builtin:restricted"
+
+# 20.9 cgroupsPath naming a cgroup whose own list is empty but below which
+# another process runs (a parent cgroup: runc sets its limits there), or the
+# cgroup runc itself was started in.
+PARENT_CG="psp-adv-parent-$$"
+mkdir -p "$CG_DIR/$PARENT_CG/child"
+sleep 300 >/dev/null 2>&1 &
+CHILD_VICTIM=$!
+echo "$CHILD_VICTIM" >"$CG_DIR/$PARENT_CG/child/cgroup.procs"
+on_exit "kill -9 $CHILD_VICTIM; sleep 0.2; rmdir $CG_DIR/$PARENT_CG/child $CG_DIR/$PARENT_CG 2>/dev/null"
+adv_run cgparent-r "$(cmd cgparent-r ''); restricted(); c['linux']['cgroupsPath'] = '/$PARENT_CG'" "${R[@]}"
+expect_blocked "20.9 cgroupsPath of a cgroup with another process in a cgroup below it is blocked under builtin:restricted"
+CALLER_CG="psp-adv-caller-$$"
+mkdir -p "$CG_DIR/$CALLER_CG"
+on_exit "rmdir $CG_DIR/$CALLER_CG 2>/dev/null"
+HOME_CG=$(grep "$CG_LINE" /proc/self/cgroup | head -n 1 | cut -d: -f3)
+echo $$ >"$CG_DIR/$CALLER_CG/cgroup.procs"
+adv_run cgcaller-r "$(cmd cgcaller-r ''); restricted(); c['linux']['cgroupsPath'] = '/$CALLER_CG'" "${R[@]}"
+echo $$ >"$CG_DIR$HOME_CG/cgroup.procs"
+expect_blocked "20.9 cgroupsPath of the cgroup runc was started in is blocked under builtin:restricted"
+adv_run cgcaller-twin "$(cmd cgcaller-twin ''); restricted(); c['linux']['cgroupsPath'] = '/psp-adv-fresh-$$'" "${R[@]}"
+expect_runs "20.9 twin: a fresh cgroup of its own runs under builtin:restricted"
+on_exit "rmdir $CG_DIR/psp-adv-fresh-$$ 2>/dev/null"
+
 summary
