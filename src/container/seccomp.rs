@@ -11,9 +11,12 @@
 //!   and no `listenerPath`;
 //! - its rules let through none of the syscalls ([`guarded`]) the runtimes'
 //!   default profiles (moby's, containerd's) deny to a container without the
-//!   capability that would need it: namespaces (`unshare`, `setns`, `clone`
-//!   with namespace flags, `clone3`), mounts, BPF, keyrings, userfaultfd,
-//!   io_uring, perf events, kexec, modules, `open_by_handle_at`. A rule lets a
+//!   capability that would need it (moby's, containerd's and
+//!   containers/common's defaults on x86_64 all deny them): BPF, perf events,
+//!   modules, `open_by_handle_at`, accounting, setting the clock,
+//!   port I/O, `kcmp`, quotas, the host and domain name, `vhangup`, memory
+//!   policy, keyrings, userfaultfd, io_uring, kexec, swap, page migration and
+//!   the obsolete calls. A rule lets a
 //!   syscall through when its action does not stop it (`SCMP_ACT_TRACE` too:
 //!   a tracer in the container can let it run), whatever its `args`
 //!   conditions: which arguments make these calls harmless is not something
@@ -49,15 +52,28 @@ const NOTIFY: &str = "SCMP_ACT_NOTIFY";
 /// namespace and mount calls (`unshare`, `setns`, `clone`, `mount`, the new
 /// mount API, `pivot_root`) and `keyctl` are allowed to every container by
 /// containers/common's profile (podman, CRI-O's RuntimeDefault), so a
-/// profile allowing them confines as much as a runtime default does.
+/// profile allowing them confines as much as a runtime default does. Nor is
+/// `chroot`: CRI-O's profile for a pod's infra container allows it without
+/// CAP_SYS_CHROOT, which the kernel then asks for anyway.
 fn allowed_with(name: &str) -> Option<&'static [&'static str]> {
     Some(match name {
         "bpf" => &["CAP_SYS_ADMIN", "CAP_BPF"],
         "perf_event_open" => &["CAP_SYS_ADMIN", "CAP_PERFMON"],
-        "init_module" | "finit_module" | "delete_module" => &["CAP_SYS_MODULE"],
+        "init_module" | "finit_module" | "delete_module" | "query_module" => &["CAP_SYS_MODULE"],
         "open_by_handle_at" => &["CAP_DAC_READ_SEARCH"],
+        "acct" => &["CAP_SYS_PACCT"],
+        "clock_settime" | "settimeofday" => &["CAP_SYS_TIME"],
+        "iopl" | "ioperm" => &["CAP_SYS_RAWIO"],
+        "kcmp" | "process_madvise" => &["CAP_SYS_PTRACE"],
+        "lookup_dcookie" | "quotactl" | "quotactl_fd" | "sethostname" | "setdomainname" => {
+            &["CAP_SYS_ADMIN"]
+        }
+        "vhangup" => &["CAP_SYS_TTY_CONFIG"],
+        "set_mempolicy_home_node" => &["CAP_SYS_NICE"],
         "add_key" | "request_key" | "userfaultfd" | "io_uring_setup" | "io_uring_enter"
-        | "io_uring_register" | "kexec_load" | "kexec_file_load" => &[],
+        | "io_uring_register" | "kexec_load" | "kexec_file_load" | "swapon" | "swapoff"
+        | "move_pages" | "migrate_pages" | "nfsservctl" | "uselib" | "ustat" | "sysfs"
+        | "_sysctl" | "get_kernel_syms" | "create_module" => &[],
         _ => return None,
     })
 }
@@ -412,6 +428,25 @@ mod tests {
         let p = judge(
             &rules(r#"{"names": ["bpf\u0000x"], "action": "SCMP_ACT_ERRNO"}"#),
             &[],
+        );
+        assert!(p.confines(), "{p:?}");
+    }
+
+    #[test]
+    fn the_calls_every_runtime_default_denies_without_a_capability() {
+        let p = judge(
+            &rules(
+                r#"{"names": ["kcmp", "swapon", "settimeofday", "getpid"], "action": "SCMP_ACT_ALLOW"}"#,
+            ),
+            &[],
+        );
+        assert!(
+            p.describe_gaps().ends_with(": kcmp, settimeofday, swapon"),
+            "{p:?}"
+        );
+        let p = judge(
+            &rules(r#"{"names": ["kcmp", "settimeofday"], "action": "SCMP_ACT_ALLOW"}"#),
+            &["CAP_SYS_PTRACE", "CAP_SYS_TIME"],
         );
         assert!(p.confines(), "{p:?}");
     }
