@@ -52,6 +52,10 @@ pub fn decide<'a>(
         }
     };
     crate::container::hooks::allow(&mut view.hooks, sources.allowed_hooks());
+    crate::container::hooks::accept_same_policies(&mut view.hooks, |args| {
+        let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        hook::fast_flags(&args).as_ref() == Some(flags)
+    });
     let view: &'a ContainerView<'a> = Box::leak(Box::new(view));
     let info = ContainerInfo::of(view);
     // Decided on the identity alone, before the policies: a broken binding

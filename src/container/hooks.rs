@@ -4,8 +4,8 @@
 //! - oci-psp-hook itself (this binary, or where the package installs it)
 //!   running its `hook` command exactly as the node runs it: as the hooks.d
 //!   file and `containerd-base-spec` write it (`hook`, or `hook --config
-//!   /etc/oci-psp-hook/config.yaml`, no environment), or with the arguments
-//!   and environment of the hook run judging now. Any other command
+//!   /etc/oci-psp-hook/config.yaml`, no environment), or with the policies
+//!   this decision is made with ([`accept_same_policies`]). Any other command
 //!   (`uninstall` say), file (`--config /etc/shadow`: read as root, its
 //!   first line shown in the error) or environment (`OCI_PSP_HOOK_CACHE_DIR`:
 //!   where the hook writes and prunes as root) would act as root on the
@@ -47,6 +47,8 @@ pub struct HookUse {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub known: bool,
+    /// oci-psp-hook itself running its `hook` command.
+    pub runs_hook: bool,
 }
 
 /// A hook as a hooks.d file or CDI spec defines it.
@@ -70,6 +72,7 @@ impl HookUse {
                 args: h.args.iter().map(|a| a.to_string()).collect(),
                 env: h.env.iter().map(|e| e.to_string()).collect(),
                 known: false,
+                runs_hook: false,
             })
             .collect();
         if out.is_empty() {
@@ -83,10 +86,8 @@ impl HookUse {
             }
             let real = std::fs::canonicalize(&hook.path).ok();
             let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
-            hook.known = if is_self
-                && hook.args.get(1).is_some_and(|a| a == "hook")
-                && (hook.installer_form() || hook.this_run())
-            {
+            hook.runs_hook = is_self && hook.args.get(1).is_some_and(|a| a == "hook");
+            hook.known = if hook.runs_hook && hook.installer_form() {
                 true
             } else {
                 let defs = node.get_or_insert_with(node_hooks);
@@ -107,38 +108,36 @@ impl HookUse {
             )
     }
 
-    /// Whether this entry runs the hook as the run judging now was started:
-    /// the same arguments (after the program name) and environment. An
-    /// entry with no `env` runs with the runtime's environment (runc's Go
-    /// `exec` passes its own on), which the config author does not choose.
-    fn this_run(&self) -> bool {
-        use std::os::unix::ffi::OsStrExt;
-        // The kernel's record of the command line: the binary's own entry
-        // point does not hand it to std.
-        let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
-            return false;
-        };
-        let args = cmdline.split(|b| *b == 0).skip(1);
-        let theirs = self.args.iter().skip(1).map(String::as_bytes);
-        if !args.eq(theirs.chain(std::iter::once(&b""[..]))) {
-            return false;
-        }
-        if self.env.is_empty() {
-            return true;
-        }
-        let mut ours: Vec<Vec<u8>> = std::env::vars_os()
-            .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
-            .collect();
-        let mut theirs: Vec<Vec<u8>> = self.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-        ours.sort();
-        theirs.sort();
-        ours == theirs
-    }
-
     /// Whether a definition of the node's is this entry, as written.
     fn defined_in(&self, real: &Path, defs: &[Definition]) -> bool {
         defs.iter()
             .any(|d| d.path == real && d.args == self.args && d.env == self.env)
+    }
+}
+
+/// Accept the entries running oci-psp-hook's `hook` command with the
+/// policies this decision is made with (`same`: whether the arguments after
+/// `hook` name them), with no environment of their own or this process's:
+/// the node's own entry (a DaemonSet's flags, say) and copies of it. An
+/// entry with no `env` runs with the runtime's environment (runc's Go `exec`
+/// passes its own on), which the config author does not choose.
+pub fn accept_same_policies(hooks: &mut [HookUse], same: impl Fn(&[String]) -> bool) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut ours: Option<Vec<Vec<u8>>> = None;
+    for hook in hooks.iter_mut().filter(|h| h.runs_hook && !h.known) {
+        if !same(&hook.args[2..]) {
+            continue;
+        }
+        let ours = ours.get_or_insert_with(|| {
+            let mut env: Vec<Vec<u8>> = std::env::vars_os()
+                .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
+                .collect();
+            env.sort();
+            env
+        });
+        let mut theirs: Vec<Vec<u8>> = hook.env.iter().map(|e| e.as_bytes().to_vec()).collect();
+        theirs.sort();
+        hook.known = theirs.is_empty() || theirs == *ours;
     }
 }
 
@@ -397,6 +396,37 @@ mod tests {
             ]);
             assert!(me[0].known && !me[1].known);
         }
+    }
+
+    #[test]
+    fn entries_with_this_decisions_policies_and_no_environment_of_their_own() {
+        let flags = ["oci-psp-hook", "hook", "--profile", "builtin:restricted"];
+        let mut hooks = HookUse::of(&[
+            hook("createRuntime", INSTALLED_PATH, &flags, &[]),
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &flags,
+                &["OCI_PSP_HOOK_CACHE_DIR=/root"],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                "/bin/sh",
+                &["sh", "hook", "--profile", "builtin:restricted"],
+                &[],
+            ),
+        ]);
+        accept_same_policies(&mut hooks, |args| {
+            args == ["--profile", "builtin:restricted"]
+        });
+        let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
+        assert_eq!(known, [true, false, false, false]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::{Policy, builtin};
 use crate::container::ContainerView;
 
 /// The policy flags shared by `hook`, `check` and `lint`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Flags {
     pub policies: Vec<PathBuf>,
     pub profiles: Vec<String>,
