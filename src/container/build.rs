@@ -501,6 +501,16 @@ fn verify_mounts(
                     "the kernel has a {found} filesystem at {} where config.json declares {}",
                     mount.destination, mount.fstype
                 ));
+            } else if fresh_filesystem(&mount.fstype, view)
+                && tables.hosts_filesystem(&point) == Some(true)
+            {
+                // An earlier hook bound the host's own over it (host /proc
+                // over /proc): same type, another's filesystem.
+                view.undeclared_mounts.push(format!(
+                    "the kernel has a {} filesystem of the host's at {} where config.json \
+                     declares a new one",
+                    mount.fstype, mount.destination
+                ));
             }
             // runc applies `rro` to binds only: the kernel's flags tell.
             if mount.read_only && tables.kernel_fs_writable(&point) {
@@ -528,8 +538,9 @@ fn verify_mounts(
             )),
         }
         // The submounts an rbind brought along are the host's below the
-        // source; a plain `ro` leaves them writable.
-        let source = PathBuf::from(&*mount.source);
+        // source, resolved as the runtime resolved it; a plain `ro` leaves
+        // them writable.
+        let source = ctx.resolve_source(&mount.source);
         for sub in tables.submounts(&point, &source) {
             accounted.point(sub.mount_point.clone());
             if mount.read_only && !sub.read_only {
@@ -552,6 +563,20 @@ fn verify_mounts(
             )
         }));
     Ok(())
+}
+
+/// Whether runc mounts a filesystem of `fstype` afresh for the container, so
+/// that no host mount shares its device: tmpfs and devpts (`newinstance`)
+/// always, proc and mqueue unless the container shares the host's PID or
+/// IPC namespace (then the host's is theirs).
+fn fresh_filesystem(fstype: &str, view: &ContainerView) -> bool {
+    let own = |kind| !view.namespaces.get(kind).is_host();
+    match fstype {
+        "tmpfs" | "devpts" => true,
+        "proc" => own(NamespaceKind::Pid),
+        "mqueue" => own(NamespaceKind::Ipc),
+        _ => false,
+    }
 }
 
 fn oci_type(kind: NamespaceKind) -> NamespaceType {

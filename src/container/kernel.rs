@@ -83,6 +83,14 @@ impl MountTables {
         }
     }
 
+    /// Whether the filesystem at `mount_point` of the container is one the
+    /// host's table shows too (the same device): a host filesystem bound
+    /// there, not one made for the container. `None`: nothing is there.
+    pub fn hosts_filesystem(&self, mount_point: &Path) -> Option<bool> {
+        let e = self.at(mount_point)?;
+        Some(self.host.iter().any(|h| h.dev == e.dev))
+    }
+
     /// The filesystem type the kernel mounted at `mount_point`.
     pub fn fstype(&self, mount_point: &Path) -> Option<&str> {
         self.at(mount_point).map(|e| e.fstype.as_str())
