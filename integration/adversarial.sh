@@ -720,6 +720,46 @@ expect_blocked "6 a mount config.json never declares (added by an earlier hook):
 adv_run inject-twin "$(cmd inject-twin "$LINKCMD"); restricted()" "${R[@]}"
 expect_runs "6 twin: the same container without the injected mount runs under builtin:restricted" "UNREADABLE:/injected/s"
 
+# The same through a hook the node allows (allowedHooks): the mount it adds
+# over one runc made (the host's /proc over the container's, a host tmpfs
+# over /dev/shm) has the declared type but is the host's filesystem.
+INJCONF="$WORK/hookconf-inject"
+mkdir -p "$INJCONF/policies.d"
+cat >"$INJCONF/config.yaml" <<YAML
+apiVersion: oci-psp-hook/v1alpha1
+kind: HookConfiguration
+policyDirectory: policies.d
+mode: enforce
+defaultPolicies: [builtin:restricted]
+allowedHooks: [$WORK/inject.sh, /bin/true]
+YAML
+chmod 644 "$INJCONF/config.yaml"
+INJ=(--config "$INJCONF/config.yaml")
+HOSTSHM="$WORK/host-tmpfs"
+mkdir -p "$HOSTSHM"
+if mount -t tmpfs -o size=1m adv-host-tmpfs "$HOSTSHM"; then
+	on_exit "umount '$HOSTSHM'"
+	echo host-tmpfs-secret >"$HOSTSHM/s"
+	OVERCMD='probe read /dev/shm/s; probe read /proc/1/comm;'
+	PROC_OVER="BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '/proc', '$ROOTFS/proc']}]"
+	adv_run procover-real "$(cmd procover-real "$OVERCMD"); restricted(); $PROC_OVER"
+	expect_real "6 the host's /proc bound over /proc by an earlier hook: without oci-psp-hook the container reads the host's init" \
+		"READ:/proc/1/comm:$(cat /proc/1/comm)"
+	adv_run procover-r "$(cmd procover-r "$OVERCMD"); restricted(); $PROC_OVER" "${INJ[@]}"
+	expect_blocked "6 the host's /proc bound over /proc by a hook the node allows is blocked under builtin:restricted"
+	SHM_OVER="BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$HOSTSHM', '$ROOTFS/dev/shm']}]"
+	adv_run shmover-real "$(cmd shmover-real "$OVERCMD"); restricted(); $SHM_OVER"
+	expect_real "6 a host tmpfs bound over /dev/shm by an earlier hook: without oci-psp-hook the container reads it" \
+		"READ:/dev/shm/s:host-tmpfs-secret"
+	adv_run shmover-r "$(cmd shmover-r "$OVERCMD"); restricted(); $SHM_OVER" "${INJ[@]}"
+	expect_blocked "6 a host tmpfs bound over /dev/shm by a hook the node allows is blocked under builtin:restricted"
+	adv_run over-twin "$(cmd over-twin "$OVERCMD"); restricted(); BEFORE['createRuntime'] = [{'path': '/bin/true'}]" "${INJ[@]}"
+	expect_runs "6 twin: the same container with an allowed earlier hook that mounts nothing runs under builtin:restricted" \
+		"UNREADABLE:/dev/shm/s"
+else
+	fail "6 a host tmpfs" "mounting a tmpfs at $HOSTSHM failed"
+fi
+
 # Submounts: HOSTDATA2 (readOnly allowed) has a tmpfs mounted below it on
 # the host; runc's `ro` remounts the top of an rbind only.
 HOSTDATA2="$WORK/hostdata2"
@@ -735,6 +775,14 @@ if mount -t tmpfs -o mode=1777,size=1m adv-submount "$HOSTDATA2/sub"; then
 		"NO-WRITE:/data" "PRIV-WRITE:/data/sub"
 	adv_run sub-ro "$(cmd sub-ro "$SUBCMD"); $(mnt /data bind "$HOSTDATA2" "['rbind', 'ro']")" "${RO2[@]}"
 	expect_blocked "6 [rbind, ro] of a path with a writable host submount: blocked under its readOnly hostPath policy"
+	# The source spelled through a symlink (and `..`), with a tmpfs declared
+	# at the submount's place first: the submount is found all the same.
+	ln -sfn "$HOSTDATA2" "$WORK/hostdata2-link"
+	DECOY="$(mnt /data/sub tmpfs tmpfs "['nosuid', 'nodev']")"
+	adv_run sub-link-ro "$(cmd sub-link-ro "$SUBCMD"); $DECOY; $(mnt /data bind "$WORK/hostdata2-link" "['rbind', 'ro']")" "${RO2[@]}"
+	expect_blocked "6 [rbind, ro] of a symlink to a path with a writable host submount, a tmpfs declared there first: blocked under its readOnly hostPath policy"
+	adv_run sub-dots-ro "$(cmd sub-dots-ro "$SUBCMD"); $DECOY; $(mnt /data bind "$WORK/spec/../hostdata2" "['rbind', 'ro']")" "${RO2[@]}"
+	expect_blocked "6 [rbind, ro] of <dir>/../hostdata2 (a writable host submount), a tmpfs declared there first: blocked under its readOnly hostPath policy"
 	adv_run sub-twin-bind "$(cmd sub-twin-bind "$SUBCMD"); $(mnt /data bind "$HOSTDATA2" "['bind', 'ro']")" "${RO2[@]}"
 	expect_runs "6 twin: [bind, ro] (not recursive) of the same path runs, read-only" "NO-WRITE:/data" "NO-WRITE:/data/sub"
 	adv_run sub-twin-rro "$(cmd sub-twin-rro "$SUBCMD"); $(mnt /data bind "$HOSTDATA2" "['rbind', 'ro', 'rro']")" "${RO2[@]}"
