@@ -384,14 +384,17 @@ run_ctr() {
 }
 
 # capture_bundle NAME ID: with CRI_CAPTURE, copy the bundle's config.json;
-# always, judge it offline (check --cri) into $WORK/checks/NAME.json.
+# always, judge it offline (check --cri) into $WORK/checks/NAME.json, with
+# the node's hook flags and OCI_PSP_HOOK_* settings and no other (its hook
+# entry is accepted as the node's only with those; run.sh's
+# OCI_PSP_HOOK_BIN is not one of the node's).
 capture_bundle() {
 	local name=$1 id=$2 bundle
 	[ -n "$id" ] || return 0
 	bundle=$(bundle_of "$id")
 	in_runtime_ns test -f "$bundle/config.json" || return 0
 	mkdir -p "$WORK/checks"
-	in_runtime_ns "$HOOK" check --cri --id "$id" "${HOOK_ARGS[@]}" --output json "$bundle" >"$WORK/checks/$name.json" 2>&1
+	in_runtime_ns env -u OCI_PSP_HOOK_BIN "${HOOK_ENV[@]}" "$HOOK" check --cri --id "$id" "${HOOK_ARGS[@]}" --output json "$bundle" >"$WORK/checks/$name.json" 2>&1
 	if [ -n "$CAPTURE" ]; then
 		mkdir -p "$CAPTURE/$ROUTE"
 		in_runtime_ns cat "$bundle/config.json" >"$CAPTURE/$ROUTE/$RUNTIME-$name.json"

@@ -5,7 +5,8 @@
 //!   running its `hook` command exactly as the node runs it: as the hooks.d
 //!   file and `containerd-base-spec` write it (`hook`, or `hook --config
 //!   /etc/oci-psp-hook/config.yaml`, no environment), or with the policies
-//!   this decision is made with ([`accept_same_policies`]). Any other command
+//!   and `OCI_PSP_HOOK_*` settings this decision is made with
+//!   ([`accept_same_policies`]). Any other command
 //!   (`uninstall` say), file (`--config /etc/shadow`: read as root, its
 //!   first line shown in the error) or environment (`OCI_PSP_HOOK_CACHE_DIR`:
 //!   where the hook writes and prunes as root) would act as root on the
@@ -117,28 +118,29 @@ impl HookUse {
 
 /// Accept the entries running oci-psp-hook's `hook` command with the
 /// policies this decision is made with (`same`: whether the arguments after
-/// `hook` name them), with no environment of their own or this process's:
-/// the node's own entry (a DaemonSet's flags, say) and copies of it. An
-/// entry with no `env` runs with the runtime's environment (runc's Go `exec`
-/// passes its own on), which the config author does not choose.
+/// `hook` name them) and this process's `OCI_PSP_HOOK_*` variables (which
+/// say where it writes, sends and reads as root): the node's own entry (a
+/// DaemonSet's flags, say) and copies of it. An entry with no `env` runs
+/// with the runtime's environment (runc's Go `exec` passes its own on), as
+/// the node's entry does. Other variables do not change what the hook does;
+/// loader variables are refused all the same.
 pub fn accept_same_policies(hooks: &mut [HookUse], same: impl Fn(&[String]) -> bool) {
     use std::os::unix::ffi::OsStrExt;
-    let mut ours: Option<Vec<Vec<u8>>> = None;
+    let ours: Vec<Vec<u8>> =
+        own_settings(std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()));
     for hook in hooks.iter_mut().filter(|h| h.runs_hook && !h.known) {
-        if !same(&hook.args[2..]) {
-            continue;
-        }
-        let ours = ours.get_or_insert_with(|| {
-            let mut env: Vec<Vec<u8>> = std::env::vars_os()
-                .map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat())
-                .collect();
-            env.sort();
-            env
-        });
-        let mut theirs: Vec<Vec<u8>> = hook.env.iter().map(|e| e.as_bytes().to_vec()).collect();
-        theirs.sort();
-        hook.known = theirs.is_empty() || theirs == *ours;
+        let theirs = own_settings(hook.env.iter().map(|e| e.as_bytes().to_vec()));
+        hook.known = same(&hook.args[2..])
+            && !loader_env(&hook.env)
+            && (hook.env.is_empty() || theirs == ours);
     }
+}
+
+/// The `OCI_PSP_HOOK_*` settings of an environment, sorted.
+fn own_settings(env: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut settings: Vec<Vec<u8>> = env.filter(|e| e.starts_with(b"OCI_PSP_HOOK_")).collect();
+    settings.sort();
+    settings
 }
 
 /// Accept the hooks whose executable the configuration's `allowedHooks`
