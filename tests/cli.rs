@@ -179,10 +179,15 @@ impl Sandbox {
     fn record(&self, wait: Duration) -> Option<String> {
         self.log.set_read_timeout(Some(wait)).unwrap();
         let mut buf = vec![0u8; 1 << 20];
-        match self.log.recv(&mut buf) {
-            Ok(n) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => None,
-            Err(e) => panic!("log socket: {e}"),
+        loop {
+            match self.log.recv(&mut buf) {
+                Ok(n) => return Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return None;
+                }
+                Err(e) => panic!("log socket: {e} ({:?})", e.kind()),
+            }
         }
     }
 }

@@ -126,13 +126,14 @@ impl HookUse {
 /// loader variables are refused all the same.
 pub fn accept_same_policies(hooks: &mut [HookUse], same: impl Fn(&[String]) -> bool) {
     use std::os::unix::ffi::OsStrExt;
-    let ours: Vec<Vec<u8>> =
-        own_settings(std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()));
+    let ours = || {
+        own_settings(std::env::vars_os().map(|(k, v)| [k.as_bytes(), b"=", v.as_bytes()].concat()))
+    };
     for hook in hooks.iter_mut().filter(|h| h.runs_hook && !h.known) {
-        let theirs = own_settings(hook.env.iter().map(|e| e.as_bytes().to_vec()));
+        let theirs = || own_settings(hook.env.iter().map(|e| e.as_bytes().to_vec()));
         hook.known = same(&hook.args[2..])
             && !loader_env(&hook.env)
-            && (hook.env.is_empty() || theirs == ours);
+            && (hook.env.is_empty() || theirs() == ours());
     }
 }
 

@@ -748,17 +748,18 @@ fn seccomp_rule<'a>(r: &mut Reader<'a>) -> Result<SeccompRule<'a>> {
     Ok(rule)
 }
 
-/// `s` as C reads it: up to its first NUL.
+/// `s` as C reads it: up to its first NUL. Only an escape (`\u0000`) puts
+/// a NUL into a JSON string, and a string with escapes is the reader's own
+/// copy: the borrowed ones are not scanned.
 fn c_string(s: Str<'_>) -> Str<'_> {
-    match s.find('\0') {
-        None => s,
-        Some(end) => match s {
-            Cow::Borrowed(b) => Cow::Borrowed(&b[..end]),
-            Cow::Owned(mut o) => {
+    match s {
+        Cow::Owned(mut o) => {
+            if let Some(end) = o.find('\0') {
                 o.truncate(end);
-                Cow::Owned(o)
             }
-        },
+            Cow::Owned(o)
+        }
+        borrowed => borrowed,
     }
 }
 
