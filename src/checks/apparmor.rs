@@ -2,8 +2,9 @@
 //! `apparmor.security.beta.kubernetes.io/allowedProfileNames`, PSS
 //! `appArmorProfile.type`).
 //!
-//! Evidence: `process.apparmorProfile`. `unconfined` (in any case, or in a
-//! stack `a//&unconfined`) is unconfined; any other
+//! Evidence: `process.apparmorProfile`. `unconfined` (in any case, in a
+//! stack `a//&unconfined`, in a policy namespace `:ns:unconfined`) is
+//! unconfined; any other
 //! name is a confining profile, admitted by `runtime/default` (runtimes name
 //! their defaults differently: containerd `cri-containerd.apparmor.d`, CRI-O
 //! `crio-default`, podman `containers-default-…`) or by `localhost/<name>`.
@@ -30,11 +31,20 @@ pub fn apparmor_enabled() -> bool {
 }
 
 /// A profile name that confines nothing: `unconfined` in any case, or a
-/// stack (`a//&b`) with `unconfined` in it.
+/// stack (`a//&b`) with `unconfined` in it; also in a policy namespace
+/// (`:ns:unconfined`, `:ns://unconfined`) or with a mode as AppArmor shows
+/// labels (`unconfined (complain)`).
 fn confines_nothing(profile: &str) -> bool {
-    profile
-        .split("//&")
-        .any(|p| p.trim().eq_ignore_ascii_case("unconfined"))
+    profile.split("//&").any(|p| {
+        let p = p.trim();
+        // `:ns:` or `:ns://` names the profile in that namespace
+        let p = match p.strip_prefix(':').and_then(|rest| rest.split_once(':')) {
+            Some((_, name)) => name.trim_start_matches("//"),
+            None => p,
+        };
+        let p = p.split_once(" (").map_or(p, |(name, _)| name);
+        p.trim().eq_ignore_ascii_case("unconfined")
+    })
 }
 
 pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
@@ -99,6 +109,10 @@ mod tests {
             " UNCONFINED ",
             "unconfined//&crio-default",
             "crio-default//&unconfined",
+            ":ns:unconfined",
+            ":ns://unconfined",
+            "unconfined (complain)",
+            "crio-default//&:ns:Unconfined",
         ] {
             assert!(confines_nothing(name.trim()), "{name}");
         }
@@ -106,6 +120,8 @@ mod tests {
             "crio-default",
             "cri-containerd.apparmor.d",
             "unconfined-ish",
+            ":ns:crio-default",
+            ":unconfined:crio-default",
         ] {
             assert!(!confines_nothing(name), "{name}");
         }

@@ -385,8 +385,8 @@ mod tests {
                 true, false, false, false, false, false, true, false, false, false
             ]
         );
-        // this binary (where it is built: a root-owned tree in CI and here),
-        // with arguments other than this run's (the test harness's)
+        // this binary (where it is built: a root-owned tree in CI and here):
+        // other flags are left to `accept_same_policies`
         if trusted_path(own) {
             let me = HookUse::of(&[
                 hook("createRuntime", own, &["x", "hook"], &[]),
