@@ -525,22 +525,27 @@ fn verify_mounts(
             mount.read_only = false;
             mount.writable_in_kernel = true;
         }
+        // The source as the runtime resolved it, or as the kernel has it.
         let expected = ctx.resolve_source(&mount.source);
-        match tables.verify(&point, &expected) {
-            Truth::Matches => {}
-            Truth::Differs(real) => replace_source(mount, &real, ctx, &own),
+        let source = match tables.verify(&point, &expected) {
+            Truth::Matches => expected,
+            Truth::Differs(real) => {
+                replace_source(mount, &real, ctx, &own);
+                real
+            }
             // What the kernel mounted cannot be told (a filesystem the host
             // does not show, the container's own proc through its image):
             // no host path to judge it by, so it is judged as privileged.
-            Truth::Unknown(why) => view.undeclared_mounts.push(format!(
-                "the bind mount at {} cannot be traced to a host path: {why}",
-                mount.destination
-            )),
-        }
-        // The submounts an rbind brought along are the host's below the
-        // source, resolved as the runtime resolved it; a plain `ro` leaves
-        // them writable.
-        let source = ctx.resolve_source(&mount.source);
+            Truth::Unknown(why) => {
+                view.undeclared_mounts.push(format!(
+                    "the bind mount at {} cannot be traced to a host path: {why}",
+                    mount.destination
+                ));
+                expected
+            }
+        };
+        // The submounts an rbind brought along are the host's below that
+        // source; a plain `ro` leaves them writable.
         for sub in tables.submounts(&point, &source) {
             accounted.point(sub.mount_point.clone());
             if mount.read_only && !sub.read_only {
