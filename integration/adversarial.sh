@@ -987,6 +987,31 @@ else
 	fail "9 another pod's kubelet volume" "could not create $KUBELET_SECRET"
 fi
 
+# A pod UID is honoured in containerd's task directory: one spelling a path
+# into another pod's volumes must not make a directory there the pod's own.
+TASK_ID=$(hex64)
+TASKB="/run/containerd/io.containerd.runtime.v2.task/k8s.io/$TASK_ID"
+OWN_POD=$(cat /proc/sys/kernel/random/uuid)
+NESTED_UID="$OTHER_POD/volumes/kubernetes.io~empty-dir/d"
+NESTED_SECRET="/var/lib/kubelet/pods/$NESTED_UID/volumes/kubernetes.io~secret/token"
+OWN_SECRET="/var/lib/kubelet/pods/$OWN_POD/volumes/kubernetes.io~secret/token"
+if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/pods/$OWN_POD" &&
+	mkdir -p "$NESTED_SECRET" "$OWN_SECRET" && cp -a "$BUNDLE/rootfs" "$TASKB/rootfs"; then
+	echo nested-secret >"$NESTED_SECRET/s"
+	echo own-secret >"$OWN_SECRET/s"
+	chmod 644 "$NESTED_SECRET/s" "$OWN_SECRET/s"
+	chmod 755 "$NESTED_SECRET" "$OWN_SECRET" "$TASKB"
+	cri_app() { echo "{'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': '$SANDBOX_ID', 'io.kubernetes.cri.sandbox-name': 'web-0', 'io.kubernetes.cri.sandbox-namespace': 'default', 'io.kubernetes.cri.sandbox-uid': '$1', 'io.kubernetes.cri.container-name': 'app'}"; }
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-path-real "$(cmd uid-path-real 'probe read /secret/s;'); annotate($(cri_app "$NESTED_UID")); $(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")"
+	expect_real "9 a directory inside another pod's emptyDir: without the hook the container reads it" "READ:/secret/s:nested-secret"
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-path "$(cmd uid-path 'probe read /secret/s;'); restricted(); annotate($(cri_app "$NESTED_UID")); $(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")" "${R[@]}"
+	expect_blocked "9 a pod UID spelling a path into another pod's emptyDir, its secret-shaped directory bound, is blocked under builtin:restricted"
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-own "$(cmd uid-own 'probe read /secret/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /secret bind "$OWN_SECRET" "['rbind', 'ro']")" "${R[@]}"
+	expect_runs "9 twin: the pod's own secret volume, in containerd's task directory, runs under builtin:restricted" "READ:/secret/s:own-secret"
+else
+	fail "9 a pod UID spelling a path" "could not create $TASKB or the pods' volume directories"
+fi
+
 # Another container's runtime files: podman/CRI-O userdata, a containerd
 # sandbox's: the id in the path is not this container's.
 OTHER_ID=$(hex64)

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::mounts::{Propagation, VolumeTypes};
+use super::mounts::VolumeTypes;
 use super::volume_type::MountVolume;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
@@ -261,7 +261,7 @@ impl<'a> Facts<'a> {
                 .collect(),
             undeclared_mounts: view.undeclared_mounts.clone(),
             writable_sysfs_or_cgroup: view.mounts.iter().any(MountUse::writable_kernel_fs),
-            shared_propagation: shared_propagation(view),
+            shared_propagation: view.has_shared_propagation(),
             sysctls: view.sysctls.keys().cloned().collect(),
             seccomp_confined: view
                 .seccomp
@@ -355,17 +355,6 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
         read_only: mount.read_only,
         destination: mount.destination.clone(),
     }
-}
-
-/// Shared propagation of the root filesystem or of a bind mount (as the
-/// privileged check).
-fn shared_propagation(view: &ContainerView) -> bool {
-    let shared = super::mounts::is_shared_propagation;
-    view.rootfs_propagation.as_deref().is_some_and(shared)
-        || view
-            .mounts
-            .iter()
-            .any(|m| m.bind && m.propagation.is_some_and(Propagation::is_shared))
 }
 
 #[cfg(test)]

@@ -104,14 +104,13 @@ impl ContainerView<'_> {
     /// filesystems and mounts no volume type covers, unknown hooks. Read by
     /// the `privileged` check and the facts alike.
     pub fn privileged_evidence(&self) -> Vec<String> {
-        let shared = mounts::is_shared_propagation;
         let mut out = self.device_rules.clone();
         out.extend(
             self.devices
                 .iter()
                 .map(|d| format!("host device {d} is passed to the container")),
         );
-        if let Some(p) = self.rootfs_propagation.as_deref().filter(|p| shared(p)) {
+        if let Some(p) = self.shared_rootfs_propagation() {
             out.push(format!(
                 "root filesystem has {p} mount propagation (Bidirectional)"
             ));
@@ -123,7 +122,7 @@ impl ContainerView<'_> {
                     mount.fstype, mount.destination
                 ));
             }
-            if let Some(p) = mount.propagation.filter(|p| mount.bind && p.is_shared()) {
+            if let Some(p) = mount.shared_propagation() {
                 out.push(format!(
                     "{} is mounted at {} with {p} propagation (Bidirectional)",
                     mount.source, mount.destination
@@ -143,6 +142,20 @@ impl ContainerView<'_> {
         out.extend(self.undeclared_mounts.iter().cloned());
         out.extend(self.runtime_settings.iter().cloned());
         out
+    }
+
+    /// The root filesystem's propagation when it is shared (Kubernetes'
+    /// Bidirectional, which only privileged containers may use).
+    pub fn shared_rootfs_propagation(&self) -> Option<&str> {
+        self.rootfs_propagation
+            .as_deref()
+            .filter(|p| mounts::is_shared_propagation(p))
+    }
+
+    /// Whether the root filesystem or a bind mount has shared propagation.
+    pub fn has_shared_propagation(&self) -> bool {
+        self.shared_rootfs_propagation().is_some()
+            || self.mounts.iter().any(|m| m.shared_propagation().is_some())
     }
 
     /// `namespace/pod/container` for Kubernetes containers, else the runtime id.

@@ -160,6 +160,13 @@ impl MountUse<'_> {
         }
     }
 
+    /// A bind mount's propagation when it is shared (Kubernetes'
+    /// Bidirectional). A fresh filesystem shares mounts with nothing of the
+    /// host's, whatever its propagation.
+    pub fn shared_propagation(&self) -> Option<Propagation> {
+        self.propagation.filter(|p| self.bind && p.is_shared())
+    }
+
     /// A writable sysfs or cgroup filesystem: the host's kernel settings
     /// exposed to the container.
     pub fn writable_kernel_fs(&self) -> bool {
@@ -650,8 +657,12 @@ pub fn crio_image_volume(
 /// no empty, `.` or `..` component), as most destinations are: then it is
 /// compared as it is, without building the normalized copy.
 fn is_normal(path: &str) -> bool {
-    path.strip_prefix('/')
-        .is_some_and(|rest| rest.split('/').all(|c| !matches!(c, "" | "." | "..")))
+    // Split as bytes: `str::split` sets up a substring search per call,
+    // which cost more than these short paths.
+    path.as_bytes().strip_prefix(b"/").is_some_and(|rest| {
+        rest.split(|b| *b == b'/')
+            .all(|c| !matches!(c, b"" | b"." | b".."))
+    })
 }
 
 fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
@@ -670,14 +681,17 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
             }
         }
     };
-    // Below kubelet's root (split once: most bind mounts of a pod are there).
-    // Another pod's directory is no volume of this one: a hostPath naming
-    // `<kubelet>/pods/<other uid>/volumes/kubernetes.io~secret/…` must not
-    // pass as a secret volume.
-    let kubelet = ctx
-        .kubelet_root
-        .to_str()
-        .and_then(|r| below(path, r.trim_end_matches('/')))
+    let kubelet_root = ctx.kubelet_root.to_str().map(|r| r.trim_end_matches('/'));
+    // Most bind mounts of a pod are its volumes: tested without splitting
+    // the path. (No runtime's file is below kubelet's root.)
+    if let Some(volume) = kubelet_root.and_then(|root| own_volume(path, root, own)) {
+        return volume;
+    }
+    // Below kubelet's root. Another pod's directory is no volume of this
+    // one: a hostPath naming `<kubelet>/pods/<other uid>/volumes/kubernetes.io~secret/…`
+    // must not pass as a secret volume.
+    let kubelet = kubelet_root
+        .and_then(|root| below(path, root))
         .filter(|rest| match &rest[..] {
             ["pods", uid, ..] => own.pod_uid == Some(*uid),
             _ => true,
@@ -774,28 +788,12 @@ impl<'a> Parts<'a> {
 }
 
 /// The index of the first `/` in `bytes` from `i` on (`bytes.len()` if
-/// none), eight bytes at a time: `str::splitn` called memchr for each
-/// component, which cost more than these short components.
-fn next_slash(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        let w = u64::from_le_bytes(*chunk) ^ (ONES * u64::from(b'/'));
-        // The high bit of each zero byte; exact for the lowest one, which
-        // is the only one used.
-        let zero = w.wrapping_sub(ONES) & !w & HIGH;
-        if zero != 0 {
-            return i + (zero.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    match bytes
+/// none).
+fn next_slash(bytes: &[u8], i: usize) -> usize {
+    bytes
         .get(i..)
-        .and_then(|rest| rest.iter().position(|b| *b == b'/'))
-    {
-        Some(at) => i + at,
-        None => bytes.len(),
-    }
+        .and_then(|rest| memchr::memchr(b'/', rest))
+        .map_or(bytes.len(), |at| i + at)
 }
 
 impl<'a> std::ops::Deref for Parts<'a> {
@@ -908,15 +906,38 @@ impl PodDir<'_> {
     }
 }
 
-/// `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]` and
+/// A volume of the container's own pod, `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]`.
+/// `path`: resolved (no empty, `.` or `..` component); `kubelet_root`
+/// without a trailing `/`.
+fn own_volume(path: &str, kubelet_root: &str, own: &Own) -> Option<MountKind> {
+    let rest = path.strip_prefix(kubelet_root)?.strip_prefix("/pods/")?;
+    // Compared as a whole component: a UID holding `/` would make a
+    // directory inside another pod's its own.
+    let (uid, rest) = first_component(rest);
+    if own.pod_uid != Some(uid) {
+        return None;
+    }
+    let (plugin, rest) = first_component(rest?.strip_prefix("volumes/")?);
+    let (name, _) = first_component(rest?);
+    let pod = PodDir {
+        kubelet_root: Path::new(kubelet_root),
+        uid,
+    };
+    (!plugin.is_empty() && !name.is_empty()).then(|| volume_of_plugin(plugin, &pod, name))
+}
+
+/// `a/b/c` as `a` and `b/c`; `a` as `a` and `None`.
+fn first_component(path: &str) -> (&str, Option<&str>) {
+    match memchr::memchr(b'/', path.as_bytes()) {
+        Some(at) => (&path[..at], path.get(at + 1..)),
+        None => (path, None),
+    }
+}
+
 /// `<kubelet>/pods/<uid>/volume-subpaths/<name>/<container>/<index>[/…]`.
 /// `rest`: the path's components below kubelet's root.
 fn kubelet_volume(rest: &[&str], kubelet_root: &Path) -> Option<MountKind> {
     match rest {
-        ["pods", uid, "volumes", plugin, name, ..] => {
-            let pod = PodDir { kubelet_root, uid };
-            Some(volume_of_plugin(plugin, &pod, name))
-        }
         ["pods", uid, "volume-subpaths", name, _container, _index, ..] => {
             let pod = PodDir { kubelet_root, uid };
             // The subpath directory does not name its plugin: find the volume.
@@ -1270,7 +1291,9 @@ mod tests {
     fn another_pods_directory_is_a_host_path() {
         let c = MountContext::default();
         let src = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~secret/token";
-        let of = |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
+        let of_src =
+            |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
+        let of = of_src;
         assert_eq!(
             of(Some("attacker")),
             MountKind::HostPath {
@@ -1300,6 +1323,18 @@ mod tests {
             ["secret"]
         );
         assert!(matches!(of(None), MountKind::HostPath { .. }));
+        // A UID that spells a path into the other pod's volumes, or that
+        // starts the other's, names no directory of its own.
+        let nested = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~empty-dir/d/volumes/\
+                      kubernetes.io~secret/token";
+        let of = |pod_uid| classify("/t", nested, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
+        for uid in [
+            "victim/volumes/kubernetes.io~empty-dir/d",
+            "victim/volumes/kubernetes.io~empty-dir",
+        ] {
+            assert!(matches!(of(Some(uid)), MountKind::HostPath { .. }), "{uid}");
+        }
+        assert!(matches!(of_src(Some("vic")), MountKind::HostPath { .. }));
     }
 
     #[test]
@@ -1321,6 +1356,22 @@ mod tests {
         assert!(
             matches!(flex.kind, MountKind::Volume { driver: Some(ref d), .. } if &**d == "example.com/lvm")
         );
+        // The plugin's directory, or the pod's volumes directory, is no volume.
+        for src in [
+            "/var/lib/kubelet/pods/0b5c/volumes/kubernetes.io~secret",
+            "/var/lib/kubelet/pods/0b5c/volumes",
+        ] {
+            let m = classify("/v", src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c")));
+            assert!(matches!(m.kind, MountKind::HostPath { .. }), "{src}");
+        }
+        // kubelet's root named with a trailing `/`
+        let c = MountContext {
+            kubelet_root: PathBuf::from("/var/lib/kubelet/"),
+            ..Default::default()
+        };
+        let src = "/var/lib/kubelet/pods/0b5c/volumes/kubernetes.io~secret/s/key";
+        let m = classify("/v", src, "bind", opts(&["rbind"]), &c, &own(Some("0b5c")));
+        assert_eq!(types(&m), ["secret"]);
     }
 
     #[test]
@@ -1657,30 +1708,6 @@ mod tests {
                 for b in roots.iter().filter(|b| *b != a) {
                     assert!(below(a, b).is_none(), "{a} is below {b}");
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn next_slash_finds_the_first_slash_from_each_offset() {
-        // `.` is `/` with the lowest bit flipped: the zero-byte test must
-        // not take it (or any byte after a `/`) for a slash.
-        for text in [
-            "",
-            "/",
-            "abcdefgh/ijklmnop",
-            "/./.containerenv/..//x",
-            "........////........",
-            "0123456789abcdef0123456789abcdef/",
-            "/var/lib/kubelet/pods/7d0c5e7e-1b5e-4a53/volumes/kubernetes.io~configmap/c",
-        ] {
-            let bytes = text.as_bytes();
-            for i in 0..=bytes.len() {
-                let want = bytes[i..]
-                    .iter()
-                    .position(|b| *b == b'/')
-                    .map_or(bytes.len(), |at| i + at);
-                assert_eq!(next_slash(bytes, i), want, "{text:?} from {i}");
             }
         }
     }
