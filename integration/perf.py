@@ -88,10 +88,12 @@ CRI_FIXTURE = os.path.join(REPO, "tests", "fixtures", "cri-captured", "base-spec
 
 
 def bundle_with(work, name, config):
+    """config.json written as containerd writes it: Go's encoding/json, no
+    whitespace (the captured fixtures are indented for reading)."""
     bundle = os.path.join(work, name)
     os.makedirs(bundle)
     with open(os.path.join(bundle, "config.json"), "w") as f:
-        json.dump(config, f)
+        json.dump(config, f, separators=(",", ":"))
     return bundle
 
 
