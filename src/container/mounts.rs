@@ -684,7 +684,9 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
     let kubelet_root = ctx.kubelet_root.to_str().map(|r| r.trim_end_matches('/'));
     // Most bind mounts of a pod are its volumes: tested without splitting
     // the path. (No runtime's file is below kubelet's root.)
-    if let Some(volume) = kubelet_root.and_then(|root| own_volume(path, root, own)) {
+    if let Some(volume) =
+        kubelet_root.and_then(|root| own_volume(path, root, &ctx.kubelet_root, own))
+    {
         return volume;
     }
     // Below kubelet's root. Another pod's directory is no volume of this
@@ -739,7 +741,14 @@ fn classify_bind(source: &str, ctx: &MountContext, own: &Own) -> MountKind {
 pub fn replace_source(mount: &mut MountUse<'_>, real: &Path, ctx: &MountContext, own: &Own) {
     let declared = std::mem::replace(&mut mount.source, Cow::Owned(real.display().to_string()));
     mount.declared_source = Some(Box::new(declared));
-    mount.kind = classify_bind(&mount.source, ctx, own);
+    mount.kind = match real.to_str() {
+        Some(_) => classify_bind(&mount.source, ctx, own),
+        // None of the runtimes' or kubelet's; its text (`display`) names
+        // another path, which could be a link to anything.
+        None => MountKind::HostPath {
+            resolved: resolve_with(real, &mut ctx.resolved.borrow_mut()).into(),
+        },
+    };
 }
 
 fn is_container_id(s: &str) -> bool {
@@ -907,10 +916,10 @@ impl PodDir<'_> {
 }
 
 /// A volume of the container's own pod, `<kubelet>/pods/<uid>/volumes/<plugin>/<name>[/…]`.
-/// `path`: resolved (no empty, `.` or `..` component); `kubelet_root`
-/// without a trailing `/`.
-fn own_volume(path: &str, kubelet_root: &str, own: &Own) -> Option<MountKind> {
-    let rest = path.strip_prefix(kubelet_root)?.strip_prefix("/pods/")?;
+/// `path`: resolved (no empty, `.` or `..` component); `root`: kubelet's
+/// root without a trailing `/` (empty for `/`), `kubelet_root` as configured.
+fn own_volume(path: &str, root: &str, kubelet_root: &Path, own: &Own) -> Option<MountKind> {
+    let rest = path.strip_prefix(root)?.strip_prefix("/pods/")?;
     // Compared as a whole component: a UID holding `/` would make a
     // directory inside another pod's its own.
     let (uid, rest) = first_component(rest);
@@ -919,10 +928,7 @@ fn own_volume(path: &str, kubelet_root: &str, own: &Own) -> Option<MountKind> {
     }
     let (plugin, rest) = first_component(rest?.strip_prefix("volumes/")?);
     let (name, _) = first_component(rest?);
-    let pod = PodDir {
-        kubelet_root: Path::new(kubelet_root),
-        uid,
-    };
+    let pod = PodDir { kubelet_root, uid };
     (!plugin.is_empty() && !name.is_empty()).then(|| volume_of_plugin(plugin, &pod, name))
 }
 
@@ -1337,6 +1343,39 @@ mod tests {
             assert!(matches!(of(Some(uid)), MountKind::HostPath { .. }), "{uid}");
         }
         assert!(matches!(of_src(Some("vic")), MountKind::HostPath { .. }));
+    }
+
+    #[test]
+    fn a_kernel_source_that_is_not_utf8_is_a_host_path_not_its_text() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::env::temp_dir().join(format!("psp-not-utf8-{}", std::process::id()));
+        let empty_dir = dir.join("pods/u1/volumes/kubernetes.io~empty-dir/data");
+        std::fs::create_dir_all(&empty_dir).unwrap();
+        // The lossy text of `x\xFF` is `x\u{FFFD}`: a link there to the pod's emptyDir.
+        let real = dir.join(OsStr::from_bytes(b"x\xFF"));
+        std::fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink(&empty_dir, dir.join("x\u{FFFD}")).unwrap();
+        let c = ctx(&dir);
+        let mounted = |real: &Path| {
+            let mut m = classify("/d", "/x", "bind", opts(&["rbind"]), &c, &own(Some("u1")));
+            replace_source(&mut m, real, &c, &own(Some("u1")));
+            m.kind
+        };
+        assert_eq!(
+            mounted(&real),
+            MountKind::HostPath {
+                resolved: real.clone().into()
+            }
+        );
+        // the same link, as the kernel's source, is the volume
+        assert!(matches!(
+            mounted(&dir.join("x\u{FFFD}")),
+            MountKind::Volume {
+                fs_type: VolumeType::EmptyDir,
+                ..
+            }
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
