@@ -1008,6 +1008,25 @@ if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/
 	expect_blocked "9 a pod UID spelling a path into another pod's emptyDir, its secret-shaped directory bound, is blocked under builtin:restricted"
 	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-own "$(cmd uid-own 'probe read /secret/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /secret bind "$OWN_SECRET" "['rbind', 'ro']")" "${R[@]}"
 	expect_runs "9 twin: the pod's own secret volume, in containerd's task directory, runs under builtin:restricted" "READ:/secret/s:own-secret"
+	# Kernel truth: a hook the node allows binds a host directory whose name
+	# is not UTF-8 over the pod's emptyDir; a link at that name's lossy text
+	# (U+FFFD for the byte) leads to the emptyDir.
+	OWN_EMPTY="/var/lib/kubelet/pods/$OWN_POD/volumes/kubernetes.io~empty-dir/data"
+	WEIRD="$WORK/x"$'\xff'
+	mkdir -p "$OWN_EMPTY" "$WEIRD" "$TASKB/rootfs/data"
+	echo weird-host-secret >"$WEIRD/s"
+	chmod 644 "$WEIRD/s"
+	ln -s "$OWN_EMPTY" "$WORK/x"$'\xef\xbf\xbd'
+	ln -s "$WEIRD" "$WORK/weird-link"
+	EMPTY_MOUNT="$(mnt /data bind "$OWN_EMPTY" "['rbind', 'rw']")"
+	over_data() { echo "BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$1', '$TASKB/rootfs/data']}]"; }
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-real "$(cmd weird-real 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")"
+	expect_real "6 a host directory named with a byte that is not UTF-8, bound over the pod's emptyDir by an earlier hook: without oci-psp-hook the container reads it" \
+		"READ:/data/s:weird-host-secret"
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-r "$(cmd weird-r 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")" "${INJ[@]}"
+	expect_blocked "6 that directory, bound by a hook the node allows, is a hostPath (not the emptyDir its lossy name links to): blocked under builtin:restricted"
+	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-twin "$(cmd weird-twin 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$OWN_EMPTY")" "${INJ[@]}"
+	expect_runs "6 twin: the allowed hook binding the pod's emptyDir itself over it runs under builtin:restricted" "UNREADABLE:/data/s"
 else
 	fail "9 a pod UID spelling a path" "could not create $TASKB or the pods' volume directories"
 fi
