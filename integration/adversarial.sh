@@ -1027,6 +1027,31 @@ if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/
 	expect_blocked "6 that directory, bound by a hook the node allows, is a hostPath (not the emptyDir its lossy name links to): blocked under builtin:restricted"
 	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-twin "$(cmd weird-twin 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$OWN_EMPTY")" "${INJ[@]}"
 	expect_runs "6 twin: the allowed hook binding the pod's emptyDir itself over it runs under builtin:restricted" "UNREADABLE:/data/s"
+	# A subPath of a hostPath volume named after the pod's PV: kubelet binds
+	# it at volume-subpaths/<volume name>, beside the PV's directory
+	# volumes/kubernetes.io~csi/<PV name>.
+	PV="pvc-$(cat /proc/sys/kernel/random/uuid)"
+	OWN_DIR="/var/lib/kubelet/pods/$OWN_POD"
+	PV_SUB="$OWN_DIR/volume-subpaths/$PV/app/0"
+	CFG_SUB="$OWN_DIR/volume-subpaths/cfg/app/1"
+	HOSTDIR9="$WORK/host-dir-9"
+	mkdir -p "$OWN_DIR/volumes/kubernetes.io~csi/$PV/mount" "$OWN_DIR/volumes/kubernetes.io~configmap/cfg" \
+		"$HOSTDIR9" "$PV_SUB" "$CFG_SUB"
+	echo "{\"driverName\": \"ebs.csi.aws.com\", \"specVolID\": \"$PV\"}" >"$OWN_DIR/volumes/kubernetes.io~csi/$PV/vol_data.json"
+	echo host-dir-secret >"$HOSTDIR9/s"
+	echo config-value >"$OWN_DIR/volumes/kubernetes.io~configmap/cfg/s"
+	chmod 644 "$HOSTDIR9/s" "$OWN_DIR/volumes/kubernetes.io~configmap/cfg/s"
+	if mount --bind "$HOSTDIR9" "$PV_SUB" && on_exit "umount '$PV_SUB'" &&
+		mount --bind "$OWN_DIR/volumes/kubernetes.io~configmap/cfg" "$CFG_SUB" && on_exit "umount '$CFG_SUB'"; then
+		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-real "$(cmd pvname-real 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")"
+		expect_real "9 a hostPath volume's subPath named after the pod's PV: without the hook the container reads the host directory" "READ:/data/s:host-dir-secret"
+		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-r "$(cmd pvname-r 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")" "${R[@]}"
+		expect_blocked "9 a hostPath volume's subPath named after the pod's PV is a hostPath, not the PV's csi volume: blocked under builtin:restricted"
+		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-twin "$(cmd pvname-twin 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$CFG_SUB" "['rbind', 'ro']")" "${R[@]}"
+		expect_runs "9 twin: a configMap volume's subPath runs under builtin:restricted" "READ:/data/s:config-value"
+	else
+		fail "9 a subPath named after the pod's PV" "bind-mounting the subpath directories failed"
+	fi
 else
 	fail "9 a pod UID spelling a path" "could not create $TASKB or the pods' volume directories"
 fi

@@ -1285,9 +1285,20 @@ fn volume_subpaths_are_their_volumes() {
         pod.mkdir(&format!("volume-subpaths/{pv}/app/1"));
         let spec = pod.adopt(&fixture_spec);
 
-        // the configMap subpath passes restricted, the CSI one does not,
-        // and carries its volume's driver
-        csi_volume_judged_by_its_driver(&env, &name, &spec, &pod, &pv, "cri-sh-subpath");
+        // The configMap subpath passes restricted. The CSI one is a host
+        // path: its volume's directory is named by the PV, which a pod's
+        // hostPath volume could be named after, so the subpath cannot be
+        // tied to it.
+        env.check(&name, &spec)
+            .assert_denied(
+                "bindings[2]",
+                &[(
+                    "restricted",
+                    "volumes",
+                    &format!("/volume-subpaths/{pv}/app/1 mounted at /var/cache/app"),
+                )],
+            )
+            .assert_identity(&app("team-restricted", "cri-sh-subpath", "app"));
     }
 }
 

@@ -948,20 +948,33 @@ fn kubelet_volume(rest: &[&str], kubelet_root: &Path) -> Option<MountKind> {
     match rest {
         ["pods", uid, "volume-subpaths", name, _container, _index, ..] => {
             let pod = PodDir { kubelet_root, uid };
-            // The subpath directory does not name its plugin: find the volume.
-            let plugin = find_volume_plugin(&pod.path(), name)?;
-            Some(volume_of_plugin(&plugin, &pod, name))
+            let fs_type = volume_named(&pod.path(), name)?;
+            Some(MountKind::Volume {
+                fs_type,
+                driver: None,
+            })
         }
         _ => None,
     }
 }
 
-fn find_volume_plugin(pod_dir: &Path, name: &str) -> Option<String> {
-    let entries = std::fs::read_dir(pod_dir.join("volumes")).ok()?;
-    entries
-        .flatten()
-        .find(|e| e.path().join(name).exists())
-        .and_then(|e| e.file_name().to_str().map(str::to_string))
+/// The type of the pod's volume `name`, for its subpaths: kubelet names a
+/// subpath's directory by the pod's volume name, but a volume's own
+/// directory by that name only for the types no PersistentVolume backs. A
+/// PV's is named by the PV, which a pod's hostPath volume can be named
+/// after: its subpath would pass as the PV's type. So only those types count.
+fn volume_named(pod_dir: &Path, name: &str) -> Option<VolumeType> {
+    let volumes = pod_dir.join("volumes");
+    KUBELET_PLUGINS
+        .iter()
+        .filter(|(_, fs_type)| !fs_type.backs_persistent_volumes())
+        .find(|(dir, _)| {
+            volumes
+                .join(format!("kubernetes.io~{dir}"))
+                .join(name)
+                .exists()
+        })
+        .map(|(_, fs_type)| *fs_type)
 }
 
 fn volume_of_plugin(plugin: &str, pod: &PodDir, name: &str) -> MountKind {
@@ -1436,18 +1449,36 @@ mod tests {
         assert!(
             matches!(m.kind, MountKind::Volume { fs_type: VolumeType::Csi, driver: Some(ref d), .. } if &**d == "ebs.csi.aws.com")
         );
-        // a subPath of the same volume is the same volume
-        let sub = dir.join("pods/u2/volume-subpaths/pvc-1/app/0");
-        std::fs::create_dir_all(&sub).unwrap();
-        let m = classify(
-            "/d",
-            sub.to_str().unwrap(),
-            "bind",
-            opts(&["rbind"]),
-            &ctx(&dir),
-            &own(Some("u2")),
+        // A subpath directory is named by the pod's volume name, a PV's
+        // directory by the PV: a hostPath volume named `pvc-1` has its
+        // subpath there. Only a volume type no PV backs ties the two.
+        let subpath = |volume: &str| {
+            let sub = dir.join(format!("pods/u2/volume-subpaths/{volume}/app/0"));
+            std::fs::create_dir_all(&sub).unwrap();
+            let source = sub.to_str().unwrap().to_owned();
+            classify(
+                "/d",
+                source,
+                "bind",
+                opts(&["rbind"]),
+                &ctx(&dir),
+                &own(Some("u2")),
+            )
+            .kind
+        };
+        assert!(matches!(subpath("pvc-1"), MountKind::HostPath { .. }));
+        std::fs::create_dir_all(dir.join("pods/u2/volumes/kubernetes.io~configmap/cfg")).unwrap();
+        assert_eq!(
+            subpath("cfg"),
+            MountKind::Volume {
+                fs_type: VolumeType::ConfigMap,
+                driver: None
+            }
         );
-        assert_eq!(types(&m)[0], "csi");
+        // nor does an in-tree plugin that PVs back (its inline volumes
+        // are named by the pod, its PVs' by the PV)
+        std::fs::create_dir_all(dir.join("pods/u2/volumes/kubernetes.io~nfs/pv-2")).unwrap();
+        assert!(matches!(subpath("pv-2"), MountKind::HostPath { .. }));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
