@@ -1312,9 +1312,7 @@ mod tests {
     fn another_pods_directory_is_a_host_path() {
         let c = MountContext::default();
         let src = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~secret/token";
-        let of_src =
-            |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
-        let of = of_src;
+        let of = |pod_uid| classify("/t", src, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
         assert_eq!(
             of(Some("attacker")),
             MountKind::HostPath {
@@ -1348,14 +1346,18 @@ mod tests {
         // starts the other's, names no directory of its own.
         let nested = "/var/lib/kubelet/pods/victim/volumes/kubernetes.io~empty-dir/d/volumes/\
                       kubernetes.io~secret/token";
-        let of = |pod_uid| classify("/t", nested, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
+        let of_nested =
+            |pod_uid| classify("/t", nested, "bind", opts(&["rbind"]), &c, &own(pod_uid)).kind;
         for uid in [
             "victim/volumes/kubernetes.io~empty-dir/d",
             "victim/volumes/kubernetes.io~empty-dir",
         ] {
-            assert!(matches!(of(Some(uid)), MountKind::HostPath { .. }), "{uid}");
+            assert!(
+                matches!(of_nested(Some(uid)), MountKind::HostPath { .. }),
+                "{uid}"
+            );
         }
-        assert!(matches!(of_src(Some("vic")), MountKind::HostPath { .. }));
+        assert!(matches!(of(Some("vic")), MountKind::HostPath { .. }));
     }
 
     #[test]
