@@ -694,6 +694,8 @@ pid=$(sed -n 's/.*"pid": *\([0-9][0-9]*\).*/\1/p')
 exec nsenter -t "$pid" -m mount --bind "$1" "$2"
 SH
 chmod 755 "$WORK/remount-rw.sh" "$WORK/inject.sh"
+# inject_over SRC PATH: the config edit running inject.sh before oci-psp-hook.
+inject_over() { echo "BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$1', '$2']}]"; }
 LINKCMD='probe write /linkdata /elsewhere /injected; probe read /injected/s; probe mnt /linkdata /elsewhere /injected;'
 REMOUNT_HOOK="BEFORE['createRuntime'] = [{'path': '$WORK/remount-rw.sh', 'args': ['remount-rw.sh', '$ROOTFS/elsewhere']}]"
 LINK_RO="$(mnt /linkdata bind "$HOSTDATA" "['rbind', 'ro']")"
@@ -711,7 +713,7 @@ expect_blocked "6 [rbind, ro, rrw] at a symlinked destination: blocked"
 adv_run link-twin "$(cmd link-twin "$LINKCMD"); $LINK_RO" "${RO[@]}"
 expect_runs "6 twin: [rbind, ro] at a symlinked destination runs, read-only" "NO-WRITE:/linkdata" "MNT:/elsewhere"
 
-INJECT_HOOK="BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$SECRET', '$ROOTFS/injected']}]"
+INJECT_HOOK="$(inject_over "$SECRET" "$ROOTFS/injected")"
 adv_run inject-real "$(cmd inject-real "$LINKCMD"); $INJECT_HOOK"
 expect_real "6 a mount config.json never declares (added by an earlier hook): without oci-psp-hook the host directory is in the container" \
 	"READ:/injected/s:host-secret" "PRIV-WRITE:/injected"
@@ -741,18 +743,21 @@ if mount -t tmpfs -o size=1m adv-host-tmpfs "$HOSTSHM"; then
 	on_exit "umount '$HOSTSHM'"
 	echo host-tmpfs-secret >"$HOSTSHM/s"
 	OVERCMD='probe read /dev/shm/s; probe read /proc/1/comm;'
-	PROC_OVER="BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '/proc', '$ROOTFS/proc']}]"
-	adv_run procover-real "$(cmd procover-real "$OVERCMD"); restricted(); $PROC_OVER"
-	expect_real "6 the host's /proc bound over /proc by an earlier hook: without oci-psp-hook the container reads the host's init" \
-		"READ:/proc/1/comm:$(cat /proc/1/comm)"
-	adv_run procover-r "$(cmd procover-r "$OVERCMD"); restricted(); $PROC_OVER" "${INJ[@]}"
-	expect_blocked "6 the host's /proc bound over /proc by a hook the node allows is blocked under builtin:restricted"
-	SHM_OVER="BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$HOSTSHM', '$ROOTFS/dev/shm']}]"
-	adv_run shmover-real "$(cmd shmover-real "$OVERCMD"); restricted(); $SHM_OVER"
-	expect_real "6 a host tmpfs bound over /dev/shm by an earlier hook: without oci-psp-hook the container reads it" \
-		"READ:/dev/shm/s:host-tmpfs-secret"
-	adv_run shmover-r "$(cmd shmover-r "$OVERCMD"); restricted(); $SHM_OVER" "${INJ[@]}"
-	expect_blocked "6 a host tmpfs bound over /dev/shm by a hook the node allows is blocked under builtin:restricted"
+	# over_case NAME SRC PATH WHAT SHOWS PROOF: SRC bound at PATH by an
+	# earlier hook is real without oci-psp-hook (PROOF), and blocked when
+	# the node allows that hook.
+	over_case() {
+		local edit
+		edit="restricted(); $(inject_over "$2" "$3")"
+		adv_run "$1-real" "$(cmd "$1-real" "$OVERCMD"); $edit"
+		expect_real "6 $4 by an earlier hook: without oci-psp-hook $5" "$6"
+		adv_run "$1-r" "$(cmd "$1-r" "$OVERCMD"); $edit" "${INJ[@]}"
+		expect_blocked "6 $4 by a hook the node allows is blocked under builtin:restricted"
+	}
+	over_case procover /proc "$ROOTFS/proc" "the host's /proc bound over /proc" \
+		"the container reads the host's init" "READ:/proc/1/comm:$(cat /proc/1/comm)"
+	over_case shmover "$HOSTSHM" "$ROOTFS/dev/shm" "a host tmpfs bound over /dev/shm" \
+		"the container reads it" "READ:/dev/shm/s:host-tmpfs-secret"
 	adv_run over-twin "$(cmd over-twin "$OVERCMD"); restricted(); BEFORE['createRuntime'] = [{'path': '/bin/true'}]" "${INJ[@]}"
 	expect_runs "6 twin: the same container with an allowed earlier hook that mounts nothing runs under builtin:restricted" \
 		"UNREADABLE:/dev/shm/s"
@@ -1002,11 +1007,18 @@ if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/
 	chmod 644 "$NESTED_SECRET/s" "$OWN_SECRET/s"
 	chmod 755 "$NESTED_SECRET" "$OWN_SECRET" "$TASKB"
 	cri_app() { echo "{'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': '$SANDBOX_ID', 'io.kubernetes.cri.sandbox-name': 'web-0', 'io.kubernetes.cri.sandbox-namespace': 'default', 'io.kubernetes.cri.sandbox-uid': '$1', 'io.kubernetes.cri.container-name': 'app'}"; }
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-path-real "$(cmd uid-path-real 'probe read /secret/s;'); annotate($(cri_app "$NESTED_UID")); $(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")"
+	# pod_run NAME PROBE POD_UID EDIT [HOOK_ARG...]: adv_run_in containerd's
+	# task directory, as an app container of pod POD_UID.
+	pod_run() {
+		local name=$1 probe=$2 uid=$3 edit=$4
+		shift 4
+		RUN_ID=$TASK_ID adv_run_in "$TASKB" "$name" "$(cmd "$name" "$probe"); annotate($(cri_app "$uid")); $edit" "$@"
+	}
+	pod_run uid-path-real 'probe read /secret/s;' "$NESTED_UID" "$(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")"
 	expect_real "9 a directory inside another pod's emptyDir: without the hook the container reads it" "READ:/secret/s:nested-secret"
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-path "$(cmd uid-path 'probe read /secret/s;'); restricted(); annotate($(cri_app "$NESTED_UID")); $(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")" "${R[@]}"
+	pod_run uid-path 'probe read /secret/s;' "$NESTED_UID" "restricted(); $(mnt /secret bind "$NESTED_SECRET" "['rbind', 'ro']")" "${R[@]}"
 	expect_blocked "9 a pod UID spelling a path into another pod's emptyDir, its secret-shaped directory bound, is blocked under builtin:restricted"
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" uid-own "$(cmd uid-own 'probe read /secret/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /secret bind "$OWN_SECRET" "['rbind', 'ro']")" "${R[@]}"
+	pod_run uid-own 'probe read /secret/s;' "$OWN_POD" "restricted(); $(mnt /secret bind "$OWN_SECRET" "['rbind', 'ro']")" "${R[@]}"
 	expect_runs "9 twin: the pod's own secret volume, in containerd's task directory, runs under builtin:restricted" "READ:/secret/s:own-secret"
 	# Kernel truth: a hook the node allows binds a host directory whose name
 	# is not UTF-8 over the pod's emptyDir; a link at that name's lossy text
@@ -1019,13 +1031,13 @@ if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/
 	ln -s "$OWN_EMPTY" "$WORK/x"$'\xef\xbf\xbd'
 	ln -s "$WEIRD" "$WORK/weird-link"
 	EMPTY_MOUNT="$(mnt /data bind "$OWN_EMPTY" "['rbind', 'rw']")"
-	over_data() { echo "BEFORE['createRuntime'] = [{'path': '$WORK/inject.sh', 'args': ['inject.sh', '$1', '$TASKB/rootfs/data']}]"; }
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-real "$(cmd weird-real 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")"
+	over_data() { inject_over "$1" "$TASKB/rootfs/data"; }
+	pod_run weird-real 'probe read /data/s;' "$OWN_POD" "restricted(); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")"
 	expect_real "6 a host directory named with a byte that is not UTF-8, bound over the pod's emptyDir by an earlier hook: without oci-psp-hook the container reads it" \
 		"READ:/data/s:weird-host-secret"
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-r "$(cmd weird-r 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")" "${INJ[@]}"
+	pod_run weird-r 'probe read /data/s;' "$OWN_POD" "restricted(); $EMPTY_MOUNT; $(over_data "$WORK/weird-link")" "${INJ[@]}"
 	expect_blocked "6 that directory, bound by a hook the node allows, is a hostPath (not the emptyDir its lossy name links to): blocked under builtin:restricted"
-	RUN_ID=$TASK_ID adv_run_in "$TASKB" weird-twin "$(cmd weird-twin 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $EMPTY_MOUNT; $(over_data "$OWN_EMPTY")" "${INJ[@]}"
+	pod_run weird-twin 'probe read /data/s;' "$OWN_POD" "restricted(); $EMPTY_MOUNT; $(over_data "$OWN_EMPTY")" "${INJ[@]}"
 	expect_runs "6 twin: the allowed hook binding the pod's emptyDir itself over it runs under builtin:restricted" "UNREADABLE:/data/s"
 	# A subPath of a hostPath volume named after the pod's PV: kubelet binds
 	# it at volume-subpaths/<volume name>, beside the PV's directory
@@ -1043,11 +1055,11 @@ if [ -d "$KUBELET_POD" ] && host_mkdir "$TASKB" && host_mkdir "/var/lib/kubelet/
 	chmod 644 "$HOSTDIR9/s" "$OWN_DIR/volumes/kubernetes.io~configmap/cfg/s"
 	if mount --bind "$HOSTDIR9" "$PV_SUB" && on_exit "umount '$PV_SUB'" &&
 		mount --bind "$OWN_DIR/volumes/kubernetes.io~configmap/cfg" "$CFG_SUB" && on_exit "umount '$CFG_SUB'"; then
-		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-real "$(cmd pvname-real 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")"
+		pod_run pvname-real 'probe read /data/s;' "$OWN_POD" "restricted(); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")"
 		expect_real "9 a hostPath volume's subPath named after the pod's PV: without the hook the container reads the host directory" "READ:/data/s:host-dir-secret"
-		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-r "$(cmd pvname-r 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")" "${R[@]}"
+		pod_run pvname-r 'probe read /data/s;' "$OWN_POD" "restricted(); $(mnt /data bind "$PV_SUB" "['rbind', 'ro']")" "${R[@]}"
 		expect_blocked "9 a hostPath volume's subPath named after the pod's PV is a hostPath, not the PV's csi volume: blocked under builtin:restricted"
-		RUN_ID=$TASK_ID adv_run_in "$TASKB" pvname-twin "$(cmd pvname-twin 'probe read /data/s;'); restricted(); annotate($(cri_app "$OWN_POD")); $(mnt /data bind "$CFG_SUB" "['rbind', 'ro']")" "${R[@]}"
+		pod_run pvname-twin 'probe read /data/s;' "$OWN_POD" "restricted(); $(mnt /data bind "$CFG_SUB" "['rbind', 'ro']")" "${R[@]}"
 		expect_runs "9 twin: a configMap volume's subPath runs under builtin:restricted" "READ:/data/s:config-value"
 	else
 		fail "9 a subPath named after the pod's PV" "bind-mounting the subpath directories failed"
