@@ -30,11 +30,11 @@ const DEFAULT_JOURNAL: &str = "/run/systemd/journal/socket";
 /// The syslog message: the RFC 3164 header and [`text_record`], written
 /// into one buffer (the syslog crate would format the message into a string
 /// of its own, a copy of a record that can be ~70 KB).
-fn syslog_message(formatter: &Formatter3164, decision: &Decision) -> Result<Vec<u8>, String> {
+fn syslog_message(formatter: &Formatter3164, decision: &Decision) -> Result<Vec<u8>, Error> {
     let mut message = Vec::new();
     formatter
         .format(&mut message, severity(decision), "")
-        .map_err(|e| format!("the syslog header could not be written: {e}"))?;
+        .map_err(Error::SyslogHeader)?;
     append_text_record(decision, &mut message);
     Ok(message)
 }
@@ -57,10 +57,39 @@ fn append_text_record(decision: &Decision, out: &mut Vec<u8>) {
     }
 }
 
-/// Send the decision to journald, else syslog; on failure return why, in
-/// words of our own: podman shows only a runtime error line holding an OS
-/// phrase like "no such file or directory", which would hide the verdict.
-pub fn log_decision(decision: &Decision) -> Result<(), String> {
+/// Why no log took the record. Said in words of our own, the OS error only
+/// chained: podman shows only a runtime error line holding an OS phrase like
+/// "no such file or directory", which would hide the verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the syslog header could not be written: {0}")]
+    SyslogHeader(#[source] syslog::Error),
+    #[error("no syslog socket answers at {}", .path.display())]
+    NoSyslog {
+        path: PathBuf,
+        source: syslog::Error,
+    },
+    #[error("the syslog socket at {} cannot be bounded in time", .path.display())]
+    SyslogUnbounded {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("syslog at {} did not take the record", .path.display())]
+    SyslogRefused {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no socket for journald")]
+    NoJournalSocket(#[source] std::io::Error),
+    #[error("journald at {} did not take the record", .path.display())]
+    JournalRefused {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Send the decision to journald, else syslog.
+pub fn log_decision(decision: &Decision) -> Result<(), Error> {
     let syslog_env = std::env::var_os(SOCKET_ENV).map(PathBuf::from);
     let journal_env = std::env::var_os(JOURNAL_ENV).map(PathBuf::from);
     match (journal_env, syslog_env) {
@@ -76,15 +105,17 @@ pub fn log_decision(decision: &Decision) -> Result<(), String> {
     }
 }
 
-fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
+fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), Error> {
     let formatter = Formatter3164 {
         facility: Facility::LOG_AUTHPRIV,
         hostname: None,
         process: "oci-psp-hook".into(),
         pid: std::process::id(),
     };
-    let mut logger = syslog::unix_custom(formatter, path)
-        .map_err(|_| format!("no syslog socket answers at {}", path.display()))?;
+    let mut logger = syslog::unix_custom(formatter, path).map_err(|source| Error::NoSyslog {
+        path: path.clone(),
+        source,
+    })?;
     // A stalled reader must not stall every container start.
     let bounded = match &logger.backend {
         syslog::LoggerBackend::Unix(socket) => socket.set_write_timeout(Some(SEND_TIMEOUT)),
@@ -93,11 +124,9 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
         }
         _ => Ok(()),
     };
-    bounded.map_err(|_| {
-        format!(
-            "the syslog socket at {} cannot be bounded in time",
-            path.display()
-        )
+    bounded.map_err(|source| Error::SyslogUnbounded {
+        path: path.clone(),
+        source,
     })?;
     let message = syslog_message(&logger.formatter, decision)?;
     let sent = match &mut logger.backend {
@@ -112,7 +141,10 @@ fn to_syslog(decision: &Decision, path: &PathBuf) -> Result<(), String> {
             .and_then(|()| stream.flush()),
         _ => Err(std::io::Error::other("not a local syslog socket")),
     };
-    sent.map_err(|_| format!("syslog at {} did not take the record", path.display()))
+    sent.map_err(|source| Error::SyslogRefused {
+        path: path.clone(),
+        source,
+    })
 }
 
 /// The severity of a decision: info, warning, err (journald's `PRIORITY`
@@ -223,17 +255,20 @@ fn make_room(socket: &UnixDatagram, len: usize) {
     }
 }
 
-fn to_journald(decision: &Decision, path: &PathBuf) -> Result<(), String> {
-    let socket = UnixDatagram::unbound().map_err(|_| "no socket for journald".to_string())?;
+fn to_journald(decision: &Decision, path: &PathBuf) -> Result<(), Error> {
+    let socket = UnixDatagram::unbound().map_err(Error::NoJournalSocket)?;
     socket
         .set_write_timeout(Some(SEND_TIMEOUT))
-        .map_err(|_| "no socket for journald".to_string())?;
+        .map_err(Error::NoJournalSocket)?;
     let entry = journal_entry(decision);
     make_room(&socket, entry.len());
     socket
         .send_to(&entry, path)
         .map(|_| ())
-        .map_err(|_| format!("journald at {} did not take the record", path.display()))
+        .map_err(|source| Error::JournalRefused {
+            path: path.clone(),
+            source,
+        })
 }
 
 #[cfg(test)]

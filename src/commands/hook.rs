@@ -29,13 +29,22 @@ pub struct State {
     annotations: std::collections::BTreeMap<String, String>,
 }
 
-/// Parse the OCI state read from stdin; the error is the reason the hook
-/// gives. Pure, for the fuzz target `oci_state`.
-pub fn parse_state(bytes: &[u8]) -> Result<State, String> {
+/// Why the OCI state on stdin cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("no OCI state on stdin (is this running as an OCI hook?)")]
+    Empty,
+    #[error("OCI state on stdin is not valid: {0}")]
+    Invalid(#[source] serde_json::Error),
+}
+
+/// Parse the OCI state read from stdin. Pure, for the fuzz target
+/// `oci_state`.
+pub fn parse_state(bytes: &[u8]) -> Result<State, StateError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err("no OCI state on stdin (is this running as an OCI hook?)".into());
+        return Err(StateError::Empty);
     }
-    serde_json::from_slice(bytes).map_err(|e| format!("OCI state on stdin is not valid: {e}"))
+    serde_json::from_slice(bytes).map_err(StateError::Invalid)
 }
 
 /// The flags of `oci-psp-hook hook ARGS…` read without clap, for the
@@ -90,7 +99,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
     };
     let state = match parse_state(&bytes) {
         Ok(s) => s,
-        Err(why) => return Decision::error(unknown, why),
+        Err(why) => return Decision::error(unknown, why.to_string()),
     };
     let info = ContainerInfo {
         id: state.id.clone(),

@@ -15,24 +15,42 @@ use super::capabilities::CapabilitySets;
 use super::devices;
 use super::hooks::HookUse;
 use super::identity::{CriRuntime, Identity, Layout, created_by_cri, runtime_layout};
-use super::ids::IdMaps;
+use super::ids::{BadLine, IdMaps};
 use super::kernel::{self, MountTables, Truth};
 use super::mounts::{
     MountContext, MountKind, MountOptions, MountUse, Own, classify, crio_image_volume,
     replace_source,
 };
-use super::namespaces::{NamespaceKind, NamespaceProbe, NamespaceState, judge};
+use super::namespaces::{
+    Error as NamespaceError, NamespaceKind, NamespaceProbe, NamespaceState, judge,
+};
 use super::oci::{self, NamespaceType};
 use super::proc_masks;
 use super::rootless::Rootless;
 use super::runtime_settings;
 use super::{ContainerView, HostPort};
+use crate::input::InputError;
 
+/// Why a container could not be judged, and the config.json it is about.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
+#[error("{file}: {cause}")]
 pub struct ConfigError {
     pub file: String,
-    pub message: String,
+    pub cause: Cause,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    #[error(transparent)]
+    Config(#[from] oci::Error),
+    #[error(transparent)]
+    Namespace(#[from] NamespaceError),
+    #[error("cannot read the container's id maps: {0}")]
+    IdMapsUnreadable(#[source] InputError),
+    #[error("the id maps of container process {pid}: {source}")]
+    IdMaps { pid: i32, source: BadLine },
+    #[error("cannot verify the mounts: {0}")]
+    MountTables(#[from] kernel::Error),
 }
 
 /// What the hook knows besides config.json.
@@ -60,11 +78,11 @@ pub fn build<'a>(
     bytes: &'a [u8],
     ctx: &BuildContext,
 ) -> Result<ContainerView<'a>, ConfigError> {
-    let err = |message: String| ConfigError {
+    let err = |cause: Cause| ConfigError {
         file: file.to_string(),
-        message,
+        cause,
     };
-    let config = oci::parse(bytes).map_err(&err)?;
+    let config = oci::parse(bytes).map_err(|e| err(e.into()))?;
 
     let mut annotations: BTreeMap<String, String> = owned_pairs(config.annotations).collect();
     annotations.extend(ctx.state_annotations.clone());
@@ -157,10 +175,11 @@ pub fn build<'a>(
             .iter()
             .find(|ns| ns.typ == oci_type(kind))
             .map(|ns| ns.path.as_deref());
-        *view.namespaces.get_mut(kind) = judge(kind, entry, ctx.pid, ctx.probe).map_err(&err)?;
+        *view.namespaces.get_mut(kind) =
+            judge(kind, entry, ctx.pid, ctx.probe).map_err(|e| err(e.into()))?;
     }
     view.id_maps = match (ctx.pid, &view.namespaces.user) {
-        (Some(pid), _) => read_id_maps(pid).map_err(&err)?,
+        (Some(pid), _) => read_id_maps(pid).map_err(err)?,
         (None, NamespaceState::Private) => {
             IdMaps::from_config(linux.uid_mappings.as_deref(), linux.gid_mappings.as_deref())
         }
@@ -267,7 +286,7 @@ pub fn build<'a>(
             &ctx.mounts,
             rootless,
         )
-        .map_err(err)?;
+        .map_err(|e| err(e.into()))?;
     }
     view.mounts = mounts;
     Ok(view)
@@ -445,15 +464,15 @@ fn foreign_rootfs(rootfs: &Path, read_only: bool) -> MountUse<'static> {
 }
 
 /// Hook mode: the id maps of the container process, as the kernel has them.
-fn read_id_maps(pid: i32) -> Result<IdMaps, String> {
+fn read_id_maps(pid: i32) -> Result<IdMaps, Cause> {
     let read = |name: &str| {
         let path = format!("/proc/{pid}/{name}");
         crate::input::read_bounded(Path::new(&path), 64 * 1024)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| format!("cannot read the container's id maps: {e}"))
+            .map_err(Cause::IdMapsUnreadable)
     };
     IdMaps::from_proc(&read("uid_map")?, &read("gid_map")?)
-        .map_err(|why| format!("the id maps of container process {pid}: {why}"))
+        .map_err(|source| Cause::IdMaps { pid, source })
 }
 
 /// Hook mode: judge what the kernel mounted in the container. Each mount is
@@ -470,9 +489,8 @@ fn verify_mounts(
     devices: &[&str],
     ctx: &MountContext,
     rootless: Option<&Rootless>,
-) -> Result<(), String> {
-    let tables =
-        MountTables::read(pid).map_err(|why| format!("cannot verify the mounts: {why}"))?;
+) -> Result<(), kernel::Error> {
+    let tables = MountTables::read(pid)?;
     let root = PathBuf::from(format!("/proc/{pid}/root"));
     let own = Own {
         id: &view.id,

@@ -63,7 +63,7 @@ impl IdMaps {
 
     /// The maps of a `/proc/<pid>/uid_map` and `gid_map`; the identity map
     /// of the initial user namespace reads as [`IdMaps::Host`].
-    pub fn from_proc(uid_map: &str, gid_map: &str) -> Result<IdMaps, String> {
+    pub fn from_proc(uid_map: &str, gid_map: &str) -> Result<IdMaps, BadLine> {
         let (uid, gid) = (parse_proc_map(uid_map)?, parse_proc_map(gid_map)?);
         let identity = |r: &[IdRange]| {
             matches!(
@@ -122,8 +122,13 @@ impl IdMaps {
     }
 }
 
+/// A line of a `/proc/<pid>/uid_map` or `gid_map` that is not three numbers.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable id map line {0:?}")]
+pub struct BadLine(pub String);
+
 /// `container host size` lines, as the kernel writes them.
-fn parse_proc_map(text: &str) -> Result<Vec<IdRange>, String> {
+fn parse_proc_map(text: &str) -> Result<Vec<IdRange>, BadLine> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
@@ -134,7 +139,7 @@ fn parse_proc_map(text: &str) -> Result<Vec<IdRange>, String> {
                     host,
                     size,
                 }),
-                _ => Err(format!("unreadable id map line {line:?}")),
+                _ => Err(BadLine(line.to_string())),
             }
         })
         .collect()

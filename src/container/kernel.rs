@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::mounts::PathHash;
-use crate::input::read_bounded;
+use crate::input::{InputError, read_bounded};
 
 /// One line of a mountinfo table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,18 +41,22 @@ pub struct MountTables {
 
 const MOUNTINFO_LIMIT: u64 = 16 << 20;
 
+/// A mount table that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("mount table of container process {pid}: {}", .source.reason())]
+    Container { pid: i32, source: InputError },
+    #[error("the hook's mount table: {}", .source.reason())]
+    Host { source: InputError },
+}
+
 impl MountTables {
-    /// Read both tables; the reason when the container's cannot be read.
-    pub fn read(pid: i32) -> Result<MountTables, String> {
-        let read = |path: &str| {
-            read_bounded(Path::new(path), MOUNTINFO_LIMIT)
-                .map(|b| parse(&b))
-                .map_err(|e| e.reason())
-        };
+    /// Read both tables.
+    pub fn read(pid: i32) -> Result<MountTables, Error> {
+        let read = |path: &str| read_bounded(Path::new(path), MOUNTINFO_LIMIT).map(|b| parse(&b));
         let container = read(&format!("/proc/{pid}/mountinfo"))
-            .map_err(|why| format!("mount table of container process {pid}: {why}"))?;
-        let host =
-            read("/proc/self/mountinfo").map_err(|why| format!("the hook's mount table: {why}"))?;
+            .map_err(|source| Error::Container { pid, source })?;
+        let host = read("/proc/self/mountinfo").map_err(|source| Error::Host { source })?;
         Ok(MountTables::new(container, host))
     }
 
@@ -456,6 +460,13 @@ mod tests {
     fn reads_its_own_tables() {
         let t = MountTables::read(std::process::id() as i32).unwrap();
         assert!(t.container.contains_key(Path::new("/")));
-        assert!(MountTables::read(i32::MAX).is_err());
+        let missing = MountTables::read(i32::MAX).err().map(|e| e.to_string());
+        assert_eq!(
+            missing.as_deref(),
+            Some(
+                "mount table of container process 2147483647: cannot read it: \
+                 No such file or directory (os error 2)"
+            )
+        );
     }
 }

@@ -141,6 +141,19 @@ impl NamespaceProbe for ProcProbe {
     }
 }
 
+/// Why the kernel could not answer for a namespace in hook mode.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot read the hook's own /proc/self/ns/{}: the {} namespace cannot be judged",
+        .0.proc_name(),
+        .0.display()
+    )]
+    Own(NamespaceKind),
+    #[error("cannot read {path}: the container's {} namespace cannot be judged", .kind.display())]
+    Process { kind: NamespaceKind, path: String },
+}
+
 /// Judge one namespace from its config.json entry (`None`: no entry) and, in
 /// hook mode, the container process. In hook mode the kernel must answer:
 /// a namespace file that cannot be read is an error, never a fallback to
@@ -150,25 +163,16 @@ pub fn judge(
     entry: Option<Option<&str>>,
     pid: Option<i32>,
     probe: &dyn NamespaceProbe,
-) -> Result<NamespaceState, String> {
+) -> Result<NamespaceState, Error> {
     // The own namespace is a /proc lookup; skip it where nothing compares.
     let compared = pid.is_some() || matches!(entry, Some(Some(_)));
     let own = if compared { probe.own(kind) } else { None };
     if let Some(pid) = pid {
         let path = format!("/proc/{pid}/ns/{}", kind.proc_name());
-        let own = own.ok_or_else(|| {
-            format!(
-                "cannot read the hook's own /proc/self/ns/{}: the {} namespace cannot be judged",
-                kind.proc_name(),
-                kind.display()
-            )
-        })?;
-        let process = probe.identity(Path::new(&path)).ok_or_else(|| {
-            format!(
-                "cannot read {path}: the container's {} namespace cannot be judged",
-                kind.display()
-            )
-        })?;
+        let own = own.ok_or(Error::Own(kind))?;
+        let Some(process) = probe.identity(Path::new(&path)) else {
+            return Err(Error::Process { kind, path });
+        };
         if process == own {
             return Ok(NamespaceState::Host(HostReason::ProcessInHost(pid)));
         }

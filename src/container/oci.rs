@@ -215,9 +215,27 @@ pub struct SeccompArg<'a> {
     pub op: Str<'a>,
 }
 
-/// Parse config.json; the error says whether it is not JSON at all or JSON
-/// that does not follow the runtime spec, with the line and column.
-pub fn parse(bytes: &[u8]) -> std::result::Result<Config<'_>, String> {
+/// Why config.json could not be read, with the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not valid JSON: {message} at line {line} column {column}")]
+    Syntax {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("does not follow the OCI runtime spec: {message} at line {line} column {column}")]
+    Spec {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("not a JSON object")]
+    NotAnObject,
+}
+
+/// Parse config.json.
+pub fn parse(bytes: &[u8]) -> std::result::Result<Config<'_>, Error> {
     let read = || {
         let mut r = Reader::new(bytes)?;
         if !r.at_object() {
@@ -232,13 +250,21 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Config<'_>, String> {
     };
     let config = read().map_err(|e: Box<super::json::Error>| {
         let (line, column) = e.line_column(bytes);
-        let what = match e.kind {
-            ErrorKind::Syntax => "not valid JSON",
-            ErrorKind::Spec => "does not follow the OCI runtime spec",
-        };
-        format!("{what}: {} at line {line} column {column}", e.message)
+        let message = e.message;
+        match e.kind {
+            ErrorKind::Syntax => Error::Syntax {
+                message,
+                line,
+                column,
+            },
+            ErrorKind::Spec => Error::Spec {
+                message,
+                line,
+                column,
+            },
+        }
     })?;
-    config.ok_or_else(|| "not a JSON object".to_string())
+    config.ok_or(Error::NotAnObject)
 }
 
 fn config<'a>(r: &mut Reader<'a>) -> Result<Config<'a>> {
@@ -842,33 +868,48 @@ mod tests {
             let json = format!(
                 r#"{{"linux": {{"seccomp": {{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{bad}]}}}}}}"#
             );
-            let e = parse(json.as_bytes()).unwrap_err();
+            let e = parse(json.as_bytes()).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
     }
 
     #[test]
     fn errors_say_what_and_where() {
-        assert!(
-            parse(b"ociVersion: 1")
-                .unwrap_err()
-                .starts_with("not valid JSON: ")
-        );
-        assert_eq!(parse(b"[1, 2]").unwrap_err(), "not a JSON object");
+        assert!(matches!(
+            parse(b"ociVersion: 1"),
+            Err(Error::Syntax { line: 1, .. })
+        ));
+        assert!(matches!(parse(b"[1, 2]"), Err(Error::NotAnObject)));
         let e = parse(b"{\n \"process\": {\"user\": {\"uid\": \"root\"}}}").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Spec {
+                    line: 2,
+                    column: 30,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = e.to_string();
         assert_eq!(
             e,
             "does not follow the OCI runtime spec: process.user.uid: expected an integer \
              from 0 to 4294967295, found a string (\"root\") at line 2 column 30"
         );
-        let e = parse(b"{\"linux\": {\"seccomp\": {\"syscalls\": []}}}").unwrap_err();
+        let e = parse(b"{\"linux\": {\"seccomp\": {\"syscalls\": []}}}")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("linux.seccomp: missing field \"defaultAction\" at line 1 column 23"),
             "{e}"
         );
-        let e = parse(b"{\"linux\": {\"namespaces\": [{\"type\": \"nett\"}]}}").unwrap_err();
+        let e = parse(b"{\"linux\": {\"namespaces\": [{\"type\": \"nett\"}]}}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown namespace type \"nett\""), "{e}");
-        let e = parse(b"{} {}").unwrap_err();
+        let e = parse(b"{} {}").unwrap_err().to_string();
         assert!(e.starts_with("not valid JSON: trailing characters"), "{e}");
     }
 
@@ -887,7 +928,7 @@ mod tests {
             // Keys are compared after their escapes are decoded, as Go does.
             r#"{"process": {"noNewPrivileges": true, "\u004eoNewPrivileges": false}}"#,
         ] {
-            let e = parse(config.as_bytes()).unwrap_err();
+            let e = parse(config.as_bytes()).unwrap_err().to_string();
             assert!(
                 e.starts_with("does not follow the OCI runtime spec: ")
                     && e.contains("readers could disagree on"),
@@ -906,7 +947,9 @@ mod tests {
             r#"{"destination": "/d", "source": "/srv", "options": ["rbind", "RO"]}"#,
             r#"{"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["huge=always"]}"#,
         ] {
-            let e = parse(format!(r#"{{"mounts": [{mount}]}}"#).as_bytes()).unwrap_err();
+            let e = parse(format!(r#"{{"mounts": [{mount}]}}"#).as_bytes())
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains("mounts[].options: unknown mount option"),
                 "{mount}: {e}"
@@ -956,7 +999,9 @@ mod tests {
         assert_eq!(m[0].source.as_deref(), Some("/x/y"));
         assert!(m[0].options.bind && m[0].options.read_only());
         assert!(m[1].typ.is_none() && m[1].options == MountOptions::default());
-        let e = parse(br#"{"mounts": [{"source": "/"}]}"#).unwrap_err();
+        let e = parse(br#"{"mounts": [{"source": "/"}]}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mounts[]: missing field \"destination\""), "{e}");
     }
 
