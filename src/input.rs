@@ -1222,10 +1222,11 @@ mod tests {
 
     #[test]
     fn rejects_fifo_without_blocking() {
-        let dir = std::env::temp_dir().join(format!("psp-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let fifo = dir.join("config.json");
-        let _ = std::fs::remove_file(&fifo);
+        let dir = tempfile::Builder::new()
+            .prefix("psp-fifo-")
+            .tempdir()
+            .unwrap();
+        let fifo = dir.path().join("config.json");
         nix::unistd::mkfifo(
             &fifo,
             nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
@@ -1233,7 +1234,6 @@ mod tests {
         .unwrap();
         let err = read_bounded(&fifo, 100).unwrap_err();
         assert!(err.to_string().contains("is not a regular file"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1248,38 +1248,32 @@ mod tests {
 
     /// A temporary directory (mode 0755) below the sticky /tmp, removed on
     /// drop.
-    struct Tmp(PathBuf);
+    struct Tmp(tempfile::TempDir);
 
     impl Tmp {
         fn new(name: &str) -> Tmp {
-            use std::sync::atomic::{AtomicUsize, Ordering};
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "psp-trust-{name}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            chmod(&path, 0o755);
-            Tmp(path)
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("psp-trust-{name}-"))
+                .tempdir()
+                .unwrap();
+            // tempfile makes it 0700: the trust walk judges this mode too
+            chmod(dir.path(), 0o755);
+            Tmp(dir)
+        }
+
+        fn path(&self) -> &Path {
+            self.0.path()
         }
 
         /// A file (its directories made, 0755) with `text` and `mode`.
         fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
-            let path = self.0.join(name);
+            let path = self.path().join(name);
             let parent = path.parent().unwrap();
             std::fs::create_dir_all(parent).unwrap();
             chmod(parent, 0o755);
             std::fs::write(&path, text).unwrap();
             chmod(&path, mode);
             path
-        }
-    }
-
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -1351,7 +1345,7 @@ mod tests {
     fn a_directory_above_writable_by_others_is_refused_unless_sticky() {
         let dir = Tmp::new("above");
         let path = dir.file("a/b/p.yaml", "x", 0o644);
-        let a = dir.0.join("a");
+        let a = dir.path().join("a");
         chmod(&a, 0o757);
         let err = read_trusted(&path, 100).unwrap_err().to_string();
         assert!(
@@ -1436,7 +1430,7 @@ mod tests {
         }
         let dir = Tmp::new("owner");
         let path = dir.file("policies.d/p.yaml", "x", 0o644);
-        let policies = dir.0.join("policies.d");
+        let policies = dir.path().join("policies.d");
         assert_eq!(read_trusted(&path, 100).unwrap(), b"x");
         // mode 0755: only its owner can write it, and its owner is not root
         std::os::unix::fs::chown(&policies, Some(65534), Some(65534)).unwrap();
@@ -1520,7 +1514,7 @@ mod tests {
         let stop = Arc::new(AtomicBool::new(false));
         let swapper = {
             let (stop, path) = (stop.clone(), path.clone());
-            let tmp = dir.0.join("next");
+            let tmp = dir.path().join("next");
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     for from in [&bad, &good] {
@@ -1554,10 +1548,10 @@ mod tests {
         dir.file("versions/a/q.yaml", "a/q", 0o644);
         dir.file("versions/b/p.yaml", "b/p", 0o644);
         dir.file("versions/b/q.yaml", "b/q", 0o644);
-        let current = dir.0.join("current");
+        let current = dir.path().join("current");
         relink(&current, "versions/a");
-        std::os::unix::fs::symlink("current/p.yaml", dir.0.join("p.yaml")).unwrap();
-        let (p, q) = (dir.0.join("p.yaml"), current.join("q.yaml"));
+        std::os::unix::fs::symlink("current/p.yaml", dir.path().join("p.yaml")).unwrap();
+        let (p, q) = (dir.path().join("p.yaml"), current.join("q.yaml"));
         let (first, second, real) = one_resolution(|| {
             let first = text(read_trusted(&p, 100)).unwrap();
             // An installer publishes the next set in between.
@@ -1566,21 +1560,29 @@ mod tests {
             (first, String::from_utf8(second).unwrap(), real)
         });
         assert_eq!((first.as_str(), second.as_str()), ("a/p", "a/q"));
-        assert_eq!(real, dir.0.join("versions/a/q.yaml"));
+        assert_eq!(real, dir.path().join("versions/a/q.yaml"));
         // The next resolution reads the link again.
         assert_eq!(text(read_trusted(&q, 100)).unwrap(), "b/q");
         assert_eq!(text(read_trusted(&p, 100)).unwrap(), "b/p");
-        assert_eq!(trusted_stat(&p).unwrap().0, dir.0.join("versions/b/p.yaml"));
+        assert_eq!(
+            trusted_stat(&p).unwrap().0,
+            dir.path().join("versions/b/p.yaml")
+        );
         // A loop of links ends.
-        std::os::unix::fs::symlink("loop", dir.0.join("loop")).unwrap();
-        let err = read_trusted(&dir.0.join("loop"), 100).unwrap_err();
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        let err = read_trusted(&dir.path().join("loop"), 100).unwrap_err();
         assert!(err.to_string().contains("symbolic links"), "{err}");
         // A relative path, and `..` after a link: taken where the link led
         // (current/.. is versions/), as the kernel takes it.
         let cwd = std::env::current_dir().unwrap();
         let relative = std::iter::repeat_n("..", cwd.components().count())
             .collect::<PathBuf>()
-            .join(dir.0.join("current/../b/q.yaml").strip_prefix("/").unwrap());
+            .join(
+                dir.path()
+                    .join("current/../b/q.yaml")
+                    .strip_prefix("/")
+                    .unwrap(),
+            );
         assert_eq!(text(read_trusted(&relative, 100)).unwrap(), "b/q");
     }
 
@@ -1636,10 +1638,14 @@ mod tests {
     #[test]
     fn a_bundle_through_a_link_is_its_real_directory() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("psp-bundle-link-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-bundle-link-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let real = dir.join("real");
         std::fs::create_dir_all(&real).unwrap();
-        for d in [&dir, &real] {
+        for d in [dir, real.as_path()] {
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         std::fs::write(real.join("config.json"), "{}").unwrap();
@@ -1649,39 +1655,39 @@ mod tests {
         )
         .unwrap();
         let link = dir.join("link");
-        let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let (text, resolved) = read_bundle_config(&link, 100).unwrap();
         assert_eq!(text, b"{}");
         assert_eq!(resolved, real.canonicalize().unwrap());
         let (_, direct) = read_bundle_config(&real, 100).unwrap();
         assert_eq!(direct, real);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_bundle_others_can_change_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("psp-bundle-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let temp = tempfile::Builder::new()
+            .prefix("psp-bundle-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let config = dir.join("config.json");
         std::fs::write(&config, "{}").unwrap();
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(read_bundle_config(&dir, 100).unwrap().0, b"{}");
+        assert_eq!(read_bundle_config(dir, 100).unwrap().0, b"{}");
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        let err = read_bundle_config(dir, 100).unwrap_err().to_string();
         assert!(err.contains("config.json is writable by everyone"), "{err}");
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
-        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = read_bundle_config(dir, 100).unwrap_err().to_string();
         assert!(err.contains("is writable by its group (mode 775)"), "{err}");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::remove_file(&config).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &config).unwrap();
-        let err = read_bundle_config(&dir, 100).unwrap_err().to_string();
+        let err = read_bundle_config(dir, 100).unwrap_err().to_string();
         assert!(err.contains("is a symbolic link"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// What `/proc/self/uid_map` says of root's files: the initial
@@ -1754,7 +1760,7 @@ mod tests {
             Ok(())
         );
         // Below a sticky directory any user can create entries in, anyone's.
-        let sticky = dir.0.join("sticky");
+        let sticky = dir.path().join("sticky");
         std::fs::create_dir(&sticky).unwrap();
         chmod(&sticky, 0o1777);
         let below = sticky.join("p.yaml");
@@ -1770,7 +1776,10 @@ mod tests {
         // The namespace maps its own 65534: the kernel tells whose it is.
         let ns = rootless(true);
         assert_eq!(judge(Some(&ns), 65534, 0o100644, &file), Ok(()), "root's");
-        assert_eq!(judge(Some(&ns), 65534, 0o40755, &dir.0.join("d")), Ok(()));
+        assert_eq!(
+            judge(Some(&ns), 65534, 0o40755, &dir.path().join("d")),
+            Ok(())
+        );
         assert_eq!(
             judge(Some(&ns), 65534, 0o41777, &sticky),
             Ok(()),
