@@ -310,11 +310,15 @@ mod tests {
     use super::super::Origin;
     use super::*;
 
-    struct Dir(PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A temporary directory, removed on drop; 0755 as one made with the
+    /// umask (what the cache loads is judged with every directory above).
+    fn temp(name: &str) -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("psp-cache-{name}-"))
+            .tempdir()
+            .unwrap();
+        chmod(dir.path(), 0o755);
+        dir
     }
 
     fn policy_file(dir: &Path, name: &str) -> PathBuf {
@@ -368,12 +372,12 @@ mod tests {
 
     #[test]
     fn configuration_reads_back_unchanged() {
-        let base = Dir(std::env::temp_dir().join(format!("psp-cache-rt-{}", std::process::id())));
-        let policies = base.0.join("policies.d");
+        let base = temp("rt");
+        let policies = base.path().join("policies.d");
         std::fs::create_dir_all(&policies).unwrap();
         policy_file(&policies, "one");
         policy_file(&policies, "two");
-        let config = base.0.join("config.yaml");
+        let config = base.path().join("config.yaml");
         std::fs::write(
             &config,
             "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\nmode: audit\n\
@@ -412,11 +416,10 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return; // only root caches
         }
-        let base = Dir(std::env::temp_dir().join(format!("psp-cache-exe-{}", std::process::id())));
-        std::fs::create_dir_all(&base.0).unwrap();
-        let cache = base.0.join("cache");
+        let base = temp("exe");
+        let cache = base.path().join("cache");
         let flags = Flags {
-            policies: vec![policy_file(&base.0, "one")],
+            policies: vec![policy_file(base.path(), "one")],
             ..Default::default()
         };
         let key = key(&flags).unwrap();
@@ -456,14 +459,12 @@ mod tests {
 
     #[test]
     fn prune_removes_entries_of_the_json_format() {
-        let base =
-            Dir(std::env::temp_dir().join(format!("psp-cache-prune-{}", std::process::id())));
-        std::fs::create_dir_all(&base.0).unwrap();
-        let old = base.0.join("0123456789abcdef.json");
-        let new = base.0.join("0123456789abcdef.bin");
+        let base = temp("prune");
+        let old = base.path().join("0123456789abcdef.json");
+        let new = base.path().join("0123456789abcdef.bin");
         std::fs::write(&old, "{}").unwrap();
         std::fs::write(&new, MAGIC).unwrap();
-        prune(&base.0);
+        prune(base.path());
         assert!(!old.exists());
         assert!(new.exists());
     }
@@ -473,10 +474,9 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return; // only root caches
         }
-        let base = Dir(std::env::temp_dir().join(format!("psp-cache-{}", std::process::id())));
-        std::fs::create_dir_all(&base.0).unwrap();
-        let cache = base.0.join("cache");
-        let file = policy_file(&base.0, "one");
+        let base = temp("changed");
+        let cache = base.path().join("cache");
+        let file = policy_file(base.path(), "one");
         let flags = Flags {
             policies: vec![file.clone()],
             ..Default::default()
@@ -525,11 +525,11 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return;
         }
-        let base = Dir(std::env::temp_dir().join(format!("psp-cache-dir-{}", std::process::id())));
-        let policies = base.0.join("policies.d");
+        let base = temp("dir");
+        let policies = base.path().join("policies.d");
         std::fs::create_dir_all(&policies).unwrap();
         policy_file(&policies, "one");
-        let config = base.0.join("config.yaml");
+        let config = base.path().join("config.yaml");
         std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
         let flags = Flags {
             config: Some(config),
@@ -588,12 +588,11 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return; // only root caches
         }
-        let base =
-            Dir(std::env::temp_dir().join(format!("psp-cache-trust-{}", std::process::id())));
-        let above = base.0.join("above");
+        let base = temp("trust");
+        let above = base.path().join("above");
         let policies = above.join("policies.d");
         std::fs::create_dir_all(&policies).unwrap();
-        for d in [&base.0, &above, &policies] {
+        for d in [base.path(), &above, &policies] {
             chmod(d, 0o755);
         }
         let file = policy_file(&policies, "one");
@@ -601,7 +600,7 @@ mod tests {
         let config = above.join("config.yaml");
         std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
         chmod(&config, 0o644);
-        let cache = base.0.join("cache");
+        let cache = base.path().join("cache");
         for flags in [
             Flags {
                 config: Some(config.clone()),
@@ -619,7 +618,7 @@ mod tests {
             chmod(&file, 0o644);
 
             let (entry, key) = cached(&cache, &flags);
-            for (dir, mode) in [(&above, 0o757), (&base.0, 0o775)] {
+            for (dir, mode) in [(above.as_path(), 0o757), (base.path(), 0o775)] {
                 chmod(dir, mode);
                 assert!(lookup(&entry, &key).is_none(), "{} {mode:o}", dir.display());
                 assert!(Sources::load(&flags).is_err());
@@ -653,8 +652,8 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             return; // only root caches
         }
-        let base = Dir(std::env::temp_dir().join(format!("psp-cache-set-{}", std::process::id())));
-        let root = base.0.join("etc");
+        let base = temp("set");
+        let root = base.path().join("etc");
         for set in ["a", "b"] {
             let policies = root.join(format!("versions/{set}/policies.d"));
             std::fs::create_dir_all(&policies).unwrap();
@@ -681,7 +680,7 @@ mod tests {
             config: Some(root.join("config.yaml")),
             ..Default::default()
         };
-        let cache = base.0.join("cache");
+        let cache = base.path().join("cache");
         let key = key(&flags).unwrap();
         let entry = entry_path(&cache, &key);
         let defaults = |s: &Sources| match s {

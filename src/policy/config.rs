@@ -360,30 +360,33 @@ fn load_directory(
 mod tests {
     use super::*;
     use crate::policy::Origin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     const RESTRICTED: &str = include_str!("../../examples/restricted-psp.yaml");
     const HEADER: &str = "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\n";
 
     /// A temporary directory with `config.yaml` and `policies.d/`, removed on drop.
-    struct Dir(PathBuf);
+    struct Dir(tempfile::TempDir);
 
     impl Dir {
         fn new() -> Dir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "oci-psp-hook-config-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
+            let dir = tempfile::Builder::new()
+                .prefix("oci-psp-hook-config-")
+                .tempdir()
+                .unwrap();
+            // 0755 as one made with the umask: loading judges it
+            chmod(dir.path(), 0o755);
+            let path = dir.path();
             std::fs::create_dir_all(path.join("policies.d")).unwrap();
             std::fs::write(path.join("policies.d/restricted-psp.yaml"), RESTRICTED).unwrap();
-            Dir(path)
+            Dir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            self.0.path()
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
+            let path = self.path().join(name);
             std::fs::write(&path, text).unwrap();
             path
         }
@@ -396,12 +399,6 @@ mod tests {
         fn error(&self, text: &str) -> PolicyError {
             self.load(text)
                 .expect_err("the configuration must be refused")
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -446,8 +443,8 @@ mod tests {
     fn loads_with_relative_policy_directory() {
         let dir = Dir::new();
         let config = dir.load(&team_config()).unwrap();
-        assert_eq!(config.path, dir.0.join("config.yaml"));
-        assert_eq!(config.policy_directory, dir.0.join("policies.d"));
+        assert_eq!(config.path, dir.path().join("config.yaml"));
+        assert_eq!(config.policy_directory, dir.path().join("policies.d"));
         assert_eq!(config.mode, Mode::Enforce);
         assert_eq!(config.default_policies, ["builtin:baseline"]);
         assert_eq!(config.bindings.len(), 3);
@@ -455,7 +452,7 @@ mod tests {
         let restricted = config.resolve("restricted").unwrap();
         assert_eq!(
             restricted.origin,
-            Origin::File(dir.0.join("policies.d/restricted-psp.yaml"))
+            Origin::File(dir.path().join("policies.d/restricted-psp.yaml"))
         );
         assert_eq!(
             config.resolve("builtin:privileged").unwrap().name,
@@ -471,18 +468,18 @@ mod tests {
     #[test]
     fn relative_directory_resolves_against_the_config_not_the_cwd() {
         let dir = Dir::new();
-        std::fs::create_dir_all(dir.0.join("etc/psp")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/psp")).unwrap();
         dir.write("etc/psp/r.yaml", RESTRICTED);
         let path = dir.write(
             "etc/config.yaml",
             &format!("{HEADER}policyDirectory: psp\nmode: audit\n"),
         );
         let config = Config::load(&path).unwrap();
-        assert_eq!(config.policy_directory, dir.0.join("etc/psp"));
+        assert_eq!(config.policy_directory, dir.path().join("etc/psp"));
         assert_eq!(config.mode, Mode::Audit);
         assert!(config.policies.contains_key("restricted"));
         // An absolute directory is taken as is.
-        let absolute = dir.0.join("policies.d");
+        let absolute = dir.path().join("policies.d");
         let config = dir
             .load(&format!(
                 "{HEADER}policyDirectory: {}\n",
@@ -508,11 +505,14 @@ mod tests {
     fn missing_policy_directory_is_named() {
         let dir = Dir::new();
         let e = dir.error(&format!("{HEADER}policyDirectory: nowhere\n"));
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert_eq!(e.field.as_deref(), Some("policyDirectory"));
         let shown = e.to_string();
         assert!(
-            shown.contains(&format!("cannot read {}", dir.0.join("nowhere").display())),
+            shown.contains(&format!(
+                "cannot read {}",
+                dir.path().join("nowhere").display()
+            )),
             "{shown}"
         );
     }
@@ -536,7 +536,7 @@ mod tests {
         let e = dir.error(&format!(
             "{HEADER}policyDirectory: policies.d\npolicyDir: x\n"
         ));
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.message.contains("unknown field `policyDir`"), "{e}");
         // inside a binding too
@@ -560,7 +560,7 @@ mod tests {
         assert!(
             e.to_string().starts_with(&format!(
                 "{}:1: apiVersion: ",
-                dir.0.join("config.yaml").display()
+                dir.path().join("config.yaml").display()
             )),
             "{e}"
         );
@@ -582,7 +582,7 @@ mod tests {
         let e = dir.error(&format!(
             "{HEADER}policyDirectory: policies.d\nmode: permissive\n"
         ));
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.message.contains("permissive"), "{e}");
     }
@@ -593,7 +593,7 @@ mod tests {
         let e = dir.error(&format!(
             "{HEADER}policyDirectory: policies.d\nmode: audit\nmode: enforce\n"
         ));
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.message.contains("each key may appear once"), "{e}");
     }
@@ -614,20 +614,20 @@ mod tests {
         ));
         assert_eq!(e.field.as_deref(), Some("bindings[0]"));
         let e = dir.error("");
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
     }
 
     #[test]
     fn unreadable_configuration_is_named() {
         let dir = Dir::new();
-        let missing = dir.0.join("absent.yaml");
+        let missing = dir.path().join("absent.yaml");
         let e = Config::load(&missing).unwrap_err();
         assert!(
             e.to_string().contains(&missing.display().to_string()),
             "{e}"
         );
         // a directory is not a configuration file
-        let e = Config::load(&dir.0).unwrap_err();
+        let e = Config::load(dir.path()).unwrap_err();
         assert!(e.to_string().ends_with(": not a regular file"), "{e}");
     }
 
@@ -636,8 +636,8 @@ mod tests {
         let dir = Dir::new();
         dir.write("policies.d/zz-copy.yml", RESTRICTED);
         let e = dir.error(&team_config());
-        let first = dir.0.join("policies.d/restricted-psp.yaml");
-        let second = dir.0.join("policies.d/zz-copy.yml");
+        let first = dir.path().join("policies.d/restricted-psp.yaml");
+        let second = dir.path().join("policies.d/zz-copy.yml");
         let shown = e.to_string();
         assert!(shown.contains(&first.display().to_string()), "{shown}");
         assert!(shown.contains(&second.display().to_string()), "{shown}");
@@ -663,7 +663,7 @@ mod tests {
         let e = dir.error(&team_config());
         assert_eq!(
             e.file,
-            dir.0.join("policies.d/bad.yaml").display().to_string()
+            dir.path().join("policies.d/bad.yaml").display().to_string()
         );
         assert_eq!(e.line, Some(6), "{e}");
     }
@@ -678,7 +678,7 @@ mod tests {
             .unwrap();
         assert_eq!(config.broken.len(), 1, "{:?}", config.broken);
         let e = &config.broken[0].error;
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert_eq!(e.line, Some(8), "{e}");
         assert_eq!(e.field.as_deref(), Some("bindings[1].policies"));
         assert!(
@@ -772,7 +772,7 @@ mod tests {
     #[test]
     fn a_rollout_during_a_load_reads_one_set() {
         let dir = Dir::new();
-        let root = &dir.0;
+        let root = dir.path();
         for set in ["a", "b"] {
             let policies = root.join(format!("versions/{set}/policies.d"));
             std::fs::create_dir_all(&policies).unwrap();
@@ -803,7 +803,7 @@ mod tests {
         let config = root.join("config.yaml");
 
         let flip = |to: &'static str| {
-            let root = root.clone();
+            let root = root.to_path_buf();
             move |moment, path: &Path| {
                 if moment == crate::input::test_hook::Moment::AfterRead
                     && path.ends_with("config.yaml")
@@ -835,8 +835,8 @@ mod tests {
     #[test]
     fn policy_files_and_directories_others_can_change_are_refused() {
         let dir = Dir::new();
-        chmod(&dir.0, 0o755);
-        let policies = dir.0.join("policies.d");
+        chmod(dir.path(), 0o755);
+        let policies = dir.path().join("policies.d");
         let policy = policies.join("restricted-psp.yaml");
         chmod(&policies, 0o755);
         chmod(&policy, 0o644);
@@ -867,17 +867,17 @@ mod tests {
         chmod(&policies, 0o755);
 
         // A directory above the configuration file.
-        chmod(&dir.0, 0o777);
+        chmod(dir.path(), 0o777);
         let e = dir.error(&team_config());
-        assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+        assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
         assert!(
             e.message.starts_with(&format!(
                 "{}, a directory above it, is writable by everyone (mode 777)",
-                dir.0.display()
+                dir.path().display()
             )),
             "{e}"
         );
-        chmod(&dir.0, 0o755);
+        chmod(dir.path(), 0o755);
         dir.load(&team_config()).unwrap();
 
         if !nix::unistd::geteuid().is_root() {
@@ -1109,7 +1109,7 @@ mod tests {
             let e = dir.error(&format!(
                 "{HEADER}policyDirectory: policies.d\nexemptions:\n{rules}"
             ));
-            assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+            assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
             assert_eq!(e.line, Some(line), "{rules}: {e}");
             if !field.is_empty() {
                 assert_eq!(e.field.as_deref(), Some(field), "{rules}: {e}");
@@ -1125,7 +1125,7 @@ mod tests {
             let e = dir.error(&format!(
                 "{HEADER}policyDirectory: policies.d\nseccomp: {value}\n"
             ));
-            assert_eq!(e.file, dir.0.join("config.yaml").display().to_string());
+            assert_eq!(e.file, dir.path().join("config.yaml").display().to_string());
             assert_eq!(e.line, Some(4), "{e}");
             assert_eq!(e.field.as_deref(), Some("seccomp"), "{e}");
             assert!(e.message.contains("is not strict or pss"), "{e}");

@@ -876,10 +876,13 @@ mod tests {
         let chmod = |path: &Path, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
         };
-        let dir = std::env::temp_dir().join(format!("psp-load-trust-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = tempfile::Builder::new()
+            .prefix("psp-load-trust-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         std::fs::create_dir_all(dir.join("policies.d")).unwrap();
-        chmod(&dir, 0o755);
+        chmod(dir, 0o755);
         chmod(&dir.join("policies.d"), 0o755);
         let path = dir.join("policies.d/p.yaml");
         std::fs::write(&path, include_str!("../../examples/restricted-psp.yaml")).unwrap();
@@ -905,6 +908,5 @@ mod tests {
             )),
             "{e}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

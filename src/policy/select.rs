@@ -174,31 +174,36 @@ impl Sources {
 mod tests {
     use super::*;
     use crate::checks::fixtures;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A temporary directory, removed on drop.
-    struct Dir(PathBuf);
+    /// A temporary directory with `policies.d/restricted.yaml`, removed on
+    /// drop.
+    struct Dir(tempfile::TempDir);
 
     impl Dir {
         fn new() -> Dir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "oci-psp-hook-select-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::Builder::new()
+                .prefix("oci-psp-hook-select-")
+                .tempdir()
+                .unwrap();
+            // 0755 as one made with the umask: loading judges it
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let path = dir.path();
             std::fs::create_dir_all(path.join("policies.d")).unwrap();
             std::fs::write(
                 path.join("policies.d/restricted.yaml"),
                 include_str!("../../examples/restricted-psp.yaml"),
             )
             .unwrap();
-            Dir(path)
+            Dir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            self.0.path()
         }
 
         fn config(&self, body: &str) -> PathBuf {
-            let path = self.0.join("config.yaml");
+            let path = self.path().join("config.yaml");
             std::fs::write(
                 &path,
                 format!(
@@ -207,12 +212,6 @@ mod tests {
             )
             .unwrap();
             path
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -341,7 +340,7 @@ mod tests {
     fn default_configuration_absent_or_unreadable() {
         let dir = Dir::new();
         assert!(matches!(
-            Sources::load_default(&dir.0.join("config.yaml")),
+            Sources::load_default(&dir.path().join("config.yaml")),
             Ok(Sources::Default)
         ));
         let sources = Sources::Default;
@@ -356,8 +355,8 @@ mod tests {
             Ok(Sources::Config(c)) if c.mode == Mode::Audit
         ));
         // A dangling symlink is not "no configuration": fail closed.
-        let link = dir.0.join("link.yaml");
-        std::os::unix::fs::symlink(dir.0.join("gone.yaml"), &link).unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(dir.path().join("gone.yaml"), &link).unwrap();
         assert!(Sources::load_default(&link).is_err());
         // Neither is a path that cannot be looked at.
         let e = Sources::load_default(&path.join("below-a-file.yaml"));
