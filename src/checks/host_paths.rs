@@ -230,7 +230,11 @@ mod tests {
 
     #[test]
     fn symlink_out_of_a_prefix_is_denied() {
-        let dir = std::env::temp_dir().join(format!("psp-host-paths-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-host-paths-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let allowed = dir.join("allowed");
         std::fs::create_dir_all(&allowed).unwrap();
         let link = allowed.join("link");
@@ -244,7 +248,6 @@ mod tests {
         let via_link = policy(&[(prefix_link.to_str().unwrap(), false)]);
         let found = denied(&escape, &p);
         let inside_ok = denied(&inside, &via_link);
-        std::fs::remove_dir_all(&dir).unwrap();
 
         assert_eq!(
             found,

@@ -373,7 +373,11 @@ mod tests {
 
     #[test]
     fn csi_driver_must_be_listed() {
-        let dir = std::env::temp_dir().join(format!("psp-volumes-csi-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-volumes-csi-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let vol = dir.join("pods/u1/volumes/kubernetes.io~csi/inline");
         std::fs::create_dir_all(vol.join("mount")).unwrap();
         std::fs::write(
@@ -381,12 +385,13 @@ mod tests {
             r#"{"driverName":"secrets-store.csi.k8s.io"}"#,
         )
         .unwrap();
-        let view = bind_of(&vol.join("mount"), &dir);
+        let view = bind_of(&vol.join("mount"), dir);
         let unknown = bind_of(
             &dir.join("pods/u1/volumes/kubernetes.io~csi/gone/mount"),
-            &dir,
+            dir,
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        // gone before the checks, as before: they judge the views alone
+        temp.close().unwrap();
 
         let mut p = policy(&["csi"]);
         assert!(denied(&view, &p).is_empty(), "empty list: every driver");
