@@ -726,9 +726,11 @@ mod tests {
 
     #[test]
     fn crio_records_tell_app_containers_from_infra_ones() {
-        let dir =
-            std::env::temp_dir().join(format!("oci-psp-hook-containers-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let temp = tempfile::Builder::new()
+            .prefix("oci-psp-hook-containers-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         std::fs::write(
             dir.join("volatile-containers.json"),
             r#"[{"id": "infra", "layer": "l1", "image": "", "metadata": "{\"pod-name\":\"web-0\",\"pod-id\":\"infra\",\"name\":\"k8s_POD_web-0\",\"pod\":true}"},
@@ -738,12 +740,11 @@ mod tests {
                 {"id": "bare", "layer": "l4"}]"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let app = |id: &str| record_in(&dir, id).is_some_and(|r| r.is_app_container());
+        let app = |id: &str| record_in(dir, id).is_some_and(|r| r.is_app_container());
         assert!(app("app"));
         for other in ["infra", "infra2", "podman", "bare", "absent"] {
             assert!(!app(other), "{other}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn layer(dir: &Path, id: &str) -> Option<String> {
@@ -752,24 +753,26 @@ mod tests {
 
     #[test]
     fn layer_found_in_stable_and_volatile_records() {
-        let dir = std::env::temp_dir().join(format!("psp-layer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::Builder::new()
+            .prefix("psp-layer-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         // CRI-O's containers are volatile: only in volatile-containers.json.
         std::fs::write(
             dir.join("volatile-containers.json"),
             r#"[{"id":"crio1","layer":"l1","metadata":"{}"}]"#,
         )
         .unwrap();
-        assert_eq!(layer(&dir, "crio1").as_deref(), Some("l1"));
+        assert_eq!(layer(dir, "crio1").as_deref(), Some("l1"));
         std::fs::write(
             dir.join("containers.json"),
             r#"[{"id":"podman1","layer":"l2"},{"id":"nolayer"}]"#,
         )
         .unwrap();
-        assert_eq!(layer(&dir, "podman1").as_deref(), Some("l2"));
-        assert_eq!(layer(&dir, "crio1").as_deref(), Some("l1"));
-        assert_eq!(layer(&dir, "nolayer"), None);
-        assert_eq!(layer(&dir, "other"), None);
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(layer(dir, "podman1").as_deref(), Some("l2"));
+        assert_eq!(layer(dir, "crio1").as_deref(), Some("l1"));
+        assert_eq!(layer(dir, "nolayer"), None);
+        assert_eq!(layer(dir, "other"), None);
     }
 }

@@ -448,20 +448,21 @@ mod tests {
         assert!(!trusted_path("bin/sh"));
         assert!(trusted_path("/usr/libexec/no-such-hook"));
         assert!(!trusted_path("/tmp/no-such-hook-anyone-could-create"));
-        let dir = std::env::temp_dir().join(format!("psp-hookpath-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::Builder::new()
+            .prefix("psp-hookpath-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let link = dir.join("hook");
-        let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink("/bin/true", &link).unwrap();
         assert!(!trusted_path(link.to_str().unwrap()));
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         if nix::unistd::geteuid().is_root() {
             assert!(trusted_path(link.to_str().unwrap()));
             std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
             assert!(!trusted_path(link.to_str().unwrap()));
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1276,18 +1276,21 @@ mod tests {
 
     #[test]
     fn symlink_is_resolved_before_classification() {
-        let dir = std::env::temp_dir().join(format!("psp-mounts-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-mounts-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let vol = dir.join("pods/u1/volumes/kubernetes.io~empty-dir/data");
         std::fs::create_dir_all(&vol).unwrap();
         let link = vol.join("escape");
-        let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink("/etc", &link).unwrap();
         let m = classify(
             "/x",
             link.to_str().unwrap(),
             "bind",
             opts(&["rbind"]),
-            &ctx(&dir),
+            &ctx(dir),
             &own(Some("u1")),
         );
         assert_eq!(
@@ -1301,11 +1304,10 @@ mod tests {
             vol.to_str().unwrap(),
             "bind",
             opts(&["rbind"]),
-            &ctx(&dir),
+            &ctx(dir),
             &own(Some("u1")),
         );
         assert_eq!(types(&m), ["emptyDir"]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1363,14 +1365,18 @@ mod tests {
     #[test]
     fn a_kernel_source_that_is_not_utf8_is_a_host_path_not_its_text() {
         use std::os::unix::ffi::OsStrExt;
-        let dir = std::env::temp_dir().join(format!("psp-not-utf8-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-not-utf8-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let empty_dir = dir.join("pods/u1/volumes/kubernetes.io~empty-dir/data");
         std::fs::create_dir_all(&empty_dir).unwrap();
         // The lossy text of `x\xFF` is `x\u{FFFD}`: a link there to the pod's emptyDir.
         let real = dir.join(OsStr::from_bytes(b"x\xFF"));
         std::fs::create_dir_all(&real).unwrap();
         std::os::unix::fs::symlink(&empty_dir, dir.join("x\u{FFFD}")).unwrap();
-        let c = ctx(&dir);
+        let c = ctx(dir);
         let mounted = |real: &Path| {
             let mut m = classify("/d", "/x", "bind", opts(&["rbind"]), &c, &own(Some("u1")));
             replace_source(&mut m, real, &c, &own(Some("u1")));
@@ -1390,7 +1396,6 @@ mod tests {
                 ..
             }
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1432,7 +1437,11 @@ mod tests {
 
     #[test]
     fn csi_driver_read_from_vol_data() {
-        let dir = std::env::temp_dir().join(format!("psp-csi-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-csi-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let vol = dir.join("pods/u2/volumes/kubernetes.io~csi/pvc-1");
         std::fs::create_dir_all(vol.join("mount")).unwrap();
         std::fs::write(
@@ -1445,7 +1454,7 @@ mod tests {
             vol.join("mount").to_str().unwrap().to_owned(),
             "bind",
             opts(&["rbind"]),
-            &ctx(&dir),
+            &ctx(dir),
             &own(Some("u2")),
         );
         assert!(
@@ -1463,7 +1472,7 @@ mod tests {
                 source,
                 "bind",
                 opts(&["rbind"]),
-                &ctx(&dir),
+                &ctx(dir),
                 &own(Some("u2")),
             )
             .kind
@@ -1481,7 +1490,6 @@ mod tests {
         // are named by the pod, its PVs' by the PV)
         std::fs::create_dir_all(dir.join("pods/u2/volumes/kubernetes.io~nfs/pv-2")).unwrap();
         assert!(matches!(subpath("pv-2"), MountKind::HostPath { .. }));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -1868,27 +1876,30 @@ mod tests {
 
     /// A tree with a directory, symlinks into it and out to /etc, and room
     /// for missing paths; removed on drop.
-    struct Tree(PathBuf);
+    struct Tree {
+        root: PathBuf,
+        _dir: tempfile::TempDir,
+    }
 
     impl Tree {
         fn new(name: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("psp-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            let temp = tempfile::Builder::new()
+                .prefix(&format!("psp-{name}-"))
+                .tempdir()
+                .unwrap();
+            let dir = temp.path();
             std::fs::create_dir_all(dir.join("real/sub")).unwrap();
             std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
             std::os::unix::fs::symlink("/etc", dir.join("etc")).unwrap();
             // canonicalize: the temporary directory may itself be a symlink
-            Tree(std::fs::canonicalize(&dir).unwrap())
+            Tree {
+                root: std::fs::canonicalize(dir).unwrap(),
+                _dir: temp,
+            }
         }
 
         fn path(&self, rest: &str) -> PathBuf {
-            PathBuf::from(format!("{}/{rest}", self.0.display()))
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+            PathBuf::from(format!("{}/{rest}", self.root.display()))
         }
     }
 
@@ -1900,7 +1911,7 @@ mod tests {
             ("real/sub/a", at("real/sub/a")),
             ("link/sub/b", at("real/sub/b")),
             ("link/sub/../sub/c", at("real/sub/c")),
-            ("link/..", tree.0.clone()),
+            ("link/..", tree.root.clone()),
             ("./link//sub/", at("real/sub")),
             ("etc/hostname", PathBuf::from("/etc/hostname")),
             ("missing/x/y", at("missing/x/y")),
@@ -1915,7 +1926,7 @@ mod tests {
             ("real/sub/..", at("real")),
             ("link/sub/..", at("real")),
             ("missing/x/..", at("missing")),
-            ("missing/x/../..", tree.0.clone()),
+            ("missing/x/../..", tree.root.clone()),
         ];
         for (rest, want) in &expected {
             assert_eq!(&resolve_host_path(&at(rest)), want, "{rest}");
@@ -1935,7 +1946,7 @@ mod tests {
     fn below_a_missing_directory_the_memo_keeps_one_entry_per_directory() {
         let tree = Tree::new("missing");
         let mut prefixes = Prefixes::default();
-        let depth = tree.0.components().count() - 1;
+        let depth = tree.root.components().count() - 1;
         for i in 0..100 {
             let path = tree.path(&format!("missing/plugin/cfg-{i}"));
             assert_eq!(resolve_with(&path, &mut prefixes), path);

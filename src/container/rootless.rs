@@ -164,11 +164,15 @@ mod tests {
 
     #[test]
     fn runtime_files_are_the_own_userdata_leaves_of_the_hooks_user() {
-        let dir = std::env::temp_dir().join(format!("psp-rootless-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("psp-rootless-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
         let userdata = dir.join(format!("vfs-containers/{ID}/userdata"));
         std::fs::create_dir_all(&userdata).unwrap();
         let storage = Rootless {
-            graph: dir.clone(),
+            graph: dir.to_path_buf(),
             driver: "vfs",
             layer: None,
         };
@@ -183,6 +187,5 @@ mod tests {
             std::os::unix::fs::chown(&userdata, Some(65534), None).unwrap();
             assert!(!storage.is_runtime_file(&source("hosts"), ID));
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
