@@ -409,13 +409,12 @@ mod tests {
     }
 
     fn read_with(text: &str, attribution: &Attribution) -> Result<LogFacts, LogError> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("psp-advise-log-{}-{n}", std::process::id()));
-        std::fs::write(&path, text).unwrap();
-        let result = read(&path, attribution);
-        std::fs::remove_file(&path).unwrap();
-        result
+        let file = tempfile::Builder::new()
+            .prefix("psp-advise-log-")
+            .tempfile()
+            .unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        read(file.path(), attribution)
     }
 
     /// Only the hook's records count: a journald entry of root's

@@ -265,26 +265,23 @@ mod tests {
         rest.split_whitespace().nth(19).unwrap().parse().unwrap()
     }
 
-    struct Tree(PathBuf);
+    struct Tree(tempfile::TempDir);
 
     impl Tree {
         fn new() -> Tree {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("psp-running-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            let dir = tempfile::Builder::new()
+                .prefix("psp-running-")
+                .tempdir()
+                .unwrap();
             Tree(dir)
         }
+        fn path(&self) -> &Path {
+            self.0.path()
+        }
         fn write(&self, path: &str, text: &str) {
-            let path = self.0.join(path);
+            let path = self.path().join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -333,13 +330,13 @@ mod tests {
             "{}",
         );
 
-        let found = discover(&t.0).unwrap();
+        let found = discover(t.path()).unwrap();
         let got: Vec<(&str, PathBuf)> = found
             .iter()
             .map(|r| {
                 (
                     r.id.as_str(),
-                    r.bundle.strip_prefix(&t.0).unwrap().to_path_buf(),
+                    r.bundle.strip_prefix(t.path()).unwrap().to_path_buf(),
                 )
             })
             .collect();
@@ -372,7 +369,7 @@ mod tests {
     fn broken_state_names_the_file() {
         let t = Tree::new();
         t.write("run/runc/x/state.json", "{not json");
-        let e = discover(&t.0).unwrap_err();
+        let e = discover(t.path()).unwrap_err();
         assert!(matches!(e, RunningError::NotJson { .. }), "{e:?}");
         let e = e.to_string();
         assert!(e.contains("run/runc/x/state.json: not valid JSON"), "{e}");
