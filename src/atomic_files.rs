@@ -143,16 +143,17 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("psp-atomic-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        create_dirs(&d).unwrap();
-        d
+    fn dir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("psp-atomic-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     #[test]
     fn replaces_by_rename_and_leaves_nothing_beside() {
-        let d = dir("write");
+        let temp = dir("write");
+        let d = temp.path();
         let file = d.join("f.json");
         write_file(&file, b"one", 0o644).unwrap();
         let first = std::fs::metadata(&file).unwrap().ino();
@@ -166,32 +167,31 @@ mod tests {
         old.read_to_string(&mut text).unwrap();
         assert_eq!(text, "one");
         assert_eq!(std::fs::read(&file).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
+        let names: Vec<_> = std::fs::read_dir(d).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "{names:?}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn failed_copy_leaves_the_target_alone() {
-        let d = dir("copy");
+        let temp = dir("copy");
+        let d = temp.path();
         let file = d.join("bin");
         write_file(&file, b"old", 0o755).unwrap();
         assert!(copy_file(&d.join("missing"), &file, 0o755).is_err());
         assert_eq!(std::fs::read(&file).unwrap(), b"old");
         copy_file(&file, &d.join("bin2"), 0o755).unwrap();
         assert_eq!(std::fs::read(d.join("bin2")).unwrap(), b"old");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn symlink_is_swapped() {
-        let d = dir("link");
+        let temp = dir("link");
+        let d = temp.path();
         let link = d.join("current");
         replace_symlink(Path::new("a"), &link).unwrap();
         replace_symlink(Path::new("b"), &link).unwrap();
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("b"));
         assert!(remove_file(&link).unwrap());
         assert!(!remove_file(&link).unwrap());
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

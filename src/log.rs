@@ -312,9 +312,11 @@ mod tests {
 
     #[test]
     fn sends_to_a_journal_socket() {
-        let dir = std::env::temp_dir().join(format!("psp-journal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("socket");
+        let dir = tempfile::Builder::new()
+            .prefix("psp-journal-")
+            .tempdir()
+            .unwrap();
+        let path = dir.path().join("socket");
         let receiver = UnixDatagram::bind(&path).unwrap();
         let d = Decision::error(
             ContainerInfo {
@@ -331,7 +333,7 @@ mod tests {
             text.starts_with("MESSAGE=oci-psp-hook: error, container x1 blocked: boom\n"),
             "{text}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        dir.close().unwrap();
         assert!(to_journald(&d, &path).is_err());
     }
 }

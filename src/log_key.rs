@@ -157,9 +157,12 @@ mod tests {
 
     #[test]
     fn a_created_key_signs_and_verifies() {
-        let dir = std::env::temp_dir().join(format!("oci-psp-log-key-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("log.key");
+        let dir = tempfile::Builder::new()
+            .prefix("oci-psp-log-key-")
+            .tempdir()
+            .unwrap();
+        // in a directory not there yet: create makes it, as before
+        let path = dir.path().join("etc/log.key");
         assert!(matches!(create(&path), Ok(true)));
         assert!(matches!(create(&path), Ok(false)), "kept, not replaced");
         let key = load(&path).unwrap();
@@ -174,6 +177,5 @@ mod tests {
         let e = load(&path).unwrap_err();
         assert!(matches!(e, Error::Untrusted { .. }), "{e:?}");
         assert!(e.to_string().contains("chmod 600"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -168,8 +168,12 @@ mod tests {
 
     #[test]
     fn records_are_kept_then_counted_when_full() {
-        let dir = std::env::temp_dir().join(format!("oci-psp-undelivered-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = tempfile::Builder::new()
+            .prefix("oci-psp-undelivered-")
+            .tempdir()
+            .unwrap();
+        // not there yet: keep_in makes it, and its mode is checked
+        let dir = temp.path().join("undelivered");
         let first = keep_in(&dir, b"{\"verdict\":\"deny\"}").unwrap();
         assert_eq!(std::fs::read(&first).unwrap(), b"{\"verdict\":\"deny\"}\n");
         use std::os::unix::fs::PermissionsExt;
@@ -184,6 +188,5 @@ mod tests {
         assert!(err.contains("holds 1000 records already"), "{err}");
         keep_in(&dir, b"{}").unwrap_err();
         assert_eq!(dropped(&dir), 2);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
