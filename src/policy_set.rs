@@ -801,32 +801,30 @@ mod tests {
     const RESTRICTED: &str = include_str!("../examples/restricted-psp.yaml");
     const HEADER: &str = "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\n";
 
-    struct Dir(PathBuf);
+    struct Dir(tempfile::TempDir);
 
     impl Dir {
         fn new(tag: &str) -> Dir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "psp-set-{tag}-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            create_dirs(&path).unwrap();
-            Dir(path)
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::Builder::new()
+                .prefix(&format!("psp-set-{tag}-"))
+                .tempdir()
+                .unwrap();
+            // 0755 as create_dirs made it: what is read below is judged
+            // with every directory above
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            Dir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            self.0.path()
         }
 
         fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
+            let path = self.path().join(name);
             create_dirs(atomic::parent(&path)).unwrap();
             std::fs::write(&path, text).unwrap();
             path
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -905,7 +903,8 @@ mod tests {
                 "config.yaml",
                 &format!("{HEADER}{directory}bindings:\n  - namespaces: [a]\n    policies: [restricted]\n"),
             );
-            let summary = validate_staged(&d.0).unwrap_or_else(|e| panic!("{directory:?}: {e}"));
+            let summary =
+                validate_staged(d.path()).unwrap_or_else(|e| panic!("{directory:?}: {e}"));
             assert_eq!(summary.policies, 1, "{directory:?}");
             assert_eq!(summary.bindings, 1);
             assert_eq!(summary.mode, Mode::Enforce);
@@ -922,12 +921,12 @@ mod tests {
             "config.yaml",
             &format!("{HEADER}bindings:\n  - namespaces: [a]\n    policies: [nosuch]\n"),
         );
-        let e = validate_staged(&d.0).unwrap_err();
+        let e = validate_staged(d.path()).unwrap_err();
         assert!(matches!(e, Error::Broken(_)), "{e:?}");
         let e = e.to_string();
         assert!(e.contains("\"nosuch\" does not exist"), "{e}");
         assert!(
-            e.contains(&d.0.join("config.yaml").display().to_string()),
+            e.contains(&d.path().join("config.yaml").display().to_string()),
             "{e}"
         );
         assert!(!e.contains("/proc/self/fd"), "{e}");
@@ -937,7 +936,7 @@ mod tests {
             "config.yaml",
             &format!("{HEADER}policyDirectory: /opt/psp\n"),
         );
-        let e = validate_staged(&d.0).unwrap_err();
+        let e = validate_staged(d.path()).unwrap_err();
         assert!(matches!(e, Error::PolicyDirectoryElsewhere { .. }), "{e:?}");
         assert!(
             e.to_string().contains("policyDirectory \"/opt/psp\""),
@@ -946,11 +945,11 @@ mod tests {
         // An invalid policy.
         d.write("policies.d/bad.yaml", "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: bad}\nspec: {privileged: maybe}\n");
         d.write("config.yaml", HEADER);
-        let e = validate_staged(&d.0).unwrap_err().to_string();
+        let e = validate_staged(d.path()).unwrap_err().to_string();
         assert!(e.contains("bad.yaml"), "{e}");
         // Not YAML at all.
         d.write("config.yaml", "{{{");
-        assert!(validate_staged(&d.0).is_err());
+        assert!(validate_staged(d.path()).is_err());
     }
 
     #[test]
@@ -959,37 +958,37 @@ mod tests {
         d.write("..2026_11_26_01/config.yaml", HEADER);
         d.write("..2026_11_26_01/restricted-psp.yaml", RESTRICTED);
         d.write("..2026_11_26_01/README.md", "not a policy");
-        std::os::unix::fs::symlink("..2026_11_26_01", d.0.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..2026_11_26_01", d.path().join("..data")).unwrap();
         for name in ["config.yaml", "restricted-psp.yaml", "README.md"] {
-            std::os::unix::fs::symlink(format!("..data/{name}"), d.0.join(name)).unwrap();
+            std::os::unix::fs::symlink(format!("..data/{name}"), d.path().join(name)).unwrap();
         }
-        let read = read_source(&d.0).unwrap();
+        let read = read_source(d.path()).unwrap();
         assert_eq!(read, set(HEADER));
-        let before = fingerprint(&d.0);
+        let before = fingerprint(d.path());
         // kubelet's swap: a new timestamped directory, then ..data renamed.
         d.write(
             "..2026_11_26_02/config.yaml",
             &format!("{HEADER}mode: audit\n"),
         );
         d.write("..2026_11_26_02/restricted-psp.yaml", RESTRICTED);
-        std::os::unix::fs::symlink("..2026_11_26_02", d.0.join("..data_tmp")).unwrap();
-        std::fs::rename(d.0.join("..data_tmp"), d.0.join("..data")).unwrap();
-        std::fs::remove_dir_all(d.0.join("..2026_11_26_01")).unwrap();
-        assert_ne!(fingerprint(&d.0), before);
-        let read = read_source(&d.0).unwrap();
+        std::os::unix::fs::symlink("..2026_11_26_02", d.path().join("..data_tmp")).unwrap();
+        std::fs::rename(d.path().join("..data_tmp"), d.path().join("..data")).unwrap();
+        std::fs::remove_dir_all(d.path().join("..2026_11_26_01")).unwrap();
+        assert_ne!(fingerprint(d.path()), before);
+        let read = read_source(d.path()).unwrap();
         assert_eq!(read.config, format!("{HEADER}mode: audit\n").as_bytes());
         assert_eq!(read.policies.len(), 1, "README.md is skipped");
         // Without config.yaml there is no set.
         let empty = Dir::new("empty");
         assert!(
-            matches!(read_source(&empty.0), Err(SourceError::Invalid(Error::NoConfig { dir })) if dir == empty.0)
+            matches!(read_source(empty.path()), Err(SourceError::Invalid(Error::NoConfig { dir })) if dir == empty.path())
         );
     }
 
     #[test]
     fn store_swaps_and_keeps_previous() {
         let root = Dir::new("store");
-        let store = Store::at(&root.0);
+        let store = Store::at(root.path());
         let _lock = store.lock().unwrap();
         let mut digests = Vec::new();
         for mode in ["enforce", "audit", "enforce", "audit"] {
@@ -1001,7 +1000,8 @@ mod tests {
             store.commit(&staged, &s.digest()).unwrap();
             assert_eq!(store.active(), Some(s.digest()));
             let config = store.dir.join(CONFIG_NAME);
-            let installed = PolicySet::read(&config, &policy_dir_under(&root.0, &config)).unwrap();
+            let installed =
+                PolicySet::read(&config, &policy_dir_under(root.path(), &config)).unwrap();
             assert_eq!(installed, s);
             digests.push(s.digest());
         }
@@ -1024,7 +1024,7 @@ mod tests {
         let root = Dir::new("legacy");
         root.write("etc/oci-psp-hook/config.yaml", HEADER);
         root.write("etc/oci-psp-hook/policies.d/old.yaml", RESTRICTED);
-        let store = Store::at(&root.0);
+        let store = Store::at(root.path());
         let s = set(&format!("{HEADER}mode: audit\n"));
         let staged = store.stage(&s).unwrap();
         store.commit(&staged, &s.digest()).unwrap();
@@ -1053,10 +1053,10 @@ mod tests {
             &format!("{HEADER}policyDirectory: /etc/oci-psp-hook/policies.d\ndefaultPolicies: [restricted]\n"),
         );
         assert_eq!(
-            policy_dir_under(&root.0, &config),
-            root.0.join("etc/oci-psp-hook/policies.d")
+            policy_dir_under(root.path(), &config),
+            root.path().join("etc/oci-psp-hook/policies.d")
         );
-        match load_under(&root.0, &config).unwrap() {
+        match load_under(root.path(), &config).unwrap() {
             Sources::Config(c) => {
                 assert!(c.broken.is_empty(), "{:?}", c.broken);
                 assert!(c.policies.contains_key("restricted"));
@@ -1068,7 +1068,7 @@ mod tests {
     #[test]
     fn status_round_trips() {
         let root = Dir::new("status");
-        assert!(Status::read(&root.0).is_none());
+        assert!(Status::read(root.path()).is_none());
         let status = Status {
             ok: false,
             time: 1,
@@ -1078,7 +1078,7 @@ mod tests {
             error: Some("bad".into()),
             version: "0.1.0".into(),
         };
-        status.write(&root.0).unwrap();
-        assert_eq!(Status::read(&root.0).unwrap().unwrap(), status);
+        status.write(root.path()).unwrap();
+        assert_eq!(Status::read(root.path()).unwrap().unwrap(), status);
     }
 }
