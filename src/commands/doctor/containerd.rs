@@ -166,15 +166,12 @@ fn judge_base_spec(root: &Path, runtime: &str, spec: &str) -> Item {
 mod tests {
     use super::*;
 
-    fn tree() -> PathBuf {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "psp-doctor-containerd-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fn tree() -> tempfile::TempDir {
+        let root = tempfile::Builder::new()
+            .prefix("psp-doctor-containerd-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir_all(root.path().join("etc/containerd")).unwrap();
         root
     }
 
@@ -195,37 +192,39 @@ mod tests {
 
     #[test]
     fn containerd_2_base_runtime_spec_from_an_import() {
-        let root = tree();
-        hook_binary(&root);
+        let dir = tree();
+        let root = dir.path();
+        hook_binary(root);
         write(
-            &root,
+            root,
             CONFIG,
             "version = 3\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n[plugins.'io.containerd.nri.v1.nri']\n  disable = true\n",
         );
         write(
-            &root,
+            root,
             "/etc/containerd/conf.d/10-hook.toml",
             "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]\n  base_runtime_spec = \"/etc/containerd/oci-psp-hook-base-spec.json\"\n",
         );
-        write(&root, "/etc/containerd/oci-psp-hook-base-spec.json", SPEC);
-        let report = check(&root).unwrap();
+        write(root, "/etc/containerd/oci-psp-hook-base-spec.json", SPEC);
+        let report = check(root).unwrap();
         assert!(report.items[0].ok, "{:?}", report.items);
         assert_eq!(report.info, None);
         // a spec without the hook fails, naming what to run
-        write(&root, "/etc/containerd/oci-psp-hook-base-spec.json", "{}");
-        let report = check(&root).unwrap();
+        write(root, "/etc/containerd/oci-psp-hook-base-spec.json", "{}");
+        let report = check(root).unwrap();
         assert!(!report.items[0].ok);
         assert!(report.items[0].detail.contains("containerd-base-spec"));
         // the binary gone fails too
-        write(&root, "/etc/containerd/oci-psp-hook-base-spec.json", SPEC);
-        std::fs::remove_file(under(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook")).unwrap();
-        assert!(!check(&root).unwrap().items[0].ok);
-        std::fs::remove_dir_all(&root).unwrap();
+        write(root, "/etc/containerd/oci-psp-hook-base-spec.json", SPEC);
+        std::fs::remove_file(under(root, "/usr/libexec/oci/hooks.d/oci-psp-hook")).unwrap();
+        assert!(!check(root).unwrap().items[0].ok);
     }
 
     #[test]
     fn without_a_base_spec_the_nri_route_is_told() {
-        let root = tree();
+        let dir = tree();
+        // kept past the directory's removal below
+        let root = dir.path().to_path_buf();
         // containerd 2.x enables NRI unless told not to
         write(&root, CONFIG, "version = 3\n");
         let report = check(&root).unwrap();
@@ -242,7 +241,7 @@ mod tests {
             info.contains("\"kata\"") && info.contains("NRI is disabled"),
             "{info}"
         );
-        std::fs::remove_dir_all(&root).unwrap();
+        dir.close().unwrap();
         assert!(check(&root).is_none(), "no containerd");
     }
 }

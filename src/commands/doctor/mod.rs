@@ -554,14 +554,12 @@ fn canary_in(dir: &Path, hook: &HookFile) -> Item {
 mod tests {
     use super::*;
 
-    fn tree() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "psp-doctor-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(under(&dir, HOOKS_DIRS[0])).unwrap();
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("psp-doctor-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir_all(under(dir.path(), HOOKS_DIRS[0])).unwrap();
         dir
     }
 
@@ -573,10 +571,11 @@ mod tests {
 
     #[test]
     fn missing_binary_fails() {
-        let root = tree();
-        write_hook(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        let dir = tree();
+        let root = dir.path();
+        write_hook(root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
         let mut items = Vec::new();
-        let hooks = hook_files(&root, &mut items);
+        let hooks = hook_files(root, &mut items);
         assert_eq!(hooks.len(), 1);
         assert!(!items[0].ok);
         assert!(
@@ -584,68 +583,68 @@ mod tests {
             "{:?}",
             items[0]
         );
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn present_binary_passes() {
-        let root = tree();
-        let bin = under(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        let dir = tree();
+        let root = dir.path();
+        let bin = under(root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
         std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
         std::fs::write(&bin, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        write_hook(&root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
+        write_hook(root, "/usr/libexec/oci/hooks.d/oci-psp-hook");
         let mut items = Vec::new();
-        hook_files(&root, &mut items);
+        hook_files(root, &mut items);
         assert!(items[0].ok, "{:?}", items[0]);
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn no_hook_file_fails() {
-        let root = tree();
+        let dir = tree();
+        let root = dir.path();
         let mut items = Vec::new();
-        assert!(hook_files(&root, &mut items).is_empty());
+        assert!(hook_files(root, &mut items).is_empty());
         assert!(!items[0].ok);
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn crio_with_crun_is_told_where_denial_reasons_are() {
-        let root = tree();
-        assert_eq!(crio_crun_note(&root), None, "no CRI-O");
-        let dropin = under(&root, "/etc/crio/crio.conf.d");
+        let dir = tree();
+        let root = dir.path();
+        assert_eq!(crio_crun_note(root), None, "no CRI-O");
+        let dropin = under(root, "/etc/crio/crio.conf.d");
         std::fs::create_dir_all(&dropin).unwrap();
         // CRI-O's default runtime is crun
-        let note = crio_crun_note(&root).unwrap();
+        let note = crio_crun_note(root).unwrap();
         assert!(note.contains("oci-psp-hook explain"), "{note}");
         std::fs::write(
             dropin.join("10-runc.conf"),
             "[crio.runtime]\ndefault_runtime = \"runc\"\n[crio.runtime.runtimes.runc]\nruntime_path = \"/usr/sbin/runc\"\n",
         )
         .unwrap();
-        assert_eq!(crio_crun_note(&root), None);
+        assert_eq!(crio_crun_note(root), None);
         // a handler named otherwise whose binary is crun
         std::fs::write(
             dropin.join("20-fast.conf"),
             "[crio.runtime]\ndefault_runtime = \"fast\"\n[crio.runtime.runtimes.fast]\nruntime_path = \"/usr/local/bin/crun\"\n",
         )
         .unwrap();
-        assert!(crio_crun_note(&root).unwrap().contains("\"fast\""));
-        std::fs::remove_dir_all(&root).unwrap();
+        assert!(crio_crun_note(root).unwrap().contains("\"fast\""));
     }
 
     #[test]
     fn crio_hooks_dir_setting_is_read() {
-        let root = tree();
-        let dropin = under(&root, "/etc/crio/crio.conf.d");
+        let dir = tree();
+        let root = dir.path();
+        let dropin = under(root, "/etc/crio/crio.conf.d");
         std::fs::create_dir_all(&dropin).unwrap();
         std::fs::write(
             dropin.join("01.conf"),
             "# hooks_dir = [\"/commented/out\"]\n[crio.runtime]\nhooks_dir = [\n  \"/opt/hooks\", # the node's\n]\n[crio.image]\nhooks_dir = [\"/elsewhere\"]\n",
         )
         .unwrap();
-        let files = Merged::of(toml_files(&root, CRIO_MAIN, CRIO_DROPIN));
+        let files = Merged::of(toml_files(root, CRIO_MAIN, CRIO_DROPIN));
         assert_eq!(
             hooks_dir_setting(&files, &["crio", "runtime"]),
             Some(vec!["/opt/hooks".to_string()])
@@ -657,7 +656,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dropin.join("03.conf"), "[crio.runtime\n").unwrap();
-        let files = Merged::of(toml_files(&root, CRIO_MAIN, CRIO_DROPIN));
+        let files = Merged::of(toml_files(root, CRIO_MAIN, CRIO_DROPIN));
         assert_eq!(
             hooks_dir_setting(&files, &["crio", "runtime"]),
             Some(vec!["/a".to_string(), "/b".to_string()])
@@ -665,11 +664,11 @@ mod tests {
         std::fs::remove_file(dropin.join("02.conf")).unwrap();
         std::fs::remove_file(dropin.join("03.conf")).unwrap();
         let hook = HookFile {
-            file: under(&root, HOOKS_DIRS[0]).join("x.json"),
+            file: under(root, HOOKS_DIRS[0]).join("x.json"),
             path: "/x".into(),
             args: vec![],
         };
-        let items = runtime_dirs(&root, &[hook]);
+        let items = runtime_dirs(root, &[hook]);
         assert!(
             !items[0].ok && items[0].what == "CRI-O hooks_dir",
             "{items:?}"
@@ -680,11 +679,10 @@ mod tests {
         )
         .unwrap();
         let hook = HookFile {
-            file: under(&root, HOOKS_DIRS[0]).join("x.json"),
+            file: under(root, HOOKS_DIRS[0]).join("x.json"),
             path: "/x".into(),
             args: vec![],
         };
-        assert!(runtime_dirs(&root, &[hook])[0].ok);
-        std::fs::remove_dir_all(&root).unwrap();
+        assert!(runtime_dirs(root, &[hook])[0].ok);
     }
 }
