@@ -419,14 +419,16 @@ impl Run {
 }
 
 /// Run the binary with a deadline (records no log takes go to a directory
-/// of the test run's own).
+/// of this run's own, removed when it ends: a test that reads them names
+/// its own in `env`).
 fn run(args: &[&str], stdin: &[u8], env: &[(&str, &std::ffi::OsStr)]) -> Run {
+    let undelivered = tempfile::Builder::new()
+        .prefix("oci-psp-cli-undelivered-")
+        .tempdir()
+        .unwrap();
     let mut cmd = Command::new(BIN);
     cmd.args(args)
-        .env(
-            "OCI_PSP_HOOK_UNDELIVERED_DIR",
-            std::env::temp_dir().join(format!("oci-psp-cli-undelivered-{}", std::process::id())),
-        )
+        .env("OCI_PSP_HOOK_UNDELIVERED_DIR", undelivered.path())
         .envs(env.iter().copied());
     common::run(&mut cmd, stdin, DEADLINE)
 }
@@ -1197,7 +1199,12 @@ fn allow_and_error_are_logged_too() {
 fn unreachable_log_still_decides() {
     let s = Sandbox::new();
     let missing = s.path("no-such.sock");
-    let env = [("OCI_PSP_HOOK_LOG_SOCKET", missing.as_os_str())];
+    // the kept records are read below, after run's own directory is gone
+    let undelivered = s.path("undelivered");
+    let env = [
+        ("OCI_PSP_HOOK_LOG_SOCKET", missing.as_os_str()),
+        ("OCI_PSP_HOOK_UNDELIVERED_DIR", undelivered.as_os_str()),
+    ];
     let deny = s.localized("deny", "podman-host-pid");
     let allow = s.localized("allow", "podman-default");
     for ((bundle, id), code) in [(&deny, 1), (&allow, 0)] {
