@@ -6,6 +6,8 @@
 //! of any pid's range first. Where the node decides otherwise (namespaces and
 //! user-namespace maps only the kernel shows), the file says so.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,17 +19,15 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cri-captured")
 }
 
-/// The configuration of the capture, in a temporary directory.
-struct Config(PathBuf);
+/// The configuration of the capture, in a temporary directory (removed on
+/// drop).
+struct Config(tempfile::TempDir);
 
 impl Config {
     fn new() -> Config {
         // One directory per configuration: the tests run side by side.
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let root =
-            std::env::temp_dir().join(format!("oci-psp-hook-captured-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let dir = common::temp_dir("captured");
+        let root = dir.path();
         std::fs::create_dir_all(root.join("policies.d")).unwrap();
         std::fs::copy(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/restricted-psp.yaml"),
@@ -44,13 +44,11 @@ impl Config {
              - {namespaces: [team-baseline], policies: [builtin:baseline]}\n",
         )
         .unwrap();
-        Config(root)
+        Config(dir)
     }
-}
 
-impl Drop for Config {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 
@@ -92,11 +90,11 @@ fn every_capture_gets_its_recorded_verdict() {
         let f: Vec<&str> = line.split('\t').collect();
         let (file, id, namespace, expected, fields) =
             (f[0], f[1], f[2], f[3], f.get(5).copied().unwrap_or(""));
-        let copy = config.0.join("config.json");
+        let copy = config.path().join("config.json");
         std::fs::write(&copy, offline(&load(file)).to_string()).unwrap();
         let out = Command::new(BIN)
             .args(["check", "--cri", "--id", id, "--output", "json", "--config"])
-            .arg(config.0.join("config.yaml"))
+            .arg(config.path().join("config.yaml"))
             .arg(&copy)
             .output()
             .unwrap();
@@ -141,14 +139,14 @@ fn every_capture_gets_its_recorded_verdict() {
 /// copy): the JSON decision.
 fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Value {
     let config = Config::new();
-    let path = config.0.join("config.yaml");
+    let path = config.path().join("config.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{text}exemptions:\n{exemptions}")).unwrap();
     let mut capture = offline(&load(file));
     for (k, v) in edit {
         capture["annotations"][*k] = Value::from(*v);
     }
-    let copy = config.0.join("config.json");
+    let copy = config.path().join("config.json");
     std::fs::write(&copy, capture.to_string()).unwrap();
     let out = Command::new(BIN)
         .args(["check", "--cri", "--id", id, "--output", "json", "--config"])
