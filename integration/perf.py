@@ -57,7 +57,8 @@ def spawn(argv, stdin_path):
 
 def peak_rss(argv, stdin_path):
     with open(stdin_path) as stdin:
-        out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdin=stdin,
+        # The timed runs' environment: the record goes to the sink, as there.
+        out = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv, stdin=stdin, env=ENV,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return int(out.stderr.strip().splitlines()[-1])
 
