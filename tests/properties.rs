@@ -1044,7 +1044,7 @@ impl GenPsp {
                 !self
                     .forbidden_sysctls
                     .iter()
-                    .any(|f| oci_psp_hook::checks::sysctls::sysctl_matches(f, a))
+                    .any(|f| oci_psp_hook::policy::sysctl_matches(f, a))
             })
             .collect();
         spec["allowedUnsafeSysctls"] = json!(unsafe_sysctls);

@@ -14,21 +14,10 @@
 
 use crate::checks::Findings;
 use crate::container::ContainerView;
-use crate::policy::Policy;
 use crate::policy::pss::safe_since;
+use crate::policy::{Policy, sysctl_matches};
 
 const FIELD: &str = "sysctl";
-
-/// PSP sysctl pattern matching: `*` alone matches every name, a trailing `*`
-/// matches by prefix (`kernel.msg*`), anything else matches exactly. A pattern
-/// written with `/` separators is read like the view's dotted names.
-pub fn sysctl_matches(pattern: &str, name: &str) -> bool {
-    let pattern = pattern.replace('/', ".");
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
-    }
-}
 
 fn matches_any(patterns: &[String], name: &str) -> bool {
     patterns.iter().any(|p| sysctl_matches(p, name))
@@ -71,17 +60,6 @@ mod tests {
 
     fn policy() -> Policy {
         Policy::closed("test", Origin::Builtin)
-    }
-
-    #[test]
-    fn patterns() {
-        assert!(sysctl_matches("*", "kernel.msgmax"));
-        assert!(sysctl_matches("kernel.msg*", "kernel.msgmax"));
-        assert!(sysctl_matches("kernel.msgmax", "kernel.msgmax"));
-        assert!(sysctl_matches("kernel/msgmax", "kernel.msgmax"));
-        assert!(!sysctl_matches("kernel.msg", "kernel.msgmax"));
-        assert!(!sysctl_matches("kernel.msgmax", "kernel.msgmnb"));
-        assert!(!sysctl_matches("net.*", "kernel.msgmax"));
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::container::AllowedVolume;
 use crate::container::capabilities::normalize;
 use crate::input::{POLICY_LIMIT, read_trusted};
 
+/// What is wrong in a policy or configuration file, and where: a diagnostic
+/// for the admin (the validation rules are many; no code chooses by its
+/// text), kept in the policy cache with the binding it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub struct PolicyError {
     pub file: String,
@@ -302,7 +305,7 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
         if let Some(f) = p
             .forbidden_sysctls
             .iter()
-            .find(|f| crate::checks::sysctls::sysctl_matches(f, &allowed.value))
+            .find(|f| super::sysctl_matches(f, &allowed.value))
         {
             return Err(at.spanned(
                 allowed,

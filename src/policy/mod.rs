@@ -231,3 +231,30 @@ impl Policy {
         self.volumes.iter().any(|v| v.admits(volume))
     }
 }
+
+/// PSP sysctl pattern matching: `*` alone matches every name, a trailing `*`
+/// matches by prefix (`kernel.msg*`), anything else matches exactly. A pattern
+/// written with `/` separators is read like the view's dotted names.
+pub fn sysctl_matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.replace('/', ".");
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_patterns() {
+        assert!(sysctl_matches("*", "kernel.msgmax"));
+        assert!(sysctl_matches("kernel.msg*", "kernel.msgmax"));
+        assert!(sysctl_matches("kernel.msgmax", "kernel.msgmax"));
+        assert!(sysctl_matches("kernel/msgmax", "kernel.msgmax"));
+        assert!(!sysctl_matches("kernel.msg", "kernel.msgmax"));
+        assert!(!sysctl_matches("kernel.msgmax", "kernel.msgmnb"));
+        assert!(!sysctl_matches("net.*", "kernel.msgmax"));
+    }
+}
