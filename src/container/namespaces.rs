@@ -20,16 +20,6 @@ pub enum NamespaceKind {
 impl NamespaceKind {
     pub const ALL: [NamespaceKind; 4] = [Self::Network, Self::Pid, Self::Ipc, Self::User];
 
-    /// The `type` string in config.json `linux.namespaces`.
-    pub fn oci_name(self) -> &'static str {
-        match self {
-            Self::Network => "network",
-            Self::Pid => "pid",
-            Self::Ipc => "ipc",
-            Self::User => "user",
-        }
-    }
-
     /// The file name under `/proc/<pid>/ns/`.
     pub fn proc_name(self) -> &'static str {
         match self {
