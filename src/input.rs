@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -128,6 +129,24 @@ pub fn read_trusted_real(path: &Path, limit: u64) -> Result<(Vec<u8>, PathBuf), 
     one_resolution(|| in_resolution(|r| r.read(path, limit)))
 }
 
+/// Where `path` leads, every link followed, as `realpath` says: the
+/// kernel's name of the file opened (`O_PATH`) in three system calls
+/// whatever the depth, where libc's `realpath` (so std's `canonicalize`)
+/// reads a link at each component and, in musl, starts its own allocator.
+/// std's `canonicalize` when `/proc` cannot tell.
+pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
+    let fd = openat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    match nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str()) {
+        Ok(real) if real.as_bytes().starts_with(b"/") => Ok(PathBuf::from(real)),
+        _ => path.canonicalize(),
+    }
+}
+
 /// Where the links of `path` lead, and the `fstat` of what is there (a
 /// regular file or a directory), judged as [`read_trusted`] judges it, in
 /// the current resolution, without opening it to read.
@@ -172,10 +191,10 @@ pub fn one_resolution<T>(f: impl FnOnce() -> T) -> T {
     impl Drop for End {
         fn drop(&mut self) {
             let ended = RESOLUTION.with(|r| r.borrow_mut().take());
-            drop(ended);
+            drop(ended.map(ManuallyDrop::into_inner));
         }
     }
-    RESOLUTION.with(|r| *r.borrow_mut() = Some(Resolution::default()));
+    RESOLUTION.with(|r| *r.borrow_mut() = Some(ManuallyDrop::new(Resolution::default())));
     let _end = End;
     f()
 }
@@ -199,7 +218,10 @@ pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Option<Vec<Opened>>) {
 }
 
 thread_local! {
-    static RESOLUTION: RefCell<Option<Resolution>> = const { RefCell::new(None) };
+    /// Without drop glue (the resolution is dropped where it ends, in
+    /// [`one_resolution`]): a thread-local with drop glue registers a
+    /// destructor on first use, which costs pthread key calls on every start.
+    static RESOLUTION: RefCell<Option<ManuallyDrop<Resolution>>> = const { RefCell::new(None) };
 }
 
 /// Run `f` on the current resolution (callers are inside [`one_resolution`]).
@@ -1635,6 +1657,33 @@ mod tests {
 
     /// A bundle named through a link is judged, and returned, as the
     /// directory the link leads to.
+    /// Links at every level, relative and absolute, and `..` after a link:
+    /// where `realpath` says; a dangling link or a missing file is an error.
+    #[test]
+    fn real_paths_are_realpaths() {
+        use std::os::unix::fs::symlink;
+        let temp = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(temp.path()).unwrap();
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::write(dir.join("a/b/file"), "").unwrap();
+        symlink("a/b", dir.join("up")).unwrap();
+        symlink(dir.join("up/file"), dir.join("abs")).unwrap();
+        symlink("abs", dir.join("rel")).unwrap();
+        symlink("missing", dir.join("dangling")).unwrap();
+        for path in ["a/b/file", "up/file", "abs", "rel", "up/../b/file", "up/.."] {
+            let path = dir.join(path);
+            assert_eq!(
+                real_path(&path).unwrap(),
+                path.canonicalize().unwrap(),
+                "{}",
+                path.display()
+            );
+        }
+        assert_eq!(real_path(&dir.join("rel")).unwrap(), dir.join("a/b/file"));
+        assert!(real_path(&dir.join("dangling")).is_err());
+        assert!(real_path(&dir.join("a/none")).is_err());
+    }
+
     #[test]
     fn a_bundle_through_a_link_is_its_real_directory() {
         use std::os::unix::fs::PermissionsExt;

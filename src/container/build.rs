@@ -305,7 +305,7 @@ fn root_path(root: Option<&oci::Root>, bundle: Option<&Path>) -> PathBuf {
     };
     let path = super::mounts::lexical_normalize(&path);
     match std::fs::symlink_metadata(&path) {
-        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(&path).unwrap_or(path),
+        Ok(meta) if meta.file_type().is_symlink() => crate::input::real_path(&path).unwrap_or(path),
         _ => path,
     }
 }

@@ -24,6 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use super::oci::Hook;
+use crate::input::real_path;
 
 /// Where podman, CRI-O and NRI's hook injector read hooks.d files.
 pub const HOOKS_DIRS: &[&str] = &[
@@ -79,13 +80,13 @@ impl HookUse {
         if out.is_empty() {
             return out;
         }
-        let own = std::fs::canonicalize("/proc/self/exe").ok();
+        let own = real_path(Path::new("/proc/self/exe")).ok();
         let mut node: Option<Vec<Definition>> = None;
         for hook in &mut out {
             if !trusted_path(&hook.path) {
                 continue;
             }
-            let real = std::fs::canonicalize(&hook.path).ok();
+            let real = real_path(Path::new(&hook.path)).ok();
             let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
             hook.runs_hook = is_self && hook.args.get(1).is_some_and(|a| a == "hook");
             hook.known = if hook.runs_hook && hook.installer_form() {
@@ -150,14 +151,11 @@ pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
     if allowed.is_empty() || hooks.iter().all(|h| h.known) {
         return;
     }
-    let allowed: Vec<PathBuf> = allowed
-        .iter()
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .collect();
+    let allowed: Vec<PathBuf> = allowed.iter().filter_map(|p| real_path(p).ok()).collect();
     for hook in hooks.iter_mut().filter(|h| !h.known) {
         hook.known = trusted_path(&hook.path)
             && !loader_env(&hook.env)
-            && std::fs::canonicalize(&hook.path).is_ok_and(|real| allowed.contains(&real));
+            && real_path(Path::new(&hook.path)).is_ok_and(|real| allowed.contains(&real));
     }
 }
 
@@ -241,7 +239,7 @@ fn definition(hook: &serde_json::Value) -> Option<Definition> {
     };
     let path = hook.get("path")?.as_str()?;
     Some(Definition {
-        path: std::fs::canonicalize(path).ok()?,
+        path: real_path(Path::new(path)).ok()?,
         args: strings("args"),
         env: strings("env"),
     })

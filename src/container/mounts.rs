@@ -1155,7 +1155,7 @@ fn push_name(path: &mut PathBuf, name: &[u8]) {
 fn follow(path: &mut PathBuf) -> bool {
     match std::fs::symlink_metadata(&*path) {
         // A symlink: let the kernel's rules resolve it.
-        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(&*path) {
+        Ok(m) if m.file_type().is_symlink() => match crate::input::real_path(path) {
             Ok(real) => {
                 *path = real;
                 true
