@@ -859,6 +859,10 @@ hook_case AFTER poststart 1
 hook_case AFTER prestart 0
 hook_case AFTER poststop 0
 hook_case BEFORE createRuntime 0
+# A hook path naming a file of the process that follows it: runc follows
+# /proc/self/exe to runc itself, not to oci-psp-hook, whatever the arguments.
+adv_run hook-proc-self "command('hook-proc-self', ''); restricted(); AFTER['createRuntime'] = [{'path': '/proc/self/exe', 'args': ['oci-psp-hook', 'hook']}]" "${R[@]}"
+expect_blocked "7 a createRuntime hook /proc/self/exe with oci-psp-hook's arguments (runc runs itself) is blocked"
 adv_run hook-twin "command('hook-twin', ''); restricted()" "${R[@]}"
 expect_runs "7 twin: the same container with only oci-psp-hook's hook runs under builtin:restricted"
 adv_run hook-twin-empty "command('hook-twin-empty', ''); restricted(); AFTER['prestart'] = []; AFTER['poststop'] = []" "${R[@]}"

@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use super::oci::Hook;
-use crate::input::real_path;
+use crate::input::{real_path, real_path_elsewhere};
 
 /// Where podman, CRI-O and NRI's hook injector read hooks.d files.
 pub const HOOKS_DIRS: &[&str] = &[
@@ -86,7 +86,7 @@ impl HookUse {
             if !trusted_path(&hook.path) {
                 continue;
             }
-            let real = real_path(Path::new(&hook.path)).ok();
+            let real = real_path_elsewhere(Path::new(&hook.path)).ok();
             let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
             hook.runs_hook = is_self && hook.args.get(1).is_some_and(|a| a == "hook");
             hook.known = if hook.runs_hook && hook.installer_form() {
@@ -155,7 +155,7 @@ pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
     for hook in hooks.iter_mut().filter(|h| !h.known) {
         hook.known = trusted_path(&hook.path)
             && !loader_env(&hook.env)
-            && real_path(Path::new(&hook.path)).is_ok_and(|real| allowed.contains(&real));
+            && real_path_elsewhere(Path::new(&hook.path)).is_ok_and(|real| allowed.contains(&real));
     }
 }
 
@@ -397,6 +397,12 @@ mod tests {
             ]);
             assert!(me[0].known && !me[1].known);
         }
+        // The runtime that runs a hook follows /proc/self/exe to itself.
+        let runtimes = HookUse::of(&[
+            hook("createRuntime", "/proc/self/exe", &["x", "hook"], &[]),
+            hook("createRuntime", "/dev/fd/0", &["x", "hook"], &[]),
+        ]);
+        assert!(runtimes.iter().all(|h| !h.known && !h.runs_hook));
     }
 
     #[test]
