@@ -863,6 +863,37 @@ hook_case BEFORE createRuntime 0
 # /proc/self/exe to runc itself, not to oci-psp-hook, whatever the arguments.
 adv_run hook-proc-self "command('hook-proc-self', ''); restricted(); AFTER['createRuntime'] = [{'path': '/proc/self/exe', 'args': ['oci-psp-hook', 'hook']}]" "${R[@]}"
 expect_blocked "7 a createRuntime hook /proc/self/exe with oci-psp-hook's arguments (runc runs itself) is blocked"
+# A hook path through the container's own files: the image's root-owned
+# link /adv-lnk -> adv-w/x, adv-w the container user's, x leading to
+# oci-psp-hook while the hook judges it. The container then points x at a
+# script of the host, which runc runs as root at poststop.
+SWAPPED="$WORK/swapped-hook.sh"
+printf '#!/bin/sh\ntouch %s/swapped-hook-ran\n' "$HOOK_LOG" >"$SWAPPED"
+chmod 755 "$SWAPPED"
+swap_run() { # NAME [HOOK_ARG...]
+	local name=$1
+	shift
+	mkdir -p "$ROOTFS/adv-w"
+	ln -sfn "$HOOK_BIN" "$ROOTFS/adv-w/x"
+	chown -h 32767:32767 "$ROOTFS/adv-w" "$ROOTFS/adv-w/x"
+	ln -sfn adv-w/x "$ROOTFS/adv-lnk"
+	rm -f "$HOOK_LOG/swapped-hook-ran"
+	adv_run "$name" "command('$name', 'ln -sfn $SWAPPED /adv-w/x;'); restricted(); AFTER['poststop'] = [{'path': '$ROOTFS/adv-lnk', 'args': ['oci-psp-hook', 'hook']}]" "$@"
+}
+swap_run hook-swap-real
+if [ "$RC" -eq 0 ] && [ -e "$HOOK_LOG/swapped-hook-ran" ]; then
+	pass "7 a poststop hook through a link of the image: without oci-psp-hook the container's script runs as root"
+else
+	fail "7 a poststop hook through a link of the image: without oci-psp-hook the container's script runs as root" "exit $RC; $(err_excerpt)"
+fi
+swap_run hook-swap "${R[@]}"
+expect_blocked "7 a hook path through a link of the container's root filesystem (leading to oci-psp-hook when judged) is blocked"
+if [ -e "$HOOK_LOG/swapped-hook-ran" ]; then
+	fail "7 the container's script did not run as a hook" "it ran"
+else
+	pass "7 the container's script did not run as a hook"
+fi
+rm -rf "$ROOTFS/adv-w" "$ROOTFS/adv-lnk"
 adv_run hook-twin "command('hook-twin', ''); restricted()" "${R[@]}"
 expect_runs "7 twin: the same container with only oci-psp-hook's hook runs under builtin:restricted"
 adv_run hook-twin-empty "command('hook-twin-empty', ''); restricted(); AFTER['prestart'] = []; AFTER['poststop'] = []" "${R[@]}"

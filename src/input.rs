@@ -144,26 +144,6 @@ pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
     name_of(fd).or_else(|()| path.canonicalize())
 }
 
-/// [`real_path`] of a path another process will open (the runtime running a
-/// hook): a magic link of `/proc` on the way (`/proc/self/exe`,
-/// `/proc/<pid>/fd/N`, `/dev/fd/N`) names a file of the process that follows
-/// it, so it leads nowhere here (`ELOOP`). A kernel without `openat2` (before
-/// 5.6) is told no more than that such a path is under `/proc` or `/dev/fd`.
-pub fn real_path_elsewhere(path: &Path) -> std::io::Result<PathBuf> {
-    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    match openat2(nix::fcntl::AT_FDCWD, path, how) {
-        Ok(fd) => name_of(fd).or_else(|()| path.canonicalize()),
-        Err(Errno::ENOSYS) if !path.starts_with("/proc") && !path.starts_with("/dev/fd") => {
-            real_path(path)
-        }
-        Err(Errno::ENOSYS) => Err(Errno::ELOOP.into()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// The kernel's name of what `fd` holds open (`Err`: `/proc` cannot tell).
 fn name_of(fd: OwnedFd) -> Result<PathBuf, ()> {
     match nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str()) {
@@ -1707,29 +1687,6 @@ mod tests {
         assert_eq!(real_path(&dir.join("rel")).unwrap(), dir.join("a/b/file"));
         assert!(real_path(&dir.join("dangling")).is_err());
         assert!(real_path(&dir.join("a/none")).is_err());
-    }
-
-    /// Where a path leads for the process that will open it: through plain
-    /// links as here, through the magic links of `/proc` nowhere.
-    #[test]
-    fn magic_links_lead_nowhere_for_another_process() {
-        let temp = tempfile::tempdir().unwrap();
-        let dir = std::fs::canonicalize(temp.path()).unwrap();
-        std::fs::write(dir.join("file"), "").unwrap();
-        std::os::unix::fs::symlink(dir.join("file"), dir.join("link")).unwrap();
-        assert_eq!(
-            real_path_elsewhere(&dir.join("link")).unwrap(),
-            dir.join("file")
-        );
-        let own = std::fs::File::open(dir.join("file")).unwrap();
-        let fd = format!("/proc/self/fd/{}", own.as_raw_fd());
-        for magic in ["/proc/self/exe", "/proc/self/root/bin/sh", &fd, "/dev/fd/0"] {
-            assert!(real_path(Path::new(magic)).is_ok(), "{magic}");
-            assert!(real_path_elsewhere(Path::new(magic)).is_err(), "{magic}");
-        }
-        let linked = dir.join("to-exe");
-        std::os::unix::fs::symlink("/proc/self/exe", &linked).unwrap();
-        assert!(real_path_elsewhere(&linked).is_err());
     }
 
     #[test]
