@@ -133,14 +133,25 @@ pub fn read_trusted_real(path: &Path, limit: u64) -> Result<(Vec<u8>, PathBuf), 
 /// kernel's name of the file opened (`O_PATH`) in three system calls
 /// whatever the depth, where libc's `realpath` (so std's `canonicalize`)
 /// reads a link at each component and, in musl, starts its own allocator.
-/// std's `canonicalize` when `/proc` cannot tell.
+/// A magic link of `/proc` on the way (`/proc/self/cwd`, `/proc/<pid>/root`,
+/// `/dev/fd/N`) names a file of whichever process follows it, the runtime's
+/// when it runs the container, so it leads nowhere here (`ELOOP`; a kernel
+/// before 5.6, without `openat2`, follows it). std's `canonicalize` when
+/// `/proc` cannot tell the name.
 pub fn real_path(path: &Path) -> std::io::Result<PathBuf> {
-    let fd = openat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
+    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = match openat2(nix::fcntl::AT_FDCWD, path, how) {
+        Err(Errno::ENOSYS) => openat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?,
+        fd => fd?,
+    };
     name_of(fd).or_else(|()| path.canonicalize())
 }
 
@@ -1687,6 +1698,21 @@ mod tests {
         assert_eq!(real_path(&dir.join("rel")).unwrap(), dir.join("a/b/file"));
         assert!(real_path(&dir.join("dangling")).is_err());
         assert!(real_path(&dir.join("a/none")).is_err());
+        // Magic links name the files of whichever process follows them.
+        symlink("/proc/self/cwd", dir.join("cwd")).unwrap();
+        for magic in [
+            "/proc/self/exe",
+            "/proc/self/cwd/x",
+            "/dev/fd/0",
+            "/proc/self/root/bin",
+        ] {
+            assert!(real_path(Path::new(magic)).is_err(), "{magic}");
+        }
+        assert!(real_path(&dir.join("cwd")).is_err());
+        assert_eq!(
+            real_path(Path::new("/proc/self")).unwrap(),
+            PathBuf::from(format!("/proc/{}", std::process::id()))
+        );
     }
 
     #[test]

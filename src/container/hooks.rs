@@ -86,7 +86,7 @@ impl HookUse {
         if out.is_empty() {
             return out;
         }
-        let own = real_path(Path::new("/proc/self/exe")).ok();
+        let own = std::fs::read_link("/proc/self/exe").ok();
         let mut node: Option<Vec<Definition>> = None;
         for hook in &mut out {
             let real = match resolve(&hook.path, container) {

@@ -1274,6 +1274,21 @@ mod tests {
         );
     }
 
+    /// runc follows a magic link of /proc in its own process: the checker's
+    /// working directory is not what the container gets.
+    #[test]
+    fn magic_links_are_not_followed_here() {
+        let cwd = std::env::current_dir().unwrap();
+        for source in ["/proc/self/cwd", "/proc/self/cwd/x", "/dev/fd/0"] {
+            let resolved = resolve_host_path(Path::new(source));
+            assert!(
+                resolved.starts_with("/proc") && !resolved.starts_with(&cwd),
+                "{source}: {}",
+                resolved.display()
+            );
+        }
+    }
+
     #[test]
     fn symlink_is_resolved_before_classification() {
         let temp = tempfile::Builder::new()
