@@ -863,6 +863,16 @@ hook_case BEFORE createRuntime 0
 # /proc/self/exe to runc itself, not to oci-psp-hook, whatever the arguments.
 adv_run hook-proc-self "command('hook-proc-self', ''); restricted(); AFTER['createRuntime'] = [{'path': '/proc/self/exe', 'args': ['oci-psp-hook', 'hook']}]" "${R[@]}"
 expect_blocked "7 a createRuntime hook /proc/self/exe with oci-psp-hook's arguments (runc runs itself) is blocked"
+# A path spelled with `..`: runc resolves a createContainer hook in the
+# container's mount namespace, where a mount can change where `..` leads.
+DOTDOT="$(dirname "$HOOK_BIN")/../$(basename "$(dirname "$HOOK_BIN")")/$(basename "$HOOK_BIN")"
+adv_run hook-dotdot "command('hook-dotdot', ''); restricted(); AFTER['createContainer'] = [{'path': '$DOTDOT', 'args': ['oci-psp-hook', 'hook'] + $(pylist "${R[@]}")}]" "${R[@]}"
+expect_blocked "7 a createContainer hook naming oci-psp-hook through '..' is blocked"
+if [[ "$ERR" == *"createContainer hook $DOTDOT is none the node installed"* ]]; then
+	pass "7 the '..' createContainer hook is refused by oci-psp-hook's judgement of it"
+else
+	fail "7 the '..' createContainer hook is refused by oci-psp-hook's judgement of it" "$(err_excerpt)"
+fi
 # A hook path through the container's own files: the image's root-owned
 # link /adv-lnk -> adv-w/x, adv-w the container user's, x leading to
 # oci-psp-hook while the hook judges it. The container then points x at a
@@ -1317,8 +1327,12 @@ else
 fi
 adv_run open-link "$(cmd open-link ''); restricted(); AFTER['poststop'] = [{'path': '$OPEN_DIR/hooklink'}]" "${ALLOW[@]}"
 expect_blocked "20.2 a poststop hook $OPEN_DIR/hooklink -> /bin/true (directory 0777, not sticky) is blocked under a configuration allowing /bin/true"
-adv_run open-twin-link "$(cmd open-twin-link ''); restricted(); AFTER['poststop'] = [{'path': '$CLOSED_DIR/hooklink'}]" "${ALLOW[@]}"
-expect_runs "20.2 twin: the same link in a root-owned 0755 directory runs under that configuration"
+# Root owns a root container's files too: a link is followed only as the
+# node writes it.
+adv_run closed-link "$(cmd closed-link ''); restricted(); AFTER['poststop'] = [{'path': '$CLOSED_DIR/hooklink'}]" "${ALLOW[@]}"
+expect_blocked "20.2 the same link in a root-owned 0755 directory is blocked under that configuration"
+adv_run open-twin-link "$(cmd open-twin-link ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true'}]" "${ALLOW[@]}"
+expect_runs "20.2 twin: /bin/true, as the configuration writes it, runs under that configuration"
 adv_run open-twin-true "$(cmd open-twin-true ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true'}]" "${ALLOW[@]}"
 expect_runs "20.2 twin: a poststop hook /bin/true runs under that configuration"
 

@@ -56,27 +56,6 @@ fn load(file: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join(file)).unwrap()).unwrap()
 }
 
-/// The capture with its `/proc/<pid>/ns/*` namespace paths moved to pids no
-/// process can have (2^22 and above): a process of this machine that
-/// happens to have the capture's sandbox pid must not decide the verdict.
-fn offline(capture: &Value) -> Value {
-    let mut capture = capture.clone();
-    if let Some(namespaces) = capture["linux"]["namespaces"].as_array_mut() {
-        for ns in namespaces {
-            let Some(path) = ns["path"].as_str() else {
-                continue;
-            };
-            if let Some(rest) = path.strip_prefix("/proc/")
-                && let Some((pid, tail)) = rest.split_once('/')
-                && let Ok(pid) = pid.parse::<u64>()
-            {
-                ns["path"] = Value::from(format!("/proc/{}/{tail}", (1u64 << 22) + pid));
-            }
-        }
-    }
-    capture
-}
-
 #[test]
 fn every_capture_gets_its_recorded_verdict() {
     let config = Config::new();
@@ -91,7 +70,7 @@ fn every_capture_gets_its_recorded_verdict() {
         let (file, id, namespace, expected, fields) =
             (f[0], f[1], f[2], f[3], f.get(5).copied().unwrap_or(""));
         let copy = config.path().join("config.json");
-        std::fs::write(&copy, offline(&load(file)).to_string()).unwrap();
+        std::fs::write(&copy, common::offline(&load(file)).to_string()).unwrap();
         let out = Command::new(BIN)
             .args(["check", "--cri", "--id", id, "--output", "json", "--config"])
             .arg(config.path().join("config.yaml"))
@@ -142,7 +121,7 @@ fn exempted(exemptions: &str, file: &str, id: &str, edit: &[(&str, &str)]) -> Va
     let path = config.path().join("config.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{text}exemptions:\n{exemptions}")).unwrap();
-    let mut capture = offline(&load(file));
+    let mut capture = common::offline(&load(file));
     for (k, v) in edit {
         capture["annotations"][*k] = Value::from(*v);
     }

@@ -92,6 +92,7 @@ fn fixtures() -> &'static [Fixture] {
                 let text = std::fs::read_to_string(&path).unwrap();
                 let config: Value = serde_json::from_str(&text)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let config = common::offline(&config);
                 let name = path
                     .strip_prefix(manifest("tests/fixtures"))
                     .unwrap()

@@ -158,7 +158,7 @@ pub fn build<'a>(
             linux.device_rules.as_deref().unwrap_or_default(),
             &declared_devices,
         ),
-        hooks: Vec::new(),
+        hooks: HookUse::of(&config.hooks),
         runtime_settings,
         host_ports: host_ports(&annotations),
         ..Default::default()
@@ -287,16 +287,6 @@ pub fn build<'a>(
             rootless,
         )
         .map_err(|e| err(e.into()))?;
-    }
-    // What the container can write on the host: a hook path through it
-    // could lead elsewhere when the runtime follows it.
-    if !config.hooks.is_empty() {
-        let mut container: Vec<&Path> = vec![&rootfs];
-        container.extend(mounts.iter().filter(|m| m.bind).map(|m| match &m.kind {
-            MountKind::HostPath { resolved } => &**resolved,
-            _ => Path::new(&*m.source),
-        }));
-        view.hooks = HookUse::of(&config.hooks, &container);
     }
     view.mounts = mounts;
     Ok(view)

@@ -15,15 +15,15 @@
 //!   hook injector put in) or of its CDI specs, as defined there;
 //! - an executable the configuration's `allowedHooks` lists.
 //!
-//! And always: an absolute path whose every directory and link, link targets
-//! followed, is owned by root (or the hook's user) and writable by no one
-//! else, and which through a link passes neither `/proc` (its links name the
-//! runtime's own files) nor what the container can write (its root
-//! filesystem, its bind sources), so what is judged now is what runs later;
-//! no loader variables (`LD_*`, `GLIBC_TUNABLES`) in its environment beyond
-//! what its definition sets. Any other entry is privileged evidence.
+//! And always: an absolute path written plainly (no `.`, `..`, `//`), whose
+//! every component is owned by root (or the hook's user) and writable by no
+//! one else; through a link, only the very path the node writes (where a
+//! link leads depends on who follows it and on what it passes, which a
+//! container may write), so what is judged now is what runs later; no loader
+//! variables (`LD_*`, `GLIBC_TUNABLES`) in its environment beyond what its
+//! definition sets. Any other entry is privileged evidence.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::oci::Hook;
 use crate::input::real_path;
@@ -53,24 +53,25 @@ pub struct HookUse {
     pub known: bool,
     /// oci-psp-hook itself running its `hook` command.
     pub runs_hook: bool,
-    /// Where `path` leads when nobody but root can change that ([`resolve`]).
-    real: Option<PathBuf>,
+    /// What nobody but root can change about `path` ([`resolve`]).
+    resolved: Resolved,
 }
 
 /// A hook as a hooks.d file or CDI spec defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Definition {
+    /// As the definition writes it, and where it leads.
+    written: String,
     path: PathBuf,
     args: Vec<String>,
     env: Vec<String>,
 }
 
 impl HookUse {
-    /// config.json's hooks, judged against the node's. `container`: what the
-    /// container can write on the host (its root filesystem, its bind
-    /// sources). The directories are read only when some hook is not
-    /// oci-psp-hook (the common case reads nothing).
-    pub fn of(hooks: &[Hook], container: &[&Path]) -> Vec<HookUse> {
+    /// config.json's hooks, judged against the node's. The directories are
+    /// read only when some hook is not oci-psp-hook (the common case reads
+    /// nothing).
+    pub fn of(hooks: &[Hook]) -> Vec<HookUse> {
         let mut out: Vec<HookUse> = hooks
             .iter()
             .map(|h| HookUse {
@@ -80,7 +81,7 @@ impl HookUse {
                 env: h.env.iter().map(|e| e.to_string()).collect(),
                 known: false,
                 runs_hook: false,
-                real: None,
+                resolved: Resolved::Untrusted,
             })
             .collect();
         if out.is_empty() {
@@ -89,21 +90,20 @@ impl HookUse {
         let own = std::fs::read_link("/proc/self/exe").ok();
         let mut node: Option<Vec<Definition>> = None;
         for hook in &mut out {
-            let real = match resolve(&hook.path, container) {
+            hook.resolved = resolve(&hook.path);
+            let real = match &hook.resolved {
                 Resolved::Untrusted => continue,
-                Resolved::Missing => None,
-                Resolved::To(real) => Some(real),
+                Resolved::Real(real) => Some(real),
+                Resolved::Missing | Resolved::Linked => None,
             };
-            let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own);
+            let is_self = hook.path == INSTALLED_PATH || (real.is_some() && real == own.as_ref());
             hook.runs_hook = is_self && hook.args.get(1).is_some_and(|a| a == "hook");
             hook.known = if hook.runs_hook && hook.installer_form() {
                 true
             } else {
                 let defs = node.get_or_insert_with(node_hooks);
-                real.as_ref()
-                    .is_some_and(|real| hook.defined_in(real, defs))
+                hook.defined_in(real.map(PathBuf::as_path), defs)
             };
-            hook.real = real;
         }
         out
     }
@@ -120,9 +120,14 @@ impl HookUse {
     }
 
     /// Whether a definition of the node's is this entry, as written.
-    fn defined_in(&self, real: &Path, defs: &[Definition]) -> bool {
-        defs.iter()
-            .any(|d| d.path == real && d.args == self.args && d.env == self.env)
+    /// Whether a definition of the node's is this entry: its path as the
+    /// definition writes it, or the file it leads to.
+    fn defined_in(&self, real: Option<&Path>, defs: &[Definition]) -> bool {
+        defs.iter().any(|d| {
+            (d.written == self.path || real == Some(&d.path))
+                && d.args == self.args
+                && d.env == self.env
+        })
     }
 }
 
@@ -160,10 +165,16 @@ pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
     if allowed.is_empty() || hooks.iter().all(|h| h.known) {
         return;
     }
-    let allowed: Vec<PathBuf> = allowed.iter().filter_map(|p| real_path(p).ok()).collect();
+    let real: Vec<PathBuf> = allowed.iter().filter_map(|p| real_path(p).ok()).collect();
     for hook in hooks.iter_mut().filter(|h| !h.known) {
-        hook.known =
-            !loader_env(&hook.env) && hook.real.as_ref().is_some_and(|r| allowed.contains(r));
+        hook.known = !loader_env(&hook.env)
+            && match &hook.resolved {
+                Resolved::Untrusted => false,
+                Resolved::Real(path) => real.contains(path),
+                Resolved::Missing | Resolved::Linked => {
+                    allowed.iter().any(|a| a.as_os_str() == hook.path.as_str())
+                }
+            };
     }
 }
 
@@ -173,129 +184,70 @@ fn loader_env(env: &[String]) -> bool {
         .any(|e| e.starts_with("LD_") || e.starts_with("GLIBC_TUNABLES="))
 }
 
-/// What a hook's path leads to for the runtime that will run it.
-#[derive(Debug, PartialEq, Eq)]
+/// What nobody but root (or the hook's user) can change about a hook's path
+/// before the runtime runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Resolved {
-    /// Someone other than root (or the hook's user) could make it lead
-    /// elsewhere before it runs.
+    /// Not absolute, or written with `.`, `..`, `//` or a trailing `/`, or a
+    /// directory on the way or the file is someone else's or writable by
+    /// others.
     Untrusted,
     /// Nothing there, and only root could put something there: the runtime
     /// cannot run it now, and nobody else can make it runnable.
     Missing,
-    To(PathBuf),
+    /// Through a link: where it leads depends on who follows it (a link of
+    /// `/proc` names the runtime's own files) and on what the link passes
+    /// (a container's files, which the container can change; its mounts,
+    /// through which runc resolves a `createContainer` hook). Only a path
+    /// the node writes the same way names a hook of the node's.
+    Linked,
+    /// The file's own path: it is the file it names, for every process.
+    Real(PathBuf),
 }
 
-/// Walk an absolute `path` from `/` as the kernel will, links followed: every
-/// directory, link and the file owned by root or the hook's user and not
-/// writable by others (a sticky directory may be; a link's own mode bits mean
-/// nothing). A path through a link must also stay out of `/proc` (its links
-/// name the files of the process that follows them: the runtime's, not the
-/// hook's) and out of what the container can write (`container`), where the
-/// container could change a link or a directory on the way; a path without
-/// links is the file it names, which must then be one the node trusts.
-fn resolve(path: &str, container: &[&Path]) -> Resolved {
-    use std::ffi::OsString;
+/// Judge a hook's path as written: every component from `/` owned by root or
+/// the hook's user and not writable by others (a sticky directory may be; a
+/// link's own mode bits mean nothing).
+fn resolve(path: &str) -> Resolved {
     use std::os::unix::fs::MetadataExt;
-    /// Links followed at most, as the kernel's limit.
-    const MAX_LINKS: usize = 40;
-    let judge = |place: &Path| -> Result<Option<std::fs::Metadata>, ()> {
-        let m = match std::fs::symlink_metadata(place) {
+    let plain = path.len() > 1
+        && path.starts_with('/')
+        && path[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if !plain {
+        return Resolved::Untrusted;
+    }
+    let mut prefix = PathBuf::from("/");
+    // whether others may create entries in the directory last seen (sticky)
+    let mut others_create = false;
+    let mut linked = false;
+    let components = Path::new(path).components().skip(1).map(Some);
+    for c in std::iter::once(None).chain(components) {
+        if let Some(c) = c {
+            prefix.push(c);
+        }
+        let m = match std::fs::symlink_metadata(&prefix) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(_) => return Err(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !others_create => {
+                return Resolved::Missing;
+            }
+            Err(_) => return Resolved::Untrusted,
         };
         let sticky_dir = m.is_dir() && m.mode() & 0o1000 != 0;
-        let owned = crate::input::owned_by_root_or_hook(m.uid(), m.mode(), place);
+        others_create = sticky_dir && m.mode() & 0o022 != 0;
+        let owned = crate::input::owned_by_root_or_hook(m.uid(), m.mode(), &prefix);
         let unwritable = m.mode() & 0o022 == 0 || sticky_dir || m.file_type().is_symlink();
-        if owned && unwritable {
-            Ok(Some(m))
-        } else {
-            Err(())
-        }
-    };
-    // Whether others may create entries in a directory (a sticky one).
-    let others_create = |m: &std::fs::Metadata| m.mode() & 0o1000 != 0 && m.mode() & 0o022 != 0;
-    // `x/` and `x/.` name a directory: not a program.
-    if !path.starts_with('/') || path.ends_with('/') || path.ends_with("/.") {
-        return Resolved::Untrusted;
-    }
-    let path = Path::new(path);
-    let root = match judge(Path::new("/")) {
-        Ok(Some(m)) => m,
-        _ => return Resolved::Untrusted,
-    };
-    let mut cur = PathBuf::from("/");
-    let mut cur_others_create = others_create(&root);
-    // The names still to walk, the next last.
-    let push = |rest: &mut Vec<OsString>, path: &Path| {
-        let names: Vec<OsString> = path
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(name) => Some(name.to_os_string()),
-                Component::ParentDir => Some("..".into()),
-                _ => None,
-            })
-            .collect();
-        rest.extend(names.into_iter().rev());
-    };
-    let mut rest = Vec::new();
-    push(&mut rest, path);
-    let mut visited: Vec<PathBuf> = Vec::new();
-    let mut links = 0;
-    let outcome = loop {
-        let Some(name) = rest.pop() else {
-            break Resolved::To(cur.clone());
-        };
-        if name == "." {
-            continue;
-        }
-        if name == ".." {
-            cur.pop();
-            match judge(&cur) {
-                Ok(Some(m)) => cur_others_create = others_create(&m),
-                _ => return Resolved::Untrusted,
-            }
-            continue;
-        }
-        let place = cur.join(&name);
-        let m = match judge(&place) {
-            Ok(Some(m)) => m,
-            Ok(None) if cur_others_create => return Resolved::Untrusted,
-            Ok(None) => {
-                visited.push(place);
-                break Resolved::Missing;
-            }
-            Err(()) => return Resolved::Untrusted,
-        };
-        visited.push(place.clone());
-        if m.file_type().is_symlink() {
-            links += 1;
-            let Ok(target) = std::fs::read_link(&place) else {
-                return Resolved::Untrusted;
-            };
-            if links > MAX_LINKS {
-                return Resolved::Untrusted;
-            }
-            if target.is_absolute() {
-                cur = PathBuf::from("/");
-                cur_others_create = others_create(&root);
-            }
-            push(&mut rest, &target);
-        } else if m.is_dir() {
-            cur = place;
-            cur_others_create = others_create(&m);
-        } else if rest.is_empty() {
-            break Resolved::To(place);
-        } else {
+        if !owned || !unwritable {
             return Resolved::Untrusted;
         }
-    };
-    let changeable =
-        |p: &PathBuf| p.starts_with("/proc") || container.iter().any(|c| p.starts_with(c));
-    if links > 0 && visited.iter().any(changeable) {
-        return Resolved::Untrusted;
+        linked |= m.file_type().is_symlink();
     }
-    outcome
+    if linked {
+        Resolved::Linked
+    } else {
+        Resolved::Real(prefix)
+    }
 }
 
 /// The hooks the node's hooks.d files and CDI specs define, executables
@@ -337,6 +289,7 @@ fn definition(hook: &serde_json::Value) -> Option<Definition> {
     };
     let path = hook.get("path")?.as_str()?;
     Some(Definition {
+        written: path.to_string(),
         path: real_path(Path::new(path)).ok()?,
         args: strings("args"),
         env: strings("env"),
@@ -404,85 +357,76 @@ mod tests {
             (&sh, &["sh".to_string(), "-c".into(), "x".into()][..])
         );
         // the entry must be the definition, whole
-        let entry = HookUse::of(
-            &[hook("createContainer", "/bin/sh", &["sh", "-c", "x"], &[])],
-            &[],
-        );
-        assert!(entry[0].defined_in(&sh, &out));
-        let other = HookUse::of(
-            &[hook("createContainer", "/bin/sh", &["sh", "-c", "y"], &[])],
-            &[],
-        );
-        assert!(!other[0].defined_in(&sh, &out));
+        let entry = HookUse::of(&[hook("createContainer", "/bin/sh", &["sh", "-c", "x"], &[])]);
+        assert!(entry[0].defined_in(Some(&sh), &out));
+        let other = HookUse::of(&[hook("createContainer", "/bin/sh", &["sh", "-c", "y"], &[])]);
+        assert!(!other[0].defined_in(Some(&sh), &out));
     }
 
     #[test]
     fn the_hook_itself_only_running_its_hook_command() {
         let own = std::fs::canonicalize("/proc/self/exe").unwrap();
         let own = own.to_str().unwrap();
-        let hooks = HookUse::of(
-            &[
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook"],
-                    &[],
-                ),
-                hook(
-                    "poststart",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "uninstall", "--root", "/"],
-                    &[],
-                ),
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook"],
-                    &["LD_PRELOAD=/x.so"],
-                ),
-                hook("prestart", "/bin/sh", &["sh"], &[]),
-                hook("poststop", "/nonexistent/hook", &[], &[]),
-                hook(
-                    "createRuntime",
-                    "bin/oci-psp-hook",
-                    &["oci-psp-hook", "hook"],
-                    &[],
-                ),
-                // as containerd-base-spec writes it
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &[
-                        "oci-psp-hook",
-                        "hook",
-                        "--config",
-                        "/etc/oci-psp-hook/config.yaml",
-                    ],
-                    &[],
-                ),
-                // where the hook writes and prunes, as root
-                hook(
-                    "poststart",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook"],
-                    &["OCI_PSP_HOOK_CACHE_DIR=/root"],
-                ),
-                // a root-only file read as root, its first line in the error
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
-                    &[],
-                ),
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook", "--profile", "builtin:privileged"],
-                    &[],
-                ),
-            ],
-            &[],
-        );
+        let hooks = HookUse::of(&[
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &[],
+            ),
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "uninstall", "--root", "/"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &["LD_PRELOAD=/x.so"],
+            ),
+            hook("prestart", "/bin/sh", &["sh"], &[]),
+            hook("poststop", "/nonexistent/hook", &[], &[]),
+            hook(
+                "createRuntime",
+                "bin/oci-psp-hook",
+                &["oci-psp-hook", "hook"],
+                &[],
+            ),
+            // as containerd-base-spec writes it
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &[
+                    "oci-psp-hook",
+                    "hook",
+                    "--config",
+                    "/etc/oci-psp-hook/config.yaml",
+                ],
+                &[],
+            ),
+            // where the hook writes and prunes, as root
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook"],
+                &["OCI_PSP_HOOK_CACHE_DIR=/root"],
+            ),
+            // a root-only file read as root, its first line in the error
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--profile", "builtin:privileged"],
+                &[],
+            ),
+        ]);
         let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
         assert_eq!(
             known,
@@ -492,59 +436,50 @@ mod tests {
         );
         // this binary (where it is built: a root-owned tree in CI and here):
         // other flags are left to `accept_same_policies`
-        if resolve(own, &[]) != Resolved::Untrusted {
-            let me = HookUse::of(
-                &[
-                    hook("createRuntime", own, &["x", "hook"], &[]),
-                    hook(
-                        "createRuntime",
-                        own,
-                        &["x", "hook", "--profile", "builtin:restricted"],
-                        &[],
-                    ),
-                ],
-                &[],
-            );
+        if resolve(own) != Resolved::Untrusted {
+            let me = HookUse::of(&[
+                hook("createRuntime", own, &["x", "hook"], &[]),
+                hook(
+                    "createRuntime",
+                    own,
+                    &["x", "hook", "--profile", "builtin:restricted"],
+                    &[],
+                ),
+            ]);
             assert!(me[0].known && !me[1].known);
         }
         // The runtime that runs a hook follows /proc/self/exe to itself.
-        let runtimes = HookUse::of(
-            &[
-                hook("createRuntime", "/proc/self/exe", &["x", "hook"], &[]),
-                hook("createRuntime", "/dev/fd/0", &["x", "hook"], &[]),
-            ],
-            &[],
-        );
+        let runtimes = HookUse::of(&[
+            hook("createRuntime", "/proc/self/exe", &["x", "hook"], &[]),
+            hook("createRuntime", "/dev/fd/0", &["x", "hook"], &[]),
+        ]);
         assert!(runtimes.iter().all(|h| !h.known && !h.runs_hook));
     }
 
     #[test]
     fn entries_with_this_decisions_policies_and_no_environment_of_their_own() {
         let flags = ["oci-psp-hook", "hook", "--profile", "builtin:restricted"];
-        let mut hooks = HookUse::of(
-            &[
-                hook("createRuntime", INSTALLED_PATH, &flags, &[]),
-                hook(
-                    "poststart",
-                    INSTALLED_PATH,
-                    &flags,
-                    &["OCI_PSP_HOOK_CACHE_DIR=/root"],
-                ),
-                hook(
-                    "createRuntime",
-                    INSTALLED_PATH,
-                    &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
-                    &[],
-                ),
-                hook(
-                    "createRuntime",
-                    "/bin/sh",
-                    &["sh", "hook", "--profile", "builtin:restricted"],
-                    &[],
-                ),
-            ],
-            &[],
-        );
+        let mut hooks = HookUse::of(&[
+            hook("createRuntime", INSTALLED_PATH, &flags, &[]),
+            hook(
+                "poststart",
+                INSTALLED_PATH,
+                &flags,
+                &["OCI_PSP_HOOK_CACHE_DIR=/root"],
+            ),
+            hook(
+                "createRuntime",
+                INSTALLED_PATH,
+                &["oci-psp-hook", "hook", "--config", "/etc/shadow"],
+                &[],
+            ),
+            hook(
+                "createRuntime",
+                "/bin/sh",
+                &["sh", "hook", "--profile", "builtin:restricted"],
+                &[],
+            ),
+        ]);
         accept_same_policies(&mut hooks, |args| {
             args == ["--profile", "builtin:restricted"]
         });
@@ -554,13 +489,10 @@ mod tests {
 
     #[test]
     fn allowed_hooks_by_executable() {
-        let mut hooks = HookUse::of(
-            &[
-                hook("prestart", "/bin/sh", &["sh", "-c", "true"], &[]),
-                hook("prestart", "/bin/sh", &["sh"], &["LD_PRELOAD=/tmp/x.so"]),
-            ],
-            &[],
-        );
+        let mut hooks = HookUse::of(&[
+            hook("prestart", "/bin/sh", &["sh", "-c", "true"], &[]),
+            hook("prestart", "/bin/sh", &["sh"], &["LD_PRELOAD=/tmp/x.so"]),
+        ]);
         allow(&mut hooks, &[PathBuf::from("/bin/sh")]);
         assert!(hooks[0].known && !hooks[1].known);
     }
@@ -568,87 +500,55 @@ mod tests {
     #[test]
     fn a_path_others_can_change_is_untrusted() {
         use std::os::unix::fs::{PermissionsExt, symlink};
-        let to = |path: &str| match resolve(path, &[]) {
-            Resolved::To(real) => Some(real),
-            _ => None,
-        };
-        assert_eq!(to("/bin/sh"), std::fs::canonicalize("/bin/sh").ok());
-        assert_eq!(resolve("bin/sh", &[]), Resolved::Untrusted);
-        assert_eq!(resolve("/bin/sh/", &[]), Resolved::Untrusted);
-        assert_eq!(resolve("/usr/libexec/no-such-hook", &[]), Resolved::Missing);
         assert_eq!(
-            resolve("/tmp/no-such-hook-anyone-could-create", &[]),
+            resolve("/usr/bin/true"),
+            Resolved::Real("/usr/bin/true".into())
+        );
+        for unplain in [
+            "bin/sh",
+            "/usr/bin/true/",
+            "/usr//bin/true",
+            "/usr/./bin/true",
+            "/usr/x/../bin/true",
+            "/",
+        ] {
+            assert_eq!(resolve(unplain), Resolved::Untrusted, "{unplain}");
+        }
+        assert_eq!(resolve("/usr/libexec/no-such-hook"), Resolved::Missing);
+        assert_eq!(
+            resolve("/tmp/no-such-hook-anyone-could-create"),
             Resolved::Untrusted
         );
         // Links of /proc name the files of the process that follows them.
-        for magic in [
-            "/proc/self/exe",
-            "/dev/fd/0",
-            "/proc/thread-self/root/bin/sh",
-        ] {
-            assert_eq!(resolve(magic, &[]), Resolved::Untrusted, "{magic}");
+        for magic in ["/proc/self/exe", "/dev/fd/0", "/proc/thread-self/exe"] {
+            assert_ne!(resolve(magic), Resolved::Real(magic.into()), "{magic}");
         }
         let temp = tempfile::Builder::new()
             .prefix("psp-hookpath-")
             .tempdir()
             .unwrap();
         let dir = std::fs::canonicalize(temp.path()).unwrap();
-        let true_real = std::fs::canonicalize("/bin/true").ok();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let link = dir.join("hook");
         symlink("/bin/true", &link).unwrap();
-        assert_eq!(resolve(link.to_str().unwrap(), &[]), Resolved::Untrusted);
+        assert_eq!(resolve(link.to_str().unwrap()), Resolved::Untrusted);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         if !nix::unistd::geteuid().is_root() {
             return;
         }
-        assert_eq!(to(link.to_str().unwrap()), true_real);
-        // A root-owned link leading into a directory another user owns.
-        let theirs = dir.join("theirs");
-        std::fs::create_dir(&theirs).unwrap();
-        symlink("/bin/true", theirs.join("x")).unwrap();
-        symlink("theirs/x", dir.join("via")).unwrap();
-        assert_eq!(to(dir.join("via").to_str().unwrap()), true_real);
-        std::os::unix::fs::lchown(&theirs, Some(65534), Some(65534)).unwrap();
-        assert_eq!(
-            resolve(dir.join("via").to_str().unwrap(), &[]),
-            Resolved::Untrusted
-        );
+        assert_eq!(resolve(link.to_str().unwrap()), Resolved::Linked);
         std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
-        assert_eq!(resolve(link.to_str().unwrap(), &[]), Resolved::Untrusted);
-        // Through what the container can write (its root filesystem), a
-        // link leads nowhere; the file itself is only that file.
-        let rootfs = dir.join("rootfs");
-        std::fs::create_dir(&rootfs).unwrap();
-        symlink("/bin/true", rootfs.join("h")).unwrap();
-        std::fs::write(rootfs.join("f"), "").unwrap();
-        let container = [rootfs.as_path()];
-        let h = rootfs.join("h");
-        assert_eq!(to(h.to_str().unwrap()), true_real);
-        assert_eq!(
-            resolve(h.to_str().unwrap(), &container),
-            Resolved::Untrusted
-        );
-        symlink(&h, dir.join("to-rootfs")).unwrap();
-        let outside = dir.join("to-rootfs");
-        assert_eq!(
-            resolve(outside.to_str().unwrap(), &container),
-            Resolved::Untrusted
-        );
-        let f = rootfs.join("f");
-        assert_eq!(
-            resolve(f.to_str().unwrap(), &container),
-            Resolved::To(f.clone())
-        );
+        assert_eq!(resolve(link.to_str().unwrap()), Resolved::Untrusted);
     }
 
-    /// A hook path through the container's root filesystem is not the hook
-    /// it leads to now: the container can change what it leads to (or, for
-    /// createContainer, its mounts there are what runc resolves it through).
+    /// A hook path through a link is not the hook it leads to now: whoever
+    /// can write what the link passes (the container, in its root
+    /// filesystem; another container, in its own) can change where it
+    /// leads before the runtime runs it.
     #[test]
-    fn a_hook_through_the_containers_files_is_unknown() {
-        let own = std::fs::canonicalize("/proc/self/exe").unwrap();
-        if resolve(own.to_str().unwrap(), &[]) == Resolved::Untrusted
+    fn a_hook_through_a_link_is_unknown() {
+        let own = std::fs::read_link("/proc/self/exe").unwrap();
+        if !matches!(resolve(own.to_str().unwrap()), Resolved::Real(_))
             || !nix::unistd::geteuid().is_root()
         {
             return;
@@ -658,22 +558,18 @@ mod tests {
         std::fs::create_dir_all(rootfs.join("vol")).unwrap();
         std::os::unix::fs::symlink(&own, rootfs.join("vol/h")).unwrap();
         let through = rootfs.join("vol/h");
-        let hooks = [
-            hook(
-                "createContainer",
-                through.to_str().unwrap(),
-                &["x", "hook"],
-                &[],
-            ),
+        let mut hooks = HookUse::of(&[
+            hook("poststop", through.to_str().unwrap(), &["x", "hook"], &[]),
             hook("createRuntime", own.to_str().unwrap(), &["x", "hook"], &[]),
-        ];
-        let known = |container: &[&Path]| -> Vec<bool> {
-            HookUse::of(&hooks, container)
-                .iter()
-                .map(|h| h.known)
-                .collect()
-        };
-        assert_eq!(known(&[]), [true, true]);
-        assert_eq!(known(&[rootfs.as_path()]), [false, true]);
+            hook("poststop", through.to_str().unwrap(), &["x"], &[]),
+            hook("poststop", own.to_str().unwrap(), &["x"], &[]),
+        ]);
+        allow(&mut hooks, std::slice::from_ref(&own));
+        let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
+        assert_eq!(known, [false, true, false, true]);
+        // A path written as the configuration writes it is the node's.
+        let mut hooks = HookUse::of(&[hook("poststop", through.to_str().unwrap(), &["x"], &[])]);
+        allow(&mut hooks, std::slice::from_ref(&through));
+        assert!(hooks[0].known);
     }
 }
