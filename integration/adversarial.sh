@@ -1331,6 +1331,10 @@ expect_blocked "20.2 a poststop hook $OPEN_DIR/hooklink -> /bin/true (directory 
 # node writes it.
 adv_run closed-link "$(cmd closed-link ''); restricted(); AFTER['poststop'] = [{'path': '$CLOSED_DIR/hooklink'}]" "${ALLOW[@]}"
 expect_blocked "20.2 the same link in a root-owned 0755 directory is blocked under that configuration"
+# An allowed program with an environment of the config's: BASH_ENV, PATH…
+# would have it run the container's code.
+adv_run allowed-env "$(cmd allowed-env ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true', 'env': ['BASH_ENV=tmp/x.sh']}]" "${ALLOW[@]}"
+expect_blocked "20.2 /bin/true, allowed, with an env of config.json's (BASH_ENV) is blocked under that configuration"
 adv_run open-twin-link "$(cmd open-twin-link ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true'}]" "${ALLOW[@]}"
 expect_runs "20.2 twin: /bin/true, as the configuration writes it, runs under that configuration"
 adv_run open-twin-true "$(cmd open-twin-true ''); restricted(); AFTER['poststop'] = [{'path': '/bin/true'}]" "${ALLOW[@]}"

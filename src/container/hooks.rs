@@ -160,14 +160,16 @@ fn own_settings(env: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// Accept the hooks whose executable the configuration's `allowedHooks`
-/// lists (any arguments; no loader variables).
+/// lists: any arguments, no environment of their own (they run with the
+/// runtime's: `BASH_ENV`, `PATH`, the loader's variables… would have an
+/// allowed program run the container's code).
 pub fn allow(hooks: &mut [HookUse], allowed: &[PathBuf]) {
     if allowed.is_empty() || hooks.iter().all(|h| h.known) {
         return;
     }
     let real: Vec<PathBuf> = allowed.iter().filter_map(|p| real_path(p).ok()).collect();
     for hook in hooks.iter_mut().filter(|h| !h.known) {
-        hook.known = !loader_env(&hook.env)
+        hook.known = hook.env.is_empty()
             && match &hook.resolved {
                 Resolved::Untrusted => false,
                 Resolved::Real(path) => real.contains(path),
@@ -492,9 +494,12 @@ mod tests {
         let mut hooks = HookUse::of(&[
             hook("prestart", "/bin/sh", &["sh", "-c", "true"], &[]),
             hook("prestart", "/bin/sh", &["sh"], &["LD_PRELOAD=/tmp/x.so"]),
+            hook("poststart", "/bin/sh", &["sh"], &["BASH_ENV=tmp/x.sh"]),
+            hook("poststart", "/bin/sh", &["sh"], &["PATH=bin"]),
         ]);
         allow(&mut hooks, &[PathBuf::from("/bin/sh")]);
-        assert!(hooks[0].known && !hooks[1].known);
+        let known: Vec<bool> = hooks.iter().map(|h| h.known).collect();
+        assert_eq!(known, [true, false, false, false]);
     }
 
     #[test]
