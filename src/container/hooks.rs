@@ -13,15 +13,18 @@
 //!   author's behalf;
 //! - an entry of the node's hooks.d files (what podman, CRI-O and NRI's
 //!   hook injector put in) or of its CDI specs, as defined there;
-//! - an executable the configuration's `allowedHooks` lists.
+//! - an executable the configuration's `allowedHooks` lists, with any
+//!   arguments and no environment of its own (`BASH_ENV`, `PATH`… would have
+//!   it run the container's code).
 //!
 //! And always: an absolute path written plainly (no `.`, `..`, `//`), whose
 //! every component is owned by root (or the hook's user) and writable by no
 //! one else; through a link, only the very path the node writes (where a
 //! link leads depends on who follows it and on what it passes, which a
 //! container may write), so what is judged now is what runs later; no loader
-//! variables (`LD_*`, `GLIBC_TUNABLES`) in its environment beyond what its
-//! definition sets. Any other entry is privileged evidence.
+//! variables (`LD_*`, `GLIBC_TUNABLES`) in the environment of oci-psp-hook's
+//! own entry, and a definition's entry with exactly the definition's
+//! environment. Any other entry is privileged evidence.
 
 use std::path::{Path, PathBuf};
 
