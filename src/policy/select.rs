@@ -165,7 +165,7 @@ impl Sources {
         match self {
             Sources::Explicit(p) => p.clone(),
             Sources::Default => vec![builtin::baseline()],
-            Sources::Config(c) => c.policies.values().cloned().collect(),
+            Sources::Config(c) => c.policies.values().map(|p| (**p).clone()).collect(),
         }
     }
 }
