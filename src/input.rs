@@ -1104,8 +1104,7 @@ fn replace_xattr(at: At<'_>) -> Result<(), Errno> {
 pub fn read_bundle_config(
     bundle: &Path,
     limit: u64,
-) -> Result<(Vec<u8>, std::path::PathBuf), InputError> {
-    use std::os::unix::fs::MetadataExt;
+) -> Result<(Text, std::path::PathBuf), InputError> {
     let config = bundle.join("config.json");
     let shown = config.display().to_string();
     let io = |path: &Path, source| InputError::Io {
@@ -1177,9 +1176,73 @@ pub fn read_bundle_config(
     if meta.len() > limit {
         return Err(InputError::TooLarge { path: shown, limit });
     }
-    let expected = usize::try_from(meta.size()).unwrap_or(0);
-    let text = read_into(Vec::with_capacity(expected), file, limit, &shown)?;
+    // SAFETY: a regular file only root or the hook's user can write, judged
+    // above. The hook trusts them not to change it while it runs, as it
+    // trusts them not to change it between runc's read and the hook's; one
+    // cut short under a mapping kills the hook (SIGBUS), which blocks the
+    // container.
+    let text = unsafe { Text::of(file, &meta, limit, &shown) }?;
     Ok((text, real))
+}
+
+/// A file's text: read, or mapped from the page cache when it is large
+/// ([`MAP_FROM`]).
+#[derive(Debug)]
+pub enum Text {
+    Read(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+/// From this size on a file is mapped, not read: mapping costs ~10 µs more
+/// than a read, but a read's copy lands in fresh pages, each made resident
+/// and freed again (a thousand mounts' 135 KB config.json took 87 µs less
+/// mapped; a typical 10 KB one 20 µs more).
+const MAP_FROM: u64 = 32 << 10;
+
+impl Text {
+    /// The text of `file` (`meta` its `fstat`), at most `limit` bytes.
+    ///
+    /// # Safety
+    /// A large file is mapped: no one may change it while the text lives.
+    pub unsafe fn of(
+        file: std::fs::File,
+        meta: &std::fs::Metadata,
+        limit: u64,
+        shown: &str,
+    ) -> Result<Text, InputError> {
+        if meta.len() < MAP_FROM {
+            let len = usize::try_from(meta.len()).unwrap_or(0);
+            return read_into(Vec::with_capacity(len), file, limit, shown).map(Text::Read);
+        }
+        if meta.len() > limit {
+            return Err(InputError::TooLarge {
+                path: shown.to_string(),
+                limit,
+            });
+        }
+        let len = usize::try_from(meta.len()).map_err(|_| InputError::TooLarge {
+            path: shown.to_string(),
+            limit,
+        })?;
+        // SAFETY: the caller's.
+        unsafe { memmap2::MmapOptions::new().len(len).populate().map(&file) }
+            .map(Text::Mapped)
+            .map_err(|source| InputError::Io {
+                path: shown.to_string(),
+                source,
+            })
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Text::Read(bytes) => bytes,
+            Text::Mapped(map) => map,
+        }
+    }
 }
 
 /// Read a stream (stdin) up to `limit` bytes; more is an error.
@@ -1737,10 +1800,48 @@ mod tests {
         let link = dir.join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let (text, resolved) = read_bundle_config(&link, 100).unwrap();
-        assert_eq!(text, b"{}");
+        assert_eq!(&*text, b"{}");
         assert_eq!(resolved, real.canonicalize().unwrap());
         let (_, direct) = read_bundle_config(&real, 100).unwrap();
         assert_eq!(direct, real);
+    }
+
+    /// A large config.json is mapped, a small one read: the same text
+    /// either way, and the same limit.
+    #[test]
+    fn a_large_config_is_mapped_with_the_same_text_and_limit() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::Builder::new()
+            .prefix("psp-bundle-map-")
+            .tempdir()
+            .unwrap();
+        let dir = temp.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = dir.join("config.json");
+        for len in [
+            0,
+            1,
+            MAP_FROM as usize - 1,
+            MAP_FROM as usize,
+            3 * MAP_FROM as usize + 5,
+        ] {
+            let body: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            std::fs::write(&config, &body).unwrap();
+            std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let (text, _) = read_bundle_config(dir, 1 << 20).unwrap();
+            assert_eq!(
+                matches!(text, Text::Mapped(_)),
+                len as u64 >= MAP_FROM,
+                "{len} bytes"
+            );
+            assert!(*text == body[..], "{len} bytes");
+            if len > 0 {
+                let err = read_bundle_config(dir, len as u64 - 1)
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains("larger than"), "{len} bytes: {err}");
+            }
+        }
     }
 
     #[test]
@@ -1755,7 +1856,7 @@ mod tests {
         let config = dir.join("config.json");
         std::fs::write(&config, "{}").unwrap();
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(read_bundle_config(dir, 100).unwrap().0, b"{}");
+        assert_eq!(&*read_bundle_config(dir, 100).unwrap().0, b"{}");
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = read_bundle_config(dir, 100).unwrap_err().to_string();
         assert!(err.contains("config.json is writable by everyone"), "{err}");

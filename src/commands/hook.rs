@@ -12,7 +12,7 @@ use crate::container::build::BuildContext;
 use crate::container::mounts::MountContext;
 use crate::container::namespaces::ProcProbe;
 use crate::decision::{ContainerInfo, Decision, Detail, Verdict};
-use crate::input::{CONFIG_LIMIT, STATE_LIMIT, read_bundle_config, read_limited};
+use crate::input::{CONFIG_LIMIT, STATE_LIMIT, Text, read_bundle_config, read_limited};
 use crate::log::log_decision;
 use crate::policy::config::Mode;
 use crate::policy::select::Flags;
@@ -81,17 +81,22 @@ pub fn fast_flags(args: &[OsString]) -> Option<Flags> {
 pub fn run(flags: &Flags, stdin: impl Read) -> i32 {
     let started = std::time::Instant::now();
     // config.json's text, which the decision borrows strings from.
-    let mut config = Vec::new();
+    let mut config = None;
     let mut decision = decide_from_state(flags, stdin, &mut config);
     decision.duration_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let code = report(&decision);
     // The process exits next; its memory goes with it, not block by block.
     std::mem::forget(decision);
+    std::mem::forget(config);
     code
 }
 
 /// `config`: where config.json's text is kept, for the decision to borrow.
-fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8>) -> Decision<'c> {
+fn decide_from_state<'c>(
+    flags: &Flags,
+    stdin: impl Read,
+    config: &'c mut Option<Text>,
+) -> Decision<'c> {
     let unknown = ContainerInfo::default();
     let bytes = match read_limited(stdin, STATE_LIMIT, "OCI state on stdin") {
         Ok(b) => b,
@@ -109,11 +114,8 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
         return Decision::error(info, "OCI state on stdin has no bundle");
     };
     let config_path = bundle.join("config.json");
-    let bundle = match read_bundle_config(&bundle, CONFIG_LIMIT) {
-        Ok((text, bundle)) => {
-            *config = text;
-            bundle
-        }
+    let (text, bundle) = match read_bundle_config(&bundle, CONFIG_LIMIT) {
+        Ok((text, bundle)) => (config.insert(text), bundle),
         Err(e) => return Decision::error(info, e.to_string()),
     };
     let ctx = BuildContext {
@@ -130,7 +132,7 @@ fn decide_from_state<'c>(flags: &Flags, stdin: impl Read, config: &'c mut Vec<u8
         crate::policy::cache::load,
         Detail::Deciding,
         &config_path.display().to_string(),
-        config,
+        text,
         &ctx,
     )
 }

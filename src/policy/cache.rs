@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::load::PolicyError;
 use super::select::{Flags, Sources};
-use crate::input::{Opened, one_resolution, recording, trusted_stat};
+use crate::input::{Opened, Text, one_resolution, recording, trusted_stat};
 
 pub const DEFAULT_DIR: &str = "/run/oci-psp-hook/cache";
 /// Test override of the cache directory; empty disables the cache.
@@ -221,8 +221,9 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
     if !meta.is_file() || !trusted_meta(&meta) || meta.len() > ENTRY_LIMIT {
         return None;
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, ENTRY_LIMIT), &mut bytes).ok()?;
+    // SAFETY: root's own file, written beside and renamed into place, never
+    // changed in place.
+    let bytes = unsafe { Text::of(file, &meta, ENTRY_LIMIT, "") }.ok()?;
     let (entry_key, rest) = postcard::take_from_bytes::<&str>(bytes.strip_prefix(MAGIC)?).ok()?;
     if entry_key != key {
         return None;
