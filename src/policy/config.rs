@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::load::{At, PolicyError, load_file};
-use super::{Policy, builtin, exemptions};
+use super::{NotEnforced, Policy, builtin, exemptions};
 use crate::input::{POLICY_LIMIT, read_trusted_real};
 
 pub const DEFAULT_PATH: &str = "/etc/oci-psp-hook/config.yaml";
@@ -41,14 +41,6 @@ pub enum SeccompReading {
     Pss,
 }
 
-/// What [`read_seccomp_as_pss`] notes in a policy: `lint` shows it, and the
-/// `seccomp` check reads its policies so ([`seccomp_read_as_pss`]). The
-/// policy carries it from the configuration to the check (and through the
-/// hook's cache).
-pub const SECCOMP_PSS_NOTE: &str = "seccomp (HookConfiguration `seccomp: pss`): a profile's rules \
-     are not inspected; any profile whose default action stops syscalls and that hands none to a \
-     host agent counts as runtime/default or localhost/*";
-
 /// Mark `policy` to be read as the Pod Security Standards read seccomp
 /// profiles, where it restricts them.
 pub fn read_seccomp_as_pss(policy: &mut Policy) {
@@ -58,14 +50,14 @@ pub fn read_seccomp_as_pss(policy: &mut Policy) {
         .as_ref()
         .is_some_and(|a| !a.iter().any(|n| n == "*"));
     if restricts && !seccomp_read_as_pss(policy) {
-        policy.not_enforced.push(SECCOMP_PSS_NOTE.to_string());
+        policy.not_enforced.push(NotEnforced::SeccompReadAsPss);
     }
 }
 
 /// Whether the configuration asked for `policy`'s seccomp profiles to be
 /// read as the Pod Security Standards read them.
 pub fn seccomp_read_as_pss(policy: &Policy) -> bool {
-    policy.not_enforced.iter().any(|n| n == SECCOMP_PSS_NOTE)
+    policy.not_enforced.contains(&NotEnforced::SeccompReadAsPss)
 }
 
 #[derive(Debug, Deserialize)]
@@ -992,8 +984,7 @@ mod tests {
         assert!(
             restricted
                 .not_enforced
-                .iter()
-                .any(|n| n == SECCOMP_PSS_NOTE)
+                .contains(&NotEnforced::SeccompReadAsPss)
         );
         // one that does not restrict them has nothing to read
         assert!(!seccomp_read_as_pss(&config.resolve("restricted").unwrap()));
@@ -1012,7 +1003,7 @@ mod tests {
         let mut p = builtin::restricted();
         read_seccomp_as_pss(&mut p);
         read_seccomp_as_pss(&mut p);
-        assert_eq!(p.not_enforced, [SECCOMP_PSS_NOTE]);
+        assert_eq!(p.not_enforced, [NotEnforced::SeccompReadAsPss]);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use serde_saphyr::Spanned;
 
 use super::psp::{self, Manifest};
 use super::{
-    AllowedHostPath, IdRange, IdRule, Origin, Policy, ProcMountType, ProfileRule, SeLinuxOptions,
-    SeLinuxRule,
+    AllowedHostPath, IdRange, IdRule, NotEnforced, Origin, Policy, ProcMountType, ProfileRule,
+    SeLinuxOptions, SeLinuxRule,
 };
 use crate::container::AllowedVolume;
 use crate::container::capabilities::normalize;
@@ -327,17 +327,18 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
         ));
     }
     if s.default_allow_privilege_escalation.is_some() {
-        p.not_enforced.push("spec.defaultAllowPrivilegeEscalation: a default applied at admission; the node enforces allowPrivilegeEscalation".into());
+        p.not_enforced
+            .push(NotEnforced::DefaultAllowPrivilegeEscalation);
     }
     if s.runtime_class.is_some() {
-        p.not_enforced.push("spec.runtimeClass: the runtime class is chosen before the OCI runtime runs; config.json does not name it".into());
+        p.not_enforced.push(NotEnforced::RuntimeClass);
     }
     if !p
         .host_ports
         .iter()
         .any(|&(min, max)| min == 0 && max == 65535)
     {
-        p.not_enforced.push("spec.hostPorts: enforced only where the runtime passes port mappings (CRI-O, kubelet annotations); podman/ctr publish ports outside config.json".into());
+        p.not_enforced.push(NotEnforced::HostPorts);
     }
 
     let annotations = &m.metadata.annotations;
@@ -353,11 +354,12 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
         psp::APPARMOR_ALLOWED,
         &["runtime/default", "unconfined", "*"],
     )?;
-    for key in [psp::SECCOMP_DEFAULT, psp::APPARMOR_DEFAULT] {
+    for (key, note) in [
+        (psp::SECCOMP_DEFAULT, NotEnforced::DefaultSeccompProfile),
+        (psp::APPARMOR_DEFAULT, NotEnforced::DefaultAppArmorProfile),
+    ] {
         if annotations.contains_key(key) {
-            p.not_enforced.push(format!(
-                "metadata.annotations[{key}]: a default applied at admission"
-            ));
+            p.not_enforced.push(note);
         }
     }
     if p.seccomp
@@ -365,7 +367,7 @@ fn convert(at: &At, m: Manifest, origin: Origin) -> Result<Policy, PolicyError> 
         .as_ref()
         .is_some_and(|l| l.iter().any(|n| n.starts_with("localhost/")))
     {
-        p.not_enforced.push("seccomp localhost/ profiles: config.json carries the profile, not its name; any confining profile is accepted for them".into());
+        p.not_enforced.push(NotEnforced::LocalhostSeccompProfiles);
     }
     Ok(p)
 }
@@ -837,15 +839,10 @@ mod tests {
     #[test]
     fn not_enforceable_fields_are_accepted_and_reported() {
         let p = parse_spec("  runtimeClass: {allowedRuntimeClassNames: [gvisor]}\n  defaultAllowPrivilegeEscalation: false\n").unwrap();
+        assert!(p[0].not_enforced.contains(&NotEnforced::RuntimeClass));
         assert!(
             p[0].not_enforced
-                .iter()
-                .any(|n| n.starts_with("spec.runtimeClass"))
-        );
-        assert!(
-            p[0].not_enforced
-                .iter()
-                .any(|n| n.starts_with("spec.defaultAllowPrivilegeEscalation"))
+                .contains(&NotEnforced::DefaultAllowPrivilegeEscalation)
         );
     }
 

@@ -141,6 +141,60 @@ impl std::fmt::Display for Origin {
 /// One policy, normalized. Capability names are `CAP_X`; `*` and `ALL` keep
 /// their PSP meaning. Serialized only into the hook's [`cache`], in the
 /// postcard format: no field names, so no field may be skipped.
+/// A part of a policy the node accepts but cannot enforce as written, for
+/// `lint`; [`NotEnforced::SeccompReadAsPss`] also tells the `seccomp` check
+/// how to read the policy's profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotEnforced {
+    DefaultAllowPrivilegeEscalation,
+    RuntimeClass,
+    HostPorts,
+    DefaultSeccompProfile,
+    DefaultAppArmorProfile,
+    LocalhostSeccompProfiles,
+    /// The configuration's `seccomp: pss`, for a policy that restricts
+    /// profiles (see `config::read_seccomp_as_pss`).
+    SeccompReadAsPss,
+}
+
+impl std::fmt::Display for NotEnforced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotEnforced::DefaultAllowPrivilegeEscalation => f.write_str(
+                "spec.defaultAllowPrivilegeEscalation: a default applied at admission; \
+                 the node enforces allowPrivilegeEscalation",
+            ),
+            NotEnforced::RuntimeClass => f.write_str(
+                "spec.runtimeClass: the runtime class is chosen before the OCI runtime runs; \
+                 config.json does not name it",
+            ),
+            NotEnforced::HostPorts => f.write_str(
+                "spec.hostPorts: enforced only where the runtime passes port mappings \
+                 (CRI-O, kubelet annotations); podman/ctr publish ports outside config.json",
+            ),
+            NotEnforced::DefaultSeccompProfile => write!(
+                f,
+                "metadata.annotations[{}]: a default applied at admission",
+                psp::SECCOMP_DEFAULT
+            ),
+            NotEnforced::DefaultAppArmorProfile => write!(
+                f,
+                "metadata.annotations[{}]: a default applied at admission",
+                psp::APPARMOR_DEFAULT
+            ),
+            NotEnforced::LocalhostSeccompProfiles => f.write_str(
+                "seccomp localhost/ profiles: config.json carries the profile, not its name; \
+                 any confining profile is accepted for them",
+            ),
+            NotEnforced::SeccompReadAsPss => f.write_str(
+                "seccomp (HookConfiguration `seccomp: pss`): a profile's rules are not \
+                 inspected; any profile whose default action stops syscalls and that hands \
+                 none to a host agent counts as runtime/default or localhost/*",
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
@@ -183,7 +237,7 @@ pub struct Policy {
     /// container with its own user namespace (root unprivileged on the host).
     pub unmasked_proc_in_user_namespace: bool,
     /// Fields accepted but not enforceable at the node, for `lint`.
-    pub not_enforced: Vec<String>,
+    pub not_enforced: Vec<NotEnforced>,
     /// Fields read in a way worth telling the admin, for `lint`.
     pub notes: Vec<String>,
 }
