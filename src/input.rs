@@ -1173,9 +1173,6 @@ pub fn read_bundle_config(
     if let Some(why) = untrusted(&meta, euid, At::fd(&real.join("config.json"), &file)) {
         return Err(InputError::UntrustedBundle { path: shown, why });
     }
-    if meta.len() > limit {
-        return Err(InputError::TooLarge { path: shown, limit });
-    }
     // SAFETY: a regular file only root or the hook's user can write, judged
     // above. The hook trusts them not to change it while it runs, as it
     // trusts them not to change it between runc's read and the hook's; one
@@ -1210,27 +1207,28 @@ impl Text {
         limit: u64,
         shown: &str,
     ) -> Result<Text, InputError> {
-        if meta.len() < MAP_FROM {
-            let len = usize::try_from(meta.len()).unwrap_or(0);
-            return read_into(Vec::with_capacity(len), file, limit, shown).map(Text::Read);
-        }
         if meta.len() > limit {
             return Err(InputError::TooLarge {
                 path: shown.to_string(),
                 limit,
             });
         }
-        let len = usize::try_from(meta.len()).map_err(|_| InputError::TooLarge {
-            path: shown.to_string(),
+        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if meta.len() >= MAP_FROM {
+            // SAFETY: the caller's.
+            if let Ok(map) = unsafe { memmap2::MmapOptions::new().len(len).populate().map(&file) } {
+                return Ok(Text::Mapped(map));
+            }
+        }
+        // Small, or on a filesystem that cannot map it (the read still
+        // stops at `limit`: the file can have grown).
+        read_into(
+            Vec::with_capacity(len.min(MAP_FROM as usize)),
+            file,
             limit,
-        })?;
-        // SAFETY: the caller's.
-        unsafe { memmap2::MmapOptions::new().len(len).populate().map(&file) }
-            .map(Text::Mapped)
-            .map_err(|source| InputError::Io {
-                path: shown.to_string(),
-                source,
-            })
+            shown,
+        )
+        .map(Text::Read)
     }
 }
 
