@@ -1114,8 +1114,8 @@ fn decision_is_logged_once() {
 
 #[test]
 fn a_record_larger_than_the_default_socket_buffer_is_logged() {
-    // 3000 tmpfs mounts: ~80 bytes of facts each make a record of ~250 KB,
-    // over the 208 KiB a unix datagram socket sends by default.
+    // 3000 tmpfs mounts under long names make a record of ~250 KB, over the
+    // 208 KiB a unix datagram socket sends by default.
     let s = Sandbox::new();
     let (bundle, id) = s.localized("big", "podman-default");
     let path = bundle.join("config.json");
@@ -1123,7 +1123,7 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
     let mounts = config["mounts"].as_array_mut().unwrap();
     for i in 0..3000 {
         mounts.push(serde_json::json!({
-            "destination": format!("/scratch/volume-{i:05}"),
+            "destination": format!("/scratch/{}/volume-{i:05}", "d".repeat(64)),
             "type": "tmpfs",
             "source": "tmpfs",
             "options": ["nosuid"],
@@ -1137,7 +1137,12 @@ fn a_record_larger_than_the_default_socket_buffer_is_logged() {
     assert!(record.len() > 212_992, "{} bytes", record.len());
     let at = record.find("decision {").unwrap();
     let json: Value = serde_json::from_str(&record[at + "decision ".len()..]).unwrap();
-    let mounts = json["facts"]["mounts"].as_array().map_or(0, Vec::len);
+    let mounts: usize = json["facts"]["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|group| group["destinations"].as_array().map_or(0, Vec::len))
+        .sum();
     assert!(mounts > 3000, "{mounts} mounts' facts");
 }
 

@@ -8,15 +8,17 @@
 //! the host's) is the view's, so the advice agrees with the checks.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::mounts::VolumeTypes;
+use super::mounts::{PathHash, VolumeTypes};
 use super::volume_type::MountVolume;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
 /// What kind of mount, as the view classified it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum MountFactKind {
     /// The runtime's own mounts (/proc, /dev, hosts files…): always allowed.
@@ -97,6 +99,24 @@ impl VolumeTypeNames<'_> {
             .chain(read.iter().map(|n| n.as_ref()))
     }
 
+    /// Whether both name the same types: compared as types when both are
+    /// read off a view (cheaper than by name).
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (VolumeTypeNames::Of(a), VolumeTypeNames::Of(b)) => a.clone().eq(b.clone()),
+            _ => self.iter().eq(other.iter()),
+        }
+    }
+
+    /// Hashed as types or as names: equal lists of the same variant hash
+    /// alike.
+    fn hash_into(&self, h: &mut impl Hasher) {
+        match self {
+            VolumeTypeNames::Of(types) => types.clone().for_each(|t| t.hash(h)),
+            VolumeTypeNames::Read(names) => names.iter().for_each(|n| n.hash(h)),
+        }
+    }
+
     /// The same names, owned where they are not the tables'.
     pub fn into_owned(self) -> VolumeTypeNames<'static> {
         VolumeTypeNames::Read(match self {
@@ -123,6 +143,10 @@ read_or_of!(VolumeTypeNames);
 /// A container's mounts as facts: read off the view's mounts as they are
 /// asked for (a record's facts are written once: a thousand mounts' list of
 /// facts was 100 KB built only to be serialized), or as read back.
+///
+/// Written as [`Groups`]: mounts alike but for their destination listed
+/// once with all their destinations (`"destinations"`); read back from that
+/// form or from one entry per mount (`"destination"`).
 #[derive(Debug, Clone)]
 pub enum MountFacts<'a> {
     Of(&'a [MountUse<'a>]),
@@ -130,6 +154,8 @@ pub enum MountFacts<'a> {
 }
 
 impl<'a> MountFacts<'a> {
+    /// Each mount's facts, in the container's order (read back: the
+    /// record's).
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, MountFact<'a>>> {
         let (of, read): (&'a [MountUse<'a>], &[MountFact<'a>]) = match self {
             MountFacts::Of(mounts) => (*mounts, &[]),
@@ -138,6 +164,20 @@ impl<'a> MountFacts<'a> {
         of.iter()
             .map(|m| Cow::Owned(mount_fact(m)))
             .chain(read.iter().map(Cow::Borrowed))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            MountFacts::Of(mounts) => mounts.len(),
+            MountFacts::Read(facts) => facts.len(),
+        }
+    }
+
+    fn destination(&self, i: usize) -> &Cow<'a, str> {
+        match self {
+            MountFacts::Of(mounts) => &mounts[i].destination,
+            MountFacts::Read(facts) => &facts[i].destination,
+        }
     }
 
     /// The same facts, owning their strings.
@@ -156,18 +196,191 @@ impl<'a> MountFacts<'a> {
     }
 }
 
-impl Serialize for MountFacts<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Each kind by itself: through `iter` (a chain of `Cow`s) each fact
-        // was moved about more than it took to write it.
-        match self {
-            MountFacts::Of(mounts) => serializer.collect_seq(mounts.iter().map(mount_fact)),
-            MountFacts::Read(facts) => serializer.collect_seq(facts),
+/// Whether two mounts' facts are alike but for their destination.
+fn alike(a: &MountFact, b: &MountFact) -> bool {
+    a.kind == b.kind
+        && a.read_only == b.read_only
+        && a.driver == b.driver
+        && a.host_path == b.host_path
+        && a.volume_types.same(&b.volume_types)
+}
+
+fn hash_alike(fact: &MountFact, state: &PathHash) -> u64 {
+    let mut h = state.build_hasher();
+    fact.kind.hash(&mut h);
+    fact.read_only.hash(&mut h);
+    fact.driver.hash(&mut h);
+    fact.host_path.hash(&mut h);
+    fact.volume_types.hash_into(&mut h);
+    h.finish()
+}
+
+/// The mounts of a [`MountFacts`] alike but for their destination, in the
+/// order each first appears: a thousand configMap volumes are one entry of
+/// the record with a thousand destinations (writing each mount's facts
+/// whole was a sixth of that start's instructions).
+struct Groups<'f, 'a> {
+    facts: &'f MountFacts<'a>,
+    /// Each group's facts (its first mount's) and its first and last
+    /// mount.
+    heads: Vec<(Cow<'f, MountFact<'a>>, usize, usize)>,
+    /// For each mount, the next of its group (`usize::MAX` after the last).
+    next: Vec<usize>,
+}
+
+impl<'f, 'a> Groups<'f, 'a> {
+    fn of(facts: &'f MountFacts<'a>) -> Self {
+        let state = PathHash::default();
+        let mut next = vec![usize::MAX; facts.len()];
+        let mut heads: Vec<(Cow<'f, MountFact<'a>>, usize, usize)> = Vec::new();
+        let mut by_hash: HashMap<u64, usize, PathHash> = HashMap::default();
+        for (i, fact) in facts.iter().enumerate() {
+            let hash = hash_alike(&fact, &state);
+            let group = match by_hash.get(&hash) {
+                Some(&g) if alike(&heads[g].0, &fact) => Some(g),
+                // Another group's hash: rare enough to look at them all.
+                Some(_) => heads.iter().position(|(head, ..)| alike(head, &fact)),
+                None => None,
+            };
+            match group {
+                Some(g) => {
+                    next[heads[g].2] = i;
+                    heads[g].2 = i;
+                }
+                None => {
+                    by_hash.entry(hash).or_insert(heads.len());
+                    heads.push((fact, i, i));
+                }
+            }
         }
+        Groups { facts, heads, next }
+    }
+
+    /// Each group's facts and destinations.
+    fn iter(&self) -> impl Iterator<Item = (&MountFact<'a>, Destinations<'_, 'a>)> {
+        self.heads.iter().map(|(head, first, _)| {
+            (
+                head.as_ref(),
+                Destinations {
+                    facts: self.facts,
+                    next: &self.next,
+                    first: *first,
+                },
+            )
+        })
     }
 }
 
-read_or_of!(MountFacts);
+/// The destinations of one group, in the container's order.
+#[derive(Clone, Copy)]
+struct Destinations<'g, 'a> {
+    facts: &'g MountFacts<'a>,
+    next: &'g [usize],
+    first: usize,
+}
+
+impl<'g, 'a> Destinations<'g, 'a> {
+    fn iter(self) -> impl Iterator<Item = &'g Cow<'a, str>> {
+        let next = |&i: &usize| Some(self.next[i]).filter(|&n| n != usize::MAX);
+        std::iter::successors(Some(self.first), next).map(|i| self.facts.destination(i))
+    }
+}
+
+/// One group as the record writes it.
+struct Group<'g, 'a>(&'g MountFact<'a>, Destinations<'g, 'a>);
+
+impl Serialize for Group<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let Group(fact, destinations) = self;
+        let mut s = serializer.serialize_struct("MountGroup", 6)?;
+        s.serialize_field("kind", &fact.kind)?;
+        s.serialize_field("volumeTypes", &fact.volume_types)?;
+        match &fact.driver {
+            Some(driver) => s.serialize_field("driver", driver)?,
+            None => s.skip_field("driver")?,
+        }
+        match &fact.host_path {
+            Some(path) => s.serialize_field("hostPath", path)?,
+            None => s.skip_field("hostPath")?,
+        }
+        s.serialize_field("readOnly", &fact.read_only)?;
+        s.serialize_field("destinations", &Seq(*destinations))?;
+        s.end()
+    }
+}
+
+struct Seq<'g, 'a>(Destinations<'g, 'a>);
+
+impl Serialize for Seq<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl Serialize for MountFacts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let groups = Groups::of(self);
+        serializer.collect_seq(
+            groups
+                .iter()
+                .map(|(fact, destinations)| Group(fact, destinations)),
+        )
+    }
+}
+
+/// Equal when the record would list the same.
+impl PartialEq for MountFacts<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (Groups::of(self), Groups::of(other));
+        a.heads.len() == b.heads.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|((fa, da), (fb, db))| alike(fa, fb) && da.iter().eq(db.iter()))
+    }
+}
+
+impl Eq for MountFacts<'_> {}
+
+impl<'de> Deserialize<'de> for MountFacts<'_> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// An entry of the record's list: a group, or one mount.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Listed {
+            kind: MountFactKind,
+            volume_types: VolumeTypeNames<'static>,
+            #[serde(default)]
+            driver: Option<String>,
+            #[serde(default)]
+            host_path: Option<String>,
+            read_only: bool,
+            #[serde(default)]
+            destination: Option<String>,
+            #[serde(default)]
+            destinations: Vec<String>,
+        }
+        let mut facts = Vec::new();
+        for l in Vec::<Listed>::deserialize(deserializer)? {
+            if l.destination.is_none() && l.destinations.is_empty() {
+                return Err(serde::de::Error::custom(
+                    "a mount's facts without \"destination\" or \"destinations\"",
+                ));
+            }
+            for destination in l.destination.into_iter().chain(l.destinations) {
+                facts.push(MountFact {
+                    kind: l.kind,
+                    volume_types: l.volume_types.clone(),
+                    driver: l.driver.clone().map(Cow::Owned),
+                    host_path: l.host_path.clone().map(Cow::Owned),
+                    read_only: l.read_only,
+                    destination: Cow::Owned(destination),
+                });
+            }
+        }
+        Ok(MountFacts::Read(facts))
+    }
+}
 
 /// The privilege-relevant facts of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,6 +574,7 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
 mod tests {
     use super::*;
     use crate::checks::fixtures;
+    use serde_json::Value;
 
     #[test]
     fn facts_read_off_a_view_equal_their_owned_and_read_back_forms() {
@@ -430,5 +644,84 @@ mod tests {
             let back: Facts = serde_json::from_str(&json).unwrap();
             assert_eq!(back, f);
         }
+    }
+
+    /// The record lists mounts alike but for their destination once, in
+    /// the order each first appears, their destinations in the container's
+    /// order; read back, each mount is one fact again.
+    #[test]
+    fn mounts_alike_are_listed_once_with_their_destinations() {
+        let view = fixtures::view("podman-bind-etc");
+        let facts = Facts::from_view(&view);
+        let json = serde_json::to_value(&facts.mounts).unwrap();
+        let groups = json.as_array().unwrap();
+        let listed: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g["destinations"].as_array().unwrap())
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), view.mounts.len());
+        for g in groups {
+            let dests: Vec<&str> = g["destinations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap())
+                .collect();
+            let order: Vec<usize> = dests
+                .iter()
+                .map(|d| {
+                    view.mounts
+                        .iter()
+                        .position(|m| m.destination == *d)
+                        .unwrap()
+                })
+                .collect();
+            assert!(order.is_sorted(), "{g}");
+            assert!(g.get("destination").is_none(), "{g}");
+        }
+        // groups differ pairwise, first appearances in order
+        let firsts: Vec<usize> = groups
+            .iter()
+            .map(|g| {
+                let d = g["destinations"][0].as_str().unwrap();
+                view.mounts.iter().position(|m| m.destination == d).unwrap()
+            })
+            .collect();
+        assert!(firsts.is_sorted(), "{json}");
+        let heads: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let mut g = g.clone();
+                g.as_object_mut().unwrap().remove("destinations");
+                g
+            })
+            .collect();
+        for (i, a) in heads.iter().enumerate() {
+            assert!(!heads[i + 1..].contains(a), "{a} listed twice");
+        }
+        assert!(groups.len() < view.mounts.len(), "{json}");
+        let back: MountFacts = serde_json::from_value(json).unwrap();
+        assert_eq!(back, facts.mounts);
+        assert_eq!(back.iter().count(), view.mounts.len());
+    }
+
+    /// A record of one entry per mount (`"destination"`) reads back as the
+    /// same facts; an entry with no destination at all is refused.
+    #[test]
+    fn mounts_listed_one_by_one_read_back_the_same() {
+        let facts = fixtures::facts("podman-bind-etc");
+        let one_by_one: Vec<Value> = facts
+            .mounts
+            .iter()
+            .map(|m| serde_json::to_value(m.as_ref()).unwrap())
+            .collect();
+        assert!(one_by_one.iter().all(|m| m["destination"].is_string()));
+        let back: MountFacts = serde_json::from_value(Value::Array(one_by_one.clone())).unwrap();
+        assert_eq!(back, facts.mounts);
+        let mut none = one_by_one[0].clone();
+        none.as_object_mut().unwrap().remove("destination");
+        let err = serde_json::from_value::<MountFacts>(Value::Array(vec![none])).unwrap_err();
+        assert!(err.to_string().contains("without \"destination\""), "{err}");
     }
 }

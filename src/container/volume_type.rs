@@ -129,7 +129,7 @@ impl std::fmt::Display for MountVolume {
 /// What a mount counts as: a type PSP names, or a kubelet in-tree plugin
 /// this build does not know (named as kubelet names its directory), which
 /// no policy can list by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MountVolume {
     Known(VolumeType),
     Unknown(Box<str>),
