@@ -35,7 +35,7 @@ pub enum MountFactKind {
 /// `'a`: read off a view's mount, it borrows from that mount (its volume
 /// type names) and from config.json's text (its destination): a thousand
 /// mounts' facts were a thousand copies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MountFact<'a> {
     pub kind: MountFactKind,
@@ -43,11 +43,11 @@ pub struct MountFact<'a> {
     /// runtime mounts).
     pub volume_types: VolumeTypeNames<'a>,
     /// The flexVolume or CSI driver, when known. Left out of the JSON
-    /// when unknown, like `hostPath` (a record holds every mount's facts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// when unknown, like `hostPath`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub driver: Option<Cow<'a, str>>,
     /// The source resolved on the host (host paths only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host_path: Option<Cow<'a, str>>,
     pub read_only: bool,
     pub destination: Cow<'a, str>,
@@ -286,46 +286,38 @@ impl<'g, 'a> Destinations<'g, 'a> {
     }
 }
 
-/// One group as the record writes it.
-struct Group<'g, 'a>(&'g MountFact<'a>, Destinations<'g, 'a>);
-
-impl Serialize for Group<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let Group(fact, destinations) = self;
-        let mut s = serializer.serialize_struct("MountGroup", 6)?;
-        s.serialize_field("kind", &fact.kind)?;
-        s.serialize_field("volumeTypes", &fact.volume_types)?;
-        match &fact.driver {
-            Some(driver) => s.serialize_field("driver", driver)?,
-            None => s.skip_field("driver")?,
-        }
-        match &fact.host_path {
-            Some(path) => s.serialize_field("hostPath", path)?,
-            None => s.skip_field("hostPath")?,
-        }
-        s.serialize_field("readOnly", &fact.read_only)?;
-        s.serialize_field("destinations", &Seq(*destinations))?;
-        s.end()
-    }
+/// One group as the record writes it: a mount's facts, `destinations` for
+/// its `destination`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Group<'g, 'a> {
+    kind: MountFactKind,
+    volume_types: &'g VolumeTypeNames<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driver: Option<&'g Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_path: Option<&'g Cow<'a, str>>,
+    read_only: bool,
+    destinations: Destinations<'g, 'a>,
 }
 
-struct Seq<'g, 'a>(Destinations<'g, 'a>);
-
-impl Serialize for Seq<'_, '_> {
+impl Serialize for Destinations<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter())
+        serializer.collect_seq(self.iter())
     }
 }
 
 impl Serialize for MountFacts<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let groups = Groups::of(self);
-        serializer.collect_seq(
-            groups
-                .iter()
-                .map(|(fact, destinations)| Group(fact, destinations)),
-        )
+        serializer.collect_seq(groups.iter().map(|(fact, destinations)| Group {
+            kind: fact.kind,
+            volume_types: &fact.volume_types,
+            driver: fact.driver.as_ref(),
+            host_path: fact.host_path.as_ref(),
+            read_only: fact.read_only,
+            destinations,
+        }))
     }
 }
 

@@ -172,16 +172,16 @@ impl std::fmt::Display for NotEnforced {
                 "spec.hostPorts: enforced only where the runtime passes port mappings \
                  (CRI-O, kubelet annotations); podman/ctr publish ports outside config.json",
             ),
-            NotEnforced::DefaultSeccompProfile => write!(
-                f,
-                "metadata.annotations[{}]: a default applied at admission",
-                psp::SECCOMP_DEFAULT
-            ),
-            NotEnforced::DefaultAppArmorProfile => write!(
-                f,
-                "metadata.annotations[{}]: a default applied at admission",
-                psp::APPARMOR_DEFAULT
-            ),
+            NotEnforced::DefaultSeccompProfile | NotEnforced::DefaultAppArmorProfile => {
+                let key = match self {
+                    NotEnforced::DefaultSeccompProfile => psp::SECCOMP_DEFAULT,
+                    _ => psp::APPARMOR_DEFAULT,
+                };
+                write!(
+                    f,
+                    "metadata.annotations[{key}]: a default applied at admission"
+                )
+            }
             NotEnforced::LocalhostSeccompProfiles => f.write_str(
                 "seccomp localhost/ profiles: config.json carries the profile, not its name; \
                  any confining profile is accepted for them",
