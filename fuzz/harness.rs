@@ -182,7 +182,7 @@ fn check_decision(decision: &Decision) {
 fn evaluate(view: &ContainerView, policies: &[Policy]) -> Verdict {
     let selection = Selection {
         mode: Mode::Enforce,
-        policies: policies.iter().map(std::borrow::Cow::Borrowed).collect(),
+        policies: policies.iter().collect(),
         chosen_by: "fuzz".into(),
     };
     let mut decision = Decision::evaluate(view, &selection);

@@ -636,7 +636,7 @@ mod tests {
     fn decide(name: &str, policies: Vec<crate::policy::Policy>, mode: Mode) -> Decision<'static> {
         let selection = Selection {
             mode,
-            policies: policies.into_iter().map(std::borrow::Cow::Owned).collect(),
+            policies: policies.iter().collect(),
             chosen_by: "test".into(),
         };
         Decision::evaluate(&fixtures::view(name), &selection).into_owned()
@@ -666,10 +666,7 @@ mod tests {
             for order in orders {
                 let selection = Selection {
                     mode: Mode::Enforce,
-                    policies: order
-                        .iter()
-                        .map(|&i| std::borrow::Cow::Borrowed(&profiles[i]))
-                        .collect(),
+                    policies: order.iter().map(|&i| &profiles[i]).collect(),
                     chosen_by: "test".into(),
                 };
                 let every = Decision::evaluate_with(&view, &selection, Detail::Every);

@@ -1215,11 +1215,7 @@ impl Policies {
     fn selection(&self) -> Selection<'_> {
         Selection {
             mode: Mode::Enforce,
-            policies: self
-                .policies
-                .iter()
-                .map(std::borrow::Cow::Borrowed)
-                .collect(),
+            policies: self.policies.iter().collect(),
             chosen_by: "properties".into(),
         }
     }

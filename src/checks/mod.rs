@@ -47,8 +47,10 @@ pub struct Findings {
     /// Requirements of the policy that the node cannot verify for this
     /// container (said, never silently passed as enforced).
     pub unverified: Vec<Violation>,
-    /// Findings are counted with their fields but without their messages
-    /// (see [`until_denied`]).
+    /// Only whether the policy admits is asked (see [`until_denied`]): the
+    /// first violation is kept by its field, without its message, and what
+    /// cannot be verified is not kept (a policy that admits is judged again
+    /// whole for the record).
     quiet: bool,
 }
 
@@ -56,6 +58,11 @@ impl Findings {
     /// The checks build a message only when it is kept.
     pub fn deny<M: Into<String>>(&mut self, field: &'static str, message: impl FnOnce() -> M) {
         let message = self.kept(message);
+        if self.quiet {
+            // The one violation the checks stop at, in a block its size (a
+            // hundred policies judged leave their findings in memory).
+            self.violations.reserve_exact(1);
+        }
         self.violations.push(Violation { field, message });
     }
 
@@ -64,8 +71,12 @@ impl Findings {
         field: &'static str,
         message: impl FnOnce() -> M,
     ) {
-        let message = self.kept(message);
-        self.unverified.push(Violation { field, message });
+        if !self.quiet {
+            self.unverified.push(Violation {
+                field,
+                message: message().into(),
+            });
+        }
     }
 
     fn kept<M: Into<String>>(&self, message: impl FnOnce() -> M) -> String {
@@ -190,7 +201,8 @@ pub fn evaluate(view: &ContainerView, policy: &Policy) -> Findings {
 }
 
 /// Whether the policy admits: the checks run until the first that denies,
-/// and the findings keep their fields, not their messages.
+/// and the findings keep that violation's field, not its message, and
+/// nothing unverified.
 pub fn until_denied(view: &ContainerView, policy: &Policy) -> Findings {
     judge(view, policy, true)
 }

@@ -48,7 +48,7 @@ pub fn run(flags: &Flags) -> i32 {
             c.bindings.len(),
             c.exemptions.len()
         ),
-        Sources::Default => println!("ok: no configuration file; builtin:baseline applies"),
+        Sources::Default(_) => println!("ok: no configuration file; builtin:baseline applies"),
         Sources::Explicit(_) => println!("ok: {} policies", policies.len()),
     }
     0

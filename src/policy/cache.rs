@@ -42,10 +42,14 @@ const MAGIC: &[u8] = b"PSPHOOK\x01";
 /// A file (or the policy directory) read: the path as named, where its links
 /// led, and what identifies its content without reading it, as it was when
 /// it was read (the `fstat` of the file opened).
+/// Borrowed from what was read, or from the entry read back (a hundred
+/// stamps are not copied string by string on every container start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
-    path: PathBuf,
-    real: PathBuf,
+struct Stamp<'a> {
+    #[serde(borrow)]
+    path: &'a Path,
+    #[serde(borrow)]
+    real: &'a Path,
     id: FileId,
 }
 
@@ -78,11 +82,11 @@ impl FileId {
     }
 }
 
-impl Stamp {
-    fn of(opened: &Opened) -> Stamp {
+impl Stamp<'_> {
+    fn of(opened: &Opened) -> Stamp<'_> {
         Stamp {
-            path: opened.path.clone(),
-            real: opened.real.clone(),
+            path: &opened.path,
+            real: &opened.real,
             id: FileId::of(&opened.stat),
         }
     }
@@ -91,16 +95,42 @@ impl Stamp {
     /// them, to the same file, unchanged, and is trusted as a read of it
     /// would be now: every directory from `/` and the file itself.
     fn still_holds(&self) -> bool {
-        trusted_stat(&self.path)
+        trusted_stat(self.path)
             .is_ok_and(|(real, st)| real == self.real && FileId::of(&st) == self.id)
     }
 }
 
-/// Whether every stamp still holds, each path resolved through one
-/// resolution (the caller's, see [`load`]): the directories judged are
-/// opened once, each file looked up relative to its directory.
-fn all_hold(stamps: &[Stamp]) -> bool {
-    one_resolution(|| stamps.iter().all(Stamp::still_holds))
+/// Reads an entry's stamps, each checked as it is read (no list of a
+/// hundred is built), until one does not hold: whether all do. Each path is
+/// resolved through one resolution (the caller's, see [`load`]): the
+/// directories judged are opened once.
+struct AllHold;
+
+impl<'de> serde::de::DeserializeSeed<'de> for AllHold {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AllHold {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the stamps of a cache entry")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut stamps: A) -> Result<bool, A::Error> {
+        one_resolution(|| {
+            while let Some(stamp) = stamps.next_element::<Stamp<'de>>()? {
+                if !stamp.still_holds() {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
 }
 
 /// Written whole after [`MAGIC`]; read field by field (the format puts
@@ -109,7 +139,7 @@ fn all_hold(stamps: &[Stamp]) -> bool {
 #[derive(Serialize)]
 struct Entry<'a> {
     key: &'a str,
-    stamps: &'a [Stamp],
+    stamps: &'a [Stamp<'a>],
     sources: &'a Sources,
 }
 
@@ -139,7 +169,7 @@ fn load_in(dir: &Path, flags: &Flags) -> Result<Sources, PolicyError> {
         // cached at all).
         let (sources, opened) = recording(|| Sources::load(flags));
         let sources = sources?;
-        if let Some(stamps) = stamps_of(&sources, opened) {
+        if let Some(stamps) = stamps_of(&sources, opened.as_deref()) {
             store(
                 dir,
                 &path,
@@ -228,21 +258,21 @@ fn lookup(path: &Path, key: &str) -> Option<Sources> {
     if entry_key != key {
         return None;
     }
-    let (stamps, rest): (Vec<Stamp>, _) = postcard::take_from_bytes(rest).ok()?;
-    if !all_hold(&stamps) {
+    let mut stamps = postcard::Deserializer::from_bytes(rest);
+    if !serde::de::DeserializeSeed::deserialize(AllHold, &mut stamps).ok()? {
         return None;
     }
-    let (sources, rest) = postcard::take_from_bytes(rest).ok()?;
+    let (sources, rest) = postcard::take_from_bytes(stamps.finalize().ok()?).ok()?;
     rest.is_empty().then_some(sources)
 }
 
 /// The stamps of every file the sources came from, and of the policy
 /// directory (so an added or removed file counts); `None` when nothing is
 /// worth caching, or a file changed while it was read.
-fn stamps_of(sources: &Sources, opened: Option<Vec<Opened>>) -> Option<Vec<Stamp>> {
+fn stamps_of<'a>(sources: &Sources, opened: Option<&'a [Opened]>) -> Option<Vec<Stamp<'a>>> {
     // No configuration file at the default path: nothing to parse, nothing
     // worth caching (and its absence cannot be stamped).
-    if matches!(sources, Sources::Default) {
+    if matches!(sources, Sources::Default(_)) {
         return None;
     }
     let mut stamps: Vec<Stamp> = opened?.iter().map(Stamp::of).collect();
@@ -337,12 +367,21 @@ mod tests {
         path
     }
 
-    /// Load as the cache does: the sources, and the stamps of what was read.
-    fn load_stamped(flags: &Flags) -> (Sources, Vec<Stamp>) {
+    /// Load as the cache does: the sources, and what was read (their
+    /// [`stamps`]).
+    fn load_stamped(flags: &Flags) -> (Sources, Vec<Opened>) {
         let (sources, opened) = recording(|| Sources::load(flags));
-        let sources = sources.unwrap();
-        let stamps = stamps_of(&sources, opened).expect("nothing changed while it was read");
-        (sources, stamps)
+        let opened = opened.expect("nothing changed while it was read");
+        (sources.unwrap(), opened)
+    }
+
+    /// As the entry's stamps are checked when it is read.
+    fn all_hold(stamps: &[Stamp]) -> bool {
+        one_resolution(|| stamps.iter().all(Stamp::still_holds))
+    }
+
+    fn stamps<'a>(sources: &Sources, opened: &'a [Opened]) -> Vec<Stamp<'a>> {
+        stamps_of(sources, Some(opened)).expect("a configuration was loaded")
     }
 
     /// Sources through the cache's format: read back unchanged, and no
@@ -368,7 +407,9 @@ mod tests {
         policies.extend(super::super::load::parse(path, &text, origin).unwrap());
         assert_eq!(policies.len(), 4);
         round_trip(&Sources::Explicit(policies));
-        round_trip(&Sources::Default);
+        round_trip(&Sources::Default(Box::new(
+            super::super::builtin::baseline(),
+        )));
     }
 
     #[test]
@@ -436,7 +477,8 @@ mod tests {
         let other = key_for(&flags, &other_exe);
         assert_ne!(other, key);
         let path = entry_path(&cache, &key);
-        let (sources, stamps) = load_stamped(&flags);
+        let (sources, opened) = load_stamped(&flags);
+        let stamps = stamps(&sources, &opened);
         let write = |key: &str| {
             let entry = Entry {
                 key,
@@ -491,7 +533,8 @@ mod tests {
 
         let key = key(&flags).unwrap();
         let entry_path = cache.join(format!("{:016x}.bin", fnv1a(key.as_bytes())));
-        let (sources, stamps) = load_stamped(&flags);
+        let (sources, opened) = load_stamped(&flags);
+        let stamps = stamps(&sources, &opened);
         store(
             &cache,
             &entry_path,
@@ -536,7 +579,8 @@ mod tests {
             config: Some(config),
             ..Default::default()
         };
-        let (_, stamps) = load_stamped(&flags);
+        let (sources, opened) = load_stamped(&flags);
+        let stamps = stamps(&sources, &opened);
         assert!(all_hold(&stamps));
         assert!(stamps.iter().all(Stamp::still_holds));
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -561,7 +605,8 @@ mod tests {
     fn cached(cache: &Path, flags: &Flags) -> (PathBuf, String) {
         let key = key(flags).unwrap();
         let path = entry_path(cache, &key);
-        let (sources, stamps) = load_stamped(flags);
+        let (sources, opened) = load_stamped(flags);
+        let stamps = stamps(&sources, &opened);
         store(
             cache,
             &path,

@@ -2,7 +2,6 @@
 //! where the PSP manifests live, enforce or audit, and which policies bind to
 //! which Kubernetes namespaces. Validated as strictly as a policy.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -97,6 +96,9 @@ pub struct Config {
     /// node moves pointers, not policies (a hundred read back from the cache
     /// took 3% fewer instructions).
     pub policies: BTreeMap<String, Box<Policy>>,
+    /// The built-in profiles `defaultPolicies` and the bindings name
+    /// (`builtin:*`), built once as the configuration reads them.
+    pub profiles: BTreeMap<String, Box<Policy>>,
     /// Bindings naming a policy that exists nowhere, with the reason. The hook
     /// blocks the containers such a binding selects; `lint` fails.
     pub broken: Vec<Broken>,
@@ -203,6 +205,7 @@ impl Config {
             default_policies: Vec::new(),
             bindings: Vec::new(),
             policies,
+            profiles: BTreeMap::new(),
             broken: Vec::new(),
             allowed_hooks: Vec::new(),
             seccomp,
@@ -248,6 +251,15 @@ impl Config {
         items
             .iter()
             .map(|n| {
+                if n.value.starts_with(builtin::PREFIX)
+                    && !self.profiles.contains_key(&n.value)
+                    && let Some(mut profile) = builtin::profile(&n.value)
+                {
+                    if self.seccomp == SeccompReading::Pss {
+                        read_seccomp_as_pss(&mut profile);
+                    }
+                    self.profiles.insert(n.value.clone(), Box::new(profile));
+                }
                 if self.resolve(&n.value).is_none() {
                     let line = (n.referenced.line() > 0).then(|| n.referenced.line());
                     let message = match builtin::lookup(&n.value) {
@@ -268,18 +280,15 @@ impl Config {
             .collect()
     }
 
-    /// A policy by the name a binding uses: `builtin:*` or a PSP name.
-    pub fn resolve(&self, name: &str) -> Option<Cow<'_, Policy>> {
-        if name.starts_with(builtin::PREFIX) {
-            builtin::profile(name).map(|mut p| {
-                if self.seccomp == SeccompReading::Pss {
-                    read_seccomp_as_pss(&mut p);
-                }
-                Cow::Owned(p)
-            })
+    /// A policy by the name a binding uses: a `builtin:*` profile the
+    /// configuration names, or a PSP name.
+    pub fn resolve(&self, name: &str) -> Option<&Policy> {
+        let by_name = if name.starts_with(builtin::PREFIX) {
+            &self.profiles
         } else {
-            self.policies.get(name).map(|p| Cow::Borrowed(&**p))
-        }
+            &self.policies
+        };
+        by_name.get(name).map(|p| &**p)
     }
 
     /// The policy names bound to a Kubernetes namespace (`None`: not a
@@ -972,13 +981,17 @@ mod tests {
     fn pss_reading_is_carried_by_the_policies_it_restricts() {
         let dir = Dir::new();
         dir.write("policies.d/seccomp-default.yaml", SECCOMP_PSP);
-        let text =
-            |reading: &str| format!("{HEADER}policyDirectory: policies.d\nseccomp: {reading}\n");
+        let text = |reading: &str| {
+            format!(
+                "{HEADER}policyDirectory: policies.d\nseccomp: {reading}\n\
+                 defaultPolicies: [restricted, seccomp-default, builtin:restricted, builtin:privileged]\n"
+            )
+        };
         let config = dir.load(&text("pss")).unwrap();
         assert_eq!(config.seccomp, SeccompReading::Pss);
         // a PSP and a built-in that restrict profiles carry it (lint shows it)
         assert!(seccomp_read_as_pss(
-            &config.resolve("seccomp-default").unwrap()
+            config.resolve("seccomp-default").unwrap()
         ));
         let restricted = config.resolve("builtin:restricted").unwrap();
         assert!(
@@ -987,17 +1000,17 @@ mod tests {
                 .contains(&NotEnforced::SeccompReadAsPss)
         );
         // one that does not restrict them has nothing to read
-        assert!(!seccomp_read_as_pss(&config.resolve("restricted").unwrap()));
+        assert!(!seccomp_read_as_pss(config.resolve("restricted").unwrap()));
         assert!(!seccomp_read_as_pss(
-            &config.resolve("builtin:privileged").unwrap()
+            config.resolve("builtin:privileged").unwrap()
         ));
         let config = dir.load(&text("strict")).unwrap();
         assert_eq!(config.seccomp, SeccompReading::Strict);
         assert!(!seccomp_read_as_pss(
-            &config.resolve("builtin:restricted").unwrap()
+            config.resolve("builtin:restricted").unwrap()
         ));
         assert!(!seccomp_read_as_pss(
-            &config.resolve("seccomp-default").unwrap()
+            config.resolve("seccomp-default").unwrap()
         ));
         // marking twice notes once
         let mut p = builtin::restricted();

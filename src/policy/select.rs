@@ -2,7 +2,6 @@
 //! one-off use, else the configuration file (its bindings by Kubernetes
 //! namespace), else `builtin:baseline`.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::config::{self, Broken, Config, Mode};
@@ -23,17 +22,17 @@ pub enum Sources {
     /// Policies named on the command line judge every container.
     Explicit(Vec<Policy>),
     Config(Box<Config>),
-    /// No flags and no configuration file.
-    Default,
+    /// No flags and no configuration file: `builtin:baseline`.
+    Default(Box<Policy>),
 }
 
 /// The policies chosen for one container.
 #[derive(Debug, Clone)]
 pub struct Selection<'a> {
     pub mode: Mode,
-    /// Borrowed from the loaded sources where they hold them (a hundred
-    /// policies are not copied on every container start).
-    pub policies: Vec<Cow<'a, Policy>>,
+    /// Borrowed from the loaded sources (a hundred policies are not copied
+    /// on every container start).
+    pub policies: Vec<&'a Policy>,
     /// Which rule chose them (`--policy`, `bindings[1]`, `defaultPolicies`…).
     pub chosen_by: String,
 }
@@ -78,7 +77,9 @@ impl Sources {
     fn load_default(path: &Path) -> Result<Sources, PolicyError> {
         match std::fs::symlink_metadata(path) {
             Ok(_) => Ok(Sources::Config(Box::new(Config::load(path)?))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Sources::Default),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Sources::Default(Box::new(builtin::baseline())))
+            }
             Err(e) => Err(PolicyError {
                 file: path.display().to_string(),
                 line: None,
@@ -94,12 +95,12 @@ impl Sources {
         match self {
             Sources::Explicit(policies) => Ok(Selection {
                 mode: Mode::Enforce,
-                policies: policies.iter().map(Cow::Borrowed).collect(),
+                policies: policies.iter().collect(),
                 chosen_by: "command line".into(),
             }),
-            Sources::Default => Ok(Selection {
+            Sources::Default(baseline) => Ok(Selection {
                 mode: Mode::Enforce,
-                policies: vec![Cow::Owned(builtin::baseline())],
+                policies: vec![baseline],
                 chosen_by: format!("default (no {})", config::DEFAULT_PATH),
             }),
             Sources::Config(config) => {
@@ -164,7 +165,7 @@ impl Sources {
     pub fn all_policies(&self) -> Vec<Policy> {
         match self {
             Sources::Explicit(p) => p.clone(),
-            Sources::Default => vec![builtin::baseline()],
+            Sources::Default(baseline) => vec![(**baseline).clone()],
             Sources::Config(c) => c.policies.values().map(|p| (**p).clone()).collect(),
         }
     }
@@ -341,9 +342,9 @@ mod tests {
         let dir = Dir::new();
         assert!(matches!(
             Sources::load_default(&dir.path().join("config.yaml")),
-            Ok(Sources::Default)
+            Ok(Sources::Default(_))
         ));
-        let sources = Sources::Default;
+        let sources = Sources::Default(Box::new(builtin::baseline()));
         let s = sources.select(&in_namespace(Some("team-a"))).unwrap();
         assert_eq!(names(&s), ["builtin:baseline"]);
         assert_eq!(s.mode, Mode::Enforce);
