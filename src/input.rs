@@ -258,6 +258,9 @@ struct Resolution {
     /// Directories judged trusted by their `lstat` alone (see
     /// [`Resolution::walk_clean`]): a few, compared as bytes.
     judged: Vec<PathBuf>,
+    /// Directories judged by their `lstat` and held open (see
+    /// [`Resolution::hold`]): a few, compared as bytes.
+    held: Vec<(PathBuf, OwnedFd)>,
     opened: Vec<Opened>,
     /// A file or directory changed while it was read.
     changed: bool,
@@ -528,7 +531,9 @@ impl Resolution {
     /// The walk of a clean absolute path (no `.`, `..` or link recorded in
     /// this resolution on the way) with one `lstat` per directory not judged
     /// before, the file then opened by its path (`O_NOFOLLOW`) and judged by
-    /// the `fstat` of what was opened. As safe as the walk by descriptors:
+    /// the `fstat` of what was opened; in a directory held open
+    /// ([`Self::hold`]), looked up relative to it. As safe as the walk by
+    /// descriptors:
     /// every directory on the way is judged changeable by root or the
     /// hook's user alone (or sticky, where no one replaces what they do not
     /// own), so no one else can make the path lead elsewhere between the
@@ -550,6 +555,14 @@ impl Resolution {
             return None;
         }
         let euid = euid();
+        let (parent, name) = bytes.split_at(bytes.iter().rposition(|b| *b == b'/')?);
+        if let Some((_, dir)) = self
+            .held
+            .iter()
+            .find(|(d, _)| d.as_os_str().as_bytes() == parent)
+        {
+            return in_open_dir(dir.as_fd(), OsStr::from_bytes(&name[1..]), path, last, euid);
+        }
         // Each directory above, from `/` down (`/`, `/a`, `/a/b` of `/a/b/c`).
         let ends = std::iter::once(1).chain(
             bytes
@@ -584,17 +597,27 @@ impl Resolution {
             }
             Last::Stat | Last::Dir => (nix::sys::stat::lstat(path).ok()?, None),
         };
-        if is(&stat, libc::S_IFLNK) {
-            return None;
+        let walked = judged_last(path, stat, file, last, euid)?;
+        if walked.is_ok() && is(&stat, libc::S_IFDIR) {
+            self.hold(path, &stat);
         }
-        let fd = file.as_ref().map(|f| f.as_fd());
-        Some(
-            judge_last(path, path, &stat, last, euid, fd).map(|()| Walked {
-                real: path.to_path_buf(),
-                stat,
-                file,
-            }),
-        )
+        Some(walked)
+    }
+
+    /// Keep a directory judged by its `lstat` open, so that the files in
+    /// it are looked up relative to it (one component each, not the whole
+    /// path: a policy directory's hundred cache stamps took 20 µs less).
+    /// Only when what opens is what was judged.
+    fn hold(&mut self, dir: &Path, judged: &FileStat) {
+        if self.held.iter().any(|(d, _)| d == dir) {
+            return;
+        }
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        if let Ok(fd) = nix::fcntl::open(dir, flags, Mode::empty())
+            && fstat(&fd).is_ok_and(|st| same_file(&st, judged))
+        {
+            self.held.push((dir.to_path_buf(), fd));
+        }
     }
 
     /// A link of `/proc` at the end of a path (`/proc/self/fd/N`, which may
@@ -739,6 +762,51 @@ fn judge_dir(
             why,
         }),
     }
+}
+
+/// The last step of [`Resolution::walk_clean`] for a file (`name`) whose
+/// directory is held open, judged with every directory above it: looked up
+/// relative to it. `None` at a link, or when the lookup fails.
+fn in_open_dir(
+    dir: BorrowedFd,
+    name: &OsStr,
+    path: &Path,
+    last: Last,
+    euid: u32,
+) -> Option<Result<Walked, InputError>> {
+    #[cfg(test)]
+    test_hook::run(test_hook::Moment::BeforeOpen, path);
+    let (stat, file) = match last {
+        Last::Read => {
+            let fd = openat(dir, name, READ_TRUSTED, Mode::empty()).ok()?;
+            (fstat(&fd).ok()?, Some(std::fs::File::from(fd)))
+        }
+        Last::Stat | Last::Dir => (fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).ok()?, None),
+    };
+    judged_last(path, stat, file, last, euid)
+}
+
+/// The end of a walk by paths ([`Resolution::walk_clean`]): `path`, its
+/// `stat` and the file opened, judged; `None` at a link, which the walk by
+/// descriptors follows.
+fn judged_last(
+    path: &Path,
+    stat: FileStat,
+    file: Option<std::fs::File>,
+    last: Last,
+    euid: u32,
+) -> Option<Result<Walked, InputError>> {
+    if is(&stat, libc::S_IFLNK) {
+        return None;
+    }
+    let fd = file.as_ref().map(|f| f.as_fd());
+    Some(
+        judge_last(path, path, &stat, last, euid, fd).map(|()| Walked {
+            real: path.to_path_buf(),
+            stat,
+            file,
+        }),
+    )
 }
 
 /// The last component of a walk, by the `fstat` of what was opened.
