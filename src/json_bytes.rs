@@ -1,10 +1,10 @@
 //! The bytes of a JSON string that are not plain: `"`, `\\` and control
-//! characters. Reading config.json, they end a run of plain bytes; writing
-//! the decision record, they need an escape. Found eight or sixteen bytes at
-//! a time (memchr finds at most three given bytes, not a byte class).
+//! characters, which end a run of plain bytes reading config.json. Found
+//! eight or sixteen bytes at a time (memchr finds at most three given bytes,
+//! not a byte class).
 
 /// Whether `byte` ends a plain run of string bytes: `"`, `\\` or a control
-/// character (and, writing JSON, needs an escape).
+/// character.
 pub fn special(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }

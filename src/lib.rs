@@ -9,7 +9,6 @@ pub mod container;
 pub mod decision;
 pub mod input;
 pub mod json_bytes;
-pub mod json_writer;
 pub mod log;
 pub mod log_key;
 #[cfg(any(target_env = "musl", test))]
