@@ -331,6 +331,10 @@ impl Resolution {
             source,
         };
         let walked = self.walk(path, Last::Dir)?;
+        // Its files are read from the directory listed, not from one held
+        // at that path before (it may have been replaced since).
+        self.held
+            .retain(|(held, _)| *held != walked.real && held != path);
         let dir = self
             .dirs
             .get(&walked.real)
@@ -609,9 +613,7 @@ impl Resolution {
     /// path: a policy directory's hundred cache stamps took 20 µs less).
     /// Only when what opens is what was judged.
     fn hold(&mut self, dir: &Path, judged: &FileStat) {
-        if self.held.iter().any(|(d, _)| d == dir) {
-            return;
-        }
+        self.held.retain(|(held, _)| held != dir);
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         if let Ok(fd) = nix::fcntl::open(dir, flags, Mode::empty())
             && fstat(&fd).is_ok_and(|st| same_file(&st, judged))
@@ -2063,5 +2065,94 @@ mod tests {
                 .starts_with("cannot read /nonexistent/config.json: "),
             "{err}"
         );
+    }
+
+    /// A directory held open by a stat is not where the files of the
+    /// directory listed later at that path are read from: root replacing
+    /// the policy directory in between gives the new set whole.
+    #[test]
+    fn files_are_read_from_the_directory_listed() {
+        let dir = Tmp::new("held-swap");
+        dir.file("policies.d/p.yaml", "old p", 0o644);
+        dir.file("new/p.yaml", "new p", 0o644);
+        dir.file("new/q.yaml", "new q", 0o644);
+        let policies = dir.path().join("policies.d");
+        let (listed, p, q) = one_resolution(|| {
+            trusted_stat(&policies).unwrap();
+            assert_eq!(in_resolution(|r| r.held.len()), 1, "the stat holds it");
+            std::fs::rename(&policies, dir.path().join("old")).unwrap();
+            std::fs::rename(dir.path().join("new"), &policies).unwrap();
+            let (_, listed) = list_trusted_dir(&policies).unwrap();
+            let mut listed: Vec<_> = listed.into_iter().map(|(name, _)| name).collect();
+            listed.sort();
+            (
+                listed,
+                text(read_trusted(&policies.join("p.yaml"), 100)),
+                text(read_trusted(&policies.join("q.yaml"), 100)),
+            )
+        });
+        assert_eq!(listed, ["p.yaml", "q.yaml"]);
+        assert_eq!(p.as_deref(), Ok("new p"));
+        assert_eq!(q.as_deref(), Ok("new q"));
+    }
+
+    /// A file looked up relative to a held directory is judged as one
+    /// reached by its path: untrusted, not regular, a link to an untrusted
+    /// file, below a writable directory or missing, it is refused.
+    #[test]
+    fn files_in_a_held_directory_are_judged_alike() {
+        if !root() {
+            return;
+        }
+        let dir = Tmp::new("held-judge");
+        dir.file("policies.d/ok.yaml", "ok", 0o644);
+        dir.file("policies.d/writable.yaml", "gw", 0o664);
+        dir.file("elsewhere/bad.yaml", "bad", 0o666);
+        dir.file("policies.d/sub/x.yaml", "x", 0o644);
+        chmod(&dir.path().join("policies.d/sub"), 0o775);
+        let policies = dir.path().join("policies.d");
+        nix::unistd::mkfifo(
+            &policies.join("fifo.yaml"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            dir.path().join("elsewhere/bad.yaml"),
+            policies.join("l.yaml"),
+        )
+        .unwrap();
+        let theirs = dir.file("policies.d/theirs.yaml", "theirs", 0o644);
+        std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
+        one_resolution(|| {
+            trusted_stat(&policies).unwrap();
+            assert_eq!(in_resolution(|r| r.held.len()), 1);
+            assert_eq!(
+                text(read_trusted(&policies.join("ok.yaml"), 100)).as_deref(),
+                Ok("ok")
+            );
+            assert!(trusted_stat(&policies.join("ok.yaml")).is_ok());
+            for name in [
+                "writable.yaml",
+                "fifo.yaml",
+                "l.yaml",
+                "theirs.yaml",
+                "sub/x.yaml",
+                "nope.yaml",
+            ] {
+                assert!(
+                    text(read_trusted(&policies.join(name), 100)).is_err(),
+                    "{name}"
+                );
+            }
+            for name in [
+                "writable.yaml",
+                "fifo.yaml",
+                "l.yaml",
+                "theirs.yaml",
+                "nope.yaml",
+            ] {
+                assert!(trusted_stat(&policies.join(name)).is_err(), "{name}");
+            }
+        });
     }
 }

@@ -58,9 +58,9 @@ impl Findings {
     /// The checks build a message only when it is kept.
     pub fn deny<M: Into<String>>(&mut self, field: &'static str, message: impl FnOnce() -> M) {
         let message = self.kept(message);
-        if self.quiet {
-            // The one violation the checks stop at, in a block its size (a
-            // hundred policies judged leave their findings in memory).
+        if self.quiet && self.violations.capacity() == 0 {
+            // The first violation, where the checks stop, in a block its
+            // size (a hundred policies judged leave their findings in memory).
             self.violations.reserve_exact(1);
         }
         self.violations.push(Violation { field, message });

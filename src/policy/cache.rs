@@ -770,4 +770,103 @@ mod tests {
         assert!(lookup(&entry, &key).is_none());
         assert_eq!(defaults(&load(&flags).unwrap()), set("a"));
     }
+
+    /// A miss after a change to the policy directory, and root replacing
+    /// the directory right after the entry's stamps were checked: the
+    /// policies are the new directory's, none from the old one.
+    #[test]
+    fn a_directory_replaced_after_a_miss_is_read_whole() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let base = temp("swap");
+        let policies = base.path().join("policies.d");
+        let new = base.path().join("new");
+        for dir in [&policies, &new] {
+            std::fs::create_dir_all(dir).unwrap();
+            chmod(dir, 0o755);
+        }
+        let text = std::fs::read_to_string(policy_file(&new, "one")).unwrap();
+        std::fs::write(
+            policies.join("one.yaml"),
+            text.replace(
+                "allowPrivilegeEscalation: false",
+                "allowPrivilegeEscalation: false\n  privileged: true",
+            ),
+        )
+        .unwrap();
+        let config = base.path().join("config.yaml");
+        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
+        let flags = Flags {
+            config: Some(config),
+            ..Default::default()
+        };
+        let cache = base.path().join("cache");
+        let privileged = |s: &Sources| match s {
+            Sources::Config(c) => c.policies["one"].privileged,
+            other => panic!("{other:?}"),
+        };
+        assert!(privileged(&load_in(&cache, &flags).unwrap()));
+        assert!(privileged(&load_in(&cache, &flags).unwrap()), "served");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(policies.join(".swp"), "").unwrap();
+        std::fs::remove_file(policies.join(".swp")).unwrap();
+        let (old, mut swapped) = (base.path().join("old"), false);
+        let (at, to) = (policies.clone(), new.clone());
+        let swap = move |moment, path: &Path| {
+            if !swapped
+                && moment == crate::input::test_hook::Moment::AfterRead
+                && path.ends_with("config.yaml")
+            {
+                std::fs::rename(&at, &old).unwrap();
+                std::fs::rename(&to, &at).unwrap();
+                swapped = true;
+            }
+        };
+        let sources = crate::input::test_hook::with(swap, || load_in(&cache, &flags)).unwrap();
+        assert!(!privileged(&sources), "the old directory's policy");
+        assert!(!privileged(&load_in(&cache, &flags).unwrap()));
+    }
+
+    /// An entry cut short, one byte longer, or with its stamp count off by
+    /// one is never served.
+    #[test]
+    fn a_damaged_entry_is_not_served() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let base = temp("damaged");
+        let policies = base.path().join("policies.d");
+        std::fs::create_dir_all(&policies).unwrap();
+        policy_file(&policies, "one");
+        policy_file(&policies, "two");
+        let config = base.path().join("config.yaml");
+        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
+        let flags = Flags {
+            config: Some(config),
+            ..Default::default()
+        };
+        let cache = base.path().join("cache");
+        let (entry, key) = cached(&cache, &flags);
+        let bytes = std::fs::read(&entry).unwrap();
+        for n in 0..bytes.len() {
+            std::fs::write(&entry, &bytes[..n]).unwrap();
+            assert!(lookup(&entry, &key).is_none(), "{n}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        std::fs::write(&entry, &longer).unwrap();
+        assert!(lookup(&entry, &key).is_none());
+        let (_, after_key) =
+            postcard::take_from_bytes::<&str>(bytes.strip_prefix(MAGIC).unwrap()).unwrap();
+        let count = bytes.len() - after_key.len();
+        for other in [bytes[count] - 1, bytes[count] + 1] {
+            let mut changed = bytes.clone();
+            changed[count] = other;
+            std::fs::write(&entry, &changed).unwrap();
+            assert!(lookup(&entry, &key).is_none(), "{other}");
+        }
+        std::fs::write(&entry, &bytes).unwrap();
+        assert!(lookup(&entry, &key).is_some());
+    }
 }
