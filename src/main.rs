@@ -1,12 +1,15 @@
 //! oci-psp-hook command line.
 //!
-//! `hook` runs on every container start, so clap builds nothing for the
-//! hook's common command lines ([`commands::hook::fast_flags`]).
+//! `hook` runs on every container start, so the process starts lean: no std
+//! runtime set-up (`no_main`: std would read /proc/self/maps for the main
+//! thread's stack guard and map an alternate signal stack), and clap builds
+//! nothing for the hook's common command lines ([`commands::hook::fast_flags`]).
+#![no_main]
 
-use std::ffi::{OsString, c_int};
+use std::ffi::{CStr, OsString, c_char, c_int};
 use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -251,10 +254,26 @@ impl PolicyArgs {
 #[global_allocator]
 static ALLOCATOR: oci_psp_hook::arena::HookAllocator = oci_psp_hook::arena::HookAllocator::new();
 
-fn main() -> ExitCode {
-    // The hook's memory comes from the bump region from here on (std's own
-    // set-up and this first argument excepted).
-    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
+/// The C entry point (`no_main`). Arguments come from argc/argv, not from
+/// std's set-up, which did not run.
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // What std's runtime set-up would have done and the hook needs: fds 0-2
+    // open (else a file opened later could become "stderr"), SIGPIPE ignored
+    // (a closed pipe is an error, not a silent death).
+    sanitize_standard_fds();
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
+    // The hook's memory comes from the bump region from the first allocation
+    // on, so glibc's malloc (its heap and tcache cost page faults) is set up
+    // only when the region fills.
+    // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
+    if argc > 1 && unsafe { CStr::from_ptr(*argv.add(1)) } == c"hook" {
         ALLOCATOR.use_arena();
     }
     // Fail closed even on a bug: a panic blocks the container (exit 2).
@@ -262,13 +281,40 @@ fn main() -> ExitCode {
         eprintln!("oci-psp-hook: internal error, container blocked: {info}");
         std::process::exit(2);
     }));
-    let code = run(std::env::args_os().collect());
-    // What is written to stdout must not be lost silently.
+    // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
+    let args: Vec<OsString> = (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) })
+        .map(|arg| OsString::from_vec(arg.to_bytes().to_vec()))
+        .collect();
+    let code = run(args);
+    // std flushes stdout on exit only after its own main; nothing may be lost.
     let flushed = std::io::stdout().flush();
     if flushed.is_err() && code == 0 {
-        ExitCode::from(2)
+        2
     } else {
-        ExitCode::from(u8::try_from(code).unwrap_or(2))
+        code
+    }
+}
+
+/// Reopen /dev/null on any of fds 0-2 that is closed, as std's start-up does.
+fn sanitize_standard_fds() {
+    let mut fds: [libc::pollfd; 3] = std::array::from_fn(|fd| libc::pollfd {
+        fd: fd as c_int,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: fds is a valid array of 3 pollfd; a zero timeout does not block.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for pollfd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        // SAFETY: a NUL-terminated path; open returns the lowest free fd,
+        // which is this closed one.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if fd != pollfd.fd {
+            // Without fds 0-2 nothing can be reported; never judge blind.
+            std::process::abort();
+        }
     }
 }
 
