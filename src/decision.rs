@@ -318,10 +318,17 @@ impl<'a> Decision<'a> {
     /// policies would have refused decides nothing, and with a hundred
     /// policies it made a log record too large for a syslog datagram.
     pub fn deciding_results(&self) -> Vec<&PolicyResult> {
-        self.results
-            .iter()
-            .filter(|r| self.admitted_by.as_deref().is_none_or(|a| a == r.policy))
-            .collect()
+        match self.admitted_by {
+            // The first policy without violations: found by its place, as
+            // two `--policy` files may hold policies of one name.
+            Some(_) => self
+                .results
+                .iter()
+                .find(|r| r.violations.is_empty())
+                .into_iter()
+                .collect(),
+            None => self.results.iter().collect(),
+        }
     }
 
     /// The JSON of `check --output json`: every policy's findings.
@@ -758,6 +765,35 @@ mod tests {
         let mut out = b"prefix ".to_vec();
         d.write_log_json(&mut out);
         String::from_utf8(out.split_off(7)).unwrap()
+    }
+
+    /// Two policies of one name (two `--policy` files), the first denying:
+    /// the record keeps the findings of the one that admits.
+    #[test]
+    fn the_admitting_policy_is_told_from_one_of_its_name() {
+        let mut denying = builtin::restricted();
+        denying.name = "p".into();
+        let mut admitting = builtin::privileged();
+        admitting.name = "p".into();
+        for detail in [Detail::Every, Detail::Deciding] {
+            let view = fixtures::view("podman-privileged");
+            let selection = Selection {
+                mode: Mode::Enforce,
+                policies: vec![&denying, &admitting],
+                chosen_by: "test".into(),
+            };
+            let d = Decision::evaluate_with(&view, &selection, detail);
+            assert_eq!(d.verdict, Verdict::Allow);
+            assert_eq!(d.deciding_results().len(), 1);
+            assert!(d.deciding_results()[0].violations.is_empty());
+            let logged: serde_json::Value = serde_json::from_str(&log_json(&d)).unwrap();
+            assert_eq!(
+                logged["violations"].as_array().map(Vec::len),
+                Some(0),
+                "{detail:?}"
+            );
+            assert_eq!(logged["policies"], serde_json::json!(["p", "p"]));
+        }
     }
 
     #[test]
