@@ -352,6 +352,17 @@ mod tests {
         dir
     }
 
+    /// `dir/config.yaml` binding policy `one` of `dir/policies.d` by
+    /// default: the flags naming it.
+    fn config_of_one(dir: &Path) -> Flags {
+        let config = dir.join("config.yaml");
+        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
+        Flags {
+            config: Some(config),
+            ..Default::default()
+        }
+    }
+
     fn policy_file(dir: &Path, name: &str) -> PathBuf {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -573,12 +584,7 @@ mod tests {
         let policies = base.path().join("policies.d");
         std::fs::create_dir_all(&policies).unwrap();
         policy_file(&policies, "one");
-        let config = base.path().join("config.yaml");
-        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
-        let flags = Flags {
-            config: Some(config),
-            ..Default::default()
-        };
+        let flags = config_of_one(base.path());
         let (sources, opened) = load_stamped(&flags);
         let stamps = stamps(&sources, &opened);
         assert!(all_hold(&stamps));
@@ -795,12 +801,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let config = base.path().join("config.yaml");
-        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
-        let flags = Flags {
-            config: Some(config),
-            ..Default::default()
-        };
+        let flags = config_of_one(base.path());
         let cache = base.path().join("cache");
         let privileged = |s: &Sources| match s {
             Sources::Config(c) => c.policies["one"].privileged,
@@ -840,12 +841,7 @@ mod tests {
         std::fs::create_dir_all(&policies).unwrap();
         policy_file(&policies, "one");
         policy_file(&policies, "two");
-        let config = base.path().join("config.yaml");
-        std::fs::write(&config, "apiVersion: oci-psp-hook/v1alpha1\nkind: HookConfiguration\npolicyDirectory: policies.d\ndefaultPolicies: [one]\n").unwrap();
-        let flags = Flags {
-            config: Some(config),
-            ..Default::default()
-        };
+        let flags = config_of_one(base.path());
         let cache = base.path().join("cache");
         let (entry, key) = cached(&cache, &flags);
         let bytes = std::fs::read(&entry).unwrap();
