@@ -4,7 +4,7 @@
 //! one; after a crash the directory holds one of the two.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -101,16 +101,7 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
 /// Copy `from` to `to` atomically (streamed: a binary can be large).
 pub fn copy_file(from: &Path, to: &Path, mode: u32) -> Result<(), Error> {
     let mut source = File::open(from).map_err(ctx("read", from))?;
-    replace_with(to, mode, |f| {
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = source.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            f.write_all(&buf[..n])?;
-        }
-    })
+    replace_with(to, mode, |f| io::copy(&mut source, f).map(drop))
 }
 
 /// Point the symlink `link` at `target`, atomically (a new link renamed over
@@ -141,6 +132,7 @@ pub fn remove_file(path: &Path) -> Result<bool, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::fs::MetadataExt;
 
     fn dir(name: &str) -> tempfile::TempDir {
