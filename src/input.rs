@@ -610,8 +610,9 @@ impl Resolution {
 
     /// Keep a directory judged by its `lstat` open, so that the files in
     /// it are looked up relative to it (one component each, not the whole
-    /// path: a policy directory's hundred cache stamps took 20 µs less).
-    /// Only when what opens is what was judged.
+    /// path: ~0.2 µs less per file here, for a policy directory's hundred
+    /// cache stamps). Only when what opens is what was judged; a later
+    /// judgement of the same path replaces it.
     fn hold(&mut self, dir: &Path, judged: &FileStat) {
         self.held.retain(|(held, _)| held != dir);
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
