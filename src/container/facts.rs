@@ -9,8 +9,10 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
 
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::mounts::{PathHash, VolumeTypes};
@@ -99,24 +101,6 @@ impl VolumeTypeNames<'_> {
             .chain(read.iter().map(|n| n.as_ref()))
     }
 
-    /// Whether both name the same types: compared as types when both are
-    /// read off a view (cheaper than by name).
-    fn same(&self, other: &Self) -> bool {
-        match (self, other) {
-            (VolumeTypeNames::Of(a), VolumeTypeNames::Of(b)) => a.clone().eq(b.clone()),
-            _ => self.iter().eq(other.iter()),
-        }
-    }
-
-    /// Hashed as types or as names: equal lists of the same variant hash
-    /// alike.
-    fn hash_into(&self, h: &mut impl Hasher) {
-        match self {
-            VolumeTypeNames::Of(types) => types.clone().for_each(|t| t.hash(h)),
-            VolumeTypeNames::Read(names) => names.iter().for_each(|n| n.hash(h)),
-        }
-    }
-
     /// The same names, owned where they are not the tables'.
     pub fn into_owned(self) -> VolumeTypeNames<'static> {
         VolumeTypeNames::Read(match self {
@@ -139,6 +123,13 @@ impl Serialize for VolumeTypeNames<'_> {
 }
 
 read_or_of!(VolumeTypeNames);
+
+/// By name, as they compare.
+impl Hash for VolumeTypeNames<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.iter().for_each(|n| n.hash(h));
+    }
+}
 
 /// A container's mounts as facts: read off the view's mounts as they are
 /// asked for (a record's facts are written once: a thousand mounts' list of
@@ -166,13 +157,6 @@ impl<'a> MountFacts<'a> {
             .chain(read.iter().map(Cow::Borrowed))
     }
 
-    fn len(&self) -> usize {
-        match self {
-            MountFacts::Of(mounts) => mounts.len(),
-            MountFacts::Read(facts) => facts.len(),
-        }
-    }
-
     fn destination(&self, i: usize) -> &Cow<'a, str> {
         match self {
             MountFacts::Of(mounts) => &mounts[i].destination,
@@ -196,79 +180,113 @@ impl<'a> MountFacts<'a> {
     }
 }
 
-/// Whether two mounts' facts are alike but for their destination.
-fn alike(a: &MountFact, b: &MountFact) -> bool {
-    a.kind == b.kind
-        && a.read_only == b.read_only
-        && a.driver == b.driver
-        && a.host_path == b.host_path
-        && a.volume_types.same(&b.volume_types)
+/// What a mount's facts say but its destination: mounts alike in it are
+/// listed once.
+fn alike<'f>(f: &'f MountFact) -> impl Hash + Eq + 'f {
+    (
+        f.kind,
+        &f.volume_types,
+        &f.driver,
+        &f.host_path,
+        f.read_only,
+    )
 }
 
-fn hash_alike(fact: &MountFact, state: &PathHash) -> u64 {
-    let mut h = state.build_hasher();
-    fact.kind.hash(&mut h);
-    fact.read_only.hash(&mut h);
-    fact.driver.hash(&mut h);
-    fact.host_path.hash(&mut h);
-    fact.volume_types.hash_into(&mut h);
-    h.finish()
+/// What a view's mount's facts say but its destination, read off its kind
+/// (nothing built): each fact of [`mount_fact`] but the volume types is one
+/// of these, and `volume` decides those.
+#[derive(PartialEq, Eq, Hash)]
+struct Likeness<'m> {
+    kind: MountFactKind,
+    volume: Option<&'m MountVolume>,
+    driver: Option<&'m str>,
+    host_path: Option<Cow<'m, str>>,
+    read_only: bool,
+}
+
+fn likeness<'m>(mount: &'m MountUse<'_>) -> Likeness<'m> {
+    let (kind, driver, host_path) = match &mount.kind {
+        MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
+        MountKind::Privileged { .. } => (MountFactKind::Privileged, None, None),
+        MountKind::UnknownVolume(_) => (MountFactKind::Volume, None, None),
+        MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.as_deref(), None),
+        // Borrowed, as `display()` writes it: the record is written as its
+        // facts are made, and an allocation between its buffer's growths
+        // would have the buffer copied elsewhere each time.
+        MountKind::HostPath { resolved } => (
+            MountFactKind::HostPath,
+            None,
+            Some(resolved.to_string_lossy()),
+        ),
+    };
+    Likeness {
+        kind,
+        volume: mount.volume_types().next(),
+        driver,
+        host_path,
+        read_only: mount.read_only,
+    }
 }
 
 /// The mounts of a [`MountFacts`] alike but for their destination, in the
 /// order each first appears: a thousand configMap volumes are one entry of
-/// the record with a thousand destinations (writing each mount's facts
-/// whole was a sixth of that start's instructions).
+/// the record with a thousand destinations.
 struct Groups<'f, 'a> {
     facts: &'f MountFacts<'a>,
-    /// Each group's facts (its first mount's) and its first and last
-    /// mount.
-    heads: Vec<(Cow<'f, MountFact<'a>>, usize, usize)>,
+    /// Each group's first and last mount.
+    heads: Vec<(usize, usize)>,
     /// For each mount, the next of its group (`usize::MAX` after the last).
     next: Vec<usize>,
 }
 
 impl<'f, 'a> Groups<'f, 'a> {
     fn of(facts: &'f MountFacts<'a>) -> Self {
-        let state = PathHash::default();
-        let mut next = vec![usize::MAX; facts.len()];
-        let mut heads: Vec<(Cow<'f, MountFact<'a>>, usize, usize)> = Vec::new();
-        let mut by_hash: HashMap<u64, usize, PathHash> = HashMap::default();
-        for (i, fact) in facts.iter().enumerate() {
-            let hash = hash_alike(&fact, &state);
-            let group = match by_hash.get(&hash) {
-                Some(&g) if alike(&heads[g].0, &fact) => Some(g),
-                // Another group's hash: rare enough to look at them all.
-                Some(_) => heads.iter().position(|(head, ..)| alike(head, &fact)),
-                None => None,
-            };
-            match group {
-                Some(g) => {
-                    next[heads[g].2] = i;
-                    heads[g].2 = i;
-                }
-                None => {
-                    by_hash.entry(hash).or_insert(heads.len());
-                    heads.push((fact, i, i));
-                }
-            }
-        }
+        let (heads, next) = match facts {
+            MountFacts::Of(mounts) => group(mounts.iter().map(likeness)),
+            MountFacts::Read(read) => group(read.iter().map(alike)),
+        };
         Groups { facts, heads, next }
     }
 
-    /// Each group's facts and destinations.
-    fn iter(&self) -> impl Iterator<Item = (&MountFact<'a>, Destinations<'_, 'a>)> {
-        self.heads.iter().map(|(head, first, _)| {
-            (
-                head.as_ref(),
-                Destinations {
-                    facts: self.facts,
-                    next: &self.next,
-                    first: *first,
-                },
-            )
+    /// Each group's facts (its first mount's) and destinations.
+    fn iter(&self) -> impl Iterator<Item = (Cow<'f, MountFact<'a>>, Destinations<'_, 'a>)> {
+        self.heads.iter().map(|&(first, _)| {
+            let fact = match self.facts {
+                MountFacts::Of(mounts) => Cow::Owned(mount_fact(&mounts[first])),
+                MountFacts::Read(facts) => Cow::Borrowed(&facts[first]),
+            };
+            let destinations = Destinations {
+                facts: self.facts,
+                next: &self.next,
+                first,
+            };
+            (fact, destinations)
         })
     }
+}
+
+/// Items of equal keys grouped: each group's first and last item, in the
+/// order each first appears, and each item's next of its group.
+fn group<K: Hash + Eq>(
+    keys: impl ExactSizeIterator<Item = K>,
+) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let mut next = vec![usize::MAX; keys.len()];
+    let mut heads: Vec<(usize, usize)> = Vec::new();
+    let mut index: HashMap<K, usize, PathHash> = HashMap::default();
+    for (i, key) in keys.enumerate() {
+        match index.entry(key) {
+            Entry::Occupied(g) => {
+                let last = &mut heads[*g.get()].1;
+                next[*last] = i;
+                *last = i;
+            }
+            Entry::Vacant(v) => {
+                v.insert(heads.len());
+                heads.push((i, i));
+            }
+        }
+    }
+    (heads, next)
 }
 
 /// The destinations of one group, in the container's order.
@@ -310,14 +328,18 @@ impl Serialize for Destinations<'_, '_> {
 impl Serialize for MountFacts<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let groups = Groups::of(self);
-        serializer.collect_seq(groups.iter().map(|(fact, destinations)| Group {
-            kind: fact.kind,
-            volume_types: &fact.volume_types,
-            driver: fact.driver.as_ref(),
-            host_path: fact.host_path.as_ref(),
-            read_only: fact.read_only,
-            destinations,
-        }))
+        let mut seq = serializer.serialize_seq(Some(groups.heads.len()))?;
+        for (fact, destinations) in groups.iter() {
+            seq.serialize_element(&Group {
+                kind: fact.kind,
+                volume_types: &fact.volume_types,
+                driver: fact.driver.as_ref(),
+                host_path: fact.host_path.as_ref(),
+                read_only: fact.read_only,
+                destinations,
+            })?;
+        }
+        seq.end()
     }
 }
 
@@ -328,7 +350,7 @@ impl PartialEq for MountFacts<'_> {
         a.heads.len() == b.heads.len()
             && a.iter()
                 .zip(b.iter())
-                .all(|((fa, da), (fb, db))| alike(fa, fb) && da.iter().eq(db.iter()))
+                .all(|((fa, da), (fb, db))| alike(&fa) == alike(&fb) && da.iter().eq(db.iter()))
     }
 }
 
@@ -534,30 +556,19 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 }
 
 fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
-    let (kind, driver, host_path) = match &mount.kind {
-        MountKind::RuntimeManaged => (MountFactKind::Runtime, None, None),
-        MountKind::Privileged { .. } => (MountFactKind::Privileged, None, None),
-        MountKind::UnknownVolume(_) => (MountFactKind::Volume, None, None),
-        MountKind::Volume { driver, .. } => (
-            MountFactKind::Volume,
-            driver.as_deref().map(Cow::Borrowed),
-            None,
-        ),
-        // Borrowed, as `display()` writes it: the record is written as its
-        // facts are made, and an allocation between its buffer's growths
-        // would have the buffer copied elsewhere each time.
-        MountKind::HostPath { resolved } => (
-            MountFactKind::HostPath,
-            None,
-            Some(resolved.to_string_lossy()),
-        ),
-    };
+    let Likeness {
+        kind,
+        driver,
+        host_path,
+        read_only,
+        ..
+    } = likeness(mount);
     MountFact {
         kind,
         volume_types: VolumeTypeNames::Of(mount.volume_types()),
-        driver,
+        driver: driver.map(Cow::Borrowed),
         host_path,
-        read_only: mount.read_only,
+        read_only,
         destination: mount.destination.clone(),
     }
 }
