@@ -107,89 +107,72 @@ pub enum Scope {
 }
 
 pub struct Check {
-    pub name: &'static str,
     pub scope: Scope,
     pub run: CheckFn,
 }
 
 pub const REGISTRY: &[Check] = &[
     Check {
-        name: "privileged",
         scope: Scope::Floor,
         run: privileged::check,
     },
     Check {
-        name: "host_namespaces",
         scope: Scope::Pod,
         run: host_namespaces::check,
     },
     Check {
-        name: "host_ports",
         scope: Scope::Pod,
         run: host_ports::check,
     },
     Check {
-        name: "volumes",
         scope: Scope::Floor,
         run: volumes::check,
     },
     Check {
-        name: "host_paths",
         scope: Scope::Floor,
         run: host_paths::check,
     },
     Check {
-        name: "read_only_root",
         scope: Scope::Container,
         run: read_only_root::check,
     },
     Check {
-        name: "run_as_user",
         scope: Scope::Container,
         run: run_as_user::check,
     },
     Check {
-        name: "run_as_group",
         scope: Scope::Container,
         run: run_as_group::check,
     },
     Check {
-        name: "groups",
         scope: Scope::Container,
         run: groups::check,
     },
     Check {
-        name: "privilege_escalation",
         scope: Scope::Container,
         run: privilege_escalation::check,
     },
     Check {
-        name: "capabilities",
         scope: Scope::Floor,
         run: capabilities::check,
     },
     Check {
-        name: "selinux",
         scope: Scope::Container,
         run: selinux::check,
     },
     Check {
-        name: "proc_mount",
         scope: Scope::Floor,
         run: proc_mount::check,
     },
     Check {
-        name: "sysctls",
         scope: Scope::Pod,
         run: sysctls::check,
     },
     Check {
-        name: "seccomp",
         scope: Scope::Container,
         run: seccomp::check,
     },
     Check {
-        name: "apparmor",
         scope: Scope::Container,
         run: apparmor::check,
     },
