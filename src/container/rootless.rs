@@ -52,11 +52,6 @@ impl Rootless {
         })
     }
 
-    /// The container's layer, as the storage's records name it.
-    pub fn layer(&self) -> Option<&str> {
-        self.layer.as_deref()
-    }
-
     /// Whether `rootfs` is the container's own image mount in the storage.
     pub fn is_own_rootfs(&self, rootfs: &Path) -> bool {
         let (Some(layer), Some((_, parts))) =
