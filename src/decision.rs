@@ -222,14 +222,6 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// Every violation with the policy it belongs to.
-    pub fn violations(&self) -> Vec<(&str, &Violation)> {
-        self.results
-            .iter()
-            .flat_map(|r| r.violations.iter().map(move |v| (r.policy.as_str(), v)))
-            .collect()
-    }
-
     /// What the admitting policy (or, on deny, any policy) asked that the
     /// node could not verify.
     fn unverified(&self) -> Vec<&Violation> {

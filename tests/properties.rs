@@ -1303,9 +1303,9 @@ fn fields(violations: &[oci_psp_hook::checks::Violation]) -> BTreeSet<&'static s
 
 fn violation_lines(decision: &Decision) -> String {
     decision
-        .violations()
+        .results
         .iter()
-        .map(|(p, v)| format!("  {p}: {v}"))
+        .flat_map(|r| r.violations.iter().map(|v| format!("  {}: {v}", r.policy)))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -962,9 +962,10 @@ mod tests {
         let selection = sources.select(&view).unwrap();
         let decision = crate::decision::Decision::evaluate(&view, &selection);
         let violations: Vec<String> = decision
-            .violations()
+            .results
             .iter()
-            .map(|(_, v)| v.to_string())
+            .flat_map(|r| &r.violations)
+            .map(|v| v.to_string())
             .collect();
         assert_eq!(
             decision.verdict == crate::decision::Verdict::Allow,
