@@ -205,14 +205,6 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// The same decision, owning its facts (to outlive the view).
-    pub fn into_owned(self) -> Decision<'static> {
-        Decision {
-            facts: self.facts.map(Facts::into_owned),
-            ..self
-        }
-    }
-
     /// 0 allow, exempt (or audit mode), 1 deny, 2 error.
     pub fn exit_code(&self) -> i32 {
         match (self.verdict, self.mode) {
@@ -636,7 +628,13 @@ mod tests {
             policies: policies.iter().collect(),
             chosen_by: "test".into(),
         };
-        Decision::evaluate(&fixtures::view(name), &selection).into_owned()
+        let view = fixtures::view(name);
+        let decision = Decision::evaluate(&view, &selection);
+        // Owning its facts, to outlive the view.
+        Decision {
+            facts: decision.facts.map(Facts::into_owned),
+            ..decision
+        }
     }
 
     /// The hook's decision (findings kept as far as they decide) has the

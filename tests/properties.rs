@@ -46,6 +46,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oci_psp_hook::container::build::{BuildContext, build};
+use oci_psp_hook::container::facts::Facts;
 use oci_psp_hook::container::mounts::MountContext;
 use oci_psp_hook::container::namespaces::NamespaceProbe;
 use oci_psp_hook::decision::{Decision, Verdict};
@@ -1285,7 +1286,12 @@ fn decide_bytes(bytes: &[u8], policies: &Policies) -> Result<Decision<'static>, 
     let view = build("config.json", bytes, &ctx)
         .map_err(|e| e.to_string())?
         .into_owned();
-    Ok(Decision::evaluate(&view, &policies.selection()).into_owned())
+    let decision = Decision::evaluate(&view, &policies.selection());
+    // Owning its facts, to outlive the view.
+    Ok(Decision {
+        facts: decision.facts.map(Facts::into_owned),
+        ..decision
+    })
 }
 
 fn decide(config: &Value, policies: &Policies) -> Result<Decision<'static>, TestCaseError> {
