@@ -618,7 +618,7 @@ fn join(items: impl Iterator<Item = String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::builtin;
     use crate::policy::select::Selection;
 

@@ -1,5 +1,9 @@
 //! oci-psp-hook: Kubernetes PodSecurityPolicy enforcement as an OCI hook.
 
+/// The node's configuration file: read by the hook when no flag names
+/// another, and the one the installed hook entries name.
+pub const CONFIG_PATH: &str = "/etc/oci-psp-hook/config.yaml";
+
 pub mod advise;
 pub mod arena;
 pub mod atomic_files;
@@ -7,6 +11,8 @@ pub mod checks;
 pub mod commands;
 pub mod container;
 pub mod decision;
+#[cfg(test)]
+mod fixtures;
 pub mod input;
 pub mod json_bytes;
 pub mod log;

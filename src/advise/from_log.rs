@@ -383,7 +383,7 @@ fn facts_of(decision: &Value) -> Result<Found, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     fn facts_json(name: &str) -> String {
         serde_json::to_string(&fixtures::facts(name)).unwrap()

@@ -108,7 +108,7 @@ pub fn configuration(groups: &[Group]) -> Document {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     fn facts(name: &str, namespace: Option<&str>) -> Facts<'static> {
         let mut f = fixtures::facts(name);

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::{advise, render};
-use crate::checks::{self, fixtures};
+use crate::checks;
 use crate::container::ContainerView;
 use crate::container::facts::{Facts, MountFactKind};
+use crate::fixtures;
 use crate::policy::{Origin, Policy, load};
 
 /// One input: its config.json and the view built from it.

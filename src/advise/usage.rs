@@ -187,13 +187,13 @@ fn volume_type(mount: &MountFact) -> Option<String> {
         .volume_types
         .iter()
         .find(|t| VolumeType::from_name(t).is_some())
-        .map(str::to_string)
+        .map(|t| t.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     fn usage(names: &[&str]) -> Usage {
         let facts: Vec<Facts> = names.iter().map(|n| fixtures::facts(n)).collect();

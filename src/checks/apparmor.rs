@@ -126,7 +126,7 @@ mod tests {
             assert!(!confines_nothing(name), "{name}");
         }
     }
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::{Origin, ProfileRule};
 
     fn on() -> bool {

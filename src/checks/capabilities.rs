@@ -106,7 +106,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn caps(list: &[&str]) -> Vec<String> {

@@ -51,9 +51,9 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::checks::fixtures;
     use crate::container::build::{BuildContext, build};
     use crate::container::namespaces::NamespaceProbe;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn messages(view: &ContainerView, policy: &Policy) -> Vec<String> {

@@ -107,8 +107,8 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
     use crate::container::AllowedVolume;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn policy(allowed: &[(&str, bool)]) -> Policy {

@@ -22,9 +22,6 @@ pub mod selinux;
 pub mod sysctls;
 pub mod volumes;
 
-#[cfg(test)]
-pub(crate) mod fixtures;
-
 /// One policy field the container does not satisfy.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Violation {

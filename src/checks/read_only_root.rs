@@ -20,7 +20,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn messages(fixture: &str, read_only: bool) -> Vec<String> {

@@ -38,7 +38,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::{IdRange, IdRule, Origin};
 
     fn messages(name: &str, rule: IdRule) -> Vec<String> {

@@ -100,7 +100,7 @@ pub(crate) fn admitted_ids(rule: &IdRule) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn policy(rule: IdRule) -> Policy {

@@ -130,7 +130,7 @@ fn confined(action: &str, allowed: &[String], findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::{Origin, ProfileRule, builtin};
 
     fn policy(allowed: Option<&[&str]>, allow_unset: bool, pss: bool) -> Policy {

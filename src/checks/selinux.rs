@@ -144,7 +144,7 @@ fn pss(types: &[String], user: &str, role: &str, label: &Label, findings: &mut F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn labelled(label: &str) -> ContainerView<'static> {

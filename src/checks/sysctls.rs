@@ -51,7 +51,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn messages(view: &ContainerView, policy: &Policy) -> Vec<String> {

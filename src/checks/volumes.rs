@@ -166,10 +166,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::checks::fixtures;
     use crate::container::AllowedVolume;
     use crate::container::build::{BuildContext, build};
     use crate::container::mounts::MountContext;
+    use crate::fixtures;
     use crate::policy::Origin;
 
     fn policy(volumes: &[&str]) -> Policy {

@@ -300,9 +300,7 @@ fn leave_out_exempt(inputs: &mut Vec<Input>, config: Option<&Path>) {
     if left_out > 0 {
         eprintln!(
             "oci-psp-hook: advise: {left_out} container(s) an exemption of {} admits left out (what an exemption admits is no evidence for a policy)",
-            config.map_or(crate::policy::config::DEFAULT_PATH.into(), |c| c
-                .display()
-                .to_string())
+            config.map_or(crate::CONFIG_PATH.into(), |c| c.display().to_string())
         );
     }
 }

@@ -678,7 +678,7 @@ fn host_ports(annotations: &BTreeMap<String, String>) -> Option<Vec<HostPort>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures::NoProbe;
+    use crate::fixtures::NoProbe;
 
     /// A CRI-O sandbox's spec, with the pod's annotations and labels
     /// written over CRI-O's keys: it calls itself a container of another

@@ -10,12 +10,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::mounts::{PathHash, VolumeTypes};
+use super::mounts::PathHash;
 use super::volume_type::MountVolume;
 use super::{ContainerView, MountKind, MountUse, NamespaceKind};
 
@@ -43,7 +43,7 @@ pub struct MountFact<'a> {
     pub kind: MountFactKind,
     /// The PSP `volumes` names admitting it, most specific first (empty for
     /// runtime mounts).
-    pub volume_types: VolumeTypeNames<'a>,
+    pub volume_types: Vec<Cow<'a, str>>,
     /// The flexVolume or CSI driver, when known. Left out of the JSON
     /// when unknown, like `hostPath`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,76 +59,6 @@ pub struct MountFact<'a> {
 pub struct HostPortFact {
     pub port: u16,
     pub protocol: String,
-}
-
-/// What a list read off the view (`Of`) or read back (`Read`) shares: equal
-/// when they list the same, read back as `Read`.
-macro_rules! read_or_of {
-    ($name:ident) => {
-        impl PartialEq for $name<'_> {
-            fn eq(&self, other: &Self) -> bool {
-                self.iter().eq(other.iter())
-            }
-        }
-
-        impl Eq for $name<'_> {}
-
-        impl<'de> Deserialize<'de> for $name<'_> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                Vec::deserialize(deserializer).map($name::Read)
-            }
-        }
-    };
-}
-
-/// A mount's PSP `volumes` names: read off the view's mount (nothing
-/// allocated), or as read back.
-#[derive(Debug, Clone)]
-pub enum VolumeTypeNames<'a> {
-    Of(VolumeTypes<'a>),
-    Read(Vec<Cow<'static, str>>),
-}
-
-impl VolumeTypeNames<'_> {
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        let (of, read) = match self {
-            VolumeTypeNames::Of(types) => (Some(types.clone()), &[][..]),
-            VolumeTypeNames::Read(names) => (None, &names[..]),
-        };
-        of.into_iter()
-            .flatten()
-            .map(MountVolume::name)
-            .chain(read.iter().map(|n| n.as_ref()))
-    }
-
-    /// The same names, owned where they are not the tables'.
-    pub fn into_owned(self) -> VolumeTypeNames<'static> {
-        VolumeTypeNames::Read(match self {
-            VolumeTypeNames::Of(types) => types.to_static(),
-            VolumeTypeNames::Read(names) => names,
-        })
-    }
-}
-
-impl Serialize for VolumeTypeNames<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Each kind by itself, as for the mounts' facts: cheaper than `iter`.
-        match self {
-            VolumeTypeNames::Of(types) => {
-                serializer.collect_seq(types.clone().map(MountVolume::name))
-            }
-            VolumeTypeNames::Read(names) => serializer.collect_seq(names),
-        }
-    }
-}
-
-read_or_of!(VolumeTypeNames);
-
-/// By name, as they compare.
-impl Hash for VolumeTypeNames<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.iter().for_each(|n| n.hash(h));
-    }
 }
 
 /// A container's mounts as facts: read off the view's mounts as they are
@@ -166,12 +96,15 @@ impl<'a> MountFacts<'a> {
 
     /// The same facts, owning their strings.
     pub fn into_owned(self) -> MountFacts<'static> {
-        let owned = |f: MountFact<'_>| MountFact {
-            volume_types: f.volume_types.into_owned(),
-            destination: Cow::Owned(f.destination.into_owned()),
-            driver: f.driver.map(|d| Cow::Owned(d.into_owned())),
-            host_path: f.host_path.map(|p| Cow::Owned(p.into_owned())),
-            ..f
+        let owned = |f: MountFact<'_>| {
+            let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+            MountFact {
+                volume_types: f.volume_types.into_iter().map(owned).collect(),
+                destination: owned(f.destination),
+                driver: f.driver.map(owned),
+                host_path: f.host_path.map(owned),
+                ..f
+            }
         };
         MountFacts::Read(match self {
             MountFacts::Of(mounts) => mounts.iter().map(|m| owned(mount_fact(m))).collect(),
@@ -310,7 +243,7 @@ impl<'g, 'a> Destinations<'g, 'a> {
 #[serde(rename_all = "camelCase")]
 struct Group<'g, 'a> {
     kind: MountFactKind,
-    volume_types: &'g VolumeTypeNames<'a>,
+    volume_types: &'g [Cow<'a, str>],
     #[serde(skip_serializing_if = "Option::is_none")]
     driver: Option<&'g Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,7 +296,7 @@ impl<'de> Deserialize<'de> for MountFacts<'_> {
         #[serde(rename_all = "camelCase")]
         struct Listed {
             kind: MountFactKind,
-            volume_types: VolumeTypeNames<'static>,
+            volume_types: Vec<Cow<'static, str>>,
             #[serde(default)]
             driver: Option<String>,
             #[serde(default)]
@@ -565,7 +498,10 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
     } = likeness(mount);
     MountFact {
         kind,
-        volume_types: VolumeTypeNames::Of(mount.volume_types()),
+        volume_types: mount
+            .volume_types()
+            .map(|t| Cow::Borrowed(t.name()))
+            .collect(),
         driver: driver.map(Cow::Borrowed),
         host_path,
         read_only,
@@ -576,7 +512,7 @@ fn mount_fact<'a>(mount: &'a MountUse<'a>) -> MountFact<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
     use serde_json::Value;
 
     #[test]

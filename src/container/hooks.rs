@@ -115,14 +115,9 @@ impl HookUse {
     /// the node's configuration, no environment of its own.
     fn installer_form(&self) -> bool {
         let rest: Vec<&str> = self.args.iter().skip(2).map(String::as_str).collect();
-        self.env.is_empty()
-            && matches!(
-                rest[..],
-                [] | ["--config", crate::policy::config::DEFAULT_PATH]
-            )
+        self.env.is_empty() && matches!(rest[..], [] | ["--config", crate::CONFIG_PATH])
     }
 
-    /// Whether a definition of the node's is this entry, as written.
     /// Whether a definition of the node's is this entry: its path as the
     /// definition writes it, or the file it leads to.
     fn defined_in(&self, real: Option<&Path>, defs: &[Definition]) -> bool {

@@ -200,18 +200,6 @@ pub struct VolumeTypes<'a> {
     also: std::slice::Iter<'static, MountVolume>,
 }
 
-impl VolumeTypes<'_> {
-    /// The names to keep beyond the mount (the facts): PSP's stay borrowed.
-    pub fn to_static(&self) -> Vec<Cow<'static, str>> {
-        self.clone()
-            .map(|t| match t {
-                MountVolume::Known(t) => Cow::Borrowed(t.name()),
-                MountVolume::Unknown(name) => Cow::Owned(name.to_string()),
-            })
-            .collect()
-    }
-}
-
 impl<'a> Iterator for VolumeTypes<'a> {
     type Item = &'a MountVolume;
 

@@ -288,7 +288,7 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     /// The profile of a container with `caps` in every set.
     fn judge(seccomp: &str, caps: &[&str]) -> Profile {

@@ -1,4 +1,4 @@
-//! The hook's configuration file (`/etc/oci-psp-hook/config.yaml`):
+//! The hook's configuration file ([`crate::CONFIG_PATH`]):
 //! where the PSP manifests live, enforce or audit, and which policies bind to
 //! which Kubernetes namespaces. Validated as strictly as a policy.
 
@@ -12,7 +12,6 @@ use super::load::{At, PolicyError, load_file};
 use super::{NotEnforced, Policy, builtin, exemptions};
 use crate::input::{POLICY_LIMIT, read_trusted_real};
 
-pub const DEFAULT_PATH: &str = "/etc/oci-psp-hook/config.yaml";
 pub const DEFAULT_POLICY_DIRECTORY: &str = "/etc/oci-psp-hook/policies.d";
 pub const API_VERSION: &str = "oci-psp-hook/v1alpha1";
 pub const KIND: &str = "HookConfiguration";
@@ -958,7 +957,7 @@ mod tests {
                 .unwrap()
                 .push(serde_json::json!({"names": ["bpf", "userfaultfd"], "action": "SCMP_ACT_ALLOW"}));
         }
-        let view = crate::checks::fixtures::view_of(fixture, json.to_string().as_bytes());
+        let view = crate::fixtures::view_of(fixture, json.to_string().as_bytes());
         let selection = sources.select(&view).unwrap();
         let decision = crate::decision::Decision::evaluate(&view, &selection);
         let violations: Vec<String> = decision

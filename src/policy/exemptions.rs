@@ -505,7 +505,7 @@ pub fn judge(rules: &[Rule], view: &ContainerView) -> Judgement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     #[test]
     fn globs() {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::{self, Broken, Config, Mode};
+use super::config::{Broken, Config, Mode};
 use super::load::{PolicyError, load_file};
 use super::{Policy, builtin};
 use crate::container::ContainerView;
@@ -66,7 +66,7 @@ impl Sources {
         }
         match &flags.config {
             Some(path) => Ok(Sources::Config(Box::new(Config::load(path)?))),
-            None => Sources::load_default(Path::new(config::DEFAULT_PATH)),
+            None => Sources::load_default(Path::new(crate::CONFIG_PATH)),
         }
     }
 
@@ -101,7 +101,7 @@ impl Sources {
             Sources::Default(baseline) => Ok(Selection {
                 mode: Mode::Enforce,
                 policies: vec![baseline],
-                chosen_by: format!("default (no {})", config::DEFAULT_PATH),
+                chosen_by: format!("default (no {})", crate::CONFIG_PATH),
             }),
             Sources::Config(config) => {
                 let (names, chosen_by) = config.bound(view.identity.namespace.as_deref());
@@ -174,7 +174,7 @@ impl Sources {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::fixtures;
+    use crate::fixtures;
 
     /// A temporary directory with `policies.d/restricted.yaml`, removed on
     /// drop.

@@ -24,7 +24,6 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::input::{POLICY_LIMIT, read_bounded};
-use crate::policy::config;
 use crate::policy::select::Sources;
 
 use crate::policy_set;
@@ -64,7 +63,7 @@ pub fn run(root: &Path, config_file: Option<&Path>, canary: bool, json_output: b
     items.push(lint(root, config_file));
     let config_path = config_file
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| under(root, config::DEFAULT_PATH));
+        .unwrap_or_else(|| under(root, crate::CONFIG_PATH));
     let digest = policy_set::active_digest(root, &config_path).and_then(Result::ok);
     // The installer's record is compared with the set found only when that
     // is the installed configuration.
@@ -275,7 +274,7 @@ fn judge_hook_file(root: &Path, hook: &HookFile) -> Item {
 fn lint(root: &Path, config_file: Option<&Path>) -> Item {
     let path = config_file
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| under(root, config::DEFAULT_PATH));
+        .unwrap_or_else(|| under(root, crate::CONFIG_PATH));
     if !path.exists() {
         return item(
             true,
