@@ -51,16 +51,15 @@ impl ContainerInfo {
         }
     }
 
-    /// `namespace/pod/container` for Kubernetes containers, else the id.
+    /// See [`label`](crate::container::identity::label).
     pub fn label(&self) -> String {
-        match (&self.namespace, &self.pod) {
-            (Some(ns), Some(pod)) if self.sandbox => format!("{ns}/{pod} (sandbox)"),
-            (Some(ns), Some(pod)) => {
-                format!("{ns}/{pod}/{}", self.container.as_deref().unwrap_or("?"))
-            }
-            _ if self.id.is_empty() => "unknown".into(),
-            _ => self.id.clone(),
-        }
+        crate::container::identity::label(
+            self.namespace.as_deref(),
+            self.pod.as_deref(),
+            self.container.as_deref(),
+            self.sandbox,
+            &self.id,
+        )
     }
 }
 

@@ -452,18 +452,15 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// `namespace/pod/container` (`namespace/pod (sandbox)`) for Kubernetes
-    /// containers, else the runtime id.
+    /// See [`label`](super::identity::label).
     pub fn label(&self) -> String {
-        match (&self.namespace, &self.pod) {
-            (Some(ns), Some(pod)) if self.sandbox => format!("{ns}/{pod} (sandbox)"),
-            (Some(ns), pod) => format!(
-                "{ns}/{}/{}",
-                pod.as_deref().unwrap_or("?"),
-                self.container.as_deref().unwrap_or("?")
-            ),
-            _ => self.id.clone(),
-        }
+        super::identity::label(
+            self.namespace.as_deref(),
+            self.pod.as_deref(),
+            self.container.as_deref(),
+            self.sandbox,
+            &self.id,
+        )
     }
 
     /// Whether the container shows any of the evidence the `privileged`

@@ -222,15 +222,35 @@ impl Identity {
         }
     }
 
-    /// `namespace/pod/container` (`namespace/pod` for a sandbox), or `None`
-    /// for a container Kubernetes did not start.
-    pub fn label(&self) -> Option<String> {
-        let namespace = self.namespace.as_deref()?;
-        let pod = self.pod.as_deref().unwrap_or("?");
-        Some(match (&self.container, self.sandbox) {
-            (Some(c), false) => format!("{namespace}/{pod}/{c}"),
-            _ => format!("{namespace}/{pod}"),
-        })
+    /// How the container of runtime id `id` is named in messages: see
+    /// [`label`].
+    pub fn label(&self, id: &str) -> String {
+        label(
+            self.namespace.as_deref(),
+            self.pod.as_deref(),
+            self.container.as_deref(),
+            self.sandbox,
+            id,
+        )
+    }
+}
+
+/// How a container is named in messages, the record's readers and `advise`
+/// alike: `namespace/pod/container` (`namespace/pod (sandbox)` for a pod's
+/// sandbox, `?` for what is unknown) for a container Kubernetes started,
+/// else its runtime id.
+pub fn label(
+    namespace: Option<&str>,
+    pod: Option<&str>,
+    container: Option<&str>,
+    sandbox: bool,
+    id: &str,
+) -> String {
+    match namespace {
+        Some(ns) if sandbox => format!("{ns}/{} (sandbox)", pod.unwrap_or("?")),
+        Some(ns) => format!("{ns}/{}/{}", pod.unwrap_or("?"), container.unwrap_or("?")),
+        None if id.is_empty() => "unknown".into(),
+        None => id.into(),
     }
 }
 
@@ -261,7 +281,7 @@ mod tests {
         );
         assert_eq!(id.image.as_deref(), Some("docker.io/library/nginx:1"));
         assert!(!id.sandbox);
-        assert_eq!(id.label().as_deref(), Some("team-a/web-0/nginx"));
+        assert_eq!(id.label("c1"), "team-a/web-0/nginx");
     }
 
     #[test]
@@ -273,7 +293,7 @@ mod tests {
         ]);
         let id = Identity::from_annotations(&claims, "s1", CriRuntime::CriO);
         assert!(id.sandbox);
-        assert_eq!(id.label().as_deref(), Some("kube-system/coredns-1"));
+        assert_eq!(id.label("s1"), "kube-system/coredns-1 (sandbox)");
         // the claim of a container whose id is not the sandbox's
         assert!(!Identity::from_annotations(&claims, "other", CriRuntime::CriO).sandbox);
     }
@@ -336,10 +356,7 @@ mod tests {
             Some("56933a5c-99a8-4e20-9f2d-2d3b06f7dd45")
         );
         assert!(!id.sandbox);
-        assert_eq!(
-            id.label().as_deref(),
-            Some("team-restricted/cri-sh-forged/app")
-        );
+        assert_eq!(id.label("c1"), "team-restricted/cri-sh-forged/app");
         // its twin: the sandbox, by its own id
         let mut sandbox = claims.clone();
         sandbox.insert("io.kubernetes.cri-o.ContainerType".into(), "sandbox".into());
@@ -349,7 +366,7 @@ mod tests {
         );
         let id = Identity::from_annotations(&sandbox, "s1", CriRuntime::CriO);
         assert!(id.sandbox);
-        assert_eq!(id.label().as_deref(), Some("team-restricted/cri-sh-forged"));
+        assert_eq!(id.label("s1"), "team-restricted/cri-sh-forged (sandbox)");
         // a name of another shape (an `_` in a name) names nobody
         let mut odd = claims.clone();
         odd.insert(
@@ -358,7 +375,21 @@ mod tests {
         );
         let id = Identity::from_annotations(&odd, "c1", CriRuntime::CriO);
         assert_eq!(id.namespace, None);
-        assert_eq!(id.label(), None);
+        assert_eq!(id.label("c1"), "c1");
+    }
+
+    /// One naming for the hook's messages, the record's readers and advise.
+    #[test]
+    fn labels_name_what_is_known() {
+        let l = |ns, pod, c, sandbox, id| label(ns, pod, c, sandbox, id);
+        assert_eq!(l(Some("a"), Some("p"), Some("c"), false, "x"), "a/p/c");
+        assert_eq!(
+            l(Some("a"), Some("p"), Some("c"), true, "x"),
+            "a/p (sandbox)"
+        );
+        assert_eq!(l(Some("a"), None, None, false, "x"), "a/?/?");
+        assert_eq!(l(None, Some("p"), Some("c"), false, "x"), "x");
+        assert_eq!(l(None, None, None, false, ""), "unknown");
     }
 
     #[test]
@@ -369,7 +400,7 @@ mod tests {
             CriRuntime::Containerd,
         );
         assert_eq!(id, Identity::default());
-        assert_eq!(id.label(), None);
+        assert_eq!(id.label("c1"), "c1");
     }
 }
 

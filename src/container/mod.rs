@@ -160,6 +160,6 @@ impl ContainerView<'_> {
 
     /// `namespace/pod/container` for Kubernetes containers, else the runtime id.
     pub fn label(&self) -> String {
-        self.identity.label().unwrap_or_else(|| self.id.clone())
+        self.identity.label(&self.id)
     }
 }
