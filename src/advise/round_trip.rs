@@ -359,3 +359,34 @@ fn exact_advice_for_a_restricted_pod() {
     );
     assert!(text.contains("  seLinux:\n    rule: MustRunAs\n    seLinuxOptions:\n      role: system_r\n      type: container_t\n      user: system_u\n"), "{text}");
 }
+
+/// A container privileged only by what the runtime applies as root beyond
+/// it (a raised RLIMIT_MEMLOCK): the advice allows privileged, as the
+/// facts it reads say.
+#[test]
+fn privilege_by_runtime_settings_alone_is_advised() {
+    let config = json!({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+        "process": {"user": {"uid": 1000, "gid": 1000},
+            "rlimits": [{"type": "RLIMIT_MEMLOCK", "hard": 1u64 << 40, "soft": 65536}]},
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}});
+    let bytes = serde_json::to_vec(&config).unwrap();
+    let view = fixtures::captured("memlock", &bytes);
+    assert_eq!(
+        view.privileged_evidence().len(),
+        1,
+        "{:?}",
+        view.privileged_evidence()
+    );
+    let facts = Facts::from_view(&view);
+    assert!(facts.privileged());
+    let back: Facts = serde_json::from_str(&serde_json::to_string(&facts).unwrap()).unwrap();
+    assert!(back.privileged());
+    let input = Input {
+        name: "memlock".into(),
+        config,
+        view,
+    };
+    let (policy, _) = advised(std::slice::from_ref(&input));
+    assert!(policy.privileged);
+    round_trip(&[input]);
+}

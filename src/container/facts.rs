@@ -362,6 +362,10 @@ pub struct Facts<'a> {
     /// account for (hook mode).
     #[serde(default)]
     pub undeclared_mounts: Vec<String>,
+    /// Settings the runtime applies as root beyond the container (raised
+    /// rlimits, real-time scheduling, the host's cgroup…), described.
+    #[serde(default)]
+    pub runtime_settings: Vec<String>,
     /// sysfs or cgroupfs mounted writable.
     pub writable_sysfs_or_cgroup: bool,
     /// Shared (Bidirectional) propagation of the root or of a bind mount.
@@ -420,6 +424,7 @@ impl<'a> Facts<'a> {
                 .map(|h| format!("{} {}", h.stage, h.path))
                 .collect(),
             undeclared_mounts: view.undeclared_mounts.clone(),
+            runtime_settings: view.runtime_settings.clone(),
             writable_sysfs_or_cgroup: view.mounts.iter().any(MountUse::writable_kernel_fs),
             shared_propagation: view.has_shared_propagation(),
             sysctls: view.sysctls.keys().cloned().collect(),
@@ -469,6 +474,7 @@ impl<'a> Facts<'a> {
         self.device_cgroup_allows_all
             || !self.unknown_hooks.is_empty()
             || !self.undeclared_mounts.is_empty()
+            || !self.runtime_settings.is_empty()
             || self
                 .mounts
                 .iter()
