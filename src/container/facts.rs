@@ -533,6 +533,46 @@ mod tests {
         }
     }
 
+    /// The facts read back from a log tell privileged exactly when the view
+    /// shows the evidence the privileged check denies, on every capture.
+    #[test]
+    fn facts_are_privileged_as_the_view_shows_it() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut views = Vec::new();
+        for dir in [
+            "",
+            "cri-captured/base-spec",
+            "cri-captured/nri",
+            "cri-captured/hooks-dir",
+        ] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    let name = path.to_string_lossy().into_owned();
+                    views.push(fixtures::captured(&name, &std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        // a raised rlimit: evidence no capture shows
+        let memlock = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"rlimits":[{"type":"RLIMIT_MEMLOCK","hard":1099511627776,"soft":65536}]},
+            "linux":{"namespaces":[{"type":"mount"}]}}"#;
+        views.push(fixtures::view_of("memlock", memlock));
+        let mut seen = (0, 0);
+        for view in &views {
+            let evidence = !view.privileged_evidence().is_empty();
+            let json = serde_json::to_string(&Facts::from_view(view)).unwrap();
+            let back: Facts = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.privileged(), evidence, "{}", view.id);
+            if evidence {
+                seen.0 += 1;
+            } else {
+                seen.1 += 1;
+            }
+        }
+        assert!(seen.0 >= 4 && seen.1 >= 20, "{seen:?}");
+    }
+
     #[test]
     fn podman_default() {
         let f = fixtures::facts("podman-default");
