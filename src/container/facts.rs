@@ -143,9 +143,8 @@ fn likeness<'m>(mount: &'m MountUse<'_>) -> Likeness<'m> {
         MountKind::Privileged { .. } => (MountFactKind::Privileged, None, None),
         MountKind::UnknownVolume(_) => (MountFactKind::Volume, None, None),
         MountKind::Volume { driver, .. } => (MountFactKind::Volume, driver.as_deref(), None),
-        // Borrowed, as `display()` writes it: the record is written as its
-        // facts are made, and an allocation between its buffer's growths
-        // would have the buffer copied elsewhere each time.
+        // As `display()` writes it; borrowed unless the path is not UTF-8,
+        // so keying a thousand host paths copies none of them.
         MountKind::HostPath { resolved } => (
             MountFactKind::HostPath,
             None,
