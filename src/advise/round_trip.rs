@@ -15,7 +15,7 @@ use crate::checks;
 use crate::container::ContainerView;
 use crate::container::facts::{Facts, MountFactKind};
 use crate::fixtures;
-use crate::policy::{Origin, Policy, load};
+use crate::policy::{IdRange, IdRule, Origin, Policy, load};
 
 /// One input: its config.json and the view built from it.
 struct Input {
@@ -389,4 +389,56 @@ fn privilege_by_runtime_settings_alone_is_advised() {
     let (policy, _) = advised(std::slice::from_ref(&input));
     assert!(policy.privileged);
     round_trip(&[input]);
+}
+
+/// A pod sandbox is judged, like any container, on what no sandbox needs
+/// (`Scope::Floor`): one holding a host path and a capability beyond the
+/// runtime's default set, advised with its pod's container, is granted
+/// them, and the per-container settings it does not carry grant nothing.
+#[test]
+fn what_a_sandbox_is_judged_on_is_advised() {
+    let mut inputs = named(
+        "cri-captured/base-spec",
+        &[
+            "containerd-restricted-ok-app",
+            "containerd-restricted-ok-sandbox",
+        ],
+    );
+    let sandbox = &mut inputs[1];
+    assert!(sandbox.view.identity.sandbox);
+    let config = &mut sandbox.config;
+    config["process"]["user"] = json!({"uid": 0, "gid": 0});
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/host-log", "type": "bind", "source": "/var/log",
+        "options": ["rbind", "ro"]}));
+    for set in ["bounding", "effective", "permitted"] {
+        config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_PTRACE"));
+    }
+    sandbox.view = fixtures::captured(&sandbox.name, &serde_json::to_vec(config).unwrap());
+    let (policy, text) = advised(&inputs);
+    for input in &inputs {
+        let fields = denied_fields(&input.view, &policy);
+        assert!(
+            fields.is_empty(),
+            "{} is denied: {fields:?}\n{text}",
+            input.name
+        );
+    }
+    assert_eq!(policy.allowed_capabilities, ["CAP_SYS_PTRACE"], "{text}");
+    let paths: Vec<(&Path, bool)> = policy
+        .allowed_host_paths
+        .iter()
+        .map(|p| (p.path_prefix.as_path(), p.read_only))
+        .collect();
+    assert_eq!(paths, [(Path::new("/var/log"), true)], "{text}");
+    // The sandbox's user (root) is not judged there, so not advised.
+    let app_only = IdRule::MustRunAs(vec![IdRange {
+        min: 32767,
+        max: 32767,
+    }]);
+    assert_eq!(policy.run_as_user, app_only, "{text}");
+    round_trip(&inputs);
 }

@@ -2,15 +2,17 @@
 //! containers used it: the facts of many containers folded into one record
 //! the policy is written from (see [`super::manifest`]).
 //!
-//! Pod sandbox (pause) containers are judged on their pod-level settings
-//! only (host namespaces, host ports, sysctls), so only those count from
-//! them — unless every input is a sandbox, when the container-level fields
-//! would otherwise be empty.
+//! A container's facts count where the checks judge them ([`Scope`]): a
+//! pod sandbox (pause) for its pod-level settings and what no sandbox needs
+//! (privileged, mounts, capabilities beyond the runtime default set,
+//! unmasked /proc), not for the settings a pod sets per container — unless
+//! every input is a sandbox, when those fields would otherwise be empty.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::container::VolumeType;
 use crate::container::facts::{Facts, MountFact, MountFactKind};
+use crate::container::{Scope, VolumeType};
+use crate::policy::capabilities::judged_on;
 use crate::policy::pss::safe_since;
 
 /// Container labels (`namespace/pod/container` or the runtime id), sorted.
@@ -76,71 +78,82 @@ fn mark(labels: &mut Labels, used: bool, label: &str) {
     }
 }
 
+/// Which facts each scope's checks judge, and how they are counted.
+type Count = fn(&mut Usage, &Facts, &str);
+const BY_SCOPE: [(Scope, Count); 3] = [
+    (Scope::Pod, Usage::add_pod_level),
+    (Scope::Floor, Usage::add_floor),
+    (Scope::Container, Usage::add_container_level),
+];
+
 impl Usage {
     pub fn of(facts: &[Facts]) -> Usage {
         let mut usage = Usage::default();
         let only_sandboxes = facts.iter().all(|f| f.sandbox);
         for f in facts {
-            usage.add_pod_level(f);
-            if !f.sandbox || only_sandboxes {
-                usage.add_container_level(f);
+            let label = f.label();
+            for (scope, add) in BY_SCOPE {
+                if only_sandboxes || scope.judged_on(f.sandbox) {
+                    add(&mut usage, f, &label);
+                }
             }
+            usage.containers.insert(label);
         }
         usage
     }
 
-    fn add_pod_level(&mut self, f: &Facts) {
-        let label = f.label();
-        self.containers.insert(label.clone());
-        mark(&mut self.host_network, f.host_network, &label);
-        mark(&mut self.host_pid, f.host_pid, &label);
-        mark(&mut self.host_ipc, f.host_ipc, &label);
+    fn add_pod_level(&mut self, f: &Facts, label: &str) {
+        mark(&mut self.host_network, f.host_network, label);
+        mark(&mut self.host_pid, f.host_pid, label);
+        mark(&mut self.host_ipc, f.host_ipc, label);
         for port in f.host_ports.iter().flatten() {
             if port.protocol == "unparseable" {
-                self.unparseable_ports.insert(label.clone());
+                self.unparseable_ports.insert(label.to_string());
             } else {
-                add(&mut self.host_ports, port.port, &label);
+                add(&mut self.host_ports, port.port, label);
             }
         }
         for name in &f.sysctls {
             if safe_since(name).is_none() {
-                add(&mut self.unsafe_sysctls, name.clone(), &label);
+                add(&mut self.unsafe_sysctls, name.clone(), label);
             }
         }
     }
 
-    fn add_container_level(&mut self, f: &Facts) {
-        let label = f.label();
-        mark(&mut self.privileged, f.privileged(), &label);
+    fn add_floor(&mut self, f: &Facts, label: &str) {
+        mark(&mut self.privileged, f.privileged(), label);
         for mount in f.mounts.iter() {
-            self.add_mount(&mount, &label);
+            self.add_mount(&mount, label);
         }
-        mark(&mut self.writable_root, !f.root_readonly, &label);
-        add(&mut self.uids, f.uid, &label);
-        add(&mut self.gids, f.gid, &label);
+        for cap in f.capabilities.iter().filter(|c| judged_on(c, f.sandbox)) {
+            add(&mut self.capabilities, cap.clone(), label);
+        }
+        mark(&mut self.unmasked_proc, f.unmasked_proc, label);
+    }
+
+    fn add_container_level(&mut self, f: &Facts, label: &str) {
+        mark(&mut self.writable_root, !f.root_readonly, label);
+        add(&mut self.uids, f.uid, label);
+        add(&mut self.gids, f.gid, label);
         for &gid in &f.additional_gids {
             if gid != f.gid {
-                add(&mut self.supplemental_gids, gid, &label);
+                add(&mut self.supplemental_gids, gid, label);
             }
         }
-        mark(&mut self.escalation, !f.no_new_privileges, &label);
-        for cap in &f.capabilities {
-            add(&mut self.capabilities, cap.clone(), &label);
-        }
+        mark(&mut self.escalation, !f.no_new_privileges, label);
         match &f.selinux_label {
-            Some(l) => add(&mut self.selinux_labels, l.clone(), &label),
-            None => mark(&mut self.no_selinux_label, true, &label),
+            Some(l) => add(&mut self.selinux_labels, l.clone(), label),
+            None => mark(&mut self.no_selinux_label, true, label),
         }
-        mark(&mut self.unmasked_proc, f.unmasked_proc, &label);
         if f.seccomp_confined {
-            self.seccomp_confined.insert(label.clone());
+            self.seccomp_confined.insert(label.to_string());
         } else {
-            self.seccomp_unconfined.insert(label.clone());
+            self.seccomp_unconfined.insert(label.to_string());
         }
         match f.apparmor_profile.as_deref() {
-            Some("unconfined") => mark(&mut self.apparmor_unconfined, true, &label),
-            Some(_) => mark(&mut self.apparmor_confined, true, &label),
-            None => mark(&mut self.apparmor_unset, true, &label),
+            Some("unconfined") => mark(&mut self.apparmor_unconfined, true, label),
+            Some(_) => mark(&mut self.apparmor_confined, true, label),
+            None => mark(&mut self.apparmor_unset, true, label),
         }
     }
 

@@ -21,7 +21,7 @@ use crate::checks::Findings;
 use crate::container::ContainerView;
 use crate::container::capabilities::normalize;
 use crate::policy::Policy;
-use crate::policy::capabilities::RUNTIME_DEFAULT_CAPABILITIES;
+use crate::policy::capabilities::{RUNTIME_DEFAULT_CAPABILITIES, judged_on};
 
 /// The policy's capability lists, normalized once.
 struct Rules {
@@ -75,9 +75,7 @@ pub fn check(view: &ContainerView, policy: &Policy, findings: &mut Findings) {
     // were the checks' main cost.
     for held in view.capabilities.held() {
         let (cap, sets) = (held.name.as_str(), held.described.as_str());
-        // A pod sandbox (pause) keeps the runtime's default set whatever the
-        // pod's containers drop; it is judged only beyond that set.
-        if view.identity.sandbox && RUNTIME_DEFAULT_CAPABILITIES.contains(&cap) {
+        if !judged_on(cap, view.identity.sandbox) {
             continue;
         }
         if rules.drop.iter().any(|d| d == cap) {

@@ -2,7 +2,7 @@
 //! view, policy) to findings. [`REGISTRY`] lists them in the order their
 //! findings are reported.
 
-use crate::container::ContainerView;
+use crate::container::{ContainerView, Scope};
 use crate::policy::Policy;
 
 pub mod apparmor;
@@ -86,22 +86,6 @@ impl Findings {
 }
 
 pub type CheckFn = fn(&ContainerView, &Policy, &mut Findings);
-
-/// Which containers a check judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Pod-level settings (host namespaces, host ports, sysctls): every
-    /// container, pod sandboxes included.
-    Pod,
-    /// Privileges no pod sandbox needs (devices, host mounts, unmasked /proc,
-    /// capabilities beyond the runtime default set): judged on sandboxes too,
-    /// so a sandbox annotation on some other container buys nothing beyond
-    /// what a plain runtime-default container has.
-    Floor,
-    /// The container's own settings (user, profiles, no_new_privs): a pod
-    /// sandbox does not carry them from the pod, so they are not judged there.
-    Container,
-}
 
 pub struct Check {
     pub scope: Scope,
@@ -193,7 +177,7 @@ fn judge(view: &ContainerView, policy: &Policy, stop_at_denial: bool) -> Finding
         ..Findings::default()
     };
     for check in REGISTRY {
-        if check.scope != Scope::Container || !view.identity.sandbox {
+        if check.scope.judged_on(view.identity.sandbox) {
             (check.run)(view, policy, &mut findings);
             if stop_at_denial && !findings.violations.is_empty() {
                 break;

@@ -17,6 +17,7 @@ pub mod oci;
 pub mod proc_masks;
 pub mod rootless;
 pub mod runtime_settings;
+pub mod scope;
 pub mod seccomp;
 pub mod volume_type;
 
@@ -28,6 +29,7 @@ pub use identity::Identity;
 pub use ids::IdMaps;
 pub use mounts::{MountKind, MountUse};
 pub use namespaces::{HostReason, NamespaceKind, NamespaceState, Namespaces};
+pub use scope::Scope;
 pub use volume_type::{AllowedVolume, MountVolume, VolumeType};
 
 /// What one container is about to be started with.

@@ -18,3 +18,10 @@ pub const RUNTIME_DEFAULT_CAPABILITIES: &[&str] = &[
     "CAP_SETUID",
     "CAP_SYS_CHROOT",
 ];
+
+/// Whether a capability a container holds is judged: a pod sandbox (pause)
+/// keeps the runtime's default set whatever its pod's containers drop, so a
+/// sandbox is judged only beyond that set.
+pub fn judged_on(cap: &str, sandbox: bool) -> bool {
+    !sandbox || !RUNTIME_DEFAULT_CAPABILITIES.contains(&cap)
+}
