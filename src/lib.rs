@@ -21,4 +21,5 @@ pub mod log_key;
 mod musl_string;
 pub mod policy;
 pub mod policy_set;
+pub mod runtime_config;
 pub mod undelivered;

@@ -599,9 +599,48 @@ fn uninstall_removes_in_order_and_purges_only_when_asked() {
     assert_eq!(run.code, Some(2), "{run:#?}");
     assert!(run.stderr.contains("base_runtime_spec"), "{run:#?}");
     assert!(s.at(HOOK).exists() && s.at(BASE_SPEC).exists());
+    // Named in an import outside conf.d, under a containerd 2.x table:
+    // refused too, naming the file.
+    std::fs::create_dir_all(s.at("etc/containerd/runtimes")).unwrap();
     std::fs::write(
         s.at("etc/containerd/config.toml"),
-        "# base_runtime_spec = \"/etc/containerd/oci-psp-hook-base-spec.json\"\n",
+        "version = 3\nimports = [\"/etc/containerd/runtimes/*.toml\"]\n",
+    )
+    .unwrap();
+    let kata = |text: &str| {
+        std::fs::write(s.at("etc/containerd/runtimes/kata.toml"), text).unwrap();
+        uninstall(&[])
+    };
+    let kata_spec = |spec: &str| {
+        kata(&format!(
+            "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata]\n  base_runtime_spec = \"{spec}\"\n"
+        ))
+    };
+    let refused = |run: &Run, says: &[&str]| {
+        assert_eq!(run.code, Some(2), "{run:#?}");
+        assert!(says.iter().all(|w| run.stderr.contains(w)), "{run:#?}");
+        assert!(s.at(HOOK).exists() && s.at(BASE_SPEC).exists());
+    };
+    let run = kata_spec("/etc/containerd/oci-psp-hook-base-spec.json");
+    refused(&run, &["runtimes/kata.toml", "\"kata\""]);
+    // A spec of the admin's own that runs the binary uninstall removes.
+    std::fs::write(
+        s.at("etc/containerd/custom-spec.json"),
+        format!(r#"{{"hooks": {{"createRuntime": [{{"path": "/{HOOK}"}}]}}}}"#),
+    )
+    .unwrap();
+    refused(
+        &kata_spec("/etc/containerd/custom-spec.json"),
+        &["custom-spec.json"],
+    );
+    // A file containerd cannot parse: whether it names one cannot be told.
+    refused(&kata("[plugins\n"), &["cannot be told"]);
+    // The twin: another runtime's spec that runs no oci-psp-hook, and the
+    // base spec only in a comment, do not hold uninstall back.
+    std::fs::write(s.at("etc/containerd/custom-spec.json"), "{}").unwrap();
+    std::fs::write(
+        s.at("etc/containerd/runtimes/kata.toml"),
+        "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.kata]\n  base_runtime_spec = \"/etc/containerd/custom-spec.json\"\n# base_runtime_spec = \"/etc/containerd/oci-psp-hook-base-spec.json\"\n",
     )
     .unwrap();
 

@@ -6,19 +6,22 @@
 //! holds even then.
 //!
 //! containerd reads its `base_runtime_spec` once, when it starts: while its
-//! config.toml names our base spec, the running containerd puts the hook
-//! into every container it creates, and removing the binary would make every
-//! new container fail. Uninstall therefore refuses (changing nothing) while
-//! `ROOT/etc/containerd/config.toml` (or a file in `conf.d/`) names the base
-//! spec, unless `--force`.
+//! configuration names a base spec that runs the hook, the running
+//! containerd puts the hook into every container it creates, and removing
+//! the binary would make every new container fail. Uninstall therefore
+//! refuses (changing nothing), unless `--force`, while containerd's
+//! configuration (`config.toml` and its `imports`, as containerd merges
+//! them) gives any runtime our base spec or a spec that runs the binary it
+//! removes, or has a file that cannot be read or parsed (then it cannot
+//! tell).
 
 use std::path::{Path, PathBuf};
 
 use super::base_spec::DEFAULT_HOOK_PATH;
 use super::install::{BASE_SPEC, HOOKS_FILE};
 use crate::atomic_files as atomic;
-use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy_set::{CONFIG_DIR, STATUS_PATH, under};
+use crate::runtime_config::containerd::{Containerd, hook_in_spec, read_spec};
 
 pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
     if !root.is_dir() {
@@ -28,23 +31,16 @@ pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
         );
         return 2;
     }
-    let base_spec = under(root, BASE_SPEC);
-    if !force
-        && base_spec.exists()
-        && let Some(file) = containerd_uses_base_spec(root)
-    {
-        {
-            eprintln!(
-                "oci-psp-hook: uninstall: {} names {BASE_SPEC} as base_runtime_spec: the running containerd runs the hook for every container, and without its binary no container would start. Remove base_runtime_spec, restart containerd, then uninstall again (or pass --force). Nothing was removed.",
-                file.display()
-            );
-            return 2;
-        }
+    if !force && let Some(why) = containerd_runs_the_hook(root) {
+        eprintln!(
+            "oci-psp-hook: uninstall: {why}. While containerd runs the hook, no container it starts can start without the binary: remove that base_runtime_spec (or mend the file), restart containerd, then uninstall again (or pass --force). Nothing was removed."
+        );
+        return 2;
     }
     let mut steps = vec![
         under(root, HOOKS_FILE),
         under(root, DEFAULT_HOOK_PATH),
-        base_spec,
+        under(root, BASE_SPEC),
     ];
     if purge {
         steps.push(under(root, STATUS_PATH));
@@ -101,25 +97,33 @@ fn remove_tree(dir: &Path) -> Result<(), atomic::Error> {
     Ok(())
 }
 
-/// The containerd configuration file naming our base spec, if any (a plain
-/// search of non-comment lines: TOML needs no parser for that).
-fn containerd_uses_base_spec(root: &Path) -> Option<PathBuf> {
-    let mut files = vec![under(root, "/etc/containerd/config.toml")];
-    if let Ok(entries) = std::fs::read_dir(under(root, "/etc/containerd/conf.d")) {
-        let mut extra: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        extra.sort();
-        files.extend(extra);
+/// Why containerd may be running the hook from a base spec, if it may: a
+/// runtime's `base_runtime_spec` is ours or runs the binary uninstall
+/// removes, or a configuration file cannot be read or parsed.
+fn containerd_runs_the_hook(root: &Path) -> Option<String> {
+    let containerd = Containerd::read(root)?;
+    if let Some((file, why)) = containerd.config.unreadable.first() {
+        return Some(format!(
+            "{}: {why}: whether containerd's configuration names a base_runtime_spec that runs the hook cannot be told",
+            file.display()
+        ));
     }
-    let name = Path::new(BASE_SPEC).file_name()?.to_str()?;
-    files.into_iter().find(|file| {
-        read_bounded(file, POLICY_LIMIT).is_ok_and(|bytes| {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .any(|l| !l.trim_start().starts_with('#') && l.contains(name))
+    containerd
+        .every_base_runtime_spec()
+        .into_iter()
+        .find(|b| {
+            Path::new(b.spec) == Path::new(BASE_SPEC)
+                || read_spec(root, b.spec)
+                    .as_ref()
+                    .and_then(hook_in_spec)
+                    .is_some_and(|hook| Path::new(hook) == Path::new(DEFAULT_HOOK_PATH))
         })
-    })
+        .map(|b| {
+            format!(
+                "{} gives containerd's runtime {:?} base_runtime_spec {}, which runs the hook",
+                b.file.display(),
+                b.runtime,
+                b.spec
+            )
+        })
 }

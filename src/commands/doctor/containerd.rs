@@ -1,20 +1,12 @@
 //! containerd reads no hooks.d directory: the hook reaches its containers
-//! through the CRI runtime's `base_runtime_spec` (a spec with the hook in
-//! `hooks.createRuntime`) or through NRI's hook-injector plugin. This reads
-//! containerd's configuration (`/etc/containerd/config.toml` and its
-//! `imports`, later files overriding earlier ones, as containerd merges them)
-//! and says which route is set up.
+//! through the CRI runtime's `base_runtime_spec` or through NRI's
+//! hook-injector plugin. This says which route containerd's configuration
+//! ([`Containerd`]) sets up, and whether it runs the hook.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde_json::Value;
-
-use super::merged::Merged;
 use super::{Item, item, under};
-use crate::input::{POLICY_LIMIT, read_bounded};
-use crate::policy::exemptions::glob_matches;
-
-const CONFIG: &str = "/etc/containerd/config.toml";
+use crate::runtime_config::containerd::{Containerd, hook_in_spec, read_spec};
 
 /// What doctor says of containerd: checks that fail on a broken route, and
 /// a line that tells which route carries the hook.
@@ -23,84 +15,30 @@ pub struct Report {
     pub info: Option<String>,
 }
 
-/// containerd's configuration in merge order: the main file, then each of
-/// its `imports` (`*` and `?` in a file name match as in a shell glob).
-fn config(root: &Path) -> Merged {
-    let main = under(root, CONFIG);
-    let imports = Merged::of([main.clone()])
-        .strings(&["imports"])
-        .unwrap_or_default();
-    let mut files = vec![main];
-    for import in imports {
-        let path = if Path::new(&import).is_absolute() {
-            under(root, &import)
-        } else {
-            under(root, "/etc/containerd").join(&import)
-        };
-        files.extend(glob(&path));
-    }
-    Merged::of(files)
-}
-
-/// The files `path` names, `*` and `?` in its last component matching as
-/// in a shell glob, sorted.
-fn glob(path: &Path) -> Vec<PathBuf> {
-    let pattern = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if !pattern.contains(['*', '?']) {
-        return vec![path.to_path_buf()];
-    }
-    let Some(dir) = path.parent() else {
-        return Vec::new();
-    };
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| glob_matches(pattern, n))
-        })
-        .map(|e| e.path())
-        .collect();
-    found.sort();
-    found
-}
-
 pub fn check(root: &Path) -> Option<Report> {
-    if !under(root, "/etc/containerd").exists() {
-        return None;
-    }
-    let config = config(root);
-    let version = config
-        .get(&["version"])
-        .and_then(toml::Value::as_integer)
-        .unwrap_or(1);
-    // Where the CRI runtime's settings are, by configuration version
-    // (3: containerd 2.x; 2: 1.x; 1: older 1.x).
-    let cri: &[&str] = match version {
-        3 => &["plugins", "io.containerd.cri.v1.runtime", "containerd"],
-        2 => &["plugins", "io.containerd.grpc.v1.cri", "containerd"],
-        _ => &["plugins", "cri", "containerd"],
-    };
-    let runtime = config
-        .str(&[cri, &["default_runtime_name"]].concat())
-        .unwrap_or("runc");
-    let base = config
-        .str(&[cri, &["runtimes", runtime, "base_runtime_spec"]].concat())
-        .filter(|s| !s.is_empty());
-    // NRI is on by default in containerd 2.x, off before.
-    let nri = !config
-        .get(&["plugins", "io.containerd.nri.v1.nri", "disable"])
-        .and_then(toml::Value::as_bool)
-        .unwrap_or(version < 3);
-    let mut items = Vec::new();
-    let info = match base {
+    let containerd = Containerd::read(root)?;
+    let runtime = containerd.default_runtime();
+    let mut items: Vec<Item> = containerd
+        .config
+        .unreadable
+        .iter()
+        .map(|(file, why)| {
+            item(
+                false,
+                "containerd configuration",
+                format!(
+                    "{}: {why} (containerd would not start with it)",
+                    file.display()
+                ),
+            )
+        })
+        .collect();
+    let info = match containerd.base_runtime_spec(runtime) {
         Some(spec) => {
             items.push(judge_base_spec(root, runtime, spec));
             None
         }
-        None if nri => Some(format!(
+        None if containerd.nri_enabled() => Some(format!(
             "no base_runtime_spec for the default runtime {runtime:?}; NRI is enabled: the hook \
              reaches containerd's containers only if NRI's hook-injector plugin runs (it reads \
              the hooks.d file; doctor cannot see it), and never their pod sandboxes"
@@ -117,27 +55,14 @@ pub fn check(root: &Path) -> Option<Report> {
 /// `prestart`) hooks is an oci-psp-hook binary that is there.
 fn judge_base_spec(root: &Path, runtime: &str, spec: &str) -> Item {
     let what = "containerd base_runtime_spec";
-    let file = under(root, spec);
-    let value: Option<Value> = read_bounded(&file, POLICY_LIMIT)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let Some(value) = value else {
+    let Some(value) = read_spec(root, spec) else {
         return item(
             false,
             what,
             format!("runtime {runtime:?} names {spec}, which cannot be read as a JSON spec"),
         );
     };
-    let hooks = ["createRuntime", "prestart"]
-        .iter()
-        .flat_map(|stage| value["hooks"][stage].as_array().into_iter().flatten())
-        .filter_map(|h| h["path"].as_str())
-        .find(|p| {
-            Path::new(p)
-                .file_name()
-                .is_some_and(|n| n == "oci-psp-hook")
-        });
-    match hooks {
+    match hook_in_spec(&value) {
         None => item(
             false,
             what,
@@ -197,7 +122,7 @@ mod tests {
         hook_binary(root);
         write(
             root,
-            CONFIG,
+            crate::runtime_config::containerd::CONFIG,
             "version = 3\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n[plugins.'io.containerd.nri.v1.nri']\n  disable = true\n",
         );
         write(
@@ -226,20 +151,37 @@ mod tests {
         // kept past the directory's removal below
         let root = dir.path().to_path_buf();
         // containerd 2.x enables NRI unless told not to
-        write(&root, CONFIG, "version = 3\n");
+        write(
+            &root,
+            crate::runtime_config::containerd::CONFIG,
+            "version = 3\n",
+        );
         let report = check(&root).unwrap();
         assert!(report.items.is_empty());
         assert!(report.info.unwrap().contains("NRI is enabled"));
         // 1.x (version 2) has it off by default; another default runtime
         write(
             &root,
-            CONFIG,
+            crate::runtime_config::containerd::CONFIG,
             "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  default_runtime_name = \"kata\"\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  base_runtime_spec = \"/x.json\"\n",
         );
         let info = check(&root).unwrap().info.unwrap();
         assert!(
             info.contains("\"kata\"") && info.contains("NRI is disabled"),
             "{info}"
+        );
+        // a file containerd cannot parse fails, named
+        write(
+            &root,
+            "/etc/containerd/config.toml",
+            "version = 3\n[plugins\n",
+        );
+        let report = check(&root).unwrap();
+        assert!(!report.items[0].ok);
+        assert!(
+            report.items[0].detail.contains("config.toml"),
+            "{:?}",
+            report.items
         );
         dir.close().unwrap();
         assert!(check(&root).is_none(), "no containerd");

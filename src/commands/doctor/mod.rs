@@ -13,9 +13,6 @@
 //! was refused (ROOT/run/oci-psp-hook/install-status.json).
 
 mod containerd;
-mod merged;
-
-use merged::Merged;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy::select::Sources;
+use crate::runtime_config::Merged;
 
 use crate::policy_set;
 

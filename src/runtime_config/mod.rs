@@ -1,0 +1,97 @@
+//! The container runtimes' TOML configuration as each runtime merges its
+//! files (CRI-O's and podman's drop-ins, containerd's `imports`): a later
+//! file's setting overrides an earlier one's.
+
+pub mod containerd;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::input::{POLICY_LIMIT, read_bounded};
+
+pub struct Merged {
+    /// Each file read, in merge order.
+    tables: Vec<(PathBuf, toml::Table)>,
+    /// Files that are there but cannot be read or parsed, and why: the
+    /// runtime would refuse to start with one, but one running now may have
+    /// read it before it broke.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+impl Merged {
+    /// The files in merge order; a missing one is skipped.
+    pub fn of(files: impl IntoIterator<Item = PathBuf>) -> Merged {
+        let mut merged = Merged {
+            tables: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        for file in files {
+            let table = match read_bounded(&file, POLICY_LIMIT) {
+                Err(crate::input::InputError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue;
+                }
+                Err(e) => Err(e.reason()),
+                Ok(bytes) => toml::from_slice(&bytes).map_err(|e| e.to_string()),
+            };
+            match table {
+                Ok(table) => merged.tables.push((file, table)),
+                Err(why) => merged.unreadable.push((file, why)),
+            }
+        }
+        merged
+    }
+
+    /// The value at `keys` (tables, then the key), from the last file that
+    /// sets it; `None` when none does.
+    pub fn get(&self, keys: &[&str]) -> Option<&toml::Value> {
+        self.setting(keys).map(|(_, value)| value)
+    }
+
+    /// The file whose setting at `keys` holds.
+    pub fn file_of(&self, keys: &[&str]) -> Option<&Path> {
+        self.setting(keys).map(|(file, _)| file)
+    }
+
+    fn setting(&self, keys: &[&str]) -> Option<(&Path, &toml::Value)> {
+        let (last, tables) = keys.split_last()?;
+        self.tables
+            .iter()
+            .rev()
+            .find_map(|(file, doc)| Some((file.as_path(), table_at(doc, tables)?.get(*last)?)))
+    }
+
+    pub fn str(&self, keys: &[&str]) -> Option<&str> {
+        self.get(keys)?.as_str()
+    }
+
+    /// A list of strings (its other entries left out).
+    pub fn strings(&self, keys: &[&str]) -> Option<Vec<String>> {
+        Some(
+            self.get(keys)?
+                .as_array()?
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
+    /// The keys of the table at `keys` in any file.
+    pub fn keys(&self, keys: &[&str]) -> BTreeSet<&str> {
+        self.tables
+            .iter()
+            .filter_map(|(_, doc)| table_at(doc, keys))
+            .flat_map(|table| table.keys().map(String::as_str))
+            .collect()
+    }
+}
+
+fn table_at<'t>(doc: &'t toml::Table, keys: &[&str]) -> Option<&'t toml::Table> {
+    let mut at = doc;
+    for key in keys {
+        at = at.get(*key)?.as_table()?;
+    }
+    Some(at)
+}
