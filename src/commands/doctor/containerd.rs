@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use super::{Item, item, under};
+use super::{Item, item};
+use crate::policy_set::under;
 use crate::runtime_config::containerd::{Containerd, hook_in_spec, read_spec};
 
 /// What doctor says of containerd: checks that fail on a broken route, and

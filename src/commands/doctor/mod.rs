@@ -24,7 +24,7 @@ use crate::input::{POLICY_LIMIT, read_bounded};
 use crate::policy::select::Sources;
 use crate::runtime_config::Merged;
 
-use crate::policy_set;
+use crate::policy_set::{self, under};
 
 /// Where podman and CRI-O look for hooks.d files by default.
 pub const HOOKS_DIRS: &[&str] = &[
@@ -163,11 +163,6 @@ fn log_key_state(root: &Path) -> String {
             "{why}: records written to syslog are unsigned, and `advise --from-log` and `explain` skip them (oci-psp-hook log-key creates it)"
         ),
     }
-}
-
-/// `root` + an absolute path.
-fn under(root: &Path, path: &str) -> PathBuf {
-    root.join(path.trim_start_matches('/'))
 }
 
 /// Every hooks.d file that runs oci-psp-hook, each judged.
