@@ -12,7 +12,9 @@
 //!   where the hook writes and prunes as root) would act as root on the
 //!   author's behalf;
 //! - an entry of the node's hooks.d files (what podman, CRI-O and NRI's
-//!   hook injector put in) or of its CDI specs, as defined there;
+//!   hook injector put in) or of its CDI specs, as defined there and at a
+//!   stage the definition names (a cleanup hook of `poststop` moved to
+//!   `createRuntime` runs on a container that does not exist yet);
 //! - an executable the configuration's `allowedHooks` lists, with any
 //!   arguments and no environment of its own (`BASH_ENV`, `PATH`… would have
 //!   it run the container's code).
@@ -68,6 +70,8 @@ struct Definition {
     path: PathBuf,
     args: Vec<String>,
     env: Vec<String>,
+    /// The stages it is defined for (hooks.d `stages`, CDI `hookName`).
+    stages: Vec<String>,
 }
 
 impl HookUse {
@@ -125,6 +129,7 @@ impl HookUse {
             (d.written == self.path || real == Some(&d.path))
                 && d.args == self.args
                 && d.env == self.env
+                && d.stages.iter().any(|s| s == self.stage)
         })
     }
 }
@@ -257,7 +262,9 @@ fn node_hooks() -> Vec<Definition> {
     for dir in HOOKS_DIRS {
         for text in definitions(Path::new(dir), &["json"]) {
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&text)
-                && let Some(def) = value.get("hook").and_then(definition)
+                && let Some(def) = value
+                    .get("hook")
+                    .and_then(|hook| definition(hook, strings(&value, "stages")))
             {
                 defs.push(def);
             }
@@ -277,23 +284,27 @@ fn node_hooks() -> Vec<Definition> {
     defs
 }
 
-/// `{path, args, env}` of a hook definition, its path resolved.
-fn definition(hook: &serde_json::Value) -> Option<Definition> {
-    let strings = |key: &str| -> Vec<String> {
-        hook.get(key)
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.as_str().map(str::to_string))
-            .collect()
-    };
+/// `{path, args, env}` of a hook definition, its path resolved, for `stages`.
+fn definition(hook: &serde_json::Value, stages: Vec<String>) -> Option<Definition> {
     let path = hook.get("path")?.as_str()?;
     Some(Definition {
         written: path.to_string(),
         path: real_path(Path::new(path)).ok()?,
-        args: strings("args"),
-        env: strings("env"),
+        args: strings(hook, "args"),
+        env: strings(hook, "env"),
+        stages,
     })
+}
+
+/// The strings of the list at `key` (its other entries left out).
+fn strings(value: &serde_json::Value, key: &str) -> Vec<String> {
+    value
+        .get(key)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
 }
 
 /// `containerEdits.hooks[]` of a CDI spec and of each of its devices.
@@ -306,7 +317,10 @@ fn cdi_hooks(spec: &serde_json::Value, out: &mut Vec<Definition>) {
             .map(|d| d.get("containerEdits")),
     );
     for hooks in edits.flatten().filter_map(|e| e.get("hooks")?.as_array()) {
-        out.extend(hooks.iter().filter_map(definition));
+        out.extend(hooks.iter().filter_map(|hook| {
+            let stage = hook.get("hookName")?.as_str()?.to_string();
+            definition(hook, vec![stage])
+        }));
     }
 }
 
@@ -361,6 +375,26 @@ mod tests {
         assert!(entry[0].defined_in(Some(&sh), &out));
         let other = HookUse::of(&[hook("createContainer", "/bin/sh", &["sh", "-c", "y"], &[])]);
         assert!(!other[0].defined_in(Some(&sh), &out));
+        // and at a stage it is defined for
+        let moved = HookUse::of(&[hook("createRuntime", "/bin/sh", &["sh", "-c", "x"], &[])]);
+        assert!(!moved[0].defined_in(Some(&sh), &out));
+    }
+
+    #[test]
+    fn hooks_d_definitions_hold_at_their_stages() {
+        let file: serde_json::Value = serde_json::from_str(
+            r#"{"version": "1.0.0", "hook": {"path": "/bin/true", "args": ["true", "x"]},
+                "when": {"always": true}, "stages": ["prestart", "poststop"]}"#,
+        )
+        .unwrap();
+        let def = definition(&file["hook"], strings(&file, "stages")).unwrap();
+        let real = std::fs::canonicalize("/bin/true").unwrap();
+        let at = |stage| {
+            HookUse::of(&[hook(stage, "/bin/true", &["true", "x"], &[])])[0]
+                .defined_in(Some(&real), std::slice::from_ref(&def))
+        };
+        assert!(at("prestart") && at("poststop"));
+        assert!(!at("createRuntime") && !at("startContainer"));
     }
 
     #[test]
