@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::usage::Counted;
 use super::{advise, render};
 use crate::checks;
 use crate::container::ContainerView;
@@ -75,10 +76,29 @@ fn advised(inputs: &[Input]) -> (Policy, String) {
 }
 
 fn denied_fields(view: &ContainerView, policy: &Policy) -> Vec<&'static str> {
-    checks::evaluate(view, policy)
-        .violations
+    fields(checks::evaluate(view, policy))
+}
+
+fn fields(findings: checks::Findings) -> Vec<&'static str> {
+    findings.violations.iter().map(|v| v.field).collect()
+}
+
+/// The fields denying each input in what the advice was made from (as
+/// `advise` checks its advice before printing it).
+fn inputs_denied<'i>(inputs: &'i [Input], policy: &Policy) -> Vec<(&'i str, Vec<&'static str>)> {
+    let facts: Vec<Facts> = inputs.iter().map(|i| Facts::from_view(&i.view)).collect();
+    let counted = Counted::of(&facts);
+    inputs
         .iter()
-        .map(|v| v.field)
+        .map(|i| {
+            let sandbox = i.view.identity.sandbox;
+            let only = |scope| counted.counts(scope, sandbox);
+            (
+                i.name.as_str(),
+                fields(checks::evaluate_scopes(&i.view, policy, only)),
+            )
+        })
+        .filter(|(_, fields)| !fields.is_empty())
         .collect()
 }
 
@@ -247,14 +267,10 @@ fn unmasked_proc(all: &[Facts], this: &Facts, config: &Value) -> Option<Changed>
 fn round_trip(inputs: &[Input]) -> usize {
     let (policy, text) = advised(inputs);
     let facts: Vec<Facts> = inputs.iter().map(|i| Facts::from_view(&i.view)).collect();
+    let denied_inputs = inputs_denied(inputs, &policy);
+    assert!(denied_inputs.is_empty(), "{denied_inputs:?}\n{text}");
     let mut denied = 0;
     for (input, this) in inputs.iter().zip(&facts) {
-        let fields = denied_fields(&input.view, &policy);
-        assert!(
-            fields.is_empty(),
-            "{} is denied: {fields:?}\n{text}",
-            input.name
-        );
         for mutation in MUTATIONS {
             let Some(Changed {
                 what,
@@ -391,12 +407,13 @@ fn privilege_by_runtime_settings_alone_is_advised() {
     round_trip(&[input]);
 }
 
-/// A pod sandbox is judged, like any container, on what no sandbox needs
-/// (`Scope::Floor`): one holding a host path and a capability beyond the
-/// runtime's default set, advised with its pod's container, is granted
-/// them, and the per-container settings it does not carry grant nothing.
+/// A pod sandbox counts for its pod-level settings only: what it holds
+/// beyond them (a host path, a capability past the runtime's default set,
+/// root) does not widen the advice for its pod, which still admits it in
+/// those settings; CRI-O's infra container (no /proc masks) brings no
+/// Unmasked /proc.
 #[test]
-fn what_a_sandbox_is_judged_on_is_advised() {
+fn a_sandbox_counts_for_its_pod_level_settings_only() {
     let mut inputs = named(
         "cri-captured/base-spec",
         &[
@@ -417,28 +434,37 @@ fn what_a_sandbox_is_judged_on_is_advised() {
             .unwrap()
             .push(json!("CAP_SYS_PTRACE"));
     }
+    // a pod-level setting: counted
+    config["linux"]["sysctl"] = json!({"kernel.msgmax": "65536"});
     sandbox.view = fixtures::captured(&sandbox.name, &serde_json::to_vec(config).unwrap());
     let (policy, text) = advised(&inputs);
-    for input in &inputs {
-        let fields = denied_fields(&input.view, &policy);
-        assert!(
-            fields.is_empty(),
-            "{} is denied: {fields:?}\n{text}",
-            input.name
-        );
-    }
-    assert_eq!(policy.allowed_capabilities, ["CAP_SYS_PTRACE"], "{text}");
-    let paths: Vec<(&Path, bool)> = policy
-        .allowed_host_paths
-        .iter()
-        .map(|p| (p.path_prefix.as_path(), p.read_only))
-        .collect();
-    assert_eq!(paths, [(Path::new("/var/log"), true)], "{text}");
-    // The sandbox's user (root) is not judged there, so not advised.
+    let app = Facts::from_view(&inputs[0].view);
+    assert_eq!(policy.allowed_capabilities, app.capabilities, "{text}");
+    assert!(policy.allowed_host_paths.is_empty(), "{text}");
     let app_only = IdRule::MustRunAs(vec![IdRange {
         min: 32767,
         max: 32767,
     }]);
     assert_eq!(policy.run_as_user, app_only, "{text}");
+    assert_eq!(policy.allowed_unsafe_sysctls, ["kernel.msgmax"], "{text}");
     round_trip(&inputs);
+    // the hook's checks, were it to judge the sandbox, deny what was left out
+    let denied = denied_fields(&inputs[1].view, &policy);
+    assert!(
+        denied.contains(&"allowedHostPaths") || denied.contains(&"volumes"),
+        "{denied:?}"
+    );
+
+    let crio = named(
+        "cri-captured/hooks-dir",
+        &["crio-restricted-ok-app", "crio-restricted-ok-sandbox"],
+    );
+    assert!(crio[1].view.proc_unmasked.is_some());
+    let (policy, text) = advised(&crio);
+    assert_eq!(
+        policy.allowed_proc_mount_types,
+        [crate::policy::ProcMountType::Default],
+        "{text}"
+    );
+    round_trip(&crio);
 }

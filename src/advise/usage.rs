@@ -2,11 +2,11 @@
 //! containers used it: the facts of many containers folded into one record
 //! the policy is written from (see [`super::manifest`]).
 //!
-//! A container's facts count where the checks judge them ([`Scope`]): a
-//! pod sandbox (pause) for its pod-level settings and what no sandbox needs
-//! (privileged, mounts, capabilities beyond the runtime default set,
-//! unmasked /proc), not for the settings a pod sets per container — unless
-//! every input is a sandbox, when those fields would otherwise be empty.
+//! A pod sandbox (pause) counts for its pod-level settings only
+//! ([`Counted`]): no route runs the hook for a CRI pod sandbox (containerd
+//! builds it without the base spec and NRI cannot adjust it; CRI-O gives it
+//! no hooks), so what it holds beyond its pod's settings (CRI-O's has no
+//! /proc masks) would widen the advice for nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -78,7 +78,30 @@ fn mark(labels: &mut Labels, used: bool, label: &str) {
     }
 }
 
-/// Which facts each scope's checks judge, and how they are counted.
+/// Which of a set of containers' facts the advice is made from, and
+/// checked against: a pod sandbox's pod-level settings ([`Scope::Pod`]),
+/// every other container's all — unless every input is a sandbox, when the
+/// other fields would be empty.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    only_sandboxes: bool,
+}
+
+impl Counted {
+    pub fn of(facts: &[Facts]) -> Counted {
+        Counted {
+            only_sandboxes: facts.iter().all(|f| f.sandbox),
+        }
+    }
+
+    /// Whether settings of `scope` count for a container (a pod sandbox or
+    /// not).
+    pub fn counts(self, scope: Scope, sandbox: bool) -> bool {
+        self.only_sandboxes || !sandbox || scope == Scope::Pod
+    }
+}
+
+/// How the facts of each scope are counted.
 type Count = fn(&mut Usage, &Facts, &str);
 const BY_SCOPE: [(Scope, Count); 3] = [
     (Scope::Pod, Usage::add_pod_level),
@@ -89,11 +112,11 @@ const BY_SCOPE: [(Scope, Count); 3] = [
 impl Usage {
     pub fn of(facts: &[Facts]) -> Usage {
         let mut usage = Usage::default();
-        let only_sandboxes = facts.iter().all(|f| f.sandbox);
+        let counted = Counted::of(facts);
         for f in facts {
             let label = f.label();
             for (scope, add) in BY_SCOPE {
-                if only_sandboxes || scope.judged_on(f.sandbox) {
+                if counted.counts(scope, f.sandbox) {
                     add(&mut usage, f, &label);
                 }
             }

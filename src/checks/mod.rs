@@ -161,23 +161,37 @@ pub const REGISTRY: &[Check] = &[
 
 /// Run every check that applies to this container against one policy.
 pub fn evaluate(view: &ContainerView, policy: &Policy) -> Findings {
-    judge(view, policy, false)
+    judge(view, policy, false, |_| true)
+}
+
+/// [`evaluate`] with the checks of the scopes `only` keeps.
+pub fn evaluate_scopes(
+    view: &ContainerView,
+    policy: &Policy,
+    only: impl Fn(Scope) -> bool,
+) -> Findings {
+    judge(view, policy, false, only)
 }
 
 /// Whether the policy admits: the checks run until the first that denies,
 /// and the findings keep that violation's field, not its message, and
 /// nothing unverified.
 pub fn until_denied(view: &ContainerView, policy: &Policy) -> Findings {
-    judge(view, policy, true)
+    judge(view, policy, true, |_| true)
 }
 
-fn judge(view: &ContainerView, policy: &Policy, stop_at_denial: bool) -> Findings {
+fn judge(
+    view: &ContainerView,
+    policy: &Policy,
+    stop_at_denial: bool,
+    only: impl Fn(Scope) -> bool,
+) -> Findings {
     let mut findings = Findings {
         quiet: stop_at_denial,
         ..Findings::default()
     };
     for check in REGISTRY {
-        if check.scope.judged_on(view.identity.sandbox) {
+        if check.scope.judged_on(view.identity.sandbox) && only(check.scope) {
             (check.run)(view, policy, &mut findings);
             if stop_at_denial && !findings.violations.is_empty() {
                 break;

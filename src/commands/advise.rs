@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::advise::usage::Counted;
 use crate::advise::{self, DEFAULT_NAME, Document, from_log, group, render, running};
 use crate::checks;
 use crate::container::ContainerView;
@@ -134,7 +135,8 @@ fn advise_text(options: &Options) -> Result<String, Error> {
             say_unattributed(&mut doc, unattributed);
         }
         let views = inputs.iter().filter(|i| g.facts.contains(&i.facts));
-        verify(&doc, views.filter_map(|i| i.view.as_ref()))?;
+        let counted = Counted::of(&g.facts);
+        verify(&doc, counted, views.filter_map(|i| i.view.as_ref()))?;
         docs.push(doc);
     }
     if options.group_by.is_some() {
@@ -389,9 +391,11 @@ fn input(
 }
 
 /// The round-trip guarantee, at run time: the advice lints and admits every
-/// container it was made from. Failing it is a bug, never printed as advice.
+/// container it was made from, in what it was made from (`counted`).
+/// Failing it is a bug, never printed as advice.
 fn verify<'a>(
     doc: &Document,
+    counted: Counted,
     views: impl Iterator<Item = &'a ContainerView<'static>>,
 ) -> Result<(), Error> {
     let text = render::yaml(std::slice::from_ref(doc), false);
@@ -401,7 +405,9 @@ fn verify<'a>(
         return Err(Error::NoAdvisedPolicy);
     };
     for view in views {
-        if let Some(v) = checks::evaluate(view, policy).violations.first() {
+        let sandbox = view.identity.sandbox;
+        let findings = checks::evaluate_scopes(view, policy, |s| counted.counts(s, sandbox));
+        if let Some(v) = findings.violations.first() {
             return Err(Error::AdvisedDenies {
                 policy: policy.name.clone(),
                 container: view.label().to_string(),
