@@ -111,3 +111,20 @@ pub fn violations(
 pub fn facts(name: &str) -> crate::container::facts::Facts<'static> {
     crate::container::facts::Facts::from_view(&view(name)).into_owned()
 }
+
+/// An empty node root with `/etc/containerd`, removed when dropped.
+pub fn containerd_root() -> tempfile::TempDir {
+    let root = tempfile::Builder::new()
+        .prefix("psp-containerd-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir_all(root.path().join("etc/containerd")).unwrap();
+    root
+}
+
+/// Write `text` to the absolute `path` under `root`, directories made.
+pub fn write_under(root: &std::path::Path, path: &str, text: &str) {
+    let file = crate::policy_set::under(root, path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}

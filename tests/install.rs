@@ -633,6 +633,23 @@ fn uninstall_removes_in_order_and_purges_only_when_asked() {
         &kata_spec("/etc/containerd/custom-spec.json"),
         &["custom-spec.json"],
     );
+    // An import of an import, in containerd 1.x's default_runtime table.
+    std::fs::create_dir_all(s.at("etc/containerd/deep")).unwrap();
+    std::fs::write(
+        s.at("etc/containerd/deep/d.toml"),
+        "[plugins.\"io.containerd.grpc.v1.cri\".containerd.default_runtime]\n  runtime_type = \"io.containerd.runc.v2\"\n  base_runtime_spec = \"/etc/containerd/oci-psp-hook-base-spec.json\"\n",
+    )
+    .unwrap();
+    refused(
+        &kata("imports = [\"../deep/d.toml\"]\n"),
+        &["deep/d.toml", "\"default\""],
+    );
+    // A named import that is not there: containerd would not have started
+    // without it, so it cannot be told.
+    refused(
+        &kata("imports = [\"/etc/kata-containers/containerd.toml\"]\n"),
+        &["cannot be told"],
+    );
     // A file containerd cannot parse: whether it names one cannot be told.
     refused(&kata("[plugins\n"), &["cannot be told"]);
     // The twin: another runtime's spec that runs no oci-psp-hook, and the

@@ -10,10 +10,10 @@
 //! containerd puts the hook into every container it creates, and removing
 //! the binary would make every new container fail. Uninstall therefore
 //! refuses (changing nothing), unless `--force`, while containerd's
-//! configuration (`config.toml` and its `imports`, as containerd merges
-//! them) gives any runtime our base spec or a spec that runs the binary it
-//! removes, or has a file that cannot be read or parsed (then it cannot
-//! tell).
+//! configuration ([`Containerd`]) gives any runtime, in the tables of any
+//! configuration version, our base spec or a spec that runs the binary it
+//! removes, or names a file that is not there or does not parse (then it
+//! cannot tell).
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ use super::base_spec::DEFAULT_HOOK_PATH;
 use super::install::{BASE_SPEC, HOOKS_FILE};
 use crate::atomic_files as atomic;
 use crate::policy_set::{CONFIG_DIR, STATUS_PATH, under};
-use crate::runtime_config::containerd::{Containerd, hook_in_spec, read_spec};
+use crate::runtime_config::containerd::{Containerd, hooks_in_spec, read_spec};
 
 pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
     if !root.is_dir() {
@@ -113,10 +113,9 @@ fn containerd_runs_the_hook(root: &Path) -> Option<String> {
         .into_iter()
         .find(|b| {
             Path::new(b.spec) == Path::new(BASE_SPEC)
-                || read_spec(root, b.spec)
-                    .as_ref()
-                    .and_then(hook_in_spec)
-                    .is_some_and(|hook| Path::new(hook) == Path::new(DEFAULT_HOOK_PATH))
+                || read_spec(root, b.spec).is_some_and(|spec| {
+                    hooks_in_spec(&spec).any(|hook| Path::new(hook) == Path::new(DEFAULT_HOOK_PATH))
+                })
         })
         .map(|b| {
             format!(

@@ -1,6 +1,8 @@
 //! The container runtimes' TOML configuration as each runtime merges its
 //! files (CRI-O's and podman's drop-ins, containerd's `imports`): a later
-//! file's setting overrides an earlier one's.
+//! file's setting overrides an earlier one's, key by key (containerd 1.x
+//! takes a plugin's table whole from the last file that has it; a setting
+//! read here may then be one 1.x dropped).
 
 pub mod containerd;
 
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::input::{POLICY_LIMIT, read_bounded};
 
+#[derive(Default)]
 pub struct Merged {
     /// Each file read, in merge order.
     tables: Vec<(PathBuf, toml::Table)>,
@@ -21,26 +24,51 @@ pub struct Merged {
 impl Merged {
     /// The files in merge order; a missing one is skipped.
     pub fn of(files: impl IntoIterator<Item = PathBuf>) -> Merged {
-        let mut merged = Merged {
-            tables: Vec::new(),
-            unreadable: Vec::new(),
-        };
+        let mut merged = Merged::default();
         for file in files {
-            let table = match read_bounded(&file, POLICY_LIMIT) {
-                Err(crate::input::InputError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    continue;
-                }
-                Err(e) => Err(e.reason()),
-                Ok(bytes) => toml::from_slice(&bytes).map_err(|e| e.to_string()),
-            };
-            match table {
-                Ok(table) => merged.tables.push((file, table)),
-                Err(why) => merged.unreadable.push((file, why)),
-            }
+            merged.add(file, false);
         }
         merged
+    }
+
+    /// Read `file` in after the others and return its settings. A file
+    /// that is not there is skipped, or, when the runtime requires it, kept
+    /// among the [`unreadable`](Merged::unreadable) ones.
+    pub fn add(&mut self, file: PathBuf, required: bool) -> Option<&toml::Table> {
+        let table = match read_bounded(&file, POLICY_LIMIT) {
+            Err(crate::input::InputError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                if required {
+                    self.unreadable
+                        .push((file, "not there, but the configuration imports it".into()));
+                }
+                return None;
+            }
+            Err(e) => Err(e.reason()),
+            Ok(bytes) => toml::from_slice(&bytes).map_err(|e| e.to_string()),
+        };
+        match table {
+            Ok(table) => {
+                self.tables.push((file, table));
+                self.tables.last().map(|(_, table)| table)
+            }
+            Err(why) => {
+                self.unreadable.push((file, why));
+                None
+            }
+        }
+    }
+
+    /// The value at the first of `paths` (each tables, then the key) the
+    /// last file to set any of them sets.
+    pub fn get_any(&self, paths: &[&[&str]]) -> Option<&toml::Value> {
+        self.tables.iter().rev().find_map(|(_, doc)| {
+            paths.iter().find_map(|keys| {
+                let (last, tables) = keys.split_last()?;
+                table_at(doc, tables)?.get(*last)
+            })
+        })
     }
 
     /// The value at `keys` (tables, then the key), from the last file that
@@ -76,6 +104,14 @@ impl Merged {
                 .map(str::to_string)
                 .collect(),
         )
+    }
+
+    /// The settings of `file`, when it was read.
+    pub fn tables_of(&self, file: &Path) -> Option<&toml::Table> {
+        self.tables
+            .iter()
+            .find(|(f, _)| f == file)
+            .map(|(_, table)| table)
     }
 
     /// The keys of the table at `keys` in any file.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{Item, item};
 use crate::policy_set::under;
-use crate::runtime_config::containerd::{Containerd, hook_in_spec, read_spec};
+use crate::runtime_config::containerd::{Containerd, hooks_in_spec, read_spec};
 
 /// What doctor says of containerd: checks that fail on a broken route, and
 /// a line that tells which route carries the hook.
@@ -63,7 +63,7 @@ fn judge_base_spec(root: &Path, runtime: &str, spec: &str) -> Item {
             format!("runtime {runtime:?} names {spec}, which cannot be read as a JSON spec"),
         );
     };
-    match hook_in_spec(&value) {
+    match hooks_in_spec(&value).next() {
         None => item(
             false,
             what,
@@ -91,21 +91,7 @@ fn judge_base_spec(root: &Path, runtime: &str, spec: &str) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tree() -> tempfile::TempDir {
-        let root = tempfile::Builder::new()
-            .prefix("psp-doctor-containerd-")
-            .tempdir()
-            .unwrap();
-        std::fs::create_dir_all(root.path().join("etc/containerd")).unwrap();
-        root
-    }
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let file = under(root, path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    }
+    use crate::fixtures::{containerd_root as tree, write_under as write};
 
     fn hook_binary(root: &Path) {
         use std::os::unix::fs::PermissionsExt;
