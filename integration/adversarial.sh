@@ -1472,4 +1472,30 @@ adv_run cgcaller-twin "$(cmd cgcaller-twin ''); restricted(); c['linux']['cgroup
 expect_runs "20.9 twin: a fresh cgroup of its own runs under builtin:restricted"
 on_exit "rmdir $CG_DIR/psp-adv-fresh-$$ 2>/dev/null"
 
+# 20.10 A hook the node's hooks.d defines for one stage, written into
+# config.json at another: a poststop cleanup run at createRuntime, on a
+# container not yet started. The definition applies only to containers
+# annotated for it, so no other runtime on this machine injects it.
+NODE_HOOKS_DIR=/etc/containers/oci/hooks.d
+[ -d "$NODE_HOOKS_DIR" ] || { mkdir -p "$NODE_HOOKS_DIR" && on_exit "rmdir $NODE_HOOKS_DIR 2>/dev/null"; }
+STAGE_DEF="$NODE_HOOKS_DIR/zz-psp-adv-stage-$$.json"
+STAGE_CMD="touch $HOOK_LOG/stage-ran"
+python3 - "$STAGE_DEF" "$STAGE_CMD" <<'PY'
+import json, sys
+json.dump({"version": "1.0.0", "hook": {"path": "/bin/sh", "args": ["sh", "-c", sys.argv[2]]},
+           "when": {"annotations": {"^psp-adv-stage$": "^never$"}}, "stages": ["poststop"]},
+          open(sys.argv[1], "w"))
+PY
+on_exit "rm -f $STAGE_DEF"
+STAGE_PY="{'path': '/bin/sh', 'args': ['sh', '-c', '$STAGE_CMD']}"
+adv_run stage-r "$(cmd stage-r ''); restricted(); AFTER['createRuntime'] = [$STAGE_PY]" "${R[@]}"
+expect_blocked "20.10 a hooks.d hook defined for poststop, in config.json's createRuntime, is blocked under builtin:restricted"
+if [ -e "$HOOK_LOG/stage-ran" ]; then
+	fail "20.10 the hook moved to createRuntime did not run" "$HOOK_LOG/stage-ran exists"
+else
+	pass "20.10 the hook moved to createRuntime did not run"
+fi
+adv_run stage-twin "$(cmd stage-twin ''); restricted(); AFTER['poststop'] = [$STAGE_PY]" "${R[@]}"
+expect_runs "20.10 twin: the same hook at poststop, as defined, runs under builtin:restricted"
+
 summary
