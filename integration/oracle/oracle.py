@@ -296,6 +296,12 @@ def leaked_mounts(work, own):
 
 # ------------------------------------------------------------------ configs and bundles
 
+# The judging hook's environment: no log, and the records no log took kept
+# in the work directory, not in the node's undelivered/.
+HOOK_ENV = ["OCI_PSP_HOOK_LOG_SOCKET=@WORK@/no-syslog",
+            "OCI_PSP_HOOK_UNDELIVERED_DIR=@WORK@/undelivered"]
+
+
 def build(seed_cfg, muts, policy, env, with_hook=True):
     """The config (placeholders kept) and bundle extras of a seed plus mutations."""
     c = copy.deepcopy(seed_cfg)
@@ -303,7 +309,7 @@ def build(seed_cfg, muts, policy, env, with_hook=True):
     for m in muts:
         mutator.apply(c, extras, m)
     ours = {"path": "@HOOK@", "args": ["oci-psp-hook", "hook"] + policy_args(policy, env),
-            "env": ["OCI_PSP_HOOK_LOG_SOCKET=@WORK@/no-syslog"]}
+            "env": HOOK_ENV}
     hooks = {"createRuntime": [ours] if with_hook else []}
     for h in extras.pop("hooks", []):
         stage = h["stage"]
@@ -909,6 +915,10 @@ def replay(env, args):
             config = json.load(f)
         with open(os.path.join(d, name, "meta.json")) as f:
             meta = json.load(f)
+        # a finding saved with an older environment for the judging hook
+        for hook in config.get("hooks", {}).get("createRuntime", []):
+            if hook.get("path") == "@HOOK@" and HOOK_ENV[0] in hook.get("env", []):
+                hook["env"] = HOOK_ENV
         policy = meta["policy"]
         if policy not in env.policies:
             log(f"FAIL - {name}: unknown policy {policy}")
