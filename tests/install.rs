@@ -633,6 +633,17 @@ fn uninstall_removes_in_order_and_purges_only_when_asked() {
         &kata_spec("/etc/containerd/custom-spec.json"),
         &["custom-spec.json"],
     );
+    // ... or runs it through a link of another name, in any stage.
+    std::os::unix::fs::symlink(format!("../../{HOOK}"), s.at("etc/containerd/psp-link")).unwrap();
+    std::fs::write(
+        s.at("etc/containerd/custom-spec.json"),
+        r#"{"hooks": {"createContainer": [{"path": "/etc/containerd/psp-link"}]}}"#,
+    )
+    .unwrap();
+    refused(
+        &kata_spec("/etc/containerd/custom-spec.json"),
+        &["custom-spec.json"],
+    );
     // An import of an import, in containerd 1.x's default_runtime table.
     std::fs::create_dir_all(s.at("etc/containerd/deep")).unwrap();
     std::fs::write(

@@ -21,7 +21,7 @@ use super::base_spec::DEFAULT_HOOK_PATH;
 use super::install::{BASE_SPEC, HOOKS_FILE};
 use crate::atomic_files as atomic;
 use crate::policy_set::{CONFIG_DIR, STATUS_PATH, under};
-use crate::runtime_config::containerd::{Containerd, hooks_in_spec, read_spec};
+use crate::runtime_config::containerd::{Containerd, read_spec, spec_hooks};
 
 pub fn run(root: &Path, purge: bool, force: bool) -> i32 {
     if !root.is_dir() {
@@ -114,7 +114,7 @@ fn containerd_runs_the_hook(root: &Path) -> Option<String> {
         .find(|b| {
             Path::new(b.spec) == Path::new(BASE_SPEC)
                 || read_spec(root, b.spec).is_some_and(|spec| {
-                    hooks_in_spec(&spec).any(|hook| Path::new(hook) == Path::new(DEFAULT_HOOK_PATH))
+                    spec_hooks(&spec).any(|(_, hook)| same_file(root, hook, DEFAULT_HOOK_PATH))
                 })
         })
         .map(|b| {
@@ -125,4 +125,13 @@ fn containerd_runs_the_hook(root: &Path) -> Option<String> {
                 b.spec
             )
         })
+}
+
+/// Whether two paths of the node under `root` are one file: the same text,
+/// or, through links, the same inode (links followed as this process sees
+/// them: under a `--root` other than `/`, an absolute link leads out of it).
+fn same_file(root: &Path, a: &str, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &str| std::fs::metadata(under(root, p)).map(|m| (m.dev(), m.ino()));
+    Path::new(a) == Path::new(b) || matches!((id(a), id(b)), (Ok(x), Ok(y)) if x == y)
 }

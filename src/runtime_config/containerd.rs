@@ -1,8 +1,10 @@
-//! containerd's configuration as containerd reads it: `/etc/containerd/
-//! config.toml` and its `imports` (later files overriding earlier ones), and
-//! in it the CRI runtime's settings that decide whether the hook runs:
-//! `base_runtime_spec` (a spec with the hook in `hooks.createRuntime`) and
-//! NRI (whose hook-injector plugin reads the hooks.d file).
+//! containerd's configuration as containerd loads it: `/etc/containerd/
+//! config.toml`, the files its `imports` name and theirs in turn, each file
+//! read in its own configuration version, a later file's table of a plugin
+//! replacing an earlier one's whole; and in it the CRI runtime's settings
+//! that decide whether the hook runs: `base_runtime_spec` (a spec with the
+//! hook in `hooks.createRuntime`) and NRI (whose hook-injector plugin reads
+//! the hooks.d file).
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
@@ -15,11 +17,12 @@ use crate::policy_set::under;
 
 pub const CONFIG: &str = "/etc/containerd/config.toml";
 
-/// The CRI plugin's `containerd` table by configuration version: 3 (and
-/// later; containerd 2.x), 2 (1.x), 1 (older 1.x).
-const V3: &[&str] = &["plugins", "io.containerd.cri.v1.runtime", "containerd"];
-const V2: &[&str] = &["plugins", "io.containerd.grpc.v1.cri", "containerd"];
-const V1: &[&str] = &["plugins", "cri", "containerd"];
+/// The CRI plugin by configuration version: 3 (containerd 2.x), 2 (1.x),
+/// 1 (older 1.x).
+const V3: &str = "io.containerd.cri.v1.runtime";
+const V2: &str = "io.containerd.grpc.v1.cri";
+const V1: &str = "cri";
+const NRI: &str = "io.containerd.nri.v1.nri";
 
 /// containerd 1.x's tables for a runtime outside `runtimes` (deprecated,
 /// removed in 2.x): containerd 1.7 takes them as the runtimes named so.
@@ -45,15 +48,16 @@ impl Containerd {
     /// The configuration under `root`: config.toml, then the files its
     /// `imports` name and theirs in turn, as containerd loads them (a
     /// relative import is from the importing file's directory; one with `*`
-    /// is a glob, in any component; a file is read once). `None` when there
-    /// is no `/etc/containerd`.
+    /// is a glob, as Go's `filepath.Glob` reads it; a file is read once).
+    /// `None` when there is no `/etc/containerd`.
     pub fn read(root: &Path) -> Option<Containerd> {
         if !under(root, "/etc/containerd").exists() {
             return None;
         }
+        let main = under(root, CONFIG);
         let mut config = Merged::default();
         let mut loaded = HashSet::new();
-        let mut pending = VecDeque::from([(under(root, CONFIG), false)]);
+        let mut pending = VecDeque::from([(main.clone(), false)]);
         while let Some((file, required)) = pending.pop_front() {
             if !loaded.insert(file.clone()) {
                 continue;
@@ -62,6 +66,7 @@ impl Containerd {
                 continue;
             };
             let imports = table.get("imports").and_then(toml::Value::as_array);
+            let mut bad = Vec::new();
             for import in imports
                 .into_iter()
                 .flatten()
@@ -69,107 +74,164 @@ impl Containerd {
             {
                 let path = imported(root, &file, import);
                 if import.contains('*') {
-                    pending.extend(glob(root, &path).into_iter().map(|p| (p, false)));
+                    match glob(root, &path) {
+                        Ok(found) => pending.extend(found.into_iter().map(|p| (p, false))),
+                        Err(why) => bad.push((file.clone(), format!("import {import:?}: {why}"))),
+                    }
                 } else {
                     pending.push_back((path, true));
                 }
             }
+            config.unreadable.extend(bad);
         }
         let version = config
-            .tables_of(&under(root, CONFIG))
-            .and_then(|main| main.get("version"))
-            .and_then(toml::Value::as_integer)
-            .unwrap_or(1);
+            .files()
+            .next()
+            .filter(|(file, _)| *file == main)
+            .map_or(1, |(_, table)| version_of(table));
         Some(Containerd { config, version })
     }
 
-    /// Where this version's containerd reads the CRI plugin's settings
-    /// (containerd 2.x migrates a file of version 2 to 3 as it loads it).
-    fn layouts(&self) -> &'static [&'static [&'static str]] {
-        match self.version {
-            3.. => &[V3, V2],
-            2 => &[V2],
+    /// The CRI plugins a file of version `file_version` is read in (a file
+    /// older than the main file's version is migrated to it as it loads).
+    fn cri_plugins(&self, file_version: i64) -> &'static [&'static str] {
+        match (self.version, file_version) {
+            (3.., 3..) => &[V3],
+            (3.., 2) => &[V2, V3],
+            (3.., _) => &[V1, V2, V3],
+            (2, 2..) => &[V2],
+            (2, _) => &[V1, V2],
             _ => &[V1],
         }
     }
 
-    fn get(&self, keys: &[&str]) -> Option<&toml::Value> {
-        let paths: Vec<Vec<&str>> = self
-            .layouts()
+    /// A plugin's table as containerd takes it: the last file's that has
+    /// one, whole.
+    fn plugin(&self, names: impl Fn(i64) -> &'static [&'static str]) -> Option<&toml::Table> {
+        self.config.files().rev().find_map(|(_, doc)| {
+            let plugins = doc.get("plugins")?.as_table()?;
+            names(version_of(doc))
+                .iter()
+                .find_map(|name| plugins.get(*name)?.as_table())
+        })
+    }
+
+    /// The CRI plugin's `containerd` table.
+    fn cri(&self) -> Option<&toml::Table> {
+        self.plugin(|v| self.cri_plugins(v))?
+            .get("containerd")?
+            .as_table()
+    }
+
+    fn old_runtime_table(&self, runtime: &str) -> Option<&toml::Table> {
+        let (table, _) = OLD_RUNTIME_TABLES
             .iter()
-            .map(|layout| [layout, keys].concat())
-            .collect();
-        let paths: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
-        self.config.get_any(&paths)
+            .find(|(_, name)| *name == runtime && self.version < 3)?;
+        self.cri()?.get(*table)?.as_table()
     }
 
     /// The CRI plugin's default runtime (`runc` unless set).
     pub fn default_runtime(&self) -> &str {
         let old_default = self
-            .get(&["default_runtime", "runtime_type"])
-            .and_then(toml::Value::as_str)
+            .old_runtime_table("default")
+            .and_then(|t| t.get("runtime_type")?.as_str())
             .is_some_and(|t| !t.is_empty());
-        if self.version < 3 && old_default {
+        if old_default {
             return "default";
         }
-        self.get(&["default_runtime_name"])
-            .and_then(toml::Value::as_str)
+        self.cri()
+            .and_then(|t| t.get("default_runtime_name")?.as_str())
             .unwrap_or("runc")
     }
 
     /// The `base_runtime_spec` a runtime of the CRI plugin starts from.
     pub fn base_runtime_spec(&self, runtime: &str) -> Option<&str> {
-        let old = OLD_RUNTIME_TABLES
-            .iter()
-            .find(|(_, name)| *name == runtime && self.version < 3);
-        let table = match old {
-            Some((table, _)) if self.get(&[table]).is_some() => vec![*table],
-            _ => vec!["runtimes", runtime],
+        let table = match self.old_runtime_table(runtime) {
+            Some(table) => table,
+            None => self.cri()?.get("runtimes")?.get(runtime)?.as_table()?,
         };
-        self.get(&[&table[..], &["base_runtime_spec"]].concat())
-            .and_then(toml::Value::as_str)
+        table
+            .get("base_runtime_spec")?
+            .as_str()
             .filter(|s| !s.is_empty())
     }
 
-    /// Every `base_runtime_spec` a runtime names, in the CRI plugin's
-    /// tables of every configuration version (1.x's `default_runtime` and
+    /// Every `base_runtime_spec` of every file, in the CRI plugin's tables
+    /// of every configuration version (1.x's `default_runtime` and
     /// `untrusted_workload_runtime` included): what a containerd that read
-    /// this configuration may be running with, whatever version it took it
-    /// for.
+    /// these files may be running with, however it took them.
     pub fn every_base_runtime_spec(&self) -> Vec<BaseSpec<'_>> {
-        let mut found = Vec::new();
-        for layout in [V3, V2, V1] {
-            let runtimes = [layout, &["runtimes"]].concat();
-            let named = self.config.keys(&runtimes).into_iter().map(|runtime| {
-                let key = [&runtimes[..], &[runtime, "base_runtime_spec"]].concat();
-                (runtime, key)
-            });
-            let old = OLD_RUNTIME_TABLES.iter().map(|(table, runtime)| {
-                (*runtime, [layout, &[table, "base_runtime_spec"]].concat())
-            });
-            for (runtime, key) in named.chain(old) {
-                if let (Some(spec), Some(file)) = (self.config.str(&key), self.config.file_of(&key))
-                    && !spec.is_empty()
-                {
-                    found.push(BaseSpec {
-                        runtime,
-                        spec,
-                        file,
-                    });
-                }
-            }
-        }
-        found
+        self.config
+            .files()
+            .flat_map(|(file, doc)| {
+                base_specs(doc, &[V3, V2, V1]).map(move |(runtime, spec)| BaseSpec {
+                    runtime,
+                    spec,
+                    file,
+                })
+            })
+            .collect()
+    }
+
+    /// The `base_runtime_spec` settings containerd ignores: in a file of
+    /// version 3 or later, under a CRI plugin of an older version (the
+    /// table 1.x's documentation shows; 2.x migrates only older files).
+    pub fn ignored_base_runtime_specs(&self) -> Vec<BaseSpec<'_>> {
+        self.config
+            .files()
+            .filter(|(_, doc)| self.version >= 3 && version_of(doc) >= 3)
+            .flat_map(|(file, doc)| {
+                base_specs(doc, &[V2, V1]).map(move |(runtime, spec)| BaseSpec {
+                    runtime,
+                    spec,
+                    file,
+                })
+            })
+            .collect()
     }
 
     /// Whether NRI is enabled (on by default in containerd 2.x, off before).
     pub fn nri_enabled(&self) -> bool {
         !self
-            .config
-            .get(&["plugins", "io.containerd.nri.v1.nri", "disable"])
-            .and_then(toml::Value::as_bool)
+            .plugin(|_| &[NRI])
+            .and_then(|t| t.get("disable")?.as_bool())
             .unwrap_or(self.version < 3)
     }
+}
+
+/// A file's own `version` (1 when unset).
+fn version_of(doc: &toml::Table) -> i64 {
+    doc.get("version")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(1)
+}
+
+/// The (runtime, spec) pairs of a file's CRI plugin tables among `plugins`.
+fn base_specs<'d>(
+    doc: &'d toml::Table,
+    plugins: &'static [&'static str],
+) -> impl Iterator<Item = (&'d str, &'d str)> {
+    let tables = plugins.iter().filter_map(move |name| {
+        doc.get("plugins")?
+            .get(*name)?
+            .get("containerd")?
+            .as_table()
+    });
+    tables.flat_map(|cri| {
+        let named = cri
+            .get("runtimes")
+            .and_then(toml::Value::as_table)
+            .into_iter()
+            .flatten()
+            .map(|(runtime, table)| (runtime.as_str(), table));
+        let old = OLD_RUNTIME_TABLES
+            .iter()
+            .filter_map(move |(table, runtime)| Some((*runtime, cri.get(*table)?)));
+        named.chain(old).filter_map(|(runtime, table)| {
+            let spec = table.get("base_runtime_spec")?.as_str()?;
+            (!spec.is_empty()).then_some((runtime, spec))
+        })
+    })
 }
 
 /// A base runtime spec under `root`, as JSON; `None` when it cannot be read
@@ -179,13 +241,27 @@ pub fn read_spec(root: &Path, spec: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Every hook of a spec, as (stage, path).
+pub fn spec_hooks(spec: &Value) -> impl Iterator<Item = (&str, &str)> {
+    spec["hooks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(stage, hooks)| {
+            hooks
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(move |h| Some((stage.as_str(), h["path"].as_str()?)))
+        })
+}
+
 /// The oci-psp-hook binaries a spec's `createRuntime` (and `prestart`)
 /// hooks run.
 pub fn hooks_in_spec(spec: &Value) -> impl Iterator<Item = &str> {
-    ["createRuntime", "prestart"]
-        .into_iter()
-        .flat_map(|stage| spec["hooks"][stage].as_array().into_iter().flatten())
-        .filter_map(|h| h["path"].as_str())
+    spec_hooks(spec)
+        .filter(|(stage, _)| matches!(*stage, "createRuntime" | "prestart"))
+        .map(|(_, path)| path)
         .filter(|p| {
             Path::new(p)
                 .file_name()
@@ -214,23 +290,89 @@ fn imported(root: &Path, file: &Path, import: &str) -> PathBuf {
     root.join(node.strip_prefix("/").unwrap_or(&node))
 }
 
-/// The files a glob import names (`*`, `?` and `[…]` in any component,
-/// as Go's `filepath.Glob` reads them), sorted; `root` itself is literal.
-fn glob(root: &Path, path: &Path) -> Vec<PathBuf> {
-    let (Some(root_text), Some(path_text)) = (root.to_str(), path.to_str()) else {
-        return Vec::new();
-    };
-    let pattern = match path_text.strip_prefix(root_text) {
-        Some(rest) => format!("{}{rest}", glob::Pattern::escape(root_text)),
-        None => path_text.to_string(),
-    };
-    let mut found: Vec<PathBuf> = glob::glob(&pattern)
+/// The files a glob import (`path`, under `root`) names, as Go's
+/// `filepath.Glob` matches them: a component at a time (`*`, `**` alike,
+/// `?`, `[…]` with `^` for negation, `\` escaping), sorted, no directory
+/// walked deeper than the pattern. Names that are not UTF-8 match no
+/// pattern. Err: a pattern Go refuses (containerd would not start).
+fn glob(root: &Path, path: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found = vec![root.to_path_buf()];
+    let node = path.strip_prefix(root).unwrap_or(path);
+    for part in node.components() {
+        let Component::Normal(part) = part else {
+            continue;
+        };
+        let text = part.to_string_lossy();
+        if !text.contains(['*', '?', '[', '\\']) {
+            found = found.into_iter().map(|dir| dir.join(part)).collect();
+            continue;
+        }
+        let pattern = go_pattern(&text)?;
+        let mut next = Vec::new();
+        for dir in found {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<_> = entries
+                .flatten()
+                .map(|e| e.file_name())
+                .filter(|n| n.to_str().is_some_and(|n| pattern.matches(n)))
+                .collect();
+            names.sort();
+            next.extend(names.into_iter().map(|n| dir.join(n)));
+        }
+        found = next;
+    }
+    Ok(found
         .into_iter()
-        .flatten()
-        .flatten()
-        .collect();
-    found.sort();
-    found
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect())
+}
+
+/// One component of a Go glob as a `glob` crate pattern.
+fn go_pattern(component: &str) -> Result<glob::Pattern, String> {
+    let mut out = String::new();
+    let mut chars = component.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let escaped = chars.next().ok_or("a trailing \\")?;
+                out.push_str(&glob::Pattern::escape(&escaped.to_string()));
+            }
+            '*' => {
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                }
+                out.push('*');
+            }
+            '[' => {
+                out.push('[');
+                let mut class = String::new();
+                loop {
+                    match chars.next().ok_or("an unclosed [")? {
+                        ']' if !class.is_empty() => break,
+                        '\\' => class.push(chars.next().ok_or("a trailing \\")?),
+                        c => class.push(c),
+                    }
+                }
+                match class.strip_prefix('^') {
+                    Some(negated) => {
+                        out.push('!');
+                        out.push_str(negated);
+                    }
+                    // Go's `!` is literal: never first, where the crate negates
+                    None if class.starts_with('!') && class.len() > 1 => {
+                        out.push_str(&class[1..]);
+                        out.push('!');
+                    }
+                    None => out.push_str(&class),
+                }
+                out.push(']');
+            }
+            c => out.push(c),
+        }
+    }
+    glob::Pattern::new(&out).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -275,13 +417,16 @@ mod tests {
         );
         let c = Containerd::read(root).unwrap();
         assert!(c.config.unreadable.is_empty(), "{:?}", c.config.unreadable);
-        assert_eq!(c.default_runtime(), "kata");
+        // loaded breadth first: kata.toml last, its CRI table replacing
+        // 20.toml.in's whole (default_runtime_name with it)
+        assert_eq!(c.default_runtime(), "runc");
         assert_eq!(c.base_runtime_spec("kata"), Some("/k.json"));
+        assert_eq!(c.base_runtime_spec("runsc"), None);
         assert_eq!(
             specs(&c),
             [
-                ("kata".into(), "/k.json".into()),
-                ("runsc".into(), "/g.json".into())
+                ("runsc".into(), "/g.json".into()),
+                ("kata".into(), "/k.json".into())
             ]
         );
         // `..` stays below the node's `/`
@@ -367,5 +512,76 @@ mod tests {
             Some("/k.json"),
             "the later file wins"
         );
+    }
+
+    #[test]
+    fn a_later_files_plugin_table_replaces_the_earlier_whole() {
+        let dir = tree();
+        let root = dir.path();
+        write(
+            root,
+            CONFIG,
+            &format!("version = 3\nimports = [\"conf.d/*.toml\"]\n{KATA}"),
+        );
+        assert_eq!(
+            Containerd::read(root).unwrap().base_runtime_spec("kata"),
+            Some("/k.json")
+        );
+        write(
+            root,
+            "/etc/containerd/conf.d/snap.toml",
+            "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.containerd]\n  snapshotter = \"native\"\n",
+        );
+        let c = Containerd::read(root).unwrap();
+        assert_eq!(c.base_runtime_spec("kata"), None);
+        // uninstall still counts every file's
+        assert_eq!(specs(&c), [("kata".into(), "/k.json".into())]);
+    }
+
+    #[test]
+    fn a_version_3_file_ignores_the_older_cri_table() {
+        let dir = tree();
+        let root = dir.path();
+        let table = "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  base_runtime_spec = \"/b.json\"\n";
+        write(root, CONFIG, &format!("version = 3\n{table}"));
+        let c = Containerd::read(root).unwrap();
+        assert_eq!(c.base_runtime_spec("runc"), None);
+        let ignored: Vec<&str> = c
+            .ignored_base_runtime_specs()
+            .iter()
+            .map(|b| b.spec)
+            .collect();
+        assert_eq!(ignored, ["/b.json"]);
+        assert_eq!(specs(&c), [("runc".into(), "/b.json".into())]);
+        // the same table in version 2 is read
+        write(root, CONFIG, &format!("version = 2\n{table}"));
+        let c = Containerd::read(root).unwrap();
+        assert_eq!(c.base_runtime_spec("runc"), Some("/b.json"));
+        assert!(c.ignored_base_runtime_specs().is_empty());
+    }
+
+    #[test]
+    fn imports_globbed_as_go_globs() {
+        let dir = tree();
+        let root = dir.path();
+        for name in ["a.toml", "_b.toml", "c.txt"] {
+            write(root, &format!("/etc/containerd/conf.d/{name}"), "");
+        }
+        let names = |import: &str| -> Result<Vec<String>, String> {
+            let path = imported(root, &under(root, CONFIG), import);
+            Ok(glob(root, &path)?
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect())
+        };
+        assert_eq!(names("conf.d/**.toml").unwrap(), ["_b.toml", "a.toml"]);
+        assert_eq!(names("conf.d/[^_]*.toml").unwrap(), ["a.toml"]);
+        assert_eq!(names("conf.d/\\_*").unwrap(), ["_b.toml"]);
+        assert_eq!(names("*/a.t?ml").unwrap(), ["a.toml"]);
+        assert!(names("conf.d/[*.toml").is_err());
+        // a bad pattern is an unreadable file: containerd would not start
+        write(root, CONFIG, "imports = [\"conf.d/[*.toml\"]\n");
+        let c = Containerd::read(root).unwrap();
+        assert_eq!(c.config.unreadable.len(), 1, "{:?}", c.config.unreadable);
     }
 }

@@ -6,7 +6,6 @@
 
 pub mod containerd;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::input::{POLICY_LIMIT, read_bounded};
@@ -60,34 +59,14 @@ impl Merged {
         }
     }
 
-    /// The value at the first of `paths` (each tables, then the key) the
-    /// last file to set any of them sets.
-    pub fn get_any(&self, paths: &[&[&str]]) -> Option<&toml::Value> {
-        self.tables.iter().rev().find_map(|(_, doc)| {
-            paths.iter().find_map(|keys| {
-                let (last, tables) = keys.split_last()?;
-                table_at(doc, tables)?.get(*last)
-            })
-        })
-    }
-
     /// The value at `keys` (tables, then the key), from the last file that
     /// sets it; `None` when none does.
     pub fn get(&self, keys: &[&str]) -> Option<&toml::Value> {
-        self.setting(keys).map(|(_, value)| value)
-    }
-
-    /// The file whose setting at `keys` holds.
-    pub fn file_of(&self, keys: &[&str]) -> Option<&Path> {
-        self.setting(keys).map(|(file, _)| file)
-    }
-
-    fn setting(&self, keys: &[&str]) -> Option<(&Path, &toml::Value)> {
         let (last, tables) = keys.split_last()?;
         self.tables
             .iter()
             .rev()
-            .find_map(|(file, doc)| Some((file.as_path(), table_at(doc, tables)?.get(*last)?)))
+            .find_map(|(_, doc)| table_at(doc, tables)?.get(*last))
     }
 
     pub fn str(&self, keys: &[&str]) -> Option<&str> {
@@ -106,21 +85,9 @@ impl Merged {
         )
     }
 
-    /// The settings of `file`, when it was read.
-    pub fn tables_of(&self, file: &Path) -> Option<&toml::Table> {
-        self.tables
-            .iter()
-            .find(|(f, _)| f == file)
-            .map(|(_, table)| table)
-    }
-
-    /// The keys of the table at `keys` in any file.
-    pub fn keys(&self, keys: &[&str]) -> BTreeSet<&str> {
-        self.tables
-            .iter()
-            .filter_map(|(_, doc)| table_at(doc, keys))
-            .flat_map(|table| table.keys().map(String::as_str))
-            .collect()
+    /// Each file read and its settings, in merge order.
+    pub fn files(&self) -> impl DoubleEndedIterator<Item = (&Path, &toml::Table)> {
+        self.tables.iter().map(|(file, doc)| (file.as_path(), doc))
     }
 }
 

@@ -34,6 +34,20 @@ pub fn check(root: &Path) -> Option<Report> {
             )
         })
         .collect();
+    items.extend(containerd.ignored_base_runtime_specs().iter().map(|b| {
+        item(
+            false,
+            "containerd base_runtime_spec",
+            format!(
+                "{} gives runtime {:?} base_runtime_spec {} in an older configuration version's CRI plugin table, which containerd ignores in a file of version {}: set it under [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.{}]",
+                b.file.display(),
+                b.runtime,
+                b.spec,
+                containerd.version,
+                b.runtime
+            ),
+        )
+    }));
     let info = match containerd.base_runtime_spec(runtime) {
         Some(spec) => {
             items.push(judge_base_spec(root, runtime, spec));
@@ -172,5 +186,26 @@ mod tests {
         );
         dir.close().unwrap();
         assert!(check(&root).is_none(), "no containerd");
+    }
+
+    #[test]
+    fn a_base_spec_containerd_2_ignores_fails_saying_where_it_belongs() {
+        let dir = tree();
+        let root = dir.path();
+        write(
+            root,
+            crate::runtime_config::containerd::CONFIG,
+            "version = 3\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  base_runtime_spec = \"/etc/containerd/oci-psp-hook-base-spec.json\"\n",
+        );
+        let report = check(root).unwrap();
+        assert!(!report.items[0].ok);
+        assert!(
+            report.items[0]
+                .detail
+                .contains("io.containerd.cri.v1.runtime"),
+            "{:?}",
+            report.items
+        );
+        assert!(report.info.unwrap().contains("no base_runtime_spec"));
     }
 }
