@@ -194,7 +194,7 @@ fn image_pattern(value: &str) -> Result<ImagePattern, String> {
 /// `/`, `**` any run including `/`, `?` one character but `/`; the rest is
 /// matched as is. (One pass over the name per pattern position: a pattern of
 /// many stars cannot make it slow.)
-pub fn glob_matches(pattern: &str, name: &str) -> bool {
+fn glob_matches(pattern: &str, name: &str) -> bool {
     let p = pattern.as_bytes();
     let n = name.as_bytes();
     // reach[j]: the pattern so far can match the first j bytes of the name.
