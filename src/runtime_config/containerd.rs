@@ -161,33 +161,16 @@ impl Containerd {
     /// `untrusted_workload_runtime` included): what a containerd that read
     /// these files may be running with, however it took them.
     pub fn every_base_runtime_spec(&self) -> Vec<BaseSpec<'_>> {
-        self.config
-            .files()
-            .flat_map(|(file, doc)| {
-                base_specs(doc, &[V3, V2, V1]).map(move |(runtime, spec)| BaseSpec {
-                    runtime,
-                    spec,
-                    file,
-                })
-            })
-            .collect()
+        base_specs(self.config.files(), &[V3, V2, V1])
     }
 
     /// The `base_runtime_spec` settings containerd ignores: in a file of
     /// version 3 or later, under a CRI plugin of an older version (the
     /// table 1.x's documentation shows; 2.x migrates only older files).
     pub fn ignored_base_runtime_specs(&self) -> Vec<BaseSpec<'_>> {
-        self.config
-            .files()
-            .filter(|(_, doc)| self.version >= 3 && version_of(doc) >= 3)
-            .flat_map(|(file, doc)| {
-                base_specs(doc, &[V2, V1]).map(move |(runtime, spec)| BaseSpec {
-                    runtime,
-                    spec,
-                    file,
-                })
-            })
-            .collect()
+        let files = self.config.files();
+        let newer = files.filter(|(_, doc)| self.version >= 3 && version_of(doc) >= 3);
+        base_specs(newer, &[V2, V1])
     }
 
     /// Whether NRI is enabled (on by default in containerd 2.x, off before).
@@ -206,32 +189,44 @@ fn version_of(doc: &toml::Table) -> i64 {
         .unwrap_or(1)
 }
 
-/// The (runtime, spec) pairs of a file's CRI plugin tables among `plugins`.
-fn base_specs<'d>(
-    doc: &'d toml::Table,
+/// The `base_runtime_spec` settings of `files` in the CRI plugin tables
+/// among `plugins`.
+fn base_specs<'c>(
+    files: impl Iterator<Item = (&'c Path, &'c toml::Table)>,
     plugins: &'static [&'static str],
-) -> impl Iterator<Item = (&'d str, &'d str)> {
-    let tables = plugins.iter().filter_map(move |name| {
-        doc.get("plugins")?
-            .get(*name)?
-            .get("containerd")?
-            .as_table()
-    });
-    tables.flat_map(|cri| {
-        let named = cri
-            .get("runtimes")
-            .and_then(toml::Value::as_table)
-            .into_iter()
-            .flatten()
-            .map(|(runtime, table)| (runtime.as_str(), table));
-        let old = OLD_RUNTIME_TABLES
-            .iter()
-            .filter_map(move |(table, runtime)| Some((*runtime, cri.get(*table)?)));
-        named.chain(old).filter_map(|(runtime, table)| {
-            let spec = table.get("base_runtime_spec")?.as_str()?;
-            (!spec.is_empty()).then_some((runtime, spec))
-        })
-    })
+) -> Vec<BaseSpec<'c>> {
+    let mut found = Vec::new();
+    for (file, doc) in files {
+        let tables = plugins.iter().filter_map(|name| {
+            doc.get("plugins")?
+                .get(*name)?
+                .get("containerd")?
+                .as_table()
+        });
+        for cri in tables {
+            let named = cri
+                .get("runtimes")
+                .and_then(toml::Value::as_table)
+                .into_iter()
+                .flatten()
+                .map(|(runtime, table)| (runtime.as_str(), table));
+            let old = OLD_RUNTIME_TABLES
+                .iter()
+                .filter_map(|(table, runtime)| Some((*runtime, cri.get(*table)?)));
+            for (runtime, table) in named.chain(old) {
+                if let Some(spec) = table.get("base_runtime_spec").and_then(toml::Value::as_str)
+                    && !spec.is_empty()
+                {
+                    found.push(BaseSpec {
+                        runtime,
+                        spec,
+                        file,
+                    });
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A base runtime spec under `root`, as JSON; `None` when it cannot be read
