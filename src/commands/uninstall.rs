@@ -112,7 +112,7 @@ fn containerd_runs_the_hook(root: &Path) -> Option<String> {
         .every_base_runtime_spec()
         .into_iter()
         .find(|b| {
-            Path::new(b.spec) == Path::new(BASE_SPEC)
+            same_file(root, b.spec, BASE_SPEC)
                 || read_spec(root, b.spec).is_some_and(|spec| {
                     spec_hooks(&spec).any(|(_, hook)| same_file(root, hook, DEFAULT_HOOK_PATH))
                 })
